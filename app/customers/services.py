@@ -1,0 +1,140 @@
+"""Customer rules: what a valid customer is, create-or-update by ERP number, balances."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Mapping
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from stdnum.be import vat as be_vat
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import tva as fr_tva
+from stdnum.nl import btw as nl_btw
+
+from app.core import validation as v
+from app.core.models import ZERO
+from app.customers.models import (COUNTRIES, CUSTOMER_KINDS, DELIVERY_CHANNELS, LANGUAGES,
+                                  LEGAL_STATUSES, PAYMENT_METHODS, Address, Contact, Customer)
+from app.extensions import db
+from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9 ()./-]{6,20}$")
+VAT_MODULES = {"BE": be_vat, "NL": nl_btw, "FR": fr_tva}
+
+# Columns an import or the API may set; the ERP's customer number is the key.
+CUSTOMER_FIELDS = ("number", "name", "kind", "vat_number", "language", "country", "email",
+                   "phone", "delivery_channel", "sms_reminders", "payment_method",
+                   "preferred_payment_day", "legal_status", "contact_name", "address_line1",
+                   "address_line2", "postal_code", "city")
+
+
+def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one customer record; raises ValidationError naming every wrong field."""
+    errors = v.Errors()
+    clean: dict[str, Any] = {
+        "number": v.text(data, "number", errors, required=True, max_length=40),
+        "name": v.text(data, "name", errors, required=True),
+        "kind": v.choice(data, "kind", errors, CUSTOMER_KINDS, default="person"),
+        "language": v.choice(data, "language", errors, LANGUAGES, default="fr"),
+        "country": v.choice(data, "country", errors, COUNTRIES, default="BE"),
+        "delivery_channel": v.choice(data, "delivery_channel", errors, DELIVERY_CHANNELS,
+                                     default="email"),
+        "payment_method": v.choice(data, "payment_method", errors, PAYMENT_METHODS,
+                                   default="transfer"),
+        "legal_status": v.choice(data, "legal_status", errors, LEGAL_STATUSES, default="none"),
+        "sms_reminders": v.boolean(data, "sms_reminders", errors) or False,
+        "preferred_payment_day": v.integer(data, "preferred_payment_day", errors, minimum=1,
+                                           maximum=31),
+        "email": v.text(data, "email", errors),
+        "phone": v.text(data, "phone", errors, max_length=32),
+        "vat_number": v.text(data, "vat_number", errors, max_length=20),
+        "contact_name": v.text(data, "contact_name", errors),
+        "address_line1": v.text(data, "address_line1", errors),
+        "address_line2": v.text(data, "address_line2", errors),
+        "postal_code": v.text(data, "postal_code", errors, max_length=16),
+        "city": v.text(data, "city", errors, max_length=100),
+    }
+    if isinstance(data.get("country"), str):
+        clean["country"] = data["country"].strip().upper() or "BE"
+        if clean["country"] not in COUNTRIES and "country" not in errors:
+            errors.add("country", _("Must be one of: %(choices)s.", choices=", ".join(COUNTRIES)))
+    if clean["email"] and not EMAIL.match(clean["email"]):
+        errors.add("email", _("Not a valid e-mail address."))
+    if clean["phone"] and not PHONE.match(clean["phone"]):
+        errors.add("phone", _("Not a valid phone number."))
+    if clean["vat_number"]:
+        clean["vat_number"] = _clean_vat(clean["vat_number"], clean["country"], errors)
+    has_address = any(clean[f] for f in ("address_line1", "postal_code", "city"))
+    if has_address:
+        for field in ("address_line1", "postal_code", "city"):
+            if not clean[field]:
+                errors.add(field, _("An address needs a street, a postal code and a city."))
+    errors.raise_if_any()
+    return clean
+
+
+def _clean_vat(raw: str, country: str | None, errors: v.Errors) -> str | None:
+    compact = re.sub(r"[\s.\-]", "", raw).upper()
+    prefix = compact[:2] if compact[:2].isalpha() else (country or "BE")
+    module = VAT_MODULES.get(prefix)
+    if module is None:
+        return compact  # other EU countries: kept as given
+    try:
+        return prefix + module.validate(compact)
+    except StdnumError:
+        errors.add("vat_number", _("Not a valid %(country)s VAT number.", country=prefix))
+        return None
+
+
+def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
+    """Create the customer, or update the one with the same ERP number. Caller commits."""
+    customer = db.session.scalar(select(Customer).where(Customer.number == clean["number"]))
+    created = customer is None
+    if created:
+        customer = Customer(number=clean["number"], balance=ZERO)
+        db.session.add(customer)
+    for field in ("name", "kind", "language", "country", "delivery_channel", "payment_method",
+                  "legal_status", "sms_reminders", "preferred_payment_day", "email", "phone",
+                  "vat_number"):
+        setattr(customer, field, clean[field])
+    if clean.get("contact_name"):
+        contact = next((c for c in customer.contacts if c.role == "billing"), None)
+        if contact is None:
+            contact = Contact(role="billing", name=clean["contact_name"])
+            customer.contacts.append(contact)
+        contact.name, contact.email, contact.phone = (clean["contact_name"], clean["email"],
+                                                      clean["phone"])
+    if clean.get("address_line1"):
+        address = next((a for a in customer.addresses if a.kind == "billing"), None)
+        if address is None:
+            address = Address(kind="billing")
+            customer.addresses.append(address)
+        address.line1, address.line2 = clean["address_line1"], clean["address_line2"]
+        address.postal_code, address.city = clean["postal_code"], clean["city"]
+        address.country = clean["country"]
+    return customer, created
+
+
+def compute_balance(customer_id: int) -> Decimal:
+    invoices = db.session.scalar(
+        select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
+            Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
+    )
+    credits = db.session.scalar(
+        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
+            CreditNote.customer_id == customer_id, CreditNote.status == "open")
+    )
+    return (Decimal(invoices or 0) - Decimal(credits or 0)).quantize(Decimal("0.01"))
+
+
+def refresh_balance(customer: Customer) -> Decimal:
+    """Recompute the denormalised balance after invoices, payments or credit notes changed."""
+    db.session.flush()
+    customer.balance = compute_balance(customer.id)
+    return customer.balance
+
+
+def find_by_number(number: str) -> Customer | None:
+    return db.session.scalar(select(Customer).where(Customer.number == number))

@@ -1,0 +1,1 @@
+"""Dunning: policies and levels staff configure, the daily run, and what it did."""

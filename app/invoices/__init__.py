@@ -1,0 +1,1 @@
+"""Invoices and credit notes: what customers owe, their references and PDFs."""

@@ -1,0 +1,101 @@
+"""Invoice, its lines, and credit notes."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime
+from app.customers.models import Customer
+
+# Stored statuses. "Overdue" and "due soon" are not stored: they follow from due_date.
+INVOICE_STATUSES = {
+    "open": _l("Open"),
+    "partially_paid": _l("Partly paid"),
+    "paid": _l("Paid"),
+    "written_off": _l("Written off"),
+    "cancelled": _l("Cancelled"),
+}
+OPEN_STATUSES = ("open", "partially_paid")
+CREDIT_NOTE_STATUSES = {"open": _l("Open"), "allocated": _l("Allocated"),
+                        "refunded": _l("Refunded")}
+
+
+class Invoice(TimestampMixin, Model):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        Index("ix_invoice_open_due", "status", "due_date"),
+        Index("ix_invoice_customer_status", "customer_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # the ERP's invoice number
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    open_amount: Mapped[Decimal] = mapped_column(Money)
+    # Belgian structured communication: 12 digits, shown +++123/4567/89002+++.
+    structured_reference: Mapped[str] = mapped_column(String(12), unique=True)
+    rf_reference: Mapped[str] = mapped_column(String(25), unique=True)
+    description: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed_amount: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    dunning_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    dunning_block_reason: Mapped[str | None] = mapped_column(Text)
+    dunning_level: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_on: Mapped[date | None] = mapped_column(Date)
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    pdf_path: Mapped[str | None] = mapped_column(String(300))  # the ERP's PDF, when uploaded
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+
+    def days_overdue(self, today: date) -> int:
+        return max((today - self.due_date).days, 0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def __repr__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(Model):
+    __tablename__ = "invoice_line"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal("1"))
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    vat_rate: Mapped[Decimal] = mapped_column(Money, default=Decimal("21"))
+    amount: Mapped[Decimal] = mapped_column(Money)  # including VAT
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class CreditNote(TimestampMixin, Model):
+    __tablename__ = "credit_note"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    issue_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    open_amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    customer: Mapped[Customer] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+
+    def __repr__(self) -> str:
+        return self.number

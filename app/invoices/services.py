@@ -1,0 +1,167 @@
+"""Invoice rules: what a valid invoice is, create-or-update by ERP number, payment references."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.core import sequences
+from app.core import validation as v
+from app.core.models import ZERO
+from app.customers.models import Customer
+from app.customers.services import refresh_balance
+from app.extensions import db
+from app.invoices.models import OPEN_STATUSES, Invoice
+from app.payments.models import Allocation
+from app.payments.references import InvalidReference, normalise_ogm, references_for_number
+
+INVOICE_FIELDS = ("number", "customer_number", "issue_date", "due_date", "total_amount",
+                  "currency", "description", "structured_reference")
+SUPPORTED_CURRENCIES = ("EUR",)
+
+
+def clean_invoice(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one invoice record (customer existence is checked by upsert_invoice)."""
+    errors = v.Errors()
+    clean: dict[str, Any] = {
+        "number": v.text(data, "number", errors, required=True, max_length=40),
+        "customer_number": v.text(data, "customer_number", errors, required=True, max_length=40),
+        "issue_date": v.a_date(data, "issue_date", errors, required=True),
+        "due_date": v.a_date(data, "due_date", errors, required=True),
+        "total_amount": v.amount(data, "total_amount", errors, required=True),
+        "currency": (v.text(data, "currency", errors, max_length=3) or "EUR").upper(),
+        "description": v.text(data, "description", errors),
+        "structured_reference": None,
+    }
+    if clean["currency"] not in SUPPORTED_CURRENCIES:
+        errors.add("currency", _("Only invoices in euro are supported."))
+    if clean["issue_date"] and clean["due_date"] and clean["due_date"] < clean["issue_date"]:
+        errors.add("due_date", _("The due date cannot be before the issue date."))
+    reference = v.text(data, "structured_reference", errors, max_length=30)
+    if reference:
+        try:
+            clean["structured_reference"] = normalise_ogm(reference)
+        except InvalidReference:
+            errors.add("structured_reference", _(
+                "Not a valid structured communication: %(value)s (12 digits, the last two "
+                "being the remainder of the first ten divided by 97).", value=reference))
+    errors.raise_if_any()
+    return clean
+
+
+def allocated_amount(invoice: Invoice) -> Decimal:
+    if invoice.id is None:
+        return ZERO
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+            Allocation.invoice_id == invoice.id, Allocation.reversed_at.is_(None))
+    )
+    return Decimal(total or 0)
+
+
+def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] | None = None
+                   ) -> tuple[Invoice, bool]:
+    """Create the invoice, or update the one with the same ERP number. Caller commits.
+
+    ``customers`` (number -> Customer) lets a bulk import avoid one query per row.
+    """
+    customer = (customers or {}).get(clean["customer_number"]) or db.session.scalar(
+        select(Customer).where(Customer.number == clean["customer_number"]))
+    if customer is None:
+        raise v.ValidationError({"customer_number": _(
+            "Unknown customer number: %(number)s.", number=clean["customer_number"])})
+    invoice = db.session.scalar(select(Invoice).where(Invoice.number == clean["number"]))
+    created = invoice is None
+    if created:
+        invoice = Invoice(number=clean["number"], customer=customer, status="open")
+        assign_references(invoice, clean.get("structured_reference"))
+        db.session.add(invoice)
+        paid = ZERO
+    else:
+        paid = allocated_amount(invoice)
+        if invoice.customer_id != customer.id and paid:
+            raise v.ValidationError({"customer_number": _(
+                "Invoice %(number)s has payments booked; it cannot move to another customer.",
+                number=invoice.number)})
+        if clean["total_amount"] < paid:
+            raise v.ValidationError({"total_amount": _(
+                "%(paid)s is already paid on this invoice; the total cannot be lower.",
+                paid=paid)})
+        if clean.get("structured_reference") and clean["structured_reference"] != invoice.structured_reference:
+            _check_reference_free(clean["structured_reference"], invoice.id)
+            invoice.structured_reference = clean["structured_reference"]
+        previous_customer = invoice.customer
+        invoice.customer = customer
+        if previous_customer is not customer:
+            db.session.flush()
+            refresh_balance(previous_customer)
+    invoice.issue_date = clean["issue_date"]
+    invoice.due_date = clean["due_date"]
+    invoice.total_amount = clean["total_amount"]
+    invoice.currency = clean["currency"]
+    invoice.description = clean["description"]
+    if invoice.status in OPEN_STATUSES or invoice.status == "paid" or created:
+        set_open_amount(invoice, clean["total_amount"] - paid)
+    refresh_balance(customer)
+    return invoice, created
+
+
+def _check_reference_free(reference: str, invoice_id: int | None) -> None:
+    taken = db.session.scalar(select(Invoice.id).where(Invoice.structured_reference == reference))
+    if taken is not None and taken != invoice_id:
+        raise v.ValidationError({"structured_reference": _(
+            "This structured communication is already used by another invoice.")})
+
+
+def assign_references(invoice: Invoice, structured_reference: str | None = None) -> None:
+    """Give the invoice its OGM (the ERP's, when valid and free) and its RF reference."""
+    if structured_reference:
+        _check_reference_free(structured_reference, None)
+        from app.payments.references import make_rf
+
+        invoice.structured_reference = structured_reference
+        invoice.rf_reference = make_rf(structured_reference)
+        return
+    (number,) = sequences.allocate(db.session, sequences.PAYMENT_REFERENCE, 1)
+    invoice.structured_reference, invoice.rf_reference = references_for_number(number)
+
+
+def set_open_amount(invoice: Invoice, open_amount: Decimal, paid_on: date | None = None) -> None:
+    """One place for the status that follows from the open amount."""
+    invoice.open_amount = max(open_amount, ZERO)
+    if invoice.status in ("written_off", "cancelled"):
+        return
+    if invoice.open_amount == 0:
+        invoice.status = "paid"
+        invoice.paid_on = invoice.paid_on or paid_on or date.today()
+    elif invoice.open_amount < invoice.total_amount:
+        invoice.status, invoice.paid_on = "partially_paid", None
+    else:
+        invoice.status, invoice.paid_on = "open", None
+
+
+def open_invoices(customer_id: int) -> Iterable[Invoice]:
+    return db.session.scalars(
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+
+
+def find_by_reference(text: str) -> Invoice | None:
+    """An invoice by its number, OGM (typed any way) or RF reference."""
+    from app.payments.references import is_valid_ogm, normalise_ogm
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    if is_valid_ogm(text):
+        return db.session.scalar(select(Invoice).where(Invoice.structured_reference == normalise_ogm(text)))
+    compact = text.replace(" ", "").upper()
+    if compact.startswith("RF"):
+        found = db.session.scalar(select(Invoice).where(Invoice.rf_reference == compact))
+        if found:
+            return found
+    return db.session.scalar(select(Invoice).where(Invoice.number == text))

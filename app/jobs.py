@@ -1,0 +1,137 @@
+"""Background jobs: one ``enqueue()`` for the whole product, three ways to run what it queues.
+
+* ``rq``     production: RQ on Redis (REDIS_URL), workers started by ``flask creditdesk worker``.
+* ``thread`` the embedded default: a single in-process worker thread, no Redis needed.
+* ``sync``   tests: the job runs before enqueue() returns, in its own app context.
+
+Jobs are module-level functions that take ids and primitives, never ORM objects, and are
+idempotent (see DESIGN.md). Every mode runs them inside an app context pushed here, in one place.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+_executor_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job the scheduler enqueues once a day at ``at`` (HH:MM, Europe/Brussels)."""
+
+    name: str
+    at: str
+    func: str
+
+
+# Other domains append their daily jobs here (e.g. the dunning run, retention purge).
+SCHEDULE: list[ScheduledJob] = [
+    ScheduledJob("refresh-balances", "02:30", "app.customers.jobs.refresh_all_balances"),
+]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["creditdesk_jobs"] = {"executor": None}
+
+
+def func_path(func: Callable | str) -> str:
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def resolve(path: str) -> Callable:
+    module_name, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def redis_connection(app: Flask | None = None):
+    from redis import Redis
+
+    app = app or current_app
+    return Redis.from_url(app.config["REDIS_URL"])
+
+
+def enqueue(func: Callable | str, *args: Any, job_id: str | None = None,
+            queue: str = "default", **kwargs: Any) -> str | Future | None:
+    """Queue ``func(*args, **kwargs)`` to run in the background; returns the job id or future."""
+    app = current_app._get_current_object()
+    mode = app.config.get("JOBS_MODE", "thread")
+    path = func_path(func)
+    if mode == "rq":
+        from rq import Queue, Retry
+
+        rq_queue = Queue(queue, connection=redis_connection(app))
+        job = rq_queue.enqueue(
+            run_in_app_context, path, *args, job_id=job_id, retry=Retry(max=3, interval=[10, 60, 300]),
+            **({"kwargs": kwargs} if kwargs else {}),
+        )
+        return job.id
+    if mode == "sync":
+        run_with_app(app, path, args, kwargs)
+        return job_id
+    return _thread_executor(app).submit(run_with_app, app, path, args, kwargs)
+
+
+def _thread_executor(app: Flask) -> ThreadPoolExecutor:
+    state = app.extensions["creditdesk_jobs"]
+    with _executor_lock:
+        if state["executor"] is None:
+            state["executor"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="creditdesk-job")
+    return state["executor"]
+
+
+def run_with_app(app: Flask, path: str, args: tuple, kwargs: dict) -> Any:
+    with app.app_context():
+        try:
+            return resolve(path)(*args, **kwargs)
+        except Exception:
+            log.exception("job %s failed", path)
+            raise
+
+
+# --- RQ side -------------------------------------------------------------------------------
+_worker_app: Flask | None = None
+
+
+def run_in_app_context(path: str, *args: Any, **kwargs: Any) -> Any:
+    """What RQ executes: the real job, inside the worker's app context.
+
+    The worker command builds the app before forking; a job run by a plain ``rq worker``
+    builds it once on first use.
+    """
+    global _worker_app
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        return resolve(path)(*args, **kwargs)
+
+
+def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
+    """Run an RQ worker in this process for ``app`` (used by ``flask creditdesk worker``)."""
+    global _worker_app
+    from rq import Worker
+
+    from app.extensions import db
+
+    _worker_app = app
+
+    class AppWorker(Worker):
+        def perform_job(self, job, queue):  # runs in the forked work horse
+            with app.app_context():
+                # Connections inherited from the parent must not be shared across the fork.
+                db.engine.dispose(close=False)
+            return super().perform_job(job, queue)
+
+    worker = AppWorker(queues, connection=redis_connection(app))
+    return worker.work(burst=burst, with_scheduler=True)

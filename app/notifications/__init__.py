@@ -1,0 +1,1 @@
+"""Notifications: message templates, the outbox, rendering and dispatch through channel plugins."""

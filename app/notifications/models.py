@@ -1,0 +1,66 @@
+"""Message templates (versioned, staff-edited) and the outbox of every message we send."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.models import UTCDateTime, utcnow
+
+CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "letter": _l("Letter"),
+            "webhook": _l("Webhook")}
+MESSAGE_STATUSES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
+                    "failed": _l("Failed")}
+
+
+class MessageTemplate(Model):
+    __tablename__ = "message_template"
+    __table_args__ = (UniqueConstraint("key", "channel", "language", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    language: Mapped[str] = mapped_column(String(2))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+
+    def __repr__(self) -> str:
+        return f"{self.key} [{self.channel}/{self.language}] v{self.version}"
+
+
+class Message(Model):
+    """The outbox: created in the transaction of the event, delivered by a job, never lost."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(2))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("message_template.id"))
+    event: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    customer = relationship("Customer")
+    template: Mapped[MessageTemplate | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"{self.channel} → {self.recipient}"

@@ -1,0 +1,1 @@
+"""Payments: money in, allocations, bank statements and matching, references, QR, mandates."""

@@ -1,0 +1,1 @@
+"""Customer requests ("cases"): deferral, payment plan, dispute, data change, ... with an SLA."""

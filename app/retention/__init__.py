@@ -1,0 +1,1 @@
+"""GDPR retention: rules, legal holds, purge runs and the audit trail."""

@@ -1,0 +1,86 @@
+"""Retention rules, legal holds, purge runs with their tombstones, and the audit trail."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.models import UTCDateTime, utcnow
+
+COUNTS_FROM = {"relationship_end": _l("End of the customer relationship"),
+               "document_date": _l("Document date"), "closure": _l("Closure")}
+RETENTION_ACTIONS = {"delete": _l("Delete"), "anonymise": _l("Anonymise")}
+ACTOR_TYPES = {"staff": _l("Staff"), "customer": _l("Customer"), "api": _l("API"),
+               "job": _l("Job")}
+
+
+class RetentionRule(Model):
+    __tablename__ = "retention_rule"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), unique=True)
+    period_months: Mapped[int] = mapped_column(Integer)
+    counts_from: Mapped[str] = mapped_column(String(20), default="relationship_end")
+    action: Mapped[str] = mapped_column(String(10), default="delete")
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __repr__(self) -> str:
+        return self.category
+
+
+class LegalHold(Model):
+    __tablename__ = "legal_hold"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    customer = relationship("Customer")
+
+
+class RetentionRun(Model):
+    __tablename__ = "retention_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    triggered_by: Mapped[str | None] = mapped_column(String(100))
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    tombstones: Mapped[list[RetentionTombstone]] = relationship(back_populates="run")
+
+
+class RetentionTombstone(Model):
+    """What a purge did to one subject, without personal data, so it can be replayed."""
+
+    __tablename__ = "retention_tombstone"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("retention_run.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(60))  # e.g. "customer:123"
+    category: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(10))
+    executed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    run: Mapped[RetentionRun] = relationship(back_populates="tombstones")
+
+
+class AuditEvent(Model):
+    """Who did what to which record, from where; values of personal fields are never copied."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_type: Mapped[str] = mapped_column(String(10))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    action: Mapped[str] = mapped_column(String(20))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    changed_fields: Mapped[list] = mapped_column(JSON, default=list)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,119 @@
+"""Configuration read from environment variables.
+
+The embedded default (no variables set) runs on a SQLite file under ``instance/`` with an
+in-process job runner; setting DATABASE_URL and REDIS_URL switches to PostgreSQL and RQ.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_PATH = Path(os.environ.get("CREDITDESK_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; on the embedded default, one generated once per instance.
+
+    Production must set SECRET_KEY; a key generated into instance/ keeps sessions valid across
+    restarts of `python run.py` without anything secret living in the repository.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_PATH / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_PATH / 'creditdesk.db'}"
+    # Heroku-style and plain postgres URLs select the psycopg 3 driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    APP_NAME = "CreditDesk"
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    # Jobs run in-process (a background thread) when there is no Redis; "sync" runs them inline.
+    JOBS_MODE = os.environ.get("JOBS_MODE", "rq" if os.environ.get("REDIS_URL") else "thread")
+    INSTANCE_DIR = str(INSTANCE_PATH)
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_PATH / "uploads"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+
+    # --- Flask-AppBuilder -------------------------------------------------------------
+    FAB_API_SWAGGER_UI = False  # the Swagger UI loads assets from a CDN; the JSON spec stays
+    # POST /api/v1/security/login (always on) gives the ERP user a JWT. The security CRUD APIs
+    # stay off: staff manage users in the admin screens.
+    FAB_ADD_SECURITY_API = False
+    # Permission sync races between gunicorn workers: it runs once, in `flask creditdesk sync-roles`.
+    FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", False)
+    # The schema belongs to the Alembic migrations, not to FAB's create_all().
+    FAB_CREATE_DB = False
+    FAB_INDEX_VIEW = "app.core.views.DashboardIndexView"
+    FAB_SECURITY_MANAGER_CLASS = "app.core.security.CreditDeskSecurityManager"
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_RATE_LIMITED = _env_bool("AUTH_RATE_LIMITED", True)
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("JWT_MINUTES", "60")))
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
+
+    # --- Languages --------------------------------------------------------------------
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Brussels"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "fr": {"flag": "fr", "name": "Français"},
+        "nl": {"flag": "nl", "name": "Nederlands"},
+    }
+
+    # --- Outbound mail (used by the notifications issue) --------------------------------
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "creditdesk@localhost")
+
+    # --- Demo / first start ------------------------------------------------------------
+    SEED_DEMO_DATA = _env_bool("SEED_DEMO_DATA", True)
+
+
+class TestConfig(Config):
+    TESTING = True
+    JOBS_MODE = "sync"
+    WTF_CSRF_ENABLED = True
+    AUTH_RATE_LIMITED = False
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    SEED_DEMO_DATA = False
+    FAB_UPDATE_PERMS = False
