@@ -22,8 +22,43 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     start_worker(current_app._get_current_object(), list(queues), burst=burst)
 
 
+@creditdesk.command("scheduler")
+@click.option("--interval", default=30, show_default=True, help="Seconds between checks.")
+def scheduler_command(interval: int) -> None:
+    """Enqueue the daily jobs at their planned time (runs until stopped)."""
+    from flask import current_app
+
+    from app.core.scheduler import run_forever
+
+    run_forever(current_app._get_current_object(), interval_seconds=interval)
+
+
+@creditdesk.command("run-job")
+@click.argument("name")
+def run_job_command(name: str) -> None:
+    """Run one scheduled job now, in this process (e.g. refresh-balances)."""
+    from app.jobs import SCHEDULE, resolve
+
+    jobs = {job.name: job for job in SCHEDULE}
+    if name not in jobs:
+        raise click.BadParameter(f"unknown job; known: {', '.join(sorted(jobs))}")
+    result = resolve(jobs[name].func)()
+    click.echo(f"{name}: {result}")
+
+
+# Each domain adds its own commands in its cli module (a `register(app)` function).
+DOMAIN_CLI_MODULES = (
+    "app.core.setup_cli",
+    "app.imports.cli",
+)
+
+
 def init_app(app: Flask) -> None:
+    import importlib
+
     app.cli.add_command(creditdesk)
+    for module_name in DOMAIN_CLI_MODULES:
+        importlib.import_module(module_name).register(app)
 
 
 def main() -> None:

@@ -17,12 +17,24 @@ class DashboardIndexView(IndexView):
         return self.render_template(self.index_template, figures=dashboard_figures())
 
 
-def register_views(appbuilder: AppBuilder) -> None:
-    """Each domain registers its own screens; the order here is the order of the menu."""
-    from app.api import register as register_api
-    from app.customers.views import register as register_customers
-    from app.invoices.views import register as register_invoices
+# Each module has a `register(appbuilder)`; the order here is the order of the menu.
+VIEW_MODULES = (
+    "app.customers.views",
+    "app.invoices.views",
+    "app.invoices.pdf_views",
+    "app.payments.views",
+    "app.requests.views",
+    "app.dunning.views",
+    "app.notifications.views",
+    "app.imports.views",
+    "app.core.settings_views",
+    "app.retention.views",
+    "app.api",
+)
 
-    register_customers(appbuilder)
-    register_invoices(appbuilder)
-    register_api(appbuilder)
+
+def register_views(appbuilder: AppBuilder) -> None:
+    import importlib
+
+    for module_name in VIEW_MODULES:
+        importlib.import_module(module_name).register(appbuilder)

@@ -1,0 +1,106 @@
+"""Test fixtures: one app per test session, a clean database for every test.
+
+The database is SQLite in a temporary folder by default; set TEST_DATABASE_URL (e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the same tests on PostgreSQL.
+Redis is fakeredis unless TEST_REDIS_URL names a real server.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="creditdesk-tests-"))
+os.environ.setdefault("CREDITDESK_INSTANCE_DIR", str(_TMP / "instance"))
+
+from sqlalchemy import text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from config import TestConfig  # noqa: E402
+
+# Rows that belong to the schema, not to a test: kept between tests.
+KEPT_TABLES = {"alembic_version", "ab_role", "ab_permission", "ab_view_menu",
+               "ab_permission_view", "ab_permission_view_role"}
+
+
+def database_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.db'}"
+
+
+def is_postgres() -> bool:
+    return database_url().startswith("postgres")
+
+
+@pytest.fixture(scope="session")
+def app():
+    from app.core.setup_cli import prepare_database
+
+    if is_postgres():
+        _reset_postgres_schema(database_url())
+    application = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=database_url(),
+        UPLOAD_DIR=str(_TMP / "uploads"),
+        INSTANCE_DIR=str(_TMP / "instance"),
+        REDIS_URL=os.environ.get("TEST_REDIS_URL", ""),
+    )
+    with application.app_context():
+        prepare_database()
+    return application
+
+
+def _reset_postgres_schema(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                           if url.startswith("postgresql://") else url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    """Each test starts on an empty database (schema and roles kept)."""
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        _truncate_all()
+        ctx.pop()
+
+
+def _truncate_all() -> None:
+    from flask_appbuilder import Model
+
+    tables = [t.name for t in reversed(Model.metadata.sorted_tables) if t.name not in KEPT_TABLES]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                              + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def staff_client(app):
+    """staff_client(role) -> a test client logged in to the back office with that role."""
+    from tests.helpers import logged_in_client
+
+    def make(role: str = "Admin"):
+        return logged_in_client(app, role)
+
+    return make

@@ -1,0 +1,55 @@
+"""Locale choice (explicit, then customer, then Accept-Language) and per-locale formatting."""
+from datetime import date
+from decimal import Decimal
+
+from flask import g
+from flask_babel import force_locale
+
+from app.core.i18n import day, money, select_language
+
+
+def test_explicit_choice_wins_over_accept_language(app):
+    with app.test_request_context("/?lang=nl", headers={"Accept-Language": "fr-BE,fr;q=0.9"}):
+        assert select_language() == "nl"
+
+
+def test_customer_language_comes_before_accept_language(app):
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        g.customer_language = "fr"
+        assert select_language() == "fr"
+
+
+def test_accept_language_then_default(app):
+    with app.test_request_context("/", headers={"Accept-Language": "nl-BE,nl;q=0.9,en;q=0.5"}):
+        assert select_language() == "nl"
+    with app.test_request_context("/", headers={"Accept-Language": "de-DE"}):
+        assert select_language() == "en"
+
+
+def test_session_choice_from_the_language_menu(app):
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        from flask import session
+
+        session["locale"] = "fr"
+        assert select_language() == "fr"
+
+
+def test_amounts_and_dates_follow_the_locale(app):
+    amount = Decimal("1234.56")
+    with app.test_request_context("/"):
+        with force_locale("fr_BE"):
+            assert money(amount).replace("\u202f", " ").replace("\xa0", " ") == "1 234,56 €"
+            assert day(date(2026, 3, 5)) == "5 mars 2026"
+        with force_locale("nl_BE"):
+            assert money(amount).replace("\xa0", " ") == "€ 1.234,56"
+            assert day(date(2026, 3, 5)) == "5 mrt 2026"
+        with force_locale("en"):
+            assert money(amount) == "€1,234.56"
+            assert day(date(2026, 3, 5)) == "Mar 5, 2026"
+
+
+def test_staff_language_switch_shows_french_screens(staff_client):
+    client = staff_client("Admin")
+    client.get("/lang/fr")
+    page = client.get("/users/list/").get_data(as_text=True)
+    assert "Utilisateurs" in page or "utilisateurs" in page.lower()
