@@ -68,6 +68,9 @@ class Config:
     # POST /api/v1/security/login (always on) gives the ERP user a JWT. The security CRUD APIs
     # stay off: staff manage users in the admin screens.
     FAB_ADD_SECURITY_API = False
+    # API keys (prefix cdk_) for the ERP's technical user: `flask creditdesk api-key create`.
+    FAB_API_KEY_ENABLED = _env_bool("FAB_API_KEY_ENABLED", True)
+    FAB_API_KEY_PREFIXES = ["cdk_"]
     # Permission sync races between gunicorn workers: it runs once, in `flask creditdesk sync-roles`.
     FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", False)
     # The schema belongs to the Alembic migrations, not to FAB's create_all().

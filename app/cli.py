@@ -50,6 +50,7 @@ def run_job_command(name: str) -> None:
 DOMAIN_CLI_MODULES = (
     "app.core.setup_cli",
     "app.imports.cli",
+    "app.api.cli",
 )
 
 

@@ -98,9 +98,15 @@ def client(app):
 @pytest.fixture
 def staff_client(app):
     """staff_client(role) -> a test client logged in to the back office with that role."""
+    from flask import g
+
     from tests.helpers import logged_in_client
 
     def make(role: str = "Admin"):
+        # The test keeps one app context open, so Flask's `g` (where Flask-Login caches the user
+        # and Flask-WTF the CSRF token) would carry one client's login into the next.
+        for name in ("_login_user", "user", "csrf_token"):
+            g.pop(name, None)
         return logged_in_client(app, role)
 
     return make

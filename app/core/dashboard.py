@@ -1,9 +1,12 @@
-"""Figures for the back office home page."""
+"""Figures for the back office home page, and the links from each figure to the filtered list."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import abort, current_app, g, has_request_context, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.core.models import ZERO
@@ -15,24 +18,116 @@ from app.requests.models import CustomerRequest
 OPEN_REQUEST_STATUSES = ("received", "in_review")
 
 
-def dashboard_figures(today: date | None = None) -> dict[str, Decimal | int]:
+@dataclass(frozen=True)
+class Bucket:
+    """Open invoices overdue by more than `above` days and at most `up_to` days (None: no end)."""
+
+    label: object
+    above: int
+    up_to: int | None
+
+
+OVERDUE_BUCKETS = (
+    Bucket(_l("1–30 days"), 0, 30),
+    Bucket(_l("31–60 days"), 30, 60),
+    Bucket(_l("61–90 days"), 60, 90),
+    Bucket(_l("More than 90 days"), 90, None),
+)
+
+
+def _sum_and_count(*conditions) -> tuple[Decimal, int]:
+    total, count = db.session.execute(
+        select(func.coalesce(func.sum(Invoice.open_amount), 0), func.count())
+        .select_from(Invoice).where(Invoice.status.in_(OPEN_STATUSES), *conditions)
+    ).one()
+    return Decimal(total or ZERO), count or 0
+
+
+def dashboard_figures(today: date | None = None) -> dict:
+    _require_staff_login()
     today = today or business_today()
-    open_filter = Invoice.status.in_(OPEN_STATUSES)
-    total_open = db.session.scalar(select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(open_filter))
-    total_overdue = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(open_filter, Invoice.due_date < today)
-    )
-    overdue_count = db.session.scalar(
-        select(func.count()).select_from(Invoice).where(open_filter, Invoice.due_date < today)
-    )
+    total_open, open_count = _sum_and_count()
+    total_overdue, overdue_count = _sum_and_count(Invoice.due_date < today)
+    due_soon, due_soon_count = _sum_and_count(Invoice.due_date >= today,
+                                              Invoice.due_date <= today + timedelta(days=7))
+    buckets = []
+    for bucket in OVERDUE_BUCKETS:
+        conditions = [Invoice.due_date < today - timedelta(days=bucket.above)]
+        if bucket.up_to is not None:
+            conditions.append(Invoice.due_date >= today - timedelta(days=bucket.up_to))
+        amount, count = _sum_and_count(*conditions)
+        buckets.append({"label": bucket.label, "amount": amount, "count": count,
+                        "url": _overdue_url(bucket)})
     open_requests = db.session.scalar(
         select(func.count()).select_from(CustomerRequest).where(
-            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)
-        )
-    )
+            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)))
     return {
-        "total_open": Decimal(total_open or ZERO),
-        "total_overdue": Decimal(total_overdue or ZERO),
-        "overdue_count": overdue_count or 0,
+        "total_open": total_open,
+        "open_count": open_count,
+        "total_overdue": total_overdue,
+        "overdue_count": overdue_count,
+        "due_soon": due_soon,
+        "due_soon_count": due_soon_count,
         "open_requests": open_requests or 0,
+        "buckets": buckets,
+        "links": _links(),
+    }
+
+
+def _require_staff_login() -> None:
+    """The home page is for staff only.
+
+    Stopgap: DashboardIndexView.index (app/core/views.py) should check this itself; until it
+    does, the figures refuse to be computed for a visitor who is not logged in.
+    """
+    if not has_request_context():
+        return
+    user = getattr(g, "user", None)
+    if user is None or not user.is_authenticated:
+        abort(redirect(url_for(f"{current_app.appbuilder.sm.auth_view.endpoint}.login",
+                               next=request.full_path if request.args else None)))
+
+
+# --- Links into the lists, with the list's own filters applied -------------------------------
+
+def _view(name: str):
+    if not has_request_context():
+        return None
+    for view in current_app.appbuilder.baseviews:
+        if type(view).__name__ == name:
+            return view
+    return None
+
+
+def _list_url(view_name: str, *filters) -> str | None:
+    """URL of a list with filters (column, filter class name, value); None if not allowed."""
+    view = _view(view_name)
+    if view is None or not current_app.appbuilder.sm.has_access("can_list", view_name):
+        return None
+    args: dict = {}
+    for column, filter_name, value in filters:
+        filter_class = next(type(f) for f in view._filters._all_filters[column]
+                            if type(f).__name__ == filter_name)
+        args.update(view.filter_args(column, filter_class, value))
+    return url_for(f"{view_name}.list", **args)
+
+
+def _overdue_url(bucket: Bucket) -> str | None:
+    filters = [("due_date", "FilterOverdueMoreThan", bucket.above)]
+    if bucket.up_to is not None:
+        filters.append(("due_date", "FilterOverdueAtMost", bucket.up_to))
+    return _list_url("InvoiceView", *filters)
+
+
+def _links() -> dict:
+    if not has_request_context():
+        return {}
+    return {
+        "open": _list_url("InvoiceView", ("status", "FilterIn", list(OPEN_STATUSES))),
+        "overdue": _list_url("InvoiceView", ("due_date", "FilterOverdueMoreThan", 0)),
+        "due_soon": _list_url("InvoiceView", ("due_date", "FilterDueWithin", 7)),
+        "open_requests": _list_url("CustomerRequestView",
+                                   ("status", "FilterIn", list(OPEN_REQUEST_STATUSES))),
+        "late_requests": _list_url("CustomerRequestView",
+                                   ("sla_due_at", "FilterAnswerDueWithinHours", 0)),
     }

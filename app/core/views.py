@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder import AppBuilder, IndexView, expose
+from flask_appbuilder.security.decorators import has_access
 
 
 class DashboardIndexView(IndexView):
@@ -11,6 +12,7 @@ class DashboardIndexView(IndexView):
     index_template = "admin/dashboard.html"
 
     @expose("/")
+    @has_access
     def index(self):
         from app.core.dashboard import dashboard_figures
 

@@ -1,19 +1,268 @@
-"""Back office screens for customers."""
+"""Back office screens for customers and what hangs off them."""
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder, ModelView
+from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from stdnum import iban as iban_rules
+from stdnum.exceptions import ValidationError as StdnumError
 
-from app.customers.models import Customer
+from app.core.admin import StaffModelView, form_validator, refuse
+from app.customers.models import (
+    ADDRESS_KINDS,
+    BANK_ACCOUNT_PURPOSES,
+    BANK_ACCOUNT_STATUSES,
+    CONTACT_ROLES,
+    COUNTRIES,
+    CUSTOMER_KINDS,
+    DELIVERY_CHANNELS,
+    LANGUAGES,
+    LEGAL_STATUSES,
+    MANDATE_SCHEMES,
+    MANDATE_SEQUENCES,
+    MANDATE_STATUSES,
+    PAYMENT_METHODS,
+    Address,
+    BankAccount,
+    Contact,
+    Contract,
+    Customer,
+    Mandate,
+)
+from app.customers.services import clean_customer, upsert_customer
+from app.extensions import db
+from app.invoices.models import Invoice
+
+CATEGORY = "Receivables"
+
+CUSTOMER_LABELS = {
+    "number": _l("Customer number"), "name": _l("Name"), "kind": _l("Kind"),
+    "vat_number": _l("VAT number"), "language": _l("Language"), "country": _l("Country"),
+    "email": _l("E-mail"), "phone": _l("Phone"), "delivery_channel": _l("Delivery channel"),
+    "sms_reminders": _l("SMS reminders"), "payment_method": _l("Payment method"),
+    "preferred_payment_day": _l("Preferred payment day"), "legal_status": _l("Legal status"),
+    "risk_flags": _l("Risk flags"), "verified_at": _l("Verified at"), "balance": _l("Balance"),
+    "dunning_policy": _l("Dunning policy"), "dunning_paused_until": _l("Reminders paused until"),
+    "dunning_pause_reason": _l("Why reminders are paused"),
+    "relationship_ended_on": _l("Relationship ended on"), "anonymised_at": _l("Anonymised at"),
+    "created_at": _l("Created at"), "updated_at": _l("Updated at"),
+    "customer": _l("Customer"),
+}
+
+# The fields of the customer form, in the order clean_customer knows them.
+CUSTOMER_FORM = ["number", "name", "kind", "vat_number", "language", "country", "email", "phone",
+                 "delivery_channel", "sms_reminders", "payment_method", "preferred_payment_day",
+                 "legal_status"]
+CUSTOMER_SCREEN_EXTRAS = ["dunning_policy", "dunning_paused_until", "dunning_pause_reason",
+                          "relationship_ended_on"]
 
 
-class CustomerView(ModelView):
+def _customer_choices() -> dict:
+    return {"kind": CUSTOMER_KINDS, "language": LANGUAGES, "country": COUNTRIES,
+            "delivery_channel": DELIVERY_CHANNELS, "payment_method": PAYMENT_METHODS,
+            "legal_status": LEGAL_STATUSES}
+
+
+class CustomerView(StaffModelView):
     datamodel = SQLAInterface(Customer)
+    list_title = _l("Customers")
+    show_title = _l("Customer")
+    add_title = _l("Add a customer")
+    edit_title = _l("Edit customer")
+    label_columns = CUSTOMER_LABELS
     list_columns = ["number", "name", "kind", "language", "legal_status", "balance"]
-    search_columns = ["number", "name", "language", "legal_status", "balance"]
+    search_columns = ["number", "name", "kind", "language", "legal_status", "country", "balance",
+                      "email", "vat_number"]
+    show_fieldsets = [
+        (_l("Customer"), {"fields": ["number", "name", "kind", "vat_number", "language",
+                                     "country", "balance", "legal_status"]}),
+        (_l("Contact and preferences"), {"fields": ["email", "phone", "delivery_channel",
+                                                    "sms_reminders", "payment_method",
+                                                    "preferred_payment_day"]}),
+        (_l("Reminders"), {"fields": ["dunning_policy", "dunning_paused_until",
+                                      "dunning_pause_reason"], "expanded": True}),
+        (_l("History"), {"fields": ["verified_at", "relationship_ended_on", "anonymised_at",
+                                    "created_at", "updated_at"], "expanded": False}),
+    ]
+    add_columns = CUSTOMER_FORM + CUSTOMER_SCREEN_EXTRAS
+    edit_columns = CUSTOMER_FORM[1:] + CUSTOMER_SCREEN_EXTRAS  # the ERP number is the key
+    base_order = ("name", "asc")
+    choice_columns = _customer_choices()
+    money_columns = ("balance",)
+    related_view_names = ("InvoiceView", "ContactView", "AddressView", "BankAccountView",
+                          "MandateView", "ContractView", "CustomerRequestView", "MessageView",
+                          "PaymentView")
+    description_columns = {
+        "number": _l("The customer number in the ERP."),
+        "preferred_payment_day": _l("Day of the month (1-31) the customer prefers to pay on."),
+    }
+
+    # Customers are validated by the same rules as imports and the API (clean_customer).
+    def create_from_form(self, form) -> Customer:
+        customer, _created = upsert_customer(clean_customer(self._form_data(form)))
+        self._apply_screen_extras(customer, form)
+        return customer
+
+    def update_from_form(self, customer: Customer, form) -> Customer:
+        data = self._form_data(form)
+        data["number"] = customer.number
+        upsert_customer(clean_customer(data))
+        self._apply_screen_extras(customer, form)
+        return customer
+
+    @staticmethod
+    def _form_data(form) -> dict:
+        return {name: getattr(form, name).data for name in CUSTOMER_FORM if hasattr(form, name)}
+
+    @staticmethod
+    def _apply_screen_extras(customer: Customer, form) -> None:
+        for name in CUSTOMER_SCREEN_EXTRAS:
+            setattr(customer, name, getattr(form, name).data)
+
+    def pre_delete(self, item: Customer) -> None:
+        invoices = db.session.scalar(select(func.count()).select_from(Invoice)
+                                     .where(Invoice.customer_id == item.id))
+        if invoices:
+            refuse(_("This customer has %(n)s invoices and cannot be deleted; the retention "
+                     "rules anonymise customers when their time has come.", n=invoices))
+
+
+class ContactView(StaffModelView):
+    datamodel = SQLAInterface(Contact)
+    list_title = _l("Contacts")
+    show_title = _l("Contact")
+    add_title = _l("Add a contact")
+    edit_title = _l("Edit contact")
+    label_columns = {"customer": _l("Customer"), "name": _l("Name"), "role": _l("Role"),
+                     "email": _l("E-mail"), "phone": _l("Phone"), "language": _l("Language"),
+                     "portal_access": _l("May use the portal"), "created_at": _l("Created at"),
+                     "updated_at": _l("Updated at")}
+    list_columns = ["customer", "name", "role", "email", "phone", "portal_access"]
+    search_columns = ["name", "role", "email", "phone"]
+    show_columns = ["customer", "name", "role", "email", "phone", "language", "portal_access",
+                    "created_at", "updated_at"]
+    add_columns = edit_columns = ["customer", "name", "role", "email", "phone", "language",
+                                  "portal_access"]
+    base_order = ("name", "asc")
+    choice_columns = {"role": CONTACT_ROLES, "language": LANGUAGES}
+    optional_choice_columns = ("language",)
+
+
+class AddressView(StaffModelView):
+    datamodel = SQLAInterface(Address)
+    list_title = _l("Addresses")
+    show_title = _l("Address")
+    add_title = _l("Add an address")
+    edit_title = _l("Edit address")
+    label_columns = {"customer": _l("Customer"), "kind": _l("Kind"), "line1": _l("Street"),
+                     "line2": _l("Address line 2"), "postal_code": _l("Postal code"),
+                     "city": _l("City"), "country": _l("Country"), "created_at": _l("Created at"),
+                     "updated_at": _l("Updated at")}
+    list_columns = ["customer", "kind", "line1", "postal_code", "city", "country"]
+    search_columns = ["kind", "line1", "postal_code", "city", "country"]
+    show_columns = ["customer", "kind", "line1", "line2", "postal_code", "city", "country",
+                    "created_at", "updated_at"]
+    add_columns = edit_columns = ["customer", "kind", "line1", "line2", "postal_code", "city",
+                                  "country"]
+    base_order = ("city", "asc")
+    choice_columns = {"kind": ADDRESS_KINDS, "country": COUNTRIES}
+
+
+def _check_iban(value: str) -> None:
+    try:
+        iban_rules.validate(value)
+    except StdnumError as exc:
+        raise ValueError(_("Not a valid IBAN: %(value)s.", value=value)) from exc
+
+
+class BankAccountView(StaffModelView):
+    datamodel = SQLAInterface(BankAccount)
+    list_title = _l("Bank accounts")
+    show_title = _l("Bank account")
+    add_title = _l("Add a bank account")
+    edit_title = _l("Edit bank account")
+    label_columns = {"customer": _l("Customer"), "iban": _l("IBAN"), "bic": _l("BIC"),
+                     "holder": _l("Account holder"), "purpose": _l("Purpose"),
+                     "status": _l("Status"), "active_from": _l("Active from"),
+                     "retired_at": _l("No longer used since"), "created_at": _l("Created at"),
+                     "updated_at": _l("Updated at")}
+    list_columns = ["customer", "iban", "holder", "purpose", "status", "active_from"]
+    search_columns = ["iban", "holder", "purpose", "status"]
+    show_columns = ["customer", "iban", "bic", "holder", "purpose", "status", "active_from",
+                    "retired_at", "created_at", "updated_at"]
+    add_columns = edit_columns = ["customer", "iban", "bic", "holder", "purpose", "status"]
+    base_order = ("created_at", "desc")
+    choice_columns = {"purpose": BANK_ACCOUNT_PURPOSES, "status": BANK_ACCOUNT_STATUSES}
+    validators_columns = {"iban": [form_validator(_check_iban)]}
+
+    def pre_add(self, item: BankAccount) -> None:
+        item.iban = iban_rules.compact(item.iban)
+
+    pre_update = pre_add
+
+
+class MandateView(StaffModelView):
+    datamodel = SQLAInterface(Mandate)
+    list_title = _l("SEPA mandates")
+    show_title = _l("SEPA mandate")
+    add_title = _l("Add a SEPA mandate")
+    edit_title = _l("Edit SEPA mandate")
+    label_columns = {"customer": _l("Customer"), "bank_account": _l("Bank account"),
+                     "reference": _l("Mandate reference"), "creditor_id": _l("Creditor identifier"),
+                     "scheme": _l("Scheme"), "sequence": _l("Sequence"), "status": _l("Status"),
+                     "signed_on": _l("Signed on"), "signed_place": _l("Signed at (place)"),
+                     "signature_name": _l("Signed by"), "signature_ip": _l("Signed from (IP)"),
+                     "signed_at": _l("Signature time"), "mandate_text": _l("Mandate text"),
+                     "last_collection_on": _l("Last collection"), "revoked_at": _l("Revoked at"),
+                     "created_at": _l("Created at"), "updated_at": _l("Updated at")}
+    list_columns = ["reference", "customer", "scheme", "status", "signed_on",
+                    "last_collection_on"]
+    search_columns = ["reference", "scheme", "status", "signed_on"]
+    show_columns = ["reference", "customer", "bank_account", "creditor_id", "scheme", "sequence",
+                    "status", "signed_on", "signed_place", "signature_name", "signature_ip",
+                    "signed_at", "mandate_text", "last_collection_on", "revoked_at",
+                    "created_at", "updated_at"]
+    add_columns = ["customer", "bank_account", "reference", "creditor_id", "scheme", "sequence",
+                   "status", "signed_on", "signed_place", "signature_name"]
+    edit_columns = ["bank_account", "creditor_id", "scheme", "sequence", "status", "signed_on",
+                    "signed_place", "signature_name"]
+    base_order = ("created_at", "desc")
+    choice_columns = {"scheme": MANDATE_SCHEMES, "sequence": MANDATE_SEQUENCES,
+                      "status": MANDATE_STATUSES}
+
+
+class ContractView(StaffModelView):
+    datamodel = SQLAInterface(Contract)
+    list_title = _l("Contracts")
+    show_title = _l("Contract")
+    add_title = _l("Add a contract")
+    edit_title = _l("Edit contract")
+    label_columns = {"customer": _l("Customer"), "reference": _l("Contract reference"),
+                     "description": _l("Description"), "start_date": _l("Start date"),
+                     "renewal_date": _l("Renewal date"),
+                     "renewal_notice_sent_at": _l("Renewal notice sent at"),
+                     "created_at": _l("Created at"), "updated_at": _l("Updated at")}
+    list_columns = ["reference", "customer", "description", "start_date", "renewal_date"]
+    search_columns = ["reference", "description", "start_date", "renewal_date"]
+    show_columns = ["reference", "customer", "description", "start_date", "renewal_date",
+                    "renewal_notice_sent_at", "created_at", "updated_at"]
+    add_columns = ["customer", "reference", "description", "start_date", "renewal_date"]
+    edit_columns = ["description", "start_date", "renewal_date"]
+    base_order = ("renewal_date", "asc")
 
 
 def register(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view(CustomerView, "Customers", label=_l("Customers"),
-                        category="Receivables", category_label=_l("Receivables"))
+    appbuilder.add_view(CustomerView, "Customers", label=_l("Customers"), icon="fa-users",
+                        category=CATEGORY, category_label=_l("Receivables"),
+                        category_icon="fa-eur")
+    # Contacts and addresses are reached from the customer's page; these have lists of their own.
+    appbuilder.add_view(BankAccountView, "Bank accounts", label=_l("Bank accounts"),
+                        icon="fa-credit-card", category=CATEGORY)
+    appbuilder.add_view(MandateView, "SEPA mandates", label=_l("SEPA mandates"),
+                        icon="fa-pencil-square-o", category=CATEGORY)
+    appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"),
+                        icon="fa-file-text-o", category=CATEGORY)
+    appbuilder.add_view_no_menu(ContactView)
+    appbuilder.add_view_no_menu(AddressView)

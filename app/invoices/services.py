@@ -16,7 +16,8 @@ from app.customers.services import refresh_balance
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.models import Allocation
-from app.payments.references import InvalidReference, normalise_ogm, references_for_number
+from app.payments.references import (InvalidReference, make_rf, normalise_ogm,
+                                     references_for_number)
 
 INVOICE_FIELDS = ("number", "customer_number", "issue_date", "due_date", "total_amount",
                   "currency", "description", "structured_reference")
@@ -93,6 +94,7 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
         if clean.get("structured_reference") and clean["structured_reference"] != invoice.structured_reference:
             _check_reference_free(clean["structured_reference"], invoice.id)
             invoice.structured_reference = clean["structured_reference"]
+            invoice.rf_reference = make_rf(clean["structured_reference"])
         previous_customer = invoice.customer
         invoice.customer = customer
         if previous_customer is not customer:
@@ -120,8 +122,6 @@ def assign_references(invoice: Invoice, structured_reference: str | None = None)
     """Give the invoice its OGM (the ERP's, when valid and free) and its RF reference."""
     if structured_reference:
         _check_reference_free(structured_reference, None)
-        from app.payments.references import make_rf
-
         invoice.structured_reference = structured_reference
         invoice.rf_reference = make_rf(structured_reference)
         return

@@ -1,20 +1,260 @@
-"""Back office screens for invoices."""
+"""Back office screens for invoices, their lines and credit notes."""
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder, ModelView
+from flask import g
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField
+from wtforms.validators import Optional
 
-from app.invoices.models import Invoice
+from app.core import validation as v
+from app.core.admin import (
+    FilterCustomerText,
+    FilterDueWithin,
+    FilterOverdueAtMost,
+    FilterOverdueMoreThan,
+    StaffModelView,
+    customer_search_field,
+    form_validator,
+    refuse,
+    text_search_field,
+)
+from app.customers.models import Customer
+from app.customers.services import refresh_balance
+from app.extensions import db
+from app.invoices.models import (
+    CREDIT_NOTE_STATUSES,
+    INVOICE_STATUSES,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+)
+from app.invoices.services import allocated_amount, clean_invoice, set_open_amount, upsert_invoice
+from app.payments.references import InvalidReference, format_ogm, format_rf, make_rf, normalise_ogm
+
+CATEGORY = "Receivables"
+
+INVOICE_LABELS = {
+    "customer": _l("Customer"), "number": _l("Invoice number"), "issue_date": _l("Issue date"),
+    "due_date": _l("Due date"), "currency": _l("Currency"), "total_amount": _l("Total"),
+    "open_amount": _l("Open amount"), "structured_reference": _l("Structured communication"),
+    "rf_reference": _l("RF reference"), "description": _l("Description"), "status": _l("Status"),
+    "disputed": _l("Disputed"), "disputed_amount": _l("Disputed amount"),
+    "dunning_blocked": _l("Reminders blocked"),
+    "dunning_block_reason": _l("Why reminders are blocked"), "dunning_level": _l("Reminder level"),
+    "last_reminded_on": _l("Last reminded on"), "paid_on": _l("Paid on"),
+    "pdf_path": _l("PDF file"), "created_at": _l("Created at"), "updated_at": _l("Updated at"),
+}
 
 
-class InvoiceView(ModelView):
+def _ogm(value) -> str:
+    return format_ogm(value) if value and len(value) == 12 else (value or "")
+
+
+def _normalise_if_valid(value):
+    try:
+        return normalise_ogm(value) if value else value
+    except InvalidReference:
+        return value
+
+
+def _check_ogm(value: str) -> None:
+    try:
+        normalise_ogm(value)
+    except InvalidReference as exc:
+        raise ValueError(_(
+            "Not a valid structured communication: %(value)s (12 digits, the last two being "
+            "the remainder of the first ten divided by 97).", value=value)) from exc
+
+
+class OgmField(StringField):
+    """Typed as +++123/4567/89002+++ or as 12 digits; shown formatted; stored as 12 digits."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return _ogm(self.data)
+
+
+def ogm_field(description="") -> OgmField:
+    return OgmField(INVOICE_LABELS["structured_reference"], description=description,
+                    filters=[_normalise_if_valid], validators=[Optional(), form_validator(_check_ogm)],
+                    widget=BS3TextFieldWidget())
+
+
+class InvoiceView(StaffModelView):
     datamodel = SQLAInterface(Invoice)
+    list_title = _l("Invoices")
+    show_title = _l("Invoice")
+    add_title = _l("Add an invoice")
+    edit_title = _l("Edit invoice")
+    show_template = "admin/invoice_show.html"
+    label_columns = INVOICE_LABELS
     list_columns = ["number", "customer", "issue_date", "due_date", "total_amount", "open_amount",
+                    "status", "structured_reference"]
+    search_columns = ["number", "customer", "status", "due_date", "issue_date", "total_amount",
+                      "open_amount", "disputed", "dunning_blocked", "structured_reference",
+                      "rf_reference"]
+    show_fieldsets = [
+        (_l("Invoice"), {"fields": ["number", "customer", "issue_date", "due_date", "currency",
+                                    "total_amount", "open_amount", "status", "paid_on",
+                                    "description"]}),
+        (_l("Payment references"), {"fields": ["structured_reference", "rf_reference"]}),
+        (_l("Reminders and disputes"), {"fields": ["dunning_level", "last_reminded_on",
+                                                   "dunning_blocked", "dunning_block_reason",
+                                                   "disputed", "disputed_amount"]}),
+        (_l("History"), {"fields": ["created_at", "updated_at"], "expanded": False}),
+    ]
+    # The open amount follows from payments and credit notes: never typed in.
+    add_columns = ["customer", "number", "issue_date", "due_date", "total_amount",
+                   "description", "structured_reference"]
+    edit_columns = ["customer", "issue_date", "due_date", "total_amount", "description",
+                    "structured_reference", "status", "disputed", "dunning_blocked",
+                    "dunning_block_reason"]
+    base_order = ("due_date", "asc")
+    choice_columns = {"status": INVOICE_STATUSES}
+    money_columns = ("total_amount", "open_amount", "disputed_amount")
+    formatters_columns = {"structured_reference": _ogm, "rf_reference": format_rf}
+    extra_filters = {"due_date": [FilterOverdueMoreThan, FilterOverdueAtMost, FilterDueWithin],
+                     "customer": [FilterCustomerText]}
+    # Text boxes: the "days" filters are typed into (dates as YYYY-MM-DD), and a customer is
+    # found by number or name without loading every customer into a drop-down.
+    search_form_extra_fields = {
+        "due_date": text_search_field(INVOICE_LABELS["due_date"],
+                                      _l("YYYY-MM-DD, or a number of days")),
+        "customer": customer_search_field(),
+    }
+    add_form_extra_fields = {"structured_reference": ogm_field(
+        _l("Leave empty: CreditDesk gives the invoice its own. Fill in only to keep the ERP's."))}
+    edit_form_extra_fields = {"structured_reference": ogm_field()}
+    description_columns = {
+        "status": _l("Paid and partly paid follow from the payments booked; choose Written off "
+                     "or Cancelled to take the invoice out of the receivables."),
+    }
+    related_view_names = ("InvoiceLineView", "AllocationView")
+    service_field_map = {"customer_number": "customer"}
+
+    def create_from_form(self, form) -> Invoice:
+        invoice, _created = upsert_invoice(clean_invoice(self._service_data(form, form.number.data)))
+        return invoice
+
+    def update_from_form(self, invoice: Invoice, form) -> Invoice:
+        """The invoice rules (clean_invoice / upsert_invoice) apply the edit, then the status."""
+        upsert_invoice(clean_invoice(self._service_data(form, invoice.number)))
+        # The RF reference is derived from the structured communication: it follows it.
+        if invoice.structured_reference and invoice.rf_reference != make_rf(invoice.structured_reference):
+            invoice.rf_reference = make_rf(invoice.structured_reference)
+        self._apply_status(invoice, form.status.data)
+        invoice.disputed = form.disputed.data
+        invoice.dunning_blocked = form.dunning_blocked.data
+        invoice.dunning_block_reason = form.dunning_block_reason.data
+        refresh_balance(invoice.customer)
+        return invoice
+
+    @staticmethod
+    def _service_data(form, number: str) -> dict:
+        customer = form.customer.data
+        return {"number": number, "customer_number": customer.number if customer else None,
+                "issue_date": form.issue_date.data, "due_date": form.due_date.data,
+                "total_amount": form.total_amount.data, "description": form.description.data,
+                "structured_reference": form.structured_reference.data}
+
+    @staticmethod
+    def _apply_status(invoice: Invoice, wanted: str) -> None:
+        if wanted in ("written_off", "cancelled"):
+            invoice.status = wanted
+            return
+        if invoice.status in ("written_off", "cancelled"):  # taken back into the receivables
+            invoice.status = "open"
+            set_open_amount(invoice, invoice.total_amount - allocated_amount(invoice))
+        if wanted != invoice.status:
+            raise v.ValidationError({"status": _(
+                "The status follows from the payments booked (now: %(status)s); book a payment "
+                "or a credit note instead.", status=INVOICE_STATUSES[invoice.status])})
+
+    def pre_delete(self, item: Invoice) -> None:
+        if allocated_amount(item):
+            refuse(_("Payments are booked on invoice %(number)s: it cannot be deleted. "
+                     "Cancel it or write it off instead.", number=item.number))
+        g.deleted_invoice_customer_id = item.customer_id
+
+    def post_delete(self, item: Invoice) -> None:
+        customer = db.session.get(Customer, g.pop("deleted_invoice_customer_id"))
+        refresh_balance(customer)
+        db.session.commit()
+
+
+class InvoiceLineView(StaffModelView):
+    datamodel = SQLAInterface(InvoiceLine)
+    list_title = _l("Invoice lines")
+    show_title = _l("Invoice line")
+    add_title = _l("Add an invoice line")
+    edit_title = _l("Edit invoice line")
+    label_columns = {"invoice": _l("Invoice"), "position": _l("Line"),
+                     "description": _l("Description"), "quantity": _l("Quantity"),
+                     "unit_price": _l("Unit price"), "vat_rate": _l("VAT rate (%)"),
+                     "amount": _l("Amount incl. VAT")}
+    list_columns = ["position", "description", "quantity", "unit_price", "vat_rate", "amount"]
+    search_columns = ["description", "amount"]
+    show_columns = ["invoice", "position", "description", "quantity", "unit_price", "vat_rate",
+                    "amount"]
+    add_columns = edit_columns = ["invoice", "position", "description", "quantity", "unit_price",
+                                  "vat_rate", "amount"]
+    base_order = ("position", "asc")
+    money_columns = ("unit_price", "amount")
+
+
+class CreditNoteView(StaffModelView):
+    datamodel = SQLAInterface(CreditNote)
+    list_title = _l("Credit notes")
+    show_title = _l("Credit note")
+    add_title = _l("Add a credit note")
+    edit_title = _l("Edit credit note")
+    label_columns = {"customer": _l("Customer"), "invoice": _l("Invoice"),
+                     "number": _l("Credit note number"), "issue_date": _l("Issue date"),
+                     "amount": _l("Amount"), "open_amount": _l("Not yet used"),
+                     "reason": _l("Reason"), "status": _l("Status"),
+                     "approved_by": _l("Approved by"), "approved_at": _l("Approved at"),
+                     "created_at": _l("Created at"), "updated_at": _l("Updated at")}
+    list_columns = ["number", "customer", "invoice", "issue_date", "amount", "open_amount",
                     "status"]
-    search_columns = ["number", "status", "due_date", "total_amount", "structured_reference"]
+    search_columns = ["number", "customer", "status", "issue_date", "amount"]
+    show_columns = ["number", "customer", "invoice", "issue_date", "amount", "open_amount",
+                    "status", "reason", "approved_at", "created_at", "updated_at"]
+    add_columns = ["customer", "invoice", "number", "issue_date", "amount", "reason"]
+    # The amount is fixed once booked (allocations may use it); status and reason may change.
+    edit_columns = ["issue_date", "reason", "status"]
+    base_order = ("issue_date", "desc")
+    choice_columns = {"status": CREDIT_NOTE_STATUSES}
+    money_columns = ("amount", "open_amount")
+
+    def pre_add(self, item: CreditNote) -> None:
+        if item.amount is None or item.amount <= 0:
+            refuse(_("%(field)s: the amount must be greater than zero.", field=_("Amount")))
+        if item.invoice is not None and item.invoice.customer_id != item.customer.id:
+            refuse(_("Invoice %(invoice)s does not belong to customer %(customer)s.",
+                     invoice=item.invoice.number, customer=item.customer.number))
+        item.open_amount = item.amount
+        item.status = "open"
+
+    def post_add(self, item: CreditNote) -> None:
+        self._refresh(item)
+
+    def post_update(self, item: CreditNote) -> None:
+        self._refresh(item)
+
+    @staticmethod
+    def _refresh(item: CreditNote) -> None:
+        refresh_balance(item.customer)
+        db.session.commit()
 
 
 def register(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"),
-                        category="Receivables", category_label=_l("Receivables"))
+    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text",
+                        category=CATEGORY, category_label=_l("Receivables"))
+    appbuilder.add_view(CreditNoteView, "Credit notes", label=_l("Credit notes"),
+                        icon="fa-undo", category=CATEGORY)
+    appbuilder.add_view_no_menu(InvoiceLineView)
