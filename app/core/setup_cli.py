@@ -10,7 +10,8 @@ from app.cli import creditdesk
 
 def prepare_database() -> None:
     """Bring the schema to the latest migration and create the role rows. Idempotent."""
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    # "heads": domains may add migration branches side by side; all of them are applied.
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     current_app.appbuilder.sm.sync_roles()
 
 

@@ -1,0 +1,126 @@
+"""The plugin registry: channels, payment providers, statement formats, collection agencies.
+
+A plugin is any installed package that declares an entry point in the group
+``creditdesk.plugins`` pointing at a ``PluginSpec`` (or a function returning one). The plugins
+shipped with CreditDesk live in ``plugins/`` and are declared in our own pyproject.toml; a
+third-party plugin is installed with pip and appears in the admin (Settings → Plugins) the same
+way. Whether a plugin is enabled, and its non-secret settings, are PluginConfig rows staff edit;
+secrets come from the environment only (CREDITDESK_PLUGIN_<NAME>_<SETTING>), never shown back.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from app.core.models import PluginConfig
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "creditdesk.plugins"
+KINDS = ("channel", "payment_provider", "statement_format", "collection_agency")
+
+
+@dataclass(frozen=True)
+class PluginSetting:
+    key: str
+    label: Any
+    secret: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """What a plugin declares: its name, kind, a label for staff, and how to build it."""
+
+    name: str
+    kind: str
+    label: Any
+    factory: Callable[[dict[str, Any]], Any]
+    settings: tuple[PluginSetting, ...] = field(default_factory=tuple)
+    description: Any = None
+    enabled_by_default: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"plugin {self.name}: unknown kind {self.kind!r}")
+
+
+class PluginUnavailable(LookupError):
+    """The plugin is not installed, or staff have not enabled it."""
+
+
+def discover() -> dict[str, PluginSpec]:
+    """Every installed plugin, by name. A broken plugin is logged and skipped, not fatal."""
+    found: dict[str, PluginSpec] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+            spec = loaded() if callable(loaded) and not isinstance(loaded, PluginSpec) else loaded
+        except Exception:
+            log.exception("plugin %s could not be loaded", entry_point.name)
+            continue
+        if not isinstance(spec, PluginSpec):
+            log.error("plugin %s does not provide a PluginSpec", entry_point.name)
+            continue
+        found[spec.name] = spec
+    return found
+
+
+def get_plugin(name: str) -> PluginSpec:
+    try:
+        return discover()[name]
+    except KeyError:
+        raise PluginUnavailable(name) from None
+
+
+def plugin_config(spec: PluginSpec) -> PluginConfig:
+    """The staff-edited row of a plugin, created (with its defaults) the first time it is seen."""
+    row = db.session.scalar(select(PluginConfig).where(PluginConfig.name == spec.name))
+    if row is None:
+        row = PluginConfig(name=spec.name, kind=spec.kind, enabled=spec.enabled_by_default,
+                           settings={s.key: s.default for s in spec.settings if not s.secret})
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def sync_plugin_configs() -> list[PluginConfig]:
+    """Make sure every installed plugin has its row (so the admin lists it)."""
+    return [plugin_config(spec) for spec in discover().values()]
+
+
+def secret(spec: PluginSpec, key: str) -> str | None:
+    return os.environ.get(f"CREDITDESK_PLUGIN_{spec.name}_{key}".upper().replace("-", "_"))
+
+
+def effective_settings(spec: PluginSpec, row: PluginConfig) -> dict[str, Any]:
+    values = {s.key: s.default for s in spec.settings}
+    values.update({k: v for k, v in (row.settings or {}).items()
+                   if k in values and not _is_secret(spec, k)})
+    for setting in spec.settings:
+        if setting.secret:
+            values[setting.key] = secret(spec, setting.key)
+    return values
+
+
+def _is_secret(spec: PluginSpec, key: str) -> bool:
+    return any(s.key == key and s.secret for s in spec.settings)
+
+
+def enabled_plugins(kind: str) -> list[PluginSpec]:
+    return [spec for spec in discover().values()
+            if spec.kind == kind and plugin_config(spec).enabled]
+
+
+def build(name: str) -> Any:
+    """An instance of an enabled plugin, configured from its row and the environment."""
+    spec = get_plugin(name)
+    row = plugin_config(spec)
+    if not row.enabled:
+        raise PluginUnavailable(name)
+    return spec.factory(effective_settings(spec, row))
