@@ -7,7 +7,8 @@ COPY app ./app
 COPY plugins ./plugins
 COPY migrations ./migrations
 COPY translations ./translations
-RUN pip install --no-cache-dir . && useradd --create-home creditdesk \
+# Editable: the app runs from this folder, beside its migrations/ and translations/.
+RUN pip install --no-cache-dir -e . && pybabel compile -d translations && useradd --create-home creditdesk \
     && mkdir -p /srv/creditdesk/instance && chown creditdesk /srv/creditdesk/instance
 USER creditdesk
 EXPOSE 8000

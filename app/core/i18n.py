@@ -5,6 +5,7 @@ Belgian formatting conventions are used for French and Dutch: fr -> fr_BE, nl ->
 """
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +28,11 @@ def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> None:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog, use_fuzzy=False)
+        try:
+            with mo_path.open("wb") as mo_file:
+                write_mo(mo_file, catalog, use_fuzzy=False)
+        except OSError as exc:  # read-only install: the image compiles them at build time
+            logging.getLogger(__name__).warning("cannot compile %s: %s", po_path, exc)
 
 
 def normalise_language(value: str | None) -> str | None:

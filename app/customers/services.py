@@ -72,6 +72,9 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
             if not clean[field]:
                 errors.add(field, _("An address needs a street, a postal code and a city."))
     errors.raise_if_any()
+    # Which fields the sender actually gave: an update leaves the others as they are, so a
+    # file or API call without an e-mail column does not wipe the e-mails we have.
+    clean["provided"] = frozenset(key for key in data if key in CUSTOMER_FIELDS)
     return clean
 
 
@@ -95,10 +98,12 @@ def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
     if created:
         customer = Customer(number=clean["number"], balance=ZERO)
         db.session.add(customer)
+    provided = clean.get("provided")
     for field in ("name", "kind", "language", "country", "delivery_channel", "payment_method",
                   "legal_status", "sms_reminders", "preferred_payment_day", "email", "phone",
                   "vat_number"):
-        setattr(customer, field, clean[field])
+        if created or provided is None or field in provided:
+            setattr(customer, field, clean[field])
     if clean.get("contact_name"):
         contact = next((c for c in customer.contacts if c.role == "billing"), None)
         if contact is None:

@@ -63,18 +63,24 @@ def allocated_amount(invoice: Invoice) -> Decimal:
     return Decimal(total or 0)
 
 
-def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] | None = None
+def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] | None = None,
+                   invoices: Mapping[str, Invoice] | None = None, refresh: bool = True
                    ) -> tuple[Invoice, bool]:
     """Create the invoice, or update the one with the same ERP number. Caller commits.
 
-    ``customers`` (number -> Customer) lets a bulk import avoid one query per row.
+    A bulk import passes ``customers`` and ``invoices`` (number -> record, preloaded: a number
+    missing from ``invoices`` is a new invoice) to avoid queries per row, and ``refresh=False``
+    to recompute each touched customer's balance once at the end (refresh_balance).
     """
     customer = (customers or {}).get(clean["customer_number"]) or db.session.scalar(
         select(Customer).where(Customer.number == clean["customer_number"]))
     if customer is None:
         raise v.ValidationError({"customer_number": _(
             "Unknown customer number: %(number)s.", number=clean["customer_number"])})
-    invoice = db.session.scalar(select(Invoice).where(Invoice.number == clean["number"]))
+    if invoices is not None:
+        invoice = invoices.get(clean["number"])
+    else:
+        invoice = db.session.scalar(select(Invoice).where(Invoice.number == clean["number"]))
     created = invoice is None
     if created:
         invoice = Invoice(number=clean["number"], customer=customer, status="open")
@@ -97,7 +103,7 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
             invoice.rf_reference = make_rf(clean["structured_reference"])
         previous_customer = invoice.customer
         invoice.customer = customer
-        if previous_customer is not customer:
+        if previous_customer is not customer and refresh:
             db.session.flush()
             refresh_balance(previous_customer)
     invoice.issue_date = clean["issue_date"]
@@ -107,7 +113,10 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
     invoice.description = clean["description"]
     if invoice.status in OPEN_STATUSES or invoice.status == "paid" or created:
         set_open_amount(invoice, clean["total_amount"] - paid)
-    refresh_balance(customer)
+    if refresh:
+        refresh_balance(customer)
+    if invoices is not None and created and isinstance(invoices, dict):
+        invoices[invoice.number] = invoice
     return invoice, created
 
 

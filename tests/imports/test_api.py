@@ -141,3 +141,12 @@ def test_the_endpoints_are_in_the_openapi_spec(staff_client):
         assert set(operation["responses"]) >= {"200", "400", "422"}
         assert "multipart/form-data" in operation["requestBody"]["content"]
     assert "ImportReport" in response.get_json()["components"]["schemas"]
+
+
+def test_a_file_over_the_limit_gives_413(app, api, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 100)
+    response = api("customers", data={"file": (io.BytesIO(customers_csv() * 2), "f.csv")},
+                   content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "too large" in response.get_json()["message"]
+    assert db_state()["customers"] == 0
