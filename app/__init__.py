@@ -41,8 +41,11 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
 
     from app import cli, jobs
 
+    from app.portal import register_portal
+
     jobs.init_app(app)
     cli.init_app(app)
+    register_portal(app)
     return app
 
 

@@ -51,6 +51,8 @@ DOMAIN_CLI_MODULES = (
     "app.core.setup_cli",
     "app.imports.cli",
     "app.api.cli",
+    "app.dunning.cli",
+    "app.payments.cli",
 )
 
 

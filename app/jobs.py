@@ -32,10 +32,21 @@ class ScheduledJob:
     func: str
 
 
-# Other domains append their daily jobs here (e.g. the dunning run, retention purge).
+# Each domain's daily jobs (the dunning run, retention purge, ...).
 SCHEDULE: list[ScheduledJob] = [
     ScheduledJob("refresh-balances", "02:30", "app.customers.jobs.refresh_all_balances"),
+    ScheduledJob("message-sweep", "03:00", "app.notifications.jobs.deliver_due_messages"),
+    ScheduledJob("payment-messages", "07:00", "app.payments.jobs.send_pending_payment_messages"),
+    ScheduledJob("contract-renewals", "07:00",
+                 "app.notifications.services.send_contract_renewal_notices"),
+    ScheduledJob("instalment-notices", "07:15", "app.notifications.services.send_instalment_notices"),
+    ScheduledJob("dunning-run", "08:30", "app.dunning.jobs.run_daily"),
 ]
+
+
+# Jobs the scheduler enqueues on every tick (about every 30 s), not once a day: the outbox
+# sweep delivers messages whose delivery job was lost or whose worker was killed mid-send.
+FREQUENT: list[str] = ["app.notifications.jobs.deliver_due_messages"]
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from app.customers.models import (Address, BankAccount, Contact, Contract,  # no
 from app.dunning.models import (DunningAction, DunningLevel, DunningPolicy,  # noqa: F401
                                 DunningRun, ReferenceRate)
 from app.invoices.models import CreditNote, Invoice, InvoiceLine  # noqa: F401
-from app.notifications.models import Message, MessageTemplate  # noqa: F401
+from app.notifications.models import Message, MessageTemplate, PrintBatch  # noqa: F401
 from app.payments.models import (Allocation, BankStatement, Payment,  # noqa: F401
                                  StatementLine)
 from app.portal.models import PortalAccess  # noqa: F401

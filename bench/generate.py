@@ -35,7 +35,10 @@ from app.extensions import db
 from app.payments.references import references_for_number
 
 # Rows that are configuration or security, not receivables: never checked, never truncated.
-KEPT_TABLES = {"alembic_version", "setting", "plugin_config", "number_sequence"}
+# Configuration, not receivables: kept by --truncate and not counted as "data" (the shipped
+# templates, dunning policies and reference rates are installed by prepare_database).
+KEPT_TABLES = {"alembic_version", "setting", "plugin_config", "number_sequence",
+               "message_template", "dunning_policy", "dunning_level", "reference_rate"}
 SQLITE_BATCH = 50_000
 PROGRESS_STEP = 10_000
 

@@ -49,6 +49,7 @@ def app():
     )
     with application.app_context():
         prepare_database()
+        _truncate_all()  # every test starts empty, the first one too (no shipped defaults)
     return application
 
 

@@ -13,7 +13,7 @@ from flask_appbuilder.api.manager import OpenApi
 
 def register(appbuilder: AppBuilder) -> None:
     """Registers the API views on the AppBuilder."""
-    from app.api import imports
+    from app.api import imports, statements
     from app.api.customers import CustomersApi
     from app.api.errors import install_jwt_error_handlers
     from app.api.invoices import InvoicesApi
@@ -22,6 +22,7 @@ def register(appbuilder: AppBuilder) -> None:
     for api in (CustomersApi, InvoicesApi, PaymentsApi):
         appbuilder.add_api(api)
     imports.register(appbuilder)
+    statements.register(appbuilder)
     _serve_openapi_spec(appbuilder)
     install_jwt_error_handlers(appbuilder.sm.jwt_manager)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.core.models import PluginConfig
 from app.extensions import db
@@ -44,6 +46,10 @@ class PluginSpec:
     settings: tuple[PluginSetting, ...] = field(default_factory=tuple)
     description: Any = None
     enabled_by_default: bool = False
+    # For kind "channel": the message channel it delivers ("email", "sms", "letter", "webhook").
+    channel: str | None = None
+    # Several enabled plugins for one channel: the lowest number that is configured is used.
+    priority: int = 100
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -54,8 +60,19 @@ class PluginUnavailable(LookupError):
     """The plugin is not installed, or staff have not enabled it."""
 
 
-def discover() -> dict[str, PluginSpec]:
-    """Every installed plugin, by name. A broken plugin is logged and skipped, not fatal."""
+_discovered: dict[str, PluginSpec] | None = None
+
+
+def discover(refresh: bool = False) -> dict[str, PluginSpec]:
+    """Every installed plugin, by name. A broken plugin is logged and skipped, not fatal.
+
+    Scanning the installed packages takes milliseconds, too slow for every message a worker
+    sends: the result is kept until ``refresh=True`` (the admin's plugin screen refreshes, so
+    a package pip-installed while the app runs shows up there).
+    """
+    global _discovered
+    if _discovered is not None and not refresh:
+        return dict(_discovered)
     found: dict[str, PluginSpec] = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -68,7 +85,8 @@ def discover() -> dict[str, PluginSpec]:
             log.error("plugin %s does not provide a PluginSpec", entry_point.name)
             continue
         found[spec.name] = spec
-    return found
+    _discovered = found
+    return dict(found)
 
 
 def get_plugin(name: str) -> PluginSpec:
@@ -84,8 +102,11 @@ def plugin_config(spec: PluginSpec) -> PluginConfig:
     if row is None:
         row = PluginConfig(name=spec.name, kind=spec.kind, enabled=spec.enabled_by_default,
                            settings={s.key: s.default for s in spec.settings if not s.secret})
-        db.session.add(row)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:  # two workers met the new plugin at once: keep the other's row
+            row = db.session.scalar(select(PluginConfig).where(PluginConfig.name == spec.name))
     return row
 
 
@@ -94,8 +115,13 @@ def sync_plugin_configs() -> list[PluginConfig]:
     return [plugin_config(spec) for spec in discover().values()]
 
 
+def secret_variable(spec: PluginSpec, key: str) -> str:
+    """The environment variable that holds a plugin's secret setting."""
+    return f"CREDITDESK_PLUGIN_{spec.name}_{key}".upper().replace("-", "_")
+
+
 def secret(spec: PluginSpec, key: str) -> str | None:
-    return os.environ.get(f"CREDITDESK_PLUGIN_{spec.name}_{key}".upper().replace("-", "_"))
+    return os.environ.get(secret_variable(spec, key))
 
 
 def effective_settings(spec: PluginSpec, row: PluginConfig) -> dict[str, Any]:

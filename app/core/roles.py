@@ -38,7 +38,7 @@ SECURITY_VIEWS = r"(User|Role|Permission|ViewMenu|Register|Group|ApiKey|ResetPas
 # Uploads and imports: their pages are forms that change data, so read-only grants leave them out.
 UPLOAD_VIEWS = r"Import\w*"
 # The REST API classes the ERP uses (built by the API module).
-ERP_API_VIEWS = r"(Customers|Invoices|Payments|Imports|Open)Api"
+ERP_API_VIEWS = r"(Customers|Invoices|Payments|Imports|Open|Statements)Api"
 READ_PERMISSIONS = r"(can_list|can_show|can_get|can_info|can_download|menu_access|can_pdf)$"
 
 # What every person with a staff login may do on their own account and the home page.

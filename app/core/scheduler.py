@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.core.models import Setting
 from app.core.time import BUSINESS_TZ
 from app.extensions import db
-from app.jobs import SCHEDULE, ScheduledJob, enqueue
+from app.jobs import FREQUENT, SCHEDULE, ScheduledJob, enqueue
 
 log = logging.getLogger(__name__)
 _KEY = "scheduler.last_run.{}"
@@ -64,6 +64,8 @@ def run_forever(app: Flask, interval_seconds: int = 30, stop: threading.Event | 
         with app.app_context():
             try:
                 tick()
+                for func in FREQUENT:
+                    enqueue(func)
             except Exception:  # keep the scheduler alive; the failure is in the log
                 log.exception("scheduler tick failed")
             finally:

@@ -9,15 +9,21 @@ from app.cli import creditdesk
 
 
 def prepare_database() -> None:
-    """Bring the schema to the latest migration and create the role rows. Idempotent."""
+    """Migrations, role rows, and the shipped defaults (templates, dunning policies). Idempotent:
+    defaults never overwrite what staff changed."""
+    from app.dunning.defaults import install_defaults as install_dunning_defaults
+    from app.notifications.defaults import install_defaults as install_message_templates
+
     # "heads": domains may add migration branches side by side; all of them are applied.
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     current_app.appbuilder.sm.sync_roles()
+    install_message_templates()
+    install_dunning_defaults()
 
 
 @creditdesk.command("init-db")
 def init_db_command() -> None:
-    """Apply the migrations and create the staff roles (run once at every deploy)."""
+    """Apply the migrations, create the staff roles and the shipped defaults (every deploy)."""
     prepare_database()
     click.echo("Database is up to date; roles are in place.")
 

@@ -93,7 +93,7 @@ class CustomerView(StaffModelView):
     money_columns = ("balance",)
     related_view_names = ("InvoiceView", "ContactView", "AddressView", "BankAccountView",
                           "MandateView", "ContractView", "CustomerRequestView", "MessageView",
-                          "PaymentView")
+                          "PaymentView", "DunningActionView")
     description_columns = {
         "number": _l("The customer number in the ERP."),
         "preferred_payment_day": _l("Day of the month (1-31) the customer prefers to pay on."),

@@ -1,34 +1,51 @@
 """Back office screens for dunning: policies and their levels, runs and what they did, rates."""
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import func, or_, select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
 
+from app.core import validation as v
 from app.core.admin import (
     FilterCustomerText,
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
     form_validator,
+    money_formatter,
     refuse,
+    yes_no,
 )
+from app.core.i18n import day
+from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
+from app.dunning import services
 from app.dunning.models import (
+    DAY_BASES,
     FEE_RULES,
+    HANDOVER_STATUSES,
     RATE_KINDS,
     RUN_STATUSES,
     SEGMENTS,
     TONES,
     DunningAction,
+    DunningActionInvoice,
     DunningLevel,
     DunningPolicy,
     DunningRun,
     ReferenceRate,
 )
+from app.dunning.rates import is_stale
+from app.dunning.reasons import render_json
 from app.extensions import db
+from app.invoices.models import Invoice
 from app.notifications.models import CHANNELS
 
 CATEGORY = "Dunning"
@@ -87,15 +104,17 @@ class DunningLevelView(StaffModelView):
                      "min_days_since_previous": _l("Days since the previous reminder"),
                      "min_amount": _l("Minimum amount due"), "tone": _l("Tone"),
                      "channels": _l("Channels"), "template_key": _l("Message template"),
-                     "fee_rule": _l("Fee"), "fee_amount": _l("Fixed fee amount")}
-    list_columns = ["policy", "sequence", "name", "days_after_due", "tone", "channels",
+                     "fee_rule": _l("Fee"), "fee_amount": _l("Fixed fee amount"),
+                     "days_basis": _l("Days counted from"), "active": _l("Active")}
+    list_columns = ["policy", "sequence", "name", "active", "days_after_due", "tone", "channels",
                     "fee_rule"]
-    search_columns = ["name", "tone", "fee_rule", "template_key", "days_after_due"]
-    show_columns = ["policy", "sequence", "name", "days_after_due", "min_days_since_previous",
-                    "min_amount", "tone", "channels", "template_key", "fee_rule", "fee_amount"]
+    search_columns = ["name", "tone", "fee_rule", "template_key", "days_after_due", "active"]
+    show_columns = ["policy", "sequence", "name", "active", "days_after_due", "days_basis",
+                    "min_days_since_previous", "min_amount", "tone", "channels", "template_key",
+                    "fee_rule", "fee_amount"]
     add_columns = edit_columns = show_columns
     base_order = ("sequence", "asc")
-    choice_columns = {"tone": TONES, "fee_rule": FEE_RULES}
+    choice_columns = {"tone": TONES, "fee_rule": FEE_RULES, "days_basis": DAY_BASES}
     money_columns = ("min_amount", "fee_amount")
     formatters_columns = {"channels": _channels}
     validators_columns = {"channels": [form_validator(_check_channels)]}
@@ -104,6 +123,13 @@ class DunningLevelView(StaffModelView):
                              "before)."),
         "channels": _l("One or more of: email, sms, letter, webhook — separated by commas."),
         "template_key": _l("The key of the message template to send."),
+        "days_basis": _l("The due date, or the previous reminder (counted from the day it is "
+                         "received: the next day for an e-mail, the 3rd working day for a "
+                         "letter)."),
+        "min_days_since_previous": _l("Counted from the day the previous reminder is "
+                                      "received."),
+        "active": _l("An inactive step is skipped (e.g. the optional notice before the due "
+                     "date)."),
     }
 
 
@@ -124,6 +150,20 @@ class DunningRunView(ReadOnlyModelView):
     related_view_names = ("DunningActionView",)
 
 
+def explanation_html(value) -> Markup:
+    """A stored explanation as a readable list, in the reader's language."""
+    if not value:
+        return Markup("")
+    items = [Markup("<li>%s</li>") % render_json(r) for r in value.get("reasons", [])]
+    for group in ("invoices", "excluded"):
+        for inv in value.get(group, []):
+            reasons = Markup("").join(Markup("<li>%s</li>") % render_json(r)
+                                      for r in inv.get("reasons", []))
+            items.append(Markup("<li><strong>%s</strong><ul>%s</ul></li>") % (
+                inv.get("number", ""), reasons))
+    return Markup('<ul class="dunning-explanation">%s</ul>') % Markup("").join(items)
+
+
 class DunningActionView(ReadOnlyModelView):
     datamodel = SQLAInterface(DunningAction)
     list_title = _l("Reminders sent")
@@ -131,15 +171,49 @@ class DunningActionView(ReadOnlyModelView):
     label_columns = {"run": _l("Run"), "run_date": _l("Date"), "customer": _l("Customer"),
                      "level": _l("Level"), "invoice_ids": _l("Invoices"),
                      "amount_due": _l("Amount due"), "fee_amount": _l("Fee"),
-                     "explanation": _l("Why"), "created_at": _l("Created at")}
-    list_columns = ["run_date", "customer", "level", "amount_due", "fee_amount"]
-    search_columns = ["run_date", "customer", "amount_due"]
-    show_columns = ["run_date", "customer", "level", "invoice_ids", "amount_due", "fee_amount",
-                    "explanation", "created_at"]
+                     "explanation": _l("Why"), "created_at": _l("Created at"),
+                     "channels": _l("Channels"), "effective_on": _l("Counts as received on"),
+                     "handover_status": _l("Collection agency"),
+                     "handover_plugin": _l("Agency plugin"),
+                     "handover_reference": _l("Agency reference"),
+                     "handover_error": _l("Hand-over problem"),
+                     "handed_over_at": _l("Handed over at")}
+    list_columns = ["run_date", "customer", "level", "amount_due", "fee_amount", "channels",
+                    "handover_status"]
+    search_columns = ["run_date", "customer", "amount_due", "handover_status"]
+    show_columns = ["run_date", "customer", "level", "amount_due", "fee_amount", "channels",
+                    "effective_on", "explanation", "handover_status", "handover_plugin",
+                    "handover_reference", "handover_error", "handed_over_at", "created_at"]
     base_order = ("run_date", "desc")
     money_columns = ("amount_due", "fee_amount")
+    choice_columns = {"handover_status": HANDOVER_STATUSES}
+    formatters_columns = {"explanation": explanation_html, "channels": _channels}
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
+
+
+class DunningActionInvoiceView(ModelView):
+    """The reminders one invoice was listed in (a list on the invoice's page).
+
+    A plain read-only ModelView: it only ever shows inside an invoice's page.
+    """
+
+    datamodel = SQLAInterface(DunningActionInvoice)
+    base_permissions = ["can_list", "can_show"]
+    list_title = _l("Reminders for this invoice")
+    show_title = _l("Reminder for an invoice")
+    label_columns = {"run_date": _l("Date"), "action": _l("Reminder"),
+                     "level_sequence": _l("Level"), "advanced": _l("New level"),
+                     "days_late": _l("Days late"), "amount": _l("Amount reminded"),
+                     "fees": _l("Fees claimed"), "invoice": _l("Invoice")}
+    list_columns = ["run_date", "action", "level_sequence", "advanced", "days_late", "amount",
+                    "fees"]
+    show_columns = ["run_date", "invoice", "action", "level_sequence", "advanced", "days_late",
+                    "amount", "fees"]
+    search_columns = ["run_date"]
+    base_order = ("run_date", "desc")
+    formatters_columns = {"amount": money_formatter, "fees": money_formatter,
+                          "advanced": yes_no, "run_date": day}
 
 
 class ReferenceRateView(StaffModelView):
@@ -157,6 +231,104 @@ class ReferenceRateView(StaffModelView):
     choice_columns = {"kind": RATE_KINDS}
 
 
+# --- The dry run screen --------------------------------------------------------------------------
+PAGE_SIZE = 50
+
+
+class DunningDryRunView(BaseView):
+    """What a run on a chosen date would do, per customer, and why. Changes nothing."""
+
+    route_base = "/dunning/dry-run"
+    default_view = "list"
+
+    @expose("/")
+    @has_access
+    def list(self):
+        from app.dunning.engine import OUTCOMES, evaluate
+
+        errors = v.Errors()
+        run_date = v.a_date(request.args, "date", errors) or business_today()
+        outcome = request.args.get("outcome") or "remind"
+        if outcome not in (*OUTCOMES, "all"):
+            errors.add("outcome", _("Unknown outcome: %(value)s.", value=outcome))
+            outcome = "remind"
+        page = v.integer(request.args, "page", errors, minimum=1, maximum=100000) or 1
+        text = (request.args.get("customer") or "").strip()[:100]
+        for field, messages in errors.errors.items():
+            for message in messages:
+                flash(f"{field}: {message}", "danger")
+        ids = None
+        if text:
+            ids = list(db.session.scalars(
+                select(Customer.id).where(or_(Customer.number == text,
+                                              Customer.name.ilike(f"%{text}%")))
+                .order_by(Customer.id).limit(200)))
+        evaluation = evaluate(run_date, customer_ids=ids)
+        if is_stale("ecb", run_date):
+            flash(_("No ECB reference rate for this half-year yet: interest uses the last known "
+                    "rate. Add the new rate under Dunning → Reference rates."), "warning")
+        chosen = [d for d in evaluation.decisions if outcome == "all" or d.outcome == outcome]
+        pages = max((len(chosen) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        page = min(page, pages)
+        shown = chosen[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+        return self.render_template(
+            "dunning/dry_run.html", run_date=run_date, outcome=outcome, customer=text,
+            counts=evaluation.counts, decisions=shown, total=len(chosen), page=page,
+            pages=pages, outcomes=OUTCOME_LABELS, tones=TONES)
+
+
+OUTCOME_LABELS = {
+    "remind": _l("Reminded"), "postponed": _l("Postponed"), "waiting": _l("Waiting"),
+    "excluded": _l("Excluded"), "not_due": _l("Nothing due"), "done": _l("Already done"),
+}
+
+
+# --- Excluding an invoice from reminders by hand ------------------------------------------------
+class ExclusionForm(FlaskForm):
+    reason = TextAreaField(_l("Why reminders stop for this invoice"),
+                           validators=[DataRequired(_l("Say why reminders stop for this "
+                                                       "invoice.")),
+                                       Length(max=services.MAX_REASON)])
+
+
+class DunningExclusionView(BaseView):
+    """Reached from an invoice's page (action "Exclude from reminders")."""
+
+    route_base = "/dunning/exclusion"
+    default_view = "exclude"
+
+    @expose("/<int:invoice_id>", methods=["GET", "POST"])
+    @has_access
+    def exclude(self, invoice_id: int):
+        invoice = db.session.get(Invoice, invoice_id) or abort(404)
+        form = ExclusionForm()
+        if form.validate_on_submit():
+            try:
+                services.exclude_invoice(invoice, form.reason.data,
+                                         getattr(g.user, "username", None))
+            except v.ValidationError as exc:
+                db.session.rollback()
+                form.reason.errors = list(form.reason.errors) + exc.errors.get("reason", [])
+            else:
+                db.session.commit()
+                flash(_("Invoice %(number)s is excluded from reminders.",
+                        number=invoice.number), "success")
+                return redirect(url_for("InvoiceView.show", pk=invoice.id))
+        return self.render_template("dunning/exclude.html", invoice=invoice, form=form,
+                                    lift_form=FlaskForm())
+
+    @expose("/<int:invoice_id>/lift", methods=["POST"])
+    @has_access
+    def lift(self, invoice_id: int):
+        invoice = db.session.get(Invoice, invoice_id) or abort(404)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        services.include_invoice(invoice)
+        db.session.commit()
+        flash(_("Reminders resume for invoice %(number)s.", number=invoice.number), "success")
+        return redirect(url_for("InvoiceView.show", pk=invoice.id))
+
+
 def register(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(DunningPolicyView, "Dunning policies", label=_l("Dunning policies"),
                         icon="fa-sitemap", category=CATEGORY, category_label=_l("Dunning"),
@@ -169,3 +341,7 @@ def register(appbuilder: AppBuilder) -> None:
                         icon="fa-envelope", category=CATEGORY)
     appbuilder.add_view(ReferenceRateView, "Reference rates", label=_l("Reference rates"),
                         icon="fa-percent", category=CATEGORY)
+    appbuilder.add_view(DunningDryRunView, "Dunning dry run", label=_l("Dry run"),
+                        icon="fa-eye", category=CATEGORY)
+    appbuilder.add_view_no_menu(DunningActionInvoiceView)
+    appbuilder.add_view_no_menu(DunningExclusionView)

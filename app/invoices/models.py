@@ -48,8 +48,16 @@ class Invoice(TimestampMixin, Model):
     disputed_amount: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     dunning_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     dunning_block_reason: Mapped[str | None] = mapped_column(Text)
+    dunning_blocked_on: Mapped[date | None] = mapped_column(Date)
+    dunning_blocked_by: Mapped[str | None] = mapped_column(String(100))  # staff user name
     dunning_level: Mapped[int] = mapped_column(Integer, default=0)
     last_reminded_on: Mapped[date | None] = mapped_column(Date)
+    # The day the last reminder counts as received: the next level's wait counts from here.
+    last_reminder_effective_on: Mapped[date | None] = mapped_column(Date)
+    # Since when recovery costs and interest are claimed (first reminder with a fee).
+    dunning_fees_from: Mapped[date | None] = mapped_column(Date)
+    # Recovery costs and interest stated in the last reminder (claimed, not booked).
+    dunning_fees: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     paid_on: Mapped[date | None] = mapped_column(Date)
     pdf_path: Mapped[str | None] = mapped_column(String(300))  # the ERP's PDF, when uploaded
     customer: Mapped[Customer] = relationship()

@@ -1,8 +1,9 @@
 """Back office screens for invoices, their lines and credit notes."""
 from __future__ import annotations
 
-from flask import g
+from flask import g, redirect, url_for
 from flask_appbuilder import AppBuilder
+from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
@@ -46,6 +47,9 @@ INVOICE_LABELS = {
     "dunning_blocked": _l("Reminders blocked"),
     "dunning_block_reason": _l("Why reminders are blocked"), "dunning_level": _l("Reminder level"),
     "last_reminded_on": _l("Last reminded on"), "paid_on": _l("Paid on"),
+    "dunning_fees": _l("Fees claimed in the last reminder"),
+    "dunning_blocked_by": _l("Excluded from reminders by"),
+    "dunning_blocked_on": _l("Excluded from reminders on"),
     "pdf_path": _l("PDF file"), "created_at": _l("Created at"), "updated_at": _l("Updated at"),
 }
 
@@ -104,8 +108,10 @@ class InvoiceView(StaffModelView):
                                     "description"]}),
         (_l("Payment references"), {"fields": ["structured_reference", "rf_reference"]}),
         (_l("Reminders and disputes"), {"fields": ["dunning_level", "last_reminded_on",
-                                                   "dunning_blocked", "dunning_block_reason",
-                                                   "disputed", "disputed_amount"]}),
+                                                   "dunning_fees", "dunning_blocked",
+                                                   "dunning_block_reason", "dunning_blocked_by",
+                                                   "dunning_blocked_on", "disputed",
+                                                   "disputed_amount"]}),
         (_l("History"), {"fields": ["created_at", "updated_at"], "expanded": False}),
     ]
     # The open amount follows from payments and credit notes: never typed in.
@@ -116,7 +122,7 @@ class InvoiceView(StaffModelView):
                     "dunning_block_reason"]
     base_order = ("due_date", "asc")
     choice_columns = {"status": INVOICE_STATUSES}
-    money_columns = ("total_amount", "open_amount", "disputed_amount")
+    money_columns = ("total_amount", "open_amount", "disputed_amount", "dunning_fees")
     formatters_columns = {"structured_reference": _ogm, "rf_reference": format_rf}
     extra_filters = {"due_date": [FilterOverdueMoreThan, FilterOverdueAtMost, FilterDueWithin],
                      "customer": [FilterCustomerText]}
@@ -134,8 +140,14 @@ class InvoiceView(StaffModelView):
         "status": _l("Paid and partly paid follow from the payments booked; choose Written off "
                      "or Cancelled to take the invoice out of the receivables."),
     }
-    related_view_names = ("InvoiceLineView", "AllocationView")
+    related_view_names = ("InvoiceLineView", "AllocationView", "DunningActionInvoiceView")
     service_field_map = {"customer_number": "customer"}
+
+    @action("exclude_from_dunning", _l("Exclude from reminders"), icon="fa-bell-slash",
+            multiple=False, single=True)
+    def exclude_from_dunning(self, item: Invoice):
+        """The dunning domain's form: the exclusion needs a reason (app/dunning/views.py)."""
+        return redirect(url_for("DunningExclusionView.exclude", invoice_id=item.id))
 
     def create_from_form(self, form) -> Invoice:
         invoice, _created = upsert_invoice(clean_invoice(self._service_data(form, form.number.data)))

@@ -14,6 +14,7 @@ CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "letter": _l("Letter"),
             "webhook": _l("Webhook")}
 MESSAGE_STATUSES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                     "failed": _l("Failed")}
+PRINT_BATCH_STATUSES = {"open": _l("Collecting letters"), "closed": _l("Sent to the print shop")}
 
 
 class MessageTemplate(Model):
@@ -59,8 +60,35 @@ class Message(Model):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a worker took the message (status "sending"): a message left in "sending" for too
+    # long belongs to a worker that died mid-send, and the sweep queues it again.
+    sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The channel plugin that delivered it (e.g. "email_smtp", "local_mailbox").
+    provider: Mapped[str | None] = mapped_column(String(60), index=True)
+    print_batch_id: Mapped[int | None] = mapped_column(ForeignKey("print_batch.id"), index=True)
     customer = relationship("Customer")
     template: Mapped[MessageTemplate | None] = relationship()
+    print_batch: Mapped[PrintBatch | None] = relationship(back_populates="messages")
 
     def __repr__(self) -> str:
         return f"{self.channel} → {self.recipient}"
+
+
+class PrintBatch(Model):
+    """Letters collected for the print shop: one PDF per letter in a folder, downloaded as a zip."""
+
+    __tablename__ = "print_batch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    folder: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    messages: Mapped[list[Message]] = relationship(back_populates="print_batch")
+
+    @property
+    def letter_count(self) -> int:
+        return len(self.messages)
+
+    def __repr__(self) -> str:
+        return self.name

@@ -9,8 +9,9 @@ a message is never lost, and the idempotency key makes a repeated event a no-op.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -18,11 +19,14 @@ from sqlalchemy.orm import Session
 from app.core.models import utcnow
 from app.customers.models import Customer
 from app.extensions import db
+from app.notifications.context import base_context, company_view, public_url
 from app.notifications.models import Message
-from app.notifications.rendering import render
+from app.notifications.rendering import active_template, render_template
 
 log = logging.getLogger(__name__)
 _PENDING = "creditdesk_outbox_pending"
+_PENDING_KEYS = "creditdesk_outbox_pending_keys"
+_CACHE = "creditdesk_outbox_cache"
 
 
 class NoRecipient(ValueError):
@@ -80,61 +84,141 @@ def recipient_for(customer: Customer, channel: str, dunning: bool = False) -> st
 def queue_message(customer: Customer, *, event: str, template_key: str, context: dict[str, Any],
                   idempotency_key: str, channels: Iterable[str] | None = None,
                   dunning: bool = False, attachments: list[dict] | None = None,
-                  language: str | None = None) -> list[Message]:
+                  language: str | None = None, recipient: str | None = None) -> list[Message]:
     """Add the message(s) for ``event`` to the session; the caller commits.
 
     The same ``idempotency_key`` never produces a second message on a channel: the existing row
     is returned instead (so re-running a job, or a double click, sends nothing twice).
+
+    ``context`` holds the event's values (amounts as Decimal, dates as date: templates format
+    them with |money and |date in the customer's language); ``customer``, ``company`` and
+    ``portal_url`` are added. ``attachments`` lists invoice PDFs to attach, as
+    ``[{"invoice_id": 12}, ...]``. ``recipient`` sends to that address on exactly the
+    ``channels`` given, whatever the customer's preferences (a log-in link goes to the e-mail
+    typed in, even for a paper customer).
     """
     language = language or customer.language or "en"
-    messages = []
-    for channel in channels_for(customer, dunning=dunning, wanted=channels):
-        key = f"{idempotency_key}:{channel}"
-        existing = db.session.scalar(select(Message).where(Message.idempotency_key == key))
-        if existing is not None:
-            messages.append(existing)
-            continue
-        try:
-            recipient = recipient_for(customer, channel, dunning)
-        except NoRecipient:
-            log.warning("no %s address for customer %s: %s not sent on %s", channel,
-                        customer.number, event, channel)
-            continue
-        rendered = render(template_key, channel, language, {**context, "customer": customer})
-        message = Message(customer=customer, channel=channel, recipient=recipient,
-                          language=rendered.template.language, template=rendered.template,
-                          event=event, subject=rendered.subject, body_text=rendered.text,
-                          body_html=rendered.html, attachments=attachments or [],
-                          status="queued", idempotency_key=key, next_attempt_at=utcnow())
-        db.session.add(message)
-        _remember(db.session(), message)
-        messages.append(message)
-    return messages
+    session = db.session()
+    # Lookups must not flush the rows queued so far: they are written in one go at the
+    # commit (and the ones of this transaction are found in _PENDING_KEYS).
+    with session.no_autoflush:
+        cache = _transaction_cache(session)
+        if recipient is not None:
+            chosen = list(channels or ["email"])
+        else:
+            chosen = channels_for(customer, dunning=dunning, wanted=channels)
+            if "webhook" not in chosen and _webhook_wants(event, cache):
+                chosen.append("webhook")
+        # The caller's values win (e.g. a portal deep link as portal_url), but templates always see
+        # the customer as display values, never as an ORM object they could walk from.
+        if "company" not in cache:
+            cache["company"] = company_view()
+            cache["portal_url"] = public_url("/portal/")
+        base = base_context(customer, company=cache["company"], portal_url=cache["portal_url"])
+        full_context = {**base, **context, "customer": base["customer"]}
+        messages = []
+        for channel in chosen:
+            key = f"{idempotency_key}:{channel}"
+            existing = _find_existing(session, key)
+            if existing is not None:
+                messages.append(existing)
+                continue
+            try:
+                address = recipient or recipient_for(customer, channel, dunning)
+            except NoRecipient:
+                log.warning("no %s address for customer %s: %s not sent on %s", channel,
+                            customer.number, event, channel)
+                continue
+            # A webhook carries the e-mail wording (subject and text) with the event's data.
+            template_channel = "email" if channel == "webhook" else channel
+            lookup = (template_key, template_channel, language)
+            if lookup not in cache:
+                cache[lookup] = active_template(*lookup)
+            rendered = render_template(cache[lookup], full_context)
+            message = Message(customer=customer, channel=channel, recipient=address,
+                              language=rendered.template.language, template=rendered.template,
+                              event=event, subject=rendered.subject, body_text=rendered.text,
+                              body_html=rendered.html if channel == "email" else None,
+                              attachments=_clean_attachments(attachments),
+                              status="queued", idempotency_key=key, next_attempt_at=utcnow())
+            session.add(message)
+            _remember(session, message)
+            messages.append(message)
+        return messages
+
+
+def _transaction_cache(session: Session) -> dict:
+    """Templates, company details and settings read once per transaction, not per message."""
+    return session.info.setdefault(_CACHE, {})
+
+
+def _find_existing(session: Session, key: str) -> Message | None:
+    pending = session.info.get(_PENDING_KEYS, {}).get(key)
+    if pending is not None:  # queued earlier in this transaction, not yet in the database
+        return pending
+    return session.scalar(select(Message).where(Message.idempotency_key == key))
+
+
+def _clean_attachments(attachments: list | None) -> list[dict]:
+    """Invoice ids, as [{"invoice_id": 12}]: plain ids are accepted too."""
+    cleaned = []
+    for item in attachments or []:
+        if isinstance(item, int):
+            item = {"invoice_id": item}
+        cleaned.append(dict(item))
+    return cleaned
+
+
+def _webhook_wants(event: str, cache: dict) -> bool:
+    """Whether staff asked for this event to be posted to the webhook plugin as well."""
+    from app.core.settings import get_setting
+
+    if "webhook_events" not in cache:
+        setting = str(get_setting("notifications.webhook_events") or "")
+        cache["webhook_events"] = {e.strip() for e in setting.split(",")} - {""}
+    wanted = cache["webhook_events"]
+    return bool(wanted) and ("*" in wanted or event in wanted)
 
 
 def _remember(session: Session, message: Message) -> None:
     session.info.setdefault(_PENDING, []).append(message)
+    session.info.setdefault(_PENDING_KEYS, {})[message.idempotency_key] = message
+
+
+# Messages are delivered in small batches: one job (one SMTP connection) per batch instead of
+# one per message, while a batch stays short enough to spread over all workers.
+DELIVERY_BATCH = 100
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
+    session.info.pop(_CACHE, None)
+    session.info.pop(_PENDING_KEYS, None)
     pending = session.info.pop(_PENDING, [])
     ids = [m.id for m in pending if m.id is not None]
-    if not ids:
-        return
+    if ids:
+        enqueue_delivery(ids)
+
+
+def enqueue_delivery(ids: list[int]) -> None:
+    """Queue delivery jobs for these messages; if the queue is down, the sweep sends them."""
     from app.jobs import enqueue
 
-    for message_id in ids:
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        batch = ids[start:start + DELIVERY_BATCH]
         try:
-            enqueue("app.notifications.jobs.deliver_message", message_id,
-                    job_id=f"deliver-message-{message_id}")
-        except Exception:  # the sweep delivers it later; the row is safe in the database
-            log.exception("could not enqueue delivery of message %s", message_id)
+            # No fixed job id: an old finished job of the same name (another database on the
+            # same Redis, a restored backup) must not stop this one from running.
+            enqueue("app.notifications.jobs.deliver_messages", batch)
+        except Exception:  # the row is safe in the database: deliver_due_messages sends it
+            log.exception("could not enqueue delivery of messages %s", batch)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING_KEYS, None)
+    session.info.pop(_CACHE, None)
 
 
 def due_for_delivery(now: datetime | None = None, limit: int = 500) -> list[int]:

@@ -1,87 +1,330 @@
-"""Back office screens for message templates (staff-edited) and the outbox (read-only)."""
+"""Back office screens: message templates (versioned, live preview), the outbox with "send
+again", the local mailbox and the print batches of letters."""
 from __future__ import annotations
 
-from flask import g
-from flask_appbuilder import AppBuilder
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+from flask import abort, flash, g, jsonify, redirect, request, send_file
+from flask_appbuilder import AppBuilder, expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+from sqlalchemy import func, inspect, or_, select
 
 from app.core.admin import (
+    READ_WRITE,
     FilterCustomerText,
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
     form_validator,
+    refuse,
 )
-from app.customers.models import LANGUAGES
-from app.notifications.models import CHANNELS, MESSAGE_STATUSES, Message, MessageTemplate
+from app.core.models import utcnow
+from app.customers.models import LANGUAGES, Customer
+from app.extensions import db
+from app.notifications.models import (
+    CHANNELS,
+    MESSAGE_STATUSES,
+    PRINT_BATCH_STATUSES,
+    Message,
+    MessageTemplate,
+    PrintBatch,
+)
+from app.notifications.rendering import TemplateBroken, check_syntax, render_source
 
 CATEGORY = "Messages"
+TEMPLATE_FIELDS = ("active", "subject", "body_text", "body_html")
 
 
 def _check_template(text: str) -> None:
     """Templates render in a sandbox; a syntax error is told when saving, not when sending."""
     try:
-        SandboxedEnvironment().parse(text)
-    except TemplateSyntaxError as exc:
-        raise ValueError(_("Template error on line %(line)s: %(error)s",
-                           line=exc.lineno, error=exc.message)) from exc
+        check_syntax(text)
+    except TemplateBroken as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TemplateSyntaxError):  # the form validator expects ValueError
+            raise ValueError(  # noqa: TRY004
+                _("Template error on line %(line)s: %(error)s", line=cause.lineno,
+                  error=cause.message)) from exc
+        raise ValueError(_("Template error: %(error)s", error=str(exc))) from exc
+
+
+def html_frame(value) -> Markup:
+    """An e-mail's HTML shown as the customer sees it, in a sandboxed frame (no scripts)."""
+    if not value:
+        return Markup("")
+    return Markup('<iframe sandbox="" style="width:100%%;height:420px;border:1px solid #ddd" '
+                  'srcdoc="%s"></iframe>') % escape(value)
+
+
+def preformatted(value) -> Markup:
+    return Markup('<pre style="white-space:pre-wrap">%s</pre>') % (value or "")
+
+
+def find_customer(text: str | None) -> Customer | None:
+    """The customer whose number is, or whose name contains, the text (the preview's choice)."""
+    text = (text or "").strip()
+    if not text:
+        return db.session.scalar(select(Customer).order_by(Customer.id).limit(1))
+    return db.session.scalar(select(Customer).where(
+        or_(Customer.number == text, Customer.name.ilike(f"%{text}%"))).order_by(Customer.id)
+        .limit(1))
+
+
+def preview(key: str, channel: str, language: str, subject: str | None, body_text: str,
+            body_html: str | None, customer_text: str | None) -> dict:
+    """Render what staff typed for a real customer; errors are returned, never raised."""
+    from app.notifications.context import preview_context
+
+    customer = find_customer(customer_text)
+    if customer is None:
+        return {"error": _("No customer found for the preview.")}
+    try:
+        subject_out, text, html = render_source(subject, body_text, body_html, language,
+                                                preview_context(key, customer))
+    except TemplateBroken as exc:
+        return {"error": _("Template error: %(error)s", error=str(exc)),
+                "customer": f"{customer.number} {customer.name}"}
+    return {"subject": subject_out, "text": text, "html": html,
+            "customer": f"{customer.number} {customer.name}"}
 
 
 class MessageTemplateView(StaffModelView):
+    """Staff edit wording; every save is a new version, the newest active one is used."""
+
     datamodel = SQLAInterface(MessageTemplate)
+    base_permissions = [*READ_WRITE, "can_preview"]
     list_title = _l("Message templates")
     show_title = _l("Message template")
     add_title = _l("Add a message template")
-    edit_title = _l("Edit message template")
+    edit_title = _l("Edit message template (saved as a new version)")
     label_columns = {"key": _l("Key"), "channel": _l("Channel"), "language": _l("Language"),
                      "version": _l("Version"), "active": _l("In use"), "subject": _l("Subject"),
                      "body_text": _l("Text"), "body_html": _l("HTML"),
-                     "created_at": _l("Created at")}
-    list_columns = ["key", "channel", "language", "version", "active", "subject"]
+                     "created_at": _l("Created at"), "created_by": _l("Written by")}
+    list_columns = ["key", "channel", "language", "version", "active", "subject", "created_at"]
     search_columns = ["key", "channel", "language", "active", "subject"]
     show_columns = ["key", "channel", "language", "version", "active", "subject", "body_text",
-                    "body_html", "created_at"]
-    add_columns = edit_columns = ["key", "channel", "language", "version", "active", "subject",
-                                  "body_text", "body_html"]
+                    "body_html", "created_at", "created_by"]
+    add_columns = ["key", "channel", "language", "active", "subject", "body_text", "body_html"]
+    edit_columns = list(TEMPLATE_FIELDS)
     base_order = ("key", "asc")
     choice_columns = {"channel": CHANNELS, "language": LANGUAGES}
+    formatters_columns = {"body_text": preformatted, "body_html": preformatted}
     validators_columns = {"subject": [form_validator(_check_template)],
                           "body_text": [form_validator(_check_template)],
                           "body_html": [form_validator(_check_template)]}
     description_columns = {
         "key": _l("Which message this is, e.g. reminder_friendly; dunning levels name it."),
-        "body_text": _l("Jinja template, e.g. {{ customer_name }}."),
+        "body_text": _l("Jinja template, e.g. {{ customer.contact_name }}, "
+                        "{{ amount|money }}, {{ due_date|date }}."),
+        "body_html": _l("Optional HTML for e-mails; {{ text_body|paragraphs }} is the text "
+                        "above as HTML paragraphs."),
     }
+    add_template = "notifications/template_add.html"
+    edit_template = "notifications/template_edit.html"
+    show_template = "notifications/template_show.html"
 
     def pre_add(self, item: MessageTemplate) -> None:
+        newest = db.session.scalar(select(func.max(MessageTemplate.version)).where(
+            MessageTemplate.key == item.key, MessageTemplate.channel == item.channel,
+            MessageTemplate.language == item.language))
+        item.version = (newest or 0) + 1
         item.created_by_id = g.user.id
+
+    def pre_update(self, item: MessageTemplate) -> None:
+        """An edit never changes a version that may have been sent: it adds the next one."""
+        state = inspect(item)
+        changed = {name: getattr(item, name) for name in TEMPLATE_FIELDS
+                   if state.attrs[name].history.has_changes()}
+        if not set(changed) - {"active"}:
+            return  # only "In use" ticked or unticked: that is not new wording
+        new = MessageTemplate(key=item.key, channel=item.channel, language=item.language,
+                              created_by_id=g.user.id,
+                              **{name: getattr(item, name) for name in TEMPLATE_FIELDS})
+        for name in changed:  # the edited version stays exactly as it was
+            original = state.attrs[name].history.deleted
+            setattr(item, name, original[0] if original else None)
+        newest = db.session.scalar(select(func.max(MessageTemplate.version)).where(
+            MessageTemplate.key == item.key, MessageTemplate.channel == item.channel,
+            MessageTemplate.language == item.language))
+        new.version = (newest or 0) + 1
+        db.session.add(new)
+        flash(_("Saved as version %(version)s; earlier versions are kept.",
+                version=new.version), "info")
+
+    def pre_delete(self, item: MessageTemplate) -> None:
+        used = db.session.scalar(select(func.count(Message.id))
+                                 .where(Message.template_id == item.id))
+        if used:
+            refuse(_("This version was used for %(n)s message(s) and is kept as their record; "
+                     "untick \"In use\" instead.", n=used))
+
+    @expose("/preview", methods=["POST"])
+    @has_access
+    def preview(self):
+        """Live preview of what is being typed, on a real customer (JSON for the edit page)."""
+        form = request.form
+        key, channel, language = form.get("key"), form.get("channel"), form.get("language")
+        if (form.get("template_id") or "").isdigit():  # the edit page: key etc. are the row's
+            saved = db.session.get(MessageTemplate, int(form["template_id"]))
+            if saved is not None:
+                key, channel, language = saved.key, saved.channel, saved.language
+        channel = channel if channel in CHANNELS else "email"
+        language = language if language in LANGUAGES else "en"
+        return jsonify(preview(key or "", channel, language,
+                               form.get("subject") or None, form.get("body_text") or "",
+                               form.get("body_html") or None, form.get("customer")))
+
+    @expose("/preview/<int:pk>", methods=["GET"])
+    @has_access
+    @permission_name("preview")
+    def preview_version(self, pk: int):
+        template = db.session.get(MessageTemplate, pk)
+        if template is None:
+            abort(404)
+        result = preview(template.key, template.channel, template.language, template.subject,
+                         template.body_text, template.body_html, request.args.get("customer"))
+        return self.render_template("notifications/template_preview.html", version=template,
+                                    result=result, frame=html_frame(result.get("html")))
 
 
 class MessageView(ReadOnlyModelView):
     datamodel = SQLAInterface(Message)
+    # "resend" is the action below; a fresh list, not the shared READ_ONLY one FAB appends to.
+    base_permissions = ["can_list", "can_show", "resend"]
     list_title = _l("Messages sent")
     show_title = _l("Message")
     label_columns = {"customer": _l("Customer"), "channel": _l("Channel"),
                      "recipient": _l("Recipient"), "language": _l("Language"),
                      "template": _l("Template"), "event": _l("Event"), "subject": _l("Subject"),
-                     "body_text": _l("Text"), "status": _l("Status"), "attempts": _l("Attempts"),
-                     "next_attempt_at": _l("Next attempt"), "error": _l("Last error"),
-                     "created_at": _l("Created at"), "sent_at": _l("Sent at"),
-                     "provider_message_id": _l("Provider's id"), "attachments": _l("Attachments")}
-    list_columns = ["created_at", "customer", "channel", "recipient", "subject", "status",
-                    "sent_at"]
+                     "body_text": _l("Text"), "body_html": _l("HTML"), "status": _l("Status"),
+                     "attempts": _l("Attempts"), "next_attempt_at": _l("Next attempt"),
+                     "error": _l("Last error"), "created_at": _l("Created at"),
+                     "sent_at": _l("Sent at"), "provider": _l("Sent through"),
+                     "provider_message_id": _l("Provider's id"),
+                     "attachments": _l("Attachments"), "idempotency_key": _l("Idempotency key"),
+                     "print_batch": _l("Print batch"), "sending_started_at": _l("Sending since")}
+    list_columns = ["created_at", "customer", "event", "channel", "recipient", "subject",
+                    "status", "attempts", "error"]
     search_columns = ["customer", "channel", "recipient", "event", "status", "created_at"]
     show_columns = ["customer", "channel", "recipient", "language", "template", "event",
-                    "subject", "body_text", "attachments", "status", "attempts",
-                    "next_attempt_at", "error", "provider_message_id", "created_at", "sent_at"]
+                    "subject", "body_text", "body_html", "attachments", "status", "attempts",
+                    "next_attempt_at", "error", "provider", "provider_message_id",
+                    "idempotency_key", "print_batch", "sending_started_at", "created_at",
+                    "sent_at"]
     base_order = ("created_at", "desc")
     choice_columns = {"channel": CHANNELS, "status": MESSAGE_STATUSES, "language": LANGUAGES}
+    formatters_columns = {"body_text": preformatted, "body_html": html_frame}
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
+
+    @action("resend", _l("Send again"), _l("Send the selected failed messages again?"),
+            "fa-repeat", multiple=True)
+    def resend(self, items):
+        from app.notifications.jobs import resend
+
+        items = items if isinstance(items, list) else [items]
+        done = 0
+        for item in items:
+            if item is not None and item.status == "failed":
+                resend(item)
+                done += 1
+        db.session.commit()  # after the commit, the outbox queues their delivery
+        if done:
+            flash(_("%(n)s message(s) queued to be sent again.", n=done), "success")
+        skipped = len(items) - done
+        if skipped:
+            flash(_("%(n)s message(s) were not failed and were left as they are.", n=skipped),
+                  "warning")
+        return redirect(request.referrer or self.get_redirect())
+
+
+class MailboxView(ReadOnlyModelView):
+    """E-mail kept inside CreditDesk when no SMTP server is configured (the embedded default)."""
+
+    datamodel = SQLAInterface(Message)
+    base_filters = [["provider", FilterEqual, "local_mailbox"]]
+    list_title = _l("Mailbox (e-mail not sent out)")
+    show_title = _l("E-mail in the local mailbox")
+    label_columns = MessageView.label_columns
+    list_columns = ["sent_at", "recipient", "subject", "customer", "event"]
+    search_columns = ["recipient", "subject", "event", "sent_at"]
+    show_columns = ["sent_at", "recipient", "subject", "customer", "event", "body_text",
+                    "body_html", "attachments", "idempotency_key"]
+    base_order = ("sent_at", "desc")
+    formatters_columns = {"body_text": preformatted, "body_html": html_frame}
+
+
+class PrintBatchView(ReadOnlyModelView):
+    """Letters waiting for the print shop: download a batch as a zip, then mark it sent."""
+
+    datamodel = SQLAInterface(PrintBatch)
+    base_permissions = ["can_list", "can_show", "can_download", "close"]
+    list_title = _l("Print batches")
+    show_title = _l("Print batch")
+    label_columns = {"name": _l("Batch"), "status": _l("Status"), "created_at": _l("Opened at"),
+                     "closed_at": _l("Sent to the print shop at"),
+                     "letter_count": _l("Letters"), "folder": _l("Folder")}
+    list_columns = ["name", "status", "letter_count", "created_at", "closed_at"]
+    search_columns = ["name", "status", "created_at"]
+    show_columns = ["name", "status", "letter_count", "created_at", "closed_at", "folder"]
+    base_order = ("created_at", "desc")
+    choice_columns = {"status": PRINT_BATCH_STATUSES}
+    show_template = "notifications/print_batch_show.html"
+
+    @expose("/zip/<int:pk>")
+    @has_access
+    @permission_name("download")
+    def zip(self, pk: int):
+        batch = db.session.get(PrintBatch, pk)
+        if batch is None:
+            abort(404)
+        return send_file(io.BytesIO(batch_zip(batch)), mimetype="application/zip",
+                         as_attachment=True, download_name=f"letters-{batch.name}.zip")
+
+    @action("close", _l("Mark as sent to the print shop"),
+            _l("New letters will go into a new batch. Continue?"), "fa-check", multiple=True)
+    def close(self, items):
+        items = items if isinstance(items, list) else [items]
+        for batch in items:
+            if batch is not None and batch.status == "open":
+                batch.status = "closed"
+                batch.closed_at = utcnow()
+        db.session.commit()
+        flash(_("Batch(es) marked as sent to the print shop."), "success")
+        return redirect(request.referrer or self.get_redirect())
+
+
+def batch_zip(batch: PrintBatch) -> bytes:
+    """Every letter PDF of the batch, the invoices to enclose, and a manifest for the shop."""
+    folder = Path(batch.folder)
+    buffer = io.BytesIO()
+    manifest = io.StringIO()
+    writer = csv.writer(manifest, delimiter=";")
+    writer.writerow(["file", "message", "customer", "language", "address"])
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for message in sorted(batch.messages, key=lambda m: m.id):
+            name = f"{message.id:08d}.pdf"
+            path = folder / name
+            if not path.is_file():
+                continue
+            archive.write(path, name)
+            for enclosure in sorted(folder.glob(f"{message.id:08d}-enclosure-*.pdf")):
+                archive.write(enclosure, enclosure.name)
+            writer.writerow([name, message.id, message.customer.number if message.customer
+                             else "", message.language, message.recipient.replace("\n", ", ")])
+        archive.writestr("manifest.csv", manifest.getvalue())
+    return buffer.getvalue()
 
 
 def register(appbuilder: AppBuilder) -> None:
@@ -90,3 +333,7 @@ def register(appbuilder: AppBuilder) -> None:
                         category_icon="fa-envelope")
     appbuilder.add_view(MessageView, "Messages sent", label=_l("Messages sent"),
                         icon="fa-paper-plane", category=CATEGORY)
+    appbuilder.add_view(MailboxView, "Mailbox", label=_l("Mailbox"), icon="fa-inbox",
+                        category=CATEGORY)
+    appbuilder.add_view(PrintBatchView, "Print batches", label=_l("Print batches"),
+                        icon="fa-print", category=CATEGORY)

@@ -248,8 +248,18 @@ def invoice_payload(invoice: Any) -> str | None:
         bic=company["bic"],
         amount=invoice.open_amount,
         reference=qr_reference_for(invoice, iban),
-        info=_("Invoice %(number)s", number=invoice.number)[:MAX_INFO],
+        info=_invoice_info(invoice),
     )
+
+
+def _invoice_info(invoice: Any) -> str:
+    """The note the bank shows the payer, in the customer's language (not the viewer's)."""
+    from flask_babel import force_locale
+
+    from app.core.i18n import language_locale
+
+    with force_locale(language_locale(invoice.customer.language)):
+        return _("Invoice %(number)s", number=invoice.number)[:MAX_INFO]
 
 
 def invoice_qr(invoice: Any) -> segno.QRCode | None:

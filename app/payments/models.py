@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
@@ -20,6 +20,10 @@ PAYMENT_STATUSES = {"unmatched": _l("Unmatched"), "partially_allocated": _l("Par
 STATEMENT_LINE_STATUSES = {"new": _l("New"), "matched": _l("Matched"),
                            "suggested": _l("Suggested"), "unmatched": _l("Unmatched"),
                            "ignored": _l("Ignored"), "duplicate": _l("Duplicate")}
+# What a statement line is: money in to match, a return/reversal of money we had received, or
+# money out (our own payments: nothing to match).
+STATEMENT_LINE_KINDS = {"payment": _l("Money in"), "return": _l("Return or reversal"),
+                        "debit": _l("Money out")}
 
 
 class Payment(TimestampMixin, Model):
@@ -34,12 +38,23 @@ class Payment(TimestampMixin, Model):
     status: Mapped[str] = mapped_column(String(20), default="unmatched")
     communication: Mapped[str | None] = mapped_column(String(200))
     counterparty_name: Mapped[str | None] = mapped_column(String(200))
-    counterparty_iban: Mapped[str | None] = mapped_column(String(34))
+    counterparty_iban: Mapped[str | None] = mapped_column(String(34), index=True)
     # The ERP's or payment provider's own id: a repeated post is recognised, not booked twice.
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    statement_line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"))
+    statement_line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"),
+                                                          index=True)
+    # A direct debit the debtor's bank sent back, or a credit the bank reversed: the statement
+    # line that took the money back, when, and the bank's reason code (e.g. AC04, MD06).
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str | None] = mapped_column(String(10))
+    return_line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"),
+                                                       index=True)
+    # When the thank-you message was queued (a big statement import queues them in a job).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     customer: Mapped[Customer | None] = relationship()
     allocations: Mapped[list[Allocation]] = relationship(back_populates="payment")
+    statement_line: Mapped[StatementLine | None] = relationship(
+        foreign_keys=[statement_line_id], back_populates="payment")
 
     def __repr__(self) -> str:
         return f"{self.received_on} {self.amount}"
@@ -64,6 +79,11 @@ class Allocation(Model):
     credit_note: Mapped[CreditNote | None] = relationship()
     invoice: Mapped[Invoice] = relationship()
 
+    @property
+    def undo_state(self) -> Allocation:
+        """The allocation itself, for the back office column "Reversed at / Undo"."""
+        return self
+
 
 class BankStatement(Model):
     __tablename__ = "bank_statement"
@@ -79,6 +99,12 @@ class BankStatement(Model):
     file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    sequence_number: Mapped[str | None] = mapped_column(String(20))
+    # Entries stored, entries already imported from another file, entries not booked (pending).
+    line_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lines: Mapped[list[StatementLine]] = relationship(back_populates="statement")
 
     def __repr__(self) -> str:
@@ -99,8 +125,8 @@ class StatementLine(Model):
     structured_reference: Mapped[str | None] = mapped_column(String(35))
     free_text: Mapped[str | None] = mapped_column(Text)
     bank_reference: Mapped[str | None] = mapped_column(String(100))
-    end_to_end_id: Mapped[str | None] = mapped_column(String(100))
-    mandate_reference: Mapped[str | None] = mapped_column(String(35))
+    end_to_end_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    mandate_reference: Mapped[str | None] = mapped_column(String(35), index=True)
     is_reversal: Mapped[bool] = mapped_column(Boolean, default=False)
     return_reason: Mapped[str | None] = mapped_column(String(10))
     # (account, bank/entry reference, booking date, amount): files overlap, entries do not repeat.
@@ -108,4 +134,35 @@ class StatementLine(Model):
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     match_rule: Mapped[str | None] = mapped_column(String(40))
     match_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
+    kind: Mapped[str] = mapped_column(String(10), default="payment", server_default="payment")
+    transaction_code: Mapped[str | None] = mapped_column(String(40))
+    # Who paid: set when matched, or the customer a suggestion points to.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    # The best proposal of the matching rules, accepted in one click from the queue:
+    # {"customer_id", "invoice_ids", "installment_ids", "rule", "confidence"}.
+    suggestion: Mapped[dict | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)  # why it was not booked, what was returned
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     statement: Mapped[BankStatement] = relationship(back_populates="lines")
+    customer: Mapped[Customer | None] = relationship()
+    payment: Mapped[Payment | None] = relationship(
+        foreign_keys="Payment.statement_line_id", back_populates="statement_line",
+        uselist=False)
+
+    def __repr__(self) -> str:
+        return f"{self.booking_date} {self.amount} {self.counterparty_name or ''}".strip()
+
+
+class InstallmentPayment(Model):
+    """The part of a payment that paid a plan instalment (so that a return can take it back)."""
+
+    __tablename__ = "installment_payment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    installment_id: Mapped[int] = mapped_column(ForeignKey("installment.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment: Mapped[Payment] = relationship()
+    installment = relationship("Installment")

@@ -92,3 +92,57 @@ def references_for_number(number: int) -> tuple[str, str]:
     """The OGM and the RF reference an invoice gets from its internal sequence number."""
     ogm = make_ogm(number)
     return ogm, make_rf(ogm)
+
+
+# --- references typed into free text (statement matching) ------------------------------------
+# Stricter than OGM_IN_TEXT: not inside a longer number, so that the 12-digit windows of a bank
+# reference or a 27-digit foreign reference are not taken for structured communications.
+_OGM_ALONE = re.compile(r"(?<!\d)(?:\+{3}|\*{3})?\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*"
+                        r"(?:\+{3}|\*{3})?(?!\d)")
+_RF_START = re.compile(r"(?<![A-Za-z0-9])RF\s?\d{2}", re.IGNORECASE)
+
+
+def find_references(text: str | None) -> list[tuple[str, str]]:
+    """OGMs and RF references typed into free text, in order: [("ogm", digits), ("rf", "RF..")].
+
+    An OGM may be written +++123/4567/89002+++, ***123/4567/89002***, 123 4567 89002 or
+    123456789002; an RF reference with or without its spaces. The check digits decide.
+    """
+    if not text:
+        return []
+    found: list[tuple[int, str, str]] = []
+    for match in _OGM_ALONE.finditer(text):
+        digits = "".join(match.groups())
+        if is_valid_ogm(digits):
+            found.append((match.start(), "ogm", digits))
+    for match in _RF_START.finditer(text):
+        rf = _rf_at(text, match.start())
+        if rf:
+            found.append((match.start(), "rf", rf))
+    result: list[tuple[str, str]] = []
+    for _position, kind, value in sorted(found):
+        if (kind, value) not in result:
+            result.append((kind, value))
+    return result
+
+
+def _rf_at(text: str, start: int) -> str | None:
+    """The longest valid RF reference starting at ``start`` that ends at a word boundary."""
+    chars: list[str] = []
+    ends: list[int] = []
+    for char in text[start:start + 40]:
+        if char.isalnum():
+            chars.append(char.upper())
+            if len(chars) > 25:
+                break
+        elif char == " " and len(chars) >= 4:
+            ends.append(len(chars))
+        else:
+            break
+    ends.append(len(chars))
+    for end in sorted(set(ends), reverse=True):
+        try:
+            return normalise_rf("".join(chars[:end]))
+        except InvalidReference:
+            continue
+    return None

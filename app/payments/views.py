@@ -1,9 +1,17 @@
-"""Back office screens for payments, their allocation to invoices, and bank statements."""
+"""Back office screens for payments, their allocation to invoices, and bank statements.
+
+The lists here (FAB model views); the statement work (import, cash screen, queue, matching by
+hand, undo) is in app.payments.statement_views. Every change goes through
+app.payments.services.
+"""
 from __future__ import annotations
 
+from flask import current_app, url_for
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from app.core.admin import (
     FilterCustomerText,
@@ -11,9 +19,11 @@ from app.core.admin import (
     StaffModelView,
     customer_search_field,
 )
+from app.payments.matching import RULE_LABELS
 from app.payments.models import (
     PAYMENT_METHODS,
     PAYMENT_STATUSES,
+    STATEMENT_LINE_KINDS,
     STATEMENT_LINE_STATUSES,
     Allocation,
     BankStatement,
@@ -21,13 +31,24 @@ from app.payments.models import (
     StatementLine,
 )
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
-from app.payments.services import clean_payment, post_payment
+from app.payments.services import (
+    clean_payment,
+    post_payment,
+)
 
 CATEGORY = "Receivables"
 
 
 def _reference(value) -> str:
     return format_ogm(normalise_ogm(value)) if value and is_valid_ogm(value) else (value or "")
+
+
+def _rule(value) -> str:
+    return str(RULE_LABELS.get(value, value or ""))
+
+
+def _may(permission: str, view: str) -> bool:
+    return current_app.appbuilder.sm.has_access(permission, view)
 
 
 class PaymentView(StaffModelView):
@@ -45,7 +66,8 @@ class PaymentView(StaffModelView):
         "method": _l("Method"), "status": _l("Status"), "communication": _l("Communication"),
         "counterparty_name": _l("Paid by"), "counterparty_iban": _l("Payer's IBAN"),
         "external_id": _l("External id"), "created_at": _l("Created at"),
-        "updated_at": _l("Updated at"),
+        "updated_at": _l("Updated at"), "returned_at": _l("Returned on"),
+        "return_reason": _l("Return reason"), "statement_line": _l("Statement line"),
     }
     list_columns = ["received_on", "customer", "amount", "unallocated_amount", "method", "status",
                     "communication"]
@@ -54,7 +76,8 @@ class PaymentView(StaffModelView):
                       "external_id"]
     show_columns = ["received_on", "customer", "amount", "currency", "unallocated_amount",
                     "method", "status", "communication", "counterparty_name",
-                    "counterparty_iban", "external_id", "created_at"]
+                    "counterparty_iban", "external_id", "returned_at", "return_reason",
+                    "created_at"]
     add_columns = ["customer", "received_on", "amount", "method", "communication",
                    "counterparty_name", "counterparty_iban", "external_id"]
     base_order = ("received_on", "desc")
@@ -87,6 +110,17 @@ class PaymentView(StaffModelView):
         return payment
 
 
+def _reversed_or_undo(allocation) -> str | Markup:
+    if allocation.reversed_at is not None:
+        from app.core.admin import timestamp
+
+        return timestamp(allocation.reversed_at)
+    if _may("can_match", "MatchingQueueView"):
+        return Markup('<a class="btn btn-xs btn-default" href="%s">%s</a>') % (
+            url_for("MatchingQueueView.undo", allocation_id=allocation.id), _("Undo…"))
+    return ""
+
+
 class AllocationView(ReadOnlyModelView):
     datamodel = SQLAInterface(Allocation)
     list_title = _l("Allocations")
@@ -95,15 +129,17 @@ class AllocationView(ReadOnlyModelView):
         "payment": _l("Payment"), "credit_note": _l("Credit note"), "invoice": _l("Invoice"),
         "amount": _l("Amount"), "rule": _l("Matched by"), "confidence": _l("Confidence"),
         "created_at": _l("Allocated at"), "reversed_at": _l("Reversed at"),
-        "reversal_reason": _l("Why reversed"),
+        "reversal_reason": _l("Why reversed"), "undo_state": _l("Reversed at"),
     }
     list_columns = ["created_at", "invoice", "payment", "credit_note", "amount", "rule",
-                    "reversed_at"]
+                    "undo_state"]
     search_columns = ["amount", "rule", "created_at", "reversed_at"]
     show_columns = ["invoice", "payment", "credit_note", "amount", "rule", "confidence",
                     "created_at", "reversed_at", "reversal_reason"]
     base_order = ("created_at", "desc")
     money_columns = ("amount",)
+    # undo_state is the allocation itself: shown as when it was undone, or an Undo button.
+    formatters_columns = {"rule": _rule, "undo_state": _reversed_or_undo}
 
 
 class BankStatementView(ReadOnlyModelView):
@@ -115,13 +151,17 @@ class BankStatementView(ReadOnlyModelView):
         "from_date": _l("From"), "to_date": _l("To"), "opening_balance": _l("Opening balance"),
         "closing_balance": _l("Closing balance"), "file_name": _l("File"),
         "file_sha256": _l("File fingerprint (SHA-256)"), "imported_at": _l("Imported at"),
+        "line_count": _l("Lines"), "duplicate_count": _l("Already imported"),
+        "skipped_count": _l("Not booked (pending)"), "currency": _l("Currency"),
+        "sequence_number": _l("Sequence number"),
     }
     list_columns = ["imported_at", "account_iban", "statement_ref", "from_date", "to_date",
-                    "closing_balance", "format"]
+                    "closing_balance", "line_count", "format"]
     search_columns = ["account_iban", "statement_ref", "from_date", "to_date", "format",
                       "file_name"]
-    show_columns = ["format", "account_iban", "statement_ref", "from_date", "to_date",
-                    "opening_balance", "closing_balance", "file_name", "file_sha256",
+    show_columns = ["format", "account_iban", "statement_ref", "sequence_number", "from_date",
+                    "to_date", "currency", "opening_balance", "closing_balance", "line_count",
+                    "duplicate_count", "skipped_count", "file_name", "file_sha256",
                     "imported_at"]
     base_order = ("imported_at", "desc")
     money_columns = ("opening_balance", "closing_balance")
@@ -142,25 +182,36 @@ class StatementLineView(ReadOnlyModelView):
         "mandate_reference": _l("Mandate reference"), "is_reversal": _l("Reversal"),
         "return_reason": _l("Return reason"), "status": _l("Status"),
         "match_rule": _l("Matched by"), "match_confidence": _l("Confidence"),
+        "kind": _l("Kind"), "customer": _l("Customer"), "note": _l("Note"),
+        "transaction_code": _l("Bank transaction code"), "reviewed_at": _l("Reviewed at"),
     }
     list_columns = ["booking_date", "amount", "counterparty_name", "structured_reference",
-                    "free_text", "status"]
+                    "free_text", "kind", "status"]
     search_columns = ["booking_date", "amount", "counterparty_name", "counterparty_iban",
-                      "structured_reference", "free_text", "status", "is_reversal"]
-    show_columns = ["statement", "booking_date", "value_date", "amount", "currency",
+                      "structured_reference", "free_text", "status", "is_reversal", "kind"]
+    show_columns = ["statement", "booking_date", "value_date", "amount", "currency", "kind",
                     "counterparty_name", "counterparty_iban", "counterparty_bic",
                     "structured_reference", "free_text", "bank_reference", "end_to_end_id",
-                    "mandate_reference", "is_reversal", "return_reason", "status", "match_rule",
-                    "match_confidence"]
+                    "mandate_reference", "transaction_code", "is_reversal", "return_reason",
+                    "status", "customer", "match_rule", "match_confidence", "note",
+                    "reviewed_at"]
     base_order = ("booking_date", "desc")
-    choice_columns = {"status": STATEMENT_LINE_STATUSES}
+    choice_columns = {"status": STATEMENT_LINE_STATUSES, "kind": STATEMENT_LINE_KINDS}
     money_columns = ("amount",)
-    formatters_columns = {"structured_reference": _reference}
+    formatters_columns = {"structured_reference": _reference, "match_rule": _rule}
 
 
 def register(appbuilder: AppBuilder) -> None:
+    from app.payments.statement_views import CashView, ImportStatementView, MatchingQueueView
+
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money",
                         category=CATEGORY, category_label=_l("Receivables"))
+    appbuilder.add_view(CashView, "Cash", label=_l("Cash"), icon="fa-eur", category=CATEGORY)
+    appbuilder.add_view(MatchingQueueView, "Payments to match", label=_l("Payments to match"),
+                        icon="fa-random", category=CATEGORY)
+    appbuilder.add_view(ImportStatementView, "ImportStatement",
+                        label=_l("Import a bank statement"), icon="fa-upload",
+                        category=CATEGORY)
     appbuilder.add_view(AllocationView, "Allocations", label=_l("Allocations"),
                         icon="fa-link", category=CATEGORY)
     appbuilder.add_view(BankStatementView, "Bank statements", label=_l("Bank statements"),

@@ -12,7 +12,7 @@ from app.customers.models import Address, BankAccount, Contact, Contract, Mandat
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun, ReferenceRate
 from app.extensions import db
 from app.invoices.models import CreditNote, InvoiceLine
-from app.notifications.models import Message, MessageTemplate
+from app.notifications.models import Message, MessageTemplate, PrintBatch
 from app.payments.models import BankStatement, StatementLine
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
@@ -50,7 +50,7 @@ def sample_data():
                                subject="Rappel", body_text="Bonjour {{ name }}")
     message = Message(customer=customer, channel="email", recipient="a@example.test",
                       language="fr", event="reminder", subject="Rappel", body_text="Bonjour",
-                      idempotency_key="k1", template=template)
+                      idempotency_key="k1", template=template, provider="local_mailbox")
     statement = BankStatement(format="camt.053", account_iban="BE68539007547034",
                               statement_ref="2024-01", file_sha256="a" * 64)
     request = CustomerRequest(customer=customer, kind="deferral", status="received",
@@ -71,6 +71,7 @@ def sample_data():
         StatementLine(statement=statement, booking_date=today, amount=Decimal("200.00"),
                       structured_reference=invoice.structured_reference, dedup_key="d1"),
         policy, level, run, template, message, request, plan,
+        PrintBatch(name="2025-01-01", status="open", folder="/tmp/letters"),
         Installment(plan=plan, sequence=1, due_date=today, amount=Decimal("300.00"),
                     structured_reference="000000009797"),
         Deferral(customer=customer, invoice=second, original_due_date=today,

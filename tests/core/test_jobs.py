@@ -84,6 +84,8 @@ def test_rq_mode_queues_the_job_and_a_worker_runs_it(app, monkeypatch):
 
 def test_scheduler_enqueues_each_job_once_per_day(monkeypatch):
     ran = []
+    monkeypatch.setattr(scheduler, "SCHEDULE", [jobs.ScheduledJob(
+        "refresh-balances", "02:30", "app.customers.jobs.refresh_all_balances")])
     monkeypatch.setattr(scheduler, "enqueue", lambda func, job_id=None: ran.append(job_id))
     morning = datetime(2026, 11, 23, 1, 0, tzinfo=BUSINESS_TZ)
     night = datetime(2026, 11, 23, 3, 0, tzinfo=BUSINESS_TZ)

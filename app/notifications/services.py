@@ -1,0 +1,279 @@
+"""One function per event a customer expects a message for; other domains call these.
+
+Each builds the template's values and calls ``queue_message`` with a deterministic idempotency
+key, so calling it twice for the same event (a retried job, a double click) queues one message.
+The caller commits, in the transaction of the event itself. Reminders are the dunning domain's
+(it calls queue_message with its own keys); the daily jobs at the end find instalments coming
+due and contracts coming up for renewal.
+
+Channels: paper customers get a letter instead of an e-mail (outbox.channels_for); events about
+money owed also go by SMS to customers who opted in.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from app.core.i18n import language_locale
+from app.core.models import ZERO, utcnow
+from app.core.settings import get_setting
+from app.core.time import BUSINESS_TZ, business_today
+from app.customers.models import Contact, Contract, Customer, Mandate
+from app.extensions import db
+from app.notifications.models import Message
+from app.notifications.outbox import queue_message
+from app.payments.references import format_ogm
+
+log = logging.getLogger(__name__)
+
+MAIL = ["email"]  # e-mail, or a letter for paper customers
+MAIL_AND_SMS = ["email", "sms"]
+
+
+def _business_date(value: datetime | date | None) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(BUSINESS_TZ).date()
+    return value
+
+
+def _ogm(digits: str | None) -> str | None:
+    return format_ogm(digits) if digits and len(digits) == 12 else digits
+
+
+# --- payments --------------------------------------------------------------------------------
+
+def notify_payment_received(payment) -> list[Message]:
+    """Thank the customer for a payment, with what it paid and what is left."""
+    customer = payment.customer
+    if customer is None:
+        return []
+    invoices = [{"number": a.invoice.number, "amount": a.amount,
+                 "open_amount": a.invoice.open_amount}
+                for a in payment.allocations if a.reversed_at is None and a.invoice is not None]
+    return queue_message(customer, event="payment_received", template_key="payment_received",
+                         context={"payment_amount": payment.amount,
+                                  "payment_date": payment.received_on, "invoices": invoices,
+                                  "balance": customer.balance or ZERO},
+                         idempotency_key=f"payment-received:{payment.id}", channels=MAIL)
+
+
+def notify_account_settled(customer: Customer, settled_on: date | None = None) -> list[Message]:
+    """Everything is paid: tell the customer (once per day it happens)."""
+    settled_on = settled_on or business_today()
+    return queue_message(customer, event="account_settled", template_key="account_settled",
+                         context={"settled_on": settled_on},
+                         idempotency_key=f"account-settled:{customer.id}:{settled_on}",
+                         channels=MAIL)
+
+
+def notify_mandate_active(mandate: Mandate) -> list[Message]:
+    iban = mandate.bank_account.iban if mandate.bank_account else ""
+    masked = (iban[:2] + "** **** **** " + iban[-4:]) if len(iban) > 8 else iban
+    return queue_message(mandate.customer, event="mandate_active", template_key="mandate_active",
+                         context={"mandate_reference": mandate.reference, "iban_masked": masked},
+                         idempotency_key=f"mandate-active:{mandate.id}", channels=MAIL)
+
+
+# --- customer requests -----------------------------------------------------------------------
+
+def _kind_label(request, language: str) -> str:
+    from app.requests.models import REQUEST_KINDS
+
+    with force_locale(language_locale(language)):
+        return str(REQUEST_KINDS.get(request.kind, request.kind))
+
+
+def notify_request_received(request) -> list[Message]:
+    customer = request.customer
+    return queue_message(customer, event="request_received", template_key="request_received",
+                         context={"request_number": str(request.id),
+                                  "request_kind": request.kind,
+                                  "request_kind_label": _kind_label(request, customer.language),
+                                  "answer_by": _business_date(request.sla_due_at)},
+                         idempotency_key=f"request-received:{request.id}", channels=MAIL)
+
+
+def notify_request_decided(request) -> list[Message]:
+    customer = request.customer
+    approved = request.status == "approved"
+    return queue_message(customer, event="request_decided", template_key="request_decided",
+                         context={"request_number": str(request.id),
+                                  "request_kind": request.kind,
+                                  "request_kind_label": _kind_label(request, customer.language),
+                                  "approved": approved,
+                                  "decision_note": request.decision_note or ""},
+                         idempotency_key=f"request-decided:{request.id}:{request.status}",
+                         channels=MAIL_AND_SMS)
+
+
+def notify_deferral_approved(deferral) -> list[Message]:
+    invoice = deferral.invoice
+    return queue_message(deferral.customer, event="deferral_approved",
+                         template_key="deferral_approved",
+                         context=_deferral_context(deferral),
+                         idempotency_key=f"deferral-approved:{deferral.id}",
+                         channels=MAIL_AND_SMS, attachments=[{"invoice_id": invoice.id}])
+
+
+def notify_promise_broken(deferral) -> list[Message]:
+    """The customer did not pay by the date they promised (a broken deferral)."""
+    return queue_message(deferral.customer, event="promise_broken",
+                         template_key="promise_broken", context=_deferral_context(deferral),
+                         idempotency_key=f"promise-broken:{deferral.id}",
+                         channels=MAIL_AND_SMS)
+
+
+def _deferral_context(deferral) -> dict:
+    invoice = deferral.invoice
+    return {"invoice_number": invoice.number, "open_amount": invoice.open_amount,
+            "original_due_date": deferral.original_due_date,
+            "new_due_date": deferral.new_due_date,
+            "structured_reference": _ogm(invoice.structured_reference)}
+
+
+# --- payment plans ---------------------------------------------------------------------------
+
+def _installments(plan) -> list[dict]:
+    return [{"sequence": i.sequence, "due_date": i.due_date, "amount": i.amount,
+             "reference": _ogm(i.structured_reference)} for i in plan.installments]
+
+
+def notify_plan_approved(plan) -> list[Message]:
+    installments = _installments(plan)
+    return queue_message(plan.customer, event="plan_approved", template_key="plan_approved",
+                         context={"plan_total": plan.total_amount,
+                                  "installment_count": len(installments),
+                                  "installments": installments,
+                                  "first_due_date": installments[0]["due_date"]
+                                  if installments else None},
+                         idempotency_key=f"plan-approved:{plan.id}", channels=MAIL_AND_SMS)
+
+
+def notify_instalment_due(installment) -> list[Message]:
+    plan = installment.plan
+    return queue_message(plan.customer, event="instalment_due", template_key="instalment_due",
+                         context={"installment_sequence": installment.sequence,
+                                  "installment_count": len(plan.installments),
+                                  "installment_amount": installment.amount - (
+                                      installment.paid_amount or ZERO),
+                                  "installment_due_date": installment.due_date,
+                                  "structured_reference": _ogm(installment.structured_reference)},
+                         idempotency_key=f"instalment-due:{installment.id}:{installment.due_date}",
+                         channels=MAIL_AND_SMS)
+
+
+def notify_plan_broken(plan, missed_amount: Decimal | None = None) -> list[Message]:
+    late = [i for i in plan.installments if i.status != "paid"]
+    if missed_amount is None:
+        missed_amount = late[0].amount - (late[0].paid_amount or ZERO) if late else ZERO
+    open_amount = sum((i.amount - (i.paid_amount or ZERO) for i in late), ZERO)
+    return queue_message(plan.customer, event="plan_broken", template_key="plan_broken",
+                         context={"plan_total": plan.total_amount, "missed_amount": missed_amount,
+                                  "open_amount": open_amount},
+                         idempotency_key=f"plan-broken:{plan.id}", channels=MAIL_AND_SMS)
+
+
+# --- portal and account ----------------------------------------------------------------------
+
+def notify_magic_link(customer: Customer, contact: Contact | None, url: str,
+                      valid_minutes: int = 15, email: str | None = None) -> list[Message]:
+    """A log-in link, by e-mail to the person who asked, even for a paper customer."""
+    email = email or (contact.email if contact and contact.email else customer.email)
+    language = (contact.language if contact and contact.language else customer.language)
+    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+    return queue_message(customer, event="magic_link", template_key="magic_link",
+                         context={"login_url": url, "valid_minutes": valid_minutes},
+                         idempotency_key=f"magic-link:{digest}", channels=["email"],
+                         language=language, recipient=email)
+
+
+def notify_email_change(customer: Customer, new_email: str, confirm_url: str,
+                        valid_hours: int = 24, contact: Contact | None = None) -> list[Message]:
+    """Ask the new address to confirm itself (the old one stays in use until then)."""
+    language = (contact.language if contact and contact.language else customer.language)
+    digest = hashlib.sha256(confirm_url.encode()).hexdigest()[:40]
+    return queue_message(customer, event="email_change_confirmation",
+                         template_key="email_change_confirmation",
+                         context={"new_email": new_email, "confirm_url": confirm_url,
+                                  "valid_hours": valid_hours},
+                         idempotency_key=f"email-change:{digest}", channels=["email"],
+                         language=language, recipient=new_email)
+
+
+# --- contracts -------------------------------------------------------------------------------
+
+def notify_contract_renewal(contract: Contract) -> list[Message]:
+    """The renewal notice; records on the contract that it went out for this renewal date."""
+    messages = queue_message(
+        contract.customer, event="contract_renewal", template_key="contract_renewal",
+        context={"contract_reference": contract.reference,
+                 "contract_description": contract.description or "",
+                 "renewal_date": contract.renewal_date,
+                 "notice_deadline": contract.renewal_date - timedelta(days=1)},
+        idempotency_key=f"contract-renewal:{contract.id}:{contract.renewal_date}",
+        channels=MAIL)
+    contract.renewal_notice_sent_at = utcnow()
+    return messages
+
+
+def _noticed_for_this_renewal(contract: Contract, notice_days: int) -> bool:
+    """A notice sent within this renewal's notice window (not the previous year's)."""
+    sent = _business_date(contract.renewal_notice_sent_at)
+    return sent is not None and sent >= contract.renewal_date - timedelta(days=notice_days + 60)
+
+
+# --- daily jobs ------------------------------------------------------------------------------
+
+def send_contract_renewal_notices(today: date | None = None) -> int:
+    """Daily: every contract renewing within the notice period (45 days) gets its notice once.
+
+    A day the job did not run is caught up the next day (the window is "within 45 days", not
+    "exactly 45 days"); the idempotency key makes a second run queue nothing.
+    """
+    today = today or business_today()
+    notice_days = int(get_setting("notifications.renewal_notice_days"))
+    contracts = db.session.scalars(
+        select(Contract).where(Contract.renewal_date > today,
+                               Contract.renewal_date <= today + timedelta(days=notice_days))
+        .order_by(Contract.id)).all()
+    sent = 0
+    for contract in contracts:
+        if _noticed_for_this_renewal(contract, notice_days):
+            continue
+        try:
+            notify_contract_renewal(contract)
+            db.session.commit()
+            sent += 1
+        except Exception:  # one customer's problem (no address, broken template) stops nothing
+            db.session.rollback()
+            log.exception("renewal notice for contract %s not queued", contract.id)
+    return sent
+
+
+def send_instalment_notices(today: date | None = None) -> int:
+    """Daily: a friendly note a few days before each instalment of an active plan is due."""
+    from app.requests.models import Installment, PaymentPlan
+
+    today = today or business_today()
+    days = int(get_setting("notifications.instalment_notice_days"))
+    installments = db.session.scalars(
+        select(Installment).join(PaymentPlan)
+        .where(PaymentPlan.status == "active", Installment.status == "due",
+               Installment.due_date >= today,
+               Installment.due_date <= today + timedelta(days=days))
+        .order_by(Installment.id)).all()
+    queued = 0
+    for installment in installments:
+        try:
+            if notify_instalment_due(installment):
+                queued += 1
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("instalment notice %s not queued", installment.id)
+    return queued

@@ -1,0 +1,23 @@
+"""The notification rules staff can change (Settings → Business rules)."""
+from flask_babel import lazy_gettext as _l
+
+from app.core.settings import register_setting
+
+register_setting("notifications.public_url", "http://127.0.0.1:5000", "str",
+                 _l("Web address of CreditDesk, used in the links of messages"),
+                 "notifications")
+register_setting("notifications.stuck_after_minutes", 10, "int",
+                 _l("Minutes after which a message still being sent is sent again"),
+                 "notifications")
+register_setting("notifications.max_attempts", 8, "int",
+                 _l("Attempts before a message that keeps failing is marked failed"),
+                 "notifications")
+register_setting("notifications.instalment_notice_days", 5, "int",
+                 _l("Days before an instalment is due that the customer is reminded"),
+                 "notifications")
+register_setting("notifications.renewal_notice_days", 45, "int",
+                 _l("Days before a contract's renewal date that the renewal notice is sent"),
+                 "notifications")
+register_setting("notifications.webhook_events", "", "str",
+                 _l("Events also sent to the webhook plugin (comma-separated, * for all)"),
+                 "notifications")

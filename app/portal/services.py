@@ -1,0 +1,641 @@
+"""What the portal shows a customer: every query here is filtered by the logged-in customer's id.
+
+This module is the one place where the portal reads receivables. Each public function takes the
+customer id first and puts it in the WHERE clause of every query it runs, so that a route can
+never show another customer's data by passing the wrong invoice id: a lookup by id that does not
+belong to the customer returns None and the route answers 404.
+
+Queries are set-wise per customer (a handful per page, each on an index that starts with
+customer_id), so a page costs the same whatever the size of the whole ledger.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select
+
+from app.core.models import ZERO
+from app.core.settings import company_details
+from app.core.time import business_today
+from app.core.validation import ValidationError
+from app.customers.models import Customer, Mandate
+from app.extensions import db
+from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice, InvoiceLine
+from app.payments import epc
+from app.payments.models import Allocation, Payment
+from app.payments.references import format_ogm, format_rf
+from app.requests.models import (
+    REQUEST_KINDS,
+    REQUEST_STATUSES,
+    CustomerRequest,
+    Deferral,
+    Dispute,
+    PaymentPlan,
+    plan_invoice,
+)
+
+PAGE_SIZE = 25
+OPEN_REQUEST_STATUSES = ("received", "in_review")
+INVOICE_FILTERS = {"open": _l("Open"), "overdue": _l("Overdue"), "paid": _l("Paid"),
+                   "all": _l("All")}
+# Aging buckets: (key, label, first day overdue, last day overdue or None).
+AGING_BUCKETS = (
+    ("current", _l("Not yet due"), None, 0),
+    ("d1_30", _l("1–30 days"), 1, 30),
+    ("d31_60", _l("31–60 days"), 31, 60),
+    ("d61_90", _l("61–90 days"), 61, 90),
+    ("d90", _l("More than 90 days"), 91, None),
+)
+
+
+# --- what hangs on an open invoice ------------------------------------------------------------
+
+@dataclass
+class InvoiceState:
+    """An invoice with what the customer needs to know about it besides its own columns."""
+
+    invoice: Invoice
+    today: date
+    deferred_until: date | None = None
+    in_plan: bool = False
+    disputed_amount: Decimal = ZERO
+
+    @property
+    def is_open(self) -> bool:
+        return self.invoice.status in OPEN_STATUSES
+
+    @property
+    def effective_due(self) -> date:
+        """A deferral moves the date by which the customer must pay."""
+        return self.deferred_until or self.invoice.due_date
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open and past its (deferred) due date; a plan's installments replace the due date."""
+        return self.is_open and not self.in_plan and self.effective_due < self.today
+
+    @property
+    def days_overdue(self) -> int:
+        return max((self.today - self.effective_due).days, 0) if self.is_overdue else 0
+
+    @property
+    def payable(self) -> Decimal:
+        """What we ask the customer to pay now: the open amount less what is disputed.
+
+        Nothing for an invoice in a payment plan: the plan's installments are paid instead.
+        """
+        if not self.is_open or self.in_plan:
+            return ZERO
+        return max(self.invoice.open_amount - self.disputed_amount, ZERO)
+
+    @property
+    def is_disputed(self) -> bool:
+        return self.disputed_amount > 0 or bool(self.invoice.disputed)
+
+    @property
+    def reminder_level(self) -> int:
+        return self.invoice.dunning_level or 0
+
+    @property
+    def status_key(self) -> str:
+        if self.invoice.status == "paid":
+            return "paid"
+        if not self.is_open:
+            return self.invoice.status
+        return "overdue" if self.is_overdue else "open"
+
+    def badges(self) -> list[tuple[str, str]]:
+        """(css class, text) for every status a customer should see, most important first."""
+        shown: list[tuple[str, str]] = []
+        labels = {
+            "paid": _("Paid"), "overdue": _("Overdue"), "open": _("Open"),
+            "written_off": _("Written off"), "cancelled": _("Cancelled"),
+        }
+        shown.append((self.status_key, labels.get(self.status_key, self.invoice.status)))
+        if self.is_open and self.invoice.status == "partially_paid":
+            shown.append(("info", _("Partly paid")))
+        if self.is_disputed and self.is_open:
+            shown.append(("warn", _("Disputed")))
+        if self.in_plan and self.is_open:
+            shown.append(("info", _("In a payment plan")))
+        if self.deferred_until and self.is_open:
+            shown.append(("info", _("Deferred")))
+        if self.reminder_level and self.is_open:
+            shown.append(("warn", _("Reminded (level %(n)s)", n=self.reminder_level)))
+        return shown
+
+
+def _with_state(customer_id: int, *where: Any):
+    """SELECT invoices with, per row, the active deferral's date, whether an active plan
+    covers it, and the open disputed amount: one query, correlated subqueries on indexes."""
+    deferred = (select(func.max(Deferral.new_due_date))
+                .where(Deferral.invoice_id == Invoice.id, Deferral.customer_id == customer_id,
+                       Deferral.status == "active")
+                .correlate(Invoice).scalar_subquery())
+    planned = (select(plan_invoice.c.invoice_id)
+               .join(PaymentPlan, PaymentPlan.id == plan_invoice.c.plan_id)
+               .where(plan_invoice.c.invoice_id == Invoice.id,
+                      PaymentPlan.customer_id == customer_id, PaymentPlan.status == "active")
+               .correlate(Invoice).exists())
+    disputed = (select(func.sum(Dispute.amount))
+                .where(Dispute.invoice_id == Invoice.id, Dispute.customer_id == customer_id,
+                       Dispute.status == "open")
+                .correlate(Invoice).scalar_subquery())
+    return select(Invoice, deferred, planned, disputed).where(
+        Invoice.customer_id == customer_id, *where)
+
+
+def _state(row: Any, today: date) -> InvoiceState:
+    invoice, deferred, planned, disputed = row
+    if invoice.status not in OPEN_STATUSES:
+        return InvoiceState(invoice, today)
+    amount = max(Decimal(disputed or 0), invoice.disputed_amount or ZERO)
+    if invoice.disputed and not amount:
+        amount = invoice.open_amount  # flagged as disputed without an amount: all of it
+    return InvoiceState(invoice, today, deferred, bool(planned), min(amount, invoice.open_amount))
+
+
+def open_invoice_states(customer_id: int, today: date | None = None) -> list[InvoiceState]:
+    today = today or business_today()
+    rows = db.session.execute(_with_state(customer_id, Invoice.status.in_(OPEN_STATUSES))
+                              .order_by(Invoice.due_date, Invoice.id))
+    return [_state(row, today) for row in rows]
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+@dataclass
+class NextAction:
+    kind: str          # pay_overdue / sign_mandate / pay_next / none
+    text: str
+    endpoint: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    button: str | None = None
+
+
+@dataclass
+class Dashboard:
+    balance_due: Decimal
+    overdue_amount: Decimal
+    overdue_count: int
+    payable_overdue: Decimal
+    disputed_amount: Decimal
+    next_due: InvoiceState | None
+    open_requests: list[CustomerRequest]
+    open_request_count: int
+    next_action: NextAction
+
+
+def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
+    today = today or business_today()
+    states = open_invoice_states(customer.id, today)
+    # Open credit notes and the number of open requests, in one round trip.
+    credits, request_count = db.session.execute(select(
+        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
+            CreditNote.customer_id == customer.id, CreditNote.status == "open")
+        .scalar_subquery(),
+        select(func.count(CustomerRequest.id)).where(
+            CustomerRequest.customer_id == customer.id,
+            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)).scalar_subquery(),
+    )).one()
+    balance = sum((s.invoice.open_amount for s in states), ZERO) - Decimal(credits or 0)
+    overdue = [s for s in states if s.is_overdue]
+    upcoming = sorted((s for s in states if not s.is_overdue and not s.in_plan and s.payable),
+                      key=lambda s: (s.effective_due, s.invoice.id))
+    requests = list(db.session.scalars(
+        select(CustomerRequest).where(CustomerRequest.customer_id == customer.id,
+                                      CustomerRequest.status.in_(OPEN_REQUEST_STATUSES))
+        .order_by(CustomerRequest.created_at.desc()).limit(5))) if request_count else []
+    board = Dashboard(
+        balance_due=balance.quantize(Decimal("0.01")),
+        overdue_amount=sum((s.invoice.open_amount for s in overdue), ZERO),
+        overdue_count=len(overdue),
+        payable_overdue=sum((s.payable for s in overdue), ZERO),
+        disputed_amount=sum((s.disputed_amount for s in states), ZERO),
+        next_due=upcoming[0] if upcoming else None,
+        open_requests=requests,
+        open_request_count=request_count,
+        next_action=NextAction("none", ""),
+    )
+    board.next_action = _next_action(customer, board)
+    return board
+
+
+def _next_action(customer: Customer, board: Dashboard) -> NextAction:
+    """The one thing the customer should do now, in order of urgency."""
+    if board.payable_overdue > 0:
+        return NextAction("pay_overdue", _(
+            "%(n)s invoice(s) are overdue. Pay %(amount)s now to avoid reminders and costs.",
+            n=board.overdue_count, amount=_money(board.payable_overdue)),
+            "portal.pay_overdue", button=_("Pay the overdue invoices"))
+    if customer.payment_method == "direct_debit" and not _has_active_mandate(customer.id):
+        return NextAction("sign_mandate", _(
+            "You chose direct debit, but we have no signed mandate yet. Sign it so that your "
+            "invoices are paid on time automatically."))
+    if board.next_due is not None:
+        state = board.next_due
+        return NextAction("pay_next", _(
+            "Next payment: %(amount)s for invoice %(number)s, due on %(date)s.",
+            amount=_money(state.payable), number=state.invoice.number,
+            date=_day(state.effective_due)),
+            "portal.pay_invoice", {"invoice_id": state.invoice.id}, _("Pay this invoice"))
+    return NextAction("none", _("You are all set: there is nothing to pay right now."))
+
+
+def _has_active_mandate(customer_id: int) -> bool:
+    return db.session.scalar(select(Mandate.id).where(
+        Mandate.customer_id == customer_id, Mandate.status == "active").limit(1)) is not None
+
+
+def _money(amount: Decimal) -> str:
+    from app.core.i18n import money
+
+    return money(amount)
+
+
+def _day(value: date) -> str:
+    from app.core.i18n import day
+
+    return day(value)
+
+
+def request_label(req: CustomerRequest) -> tuple[str, str]:
+    return (str(REQUEST_KINDS.get(req.kind, req.kind)),
+            str(REQUEST_STATUSES.get(req.status, req.status)))
+
+
+# --- invoice lists ----------------------------------------------------------------------------
+
+@dataclass
+class InvoiceFilters:
+    status: str = "open"
+    q: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass
+class InvoicePage:
+    rows: list[InvoiceState]
+    total: int
+    page: int
+    pages: int
+    filters: InvoiceFilters
+    counts: dict[str, int]
+
+
+def parse_filters(args: Any) -> tuple[InvoiceFilters, dict[str, list[str]]]:
+    """Filters from the query string; a wrong value is reported and ignored, never a 500."""
+    from app.core import validation as v
+
+    errors = v.Errors()
+    status = args.get("status") or "open"
+    if status not in INVOICE_FILTERS:
+        errors.add("status", _("Must be one of: %(choices)s.", choices=", ".join(INVOICE_FILTERS)))
+        status = "open"
+    date_from = v.a_date(args, "from", errors)
+    date_to = v.a_date(args, "to", errors)
+    if date_from and date_to and date_to < date_from:
+        errors.add("to", _("The end date cannot be before the start date."))
+        date_to = None
+    page = v.integer(args, "page", errors, minimum=1, maximum=100000) or 1
+    q = (args.get("q") or "").strip()[:100]
+    return InvoiceFilters(status, q, date_from, date_to, page), errors.errors
+
+
+def _filter_clause(customer_id: int, status: str, today: date):
+    clause = [Invoice.customer_id == customer_id]
+    if status == "open":
+        clause.append(Invoice.status.in_(OPEN_STATUSES))
+    elif status == "overdue":
+        clause += [Invoice.status.in_(OPEN_STATUSES), Invoice.due_date < today]
+    elif status == "paid":
+        clause.append(Invoice.status == "paid")
+    else:
+        clause.append(Invoice.status != "cancelled")
+    return clause
+
+
+def invoice_page(customer_id: int, filters: InvoiceFilters, today: date | None = None
+                 ) -> InvoicePage:
+    today = today or business_today()
+    clause = _filter_clause(customer_id, filters.status, today)
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        clause.append(or_(Invoice.number.ilike(pattern, escape="\\"),
+                          Invoice.description.ilike(pattern, escape="\\")))
+    if filters.date_from:
+        clause.append(Invoice.issue_date >= filters.date_from)
+    if filters.date_to:
+        clause.append(Invoice.issue_date <= filters.date_to)
+    order = {
+        "open": (Invoice.due_date, Invoice.id),
+        "overdue": (Invoice.due_date, Invoice.id),
+        "paid": (Invoice.paid_on.desc(), Invoice.id.desc()),
+        "all": (Invoice.issue_date.desc(), Invoice.id.desc()),
+    }[filters.status]
+    counts = tab_counts(customer_id, today)
+    if filters.q or filters.date_from or filters.date_to:
+        total = db.session.scalar(select(func.count(Invoice.id)).where(and_(*clause))) or 0
+    else:
+        total = counts[filters.status]  # the tab's own count: no second COUNT query
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(filters.page, pages)
+    rows = db.session.execute(_with_state(customer_id, *clause[1:]).order_by(*order)
+                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    states = [_state(row, today) for row in rows]
+    if filters.status == "overdue":
+        # Deferred and planned invoices are not overdue for the customer, though past due_date.
+        states = [s for s in states if s.is_overdue]
+    return InvoicePage(states, total, page, pages, filters, counts)
+
+
+def tab_counts(customer_id: int, today: date) -> dict[str, int]:
+    """How many invoices each tab holds, in one query."""
+    is_open = Invoice.status.in_(OPEN_STATUSES)
+    row = db.session.execute(
+        select(
+            func.count(Invoice.id).filter(is_open),
+            func.count(Invoice.id).filter(is_open, Invoice.due_date < today),
+            func.count(Invoice.id).filter(Invoice.status == "paid"),
+            func.count(Invoice.id).filter(Invoice.status != "cancelled"),
+        ).where(Invoice.customer_id == customer_id)
+    ).one()
+    return dict(zip(("open", "overdue", "paid", "all"), (int(n or 0) for n in row)))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- one invoice ------------------------------------------------------------------------------
+
+@dataclass
+class PaymentEvent:
+    on: date
+    amount: Decimal
+    text: str
+
+
+@dataclass
+class InvoiceDetail:
+    state: InvoiceState
+    lines: list[InvoiceLine]
+    history: list[PaymentEvent]
+    paid_amount: Decimal
+
+
+def get_invoice(customer_id: int, invoice_id: int) -> Invoice | None:
+    """The invoice if it belongs to this customer; None otherwise (the route answers 404)."""
+    return db.session.scalar(select(Invoice).where(Invoice.id == invoice_id,
+                                                   Invoice.customer_id == customer_id,
+                                                   Invoice.status != "cancelled"))
+
+
+def invoice_state(customer_id: int, invoice_id: int, today: date | None = None
+                  ) -> InvoiceState | None:
+    row = db.session.execute(_with_state(customer_id, Invoice.id == invoice_id,
+                                         Invoice.status != "cancelled")).first()
+    return _state(row, today or business_today()) if row is not None else None
+
+
+def invoice_detail(customer_id: int, invoice_id: int, today: date | None = None
+                   ) -> InvoiceDetail | None:
+    state = invoice_state(customer_id, invoice_id, today)
+    if state is None:
+        return None
+    from app.payments.models import PAYMENT_METHODS
+
+    history = []
+    rows = db.session.execute(
+        select(Allocation.amount, Payment.received_on, Payment.method, CreditNote.number,
+               CreditNote.issue_date, Allocation.created_at)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .outerjoin(Payment, Payment.id == Allocation.payment_id)
+        .outerjoin(CreditNote, CreditNote.id == Allocation.credit_note_id)
+        .where(Allocation.invoice_id == invoice_id, Invoice.customer_id == customer_id,
+               Allocation.reversed_at.is_(None))
+        .order_by(Allocation.created_at, Allocation.id))
+    for amount, received_on, method, note_number, note_date, created_at in rows:
+        if note_number:
+            history.append(PaymentEvent(note_date or created_at.date(), amount,
+                                        _("Credit note %(number)s", number=note_number)))
+        else:
+            history.append(PaymentEvent(received_on or created_at.date(), amount,
+                                        str(PAYMENT_METHODS.get(method, method or ""))))
+    paid = sum((e.amount for e in history), ZERO)
+    return InvoiceDetail(state, list(state.invoice.lines), history, paid)
+
+
+# --- paying by bank transfer ------------------------------------------------------------------
+
+@dataclass
+class TransferDetails:
+    """Everything a customer types (or scans) into a banking app for one transfer."""
+
+    amount: Decimal
+    beneficiary: str
+    iban: str
+    bic: str
+    reference: str               # shown as printed: +++123/4567/89002+++ or RF18 5390 ...
+    reference_kind: str          # ogm / rf
+    qr_data_uri: str | None
+    qr_error: str | None
+    invoices: list[InvoiceState]
+    excluded: list[InvoiceState]
+
+
+def _transfer(amount: Decimal, reference_invoice: Invoice, info: str,
+              invoices: list[InvoiceState], excluded: list[InvoiceState]) -> TransferDetails:
+    company = company_details()
+    qr_uri, qr_error = None, None
+    try:
+        iban = epc.clean_iban(company["iban"])
+        reference = epc.qr_reference_for(reference_invoice, iban)
+    except ValidationError:
+        # A wrong IBAN in the settings: the page says so instead of failing.
+        iban, reference = str(company["iban"] or ""), reference_invoice.structured_reference
+        qr_error = _("The payment details are being updated; please try again later.")
+    kind = "ogm" if reference == reference_invoice.structured_reference else "rf"
+    if qr_error is None and amount >= epc.MIN_AMOUNT:
+        try:
+            payload = epc.epc_payload(name=company["name"][:epc.MAX_NAME], iban=iban,
+                                      bic=company["bic"], amount=amount, reference=reference,
+                                      info=info[:epc.MAX_INFO])
+            svg = epc.qr_svg(epc.make_qr(payload), scale=5)
+            qr_uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+        except ValidationError:
+            qr_error = _("The payment QR code is not available; use the details below.")
+    return TransferDetails(
+        amount=amount, beneficiary=company["name"], iban=epc.format_iban(iban) if iban else "",
+        bic=company["bic"] or "",
+        reference=format_ogm(reference) if kind == "ogm" else format_rf(reference),
+        reference_kind=kind, qr_data_uri=qr_uri, qr_error=qr_error, invoices=invoices,
+        excluded=excluded)
+
+
+def pay_invoice(customer_id: int, invoice_id: int, today: date | None = None
+                ) -> tuple[InvoiceState, TransferDetails | None] | None:
+    """(state, transfer) for one invoice; transfer is None when nothing is to be paid."""
+    state = invoice_state(customer_id, invoice_id, today)
+    if state is None:
+        return None
+    if state.payable < epc.MIN_AMOUNT:
+        return state, None
+    return state, _transfer(state.payable, state.invoice,
+                            _("Invoice %(number)s", number=state.invoice.number), [state], [])
+
+
+def pay_overdue(customer_id: int, today: date | None = None) -> TransferDetails | None:
+    """One transfer for every overdue invoice, less what is disputed (None: nothing overdue).
+
+    The communication is the oldest overdue invoice's reference: our matching books a payment
+    on that invoice first and spreads the rest over the customer's other open invoices.
+    """
+    states = [s for s in open_invoice_states(customer_id, today) if s.is_overdue]
+    payable = [s for s in states if s.payable >= epc.MIN_AMOUNT]
+    excluded = [s for s in states if s.payable < epc.MIN_AMOUNT]
+    if not payable:
+        return None
+    total = sum((s.payable for s in payable), ZERO)
+    oldest = min(payable, key=lambda s: (s.effective_due, s.invoice.id))
+    info = _("Invoices %(numbers)s", numbers=", ".join(s.invoice.number for s in payable))
+    if len(info) > epc.MAX_INFO:
+        info = _("%(n)s overdue invoices", n=len(payable))
+    return _transfer(total, oldest.invoice, info, payable, excluded)
+
+
+# --- account statement ------------------------------------------------------------------------
+
+@dataclass
+class StatementLine:
+    on: date
+    kind: str            # invoice / credit_note / payment / write_off
+    reference: str
+    text: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal = ZERO
+
+
+@dataclass
+class Statement:
+    customer: Customer
+    date_from: date
+    date_to: date
+    opening_balance: Decimal
+    lines: list[StatementLine]
+    closing_balance: Decimal
+    aging: list[tuple[str, str, Decimal]]
+    aging_total: Decimal
+
+
+KIND_ORDER = {"invoice": 0, "credit_note": 1, "payment": 2, "write_off": 3}
+
+
+def default_period(today: date | None = None) -> tuple[date, date]:
+    today = today or business_today()
+    return today.replace(day=1) - timedelta(days=365), today
+
+
+def statement(customer: Customer, date_from: date | None = None, date_to: date | None = None,
+              today: date | None = None) -> Statement:
+    """Invoices, credit notes and payments in date order with a running balance.
+
+    Everything before ``date_from`` is summed into the opening balance (three aggregate
+    queries), so the running balance is right whatever period is shown.
+    """
+    today = today or business_today()
+    default_from, default_to = default_period(today)
+    date_from, date_to = date_from or default_from, date_to or default_to
+    cid = customer.id
+    entries = _statement_entries(cid, date_from, date_to)
+    opening = _balance_before(cid, date_from)
+    balance = opening
+    for entry in entries:
+        balance += entry.debit - entry.credit
+        entry.balance = balance
+    aging, aging_total = aging_summary(cid, today)
+    return Statement(customer, date_from, date_to, opening, entries, balance, aging, aging_total)
+
+
+def _statement_entries(cid: int, date_from: date, date_to: date) -> list[StatementLine]:
+    lines: list[StatementLine] = []
+    invoices = db.session.execute(
+        select(Invoice.id, Invoice.number, Invoice.issue_date, Invoice.due_date,
+               Invoice.total_amount, Invoice.status, Invoice.open_amount, Invoice.updated_at,
+               Invoice.description)
+        .where(Invoice.customer_id == cid, Invoice.status != "cancelled",
+               or_(Invoice.issue_date.between(date_from, date_to),
+                   and_(Invoice.status == "written_off",
+                        func.date(Invoice.updated_at).between(date_from, date_to)))))
+    for _id, number, issued, due, total, status, open_amount, updated, description in invoices:
+        if date_from <= issued <= date_to:
+            lines.append(StatementLine(issued, "invoice", number, description or _(
+                "Invoice, due on %(date)s", date=_day(due)), total, ZERO))
+        if status == "written_off" and open_amount and date_from <= updated.date() <= date_to:
+            lines.append(StatementLine(updated.date(), "write_off", number,
+                                       _("Written off"), ZERO, open_amount))
+    for number, issued, amount, reason in db.session.execute(
+        select(CreditNote.number, CreditNote.issue_date, CreditNote.amount, CreditNote.reason)
+        .where(CreditNote.customer_id == cid, CreditNote.issue_date.between(date_from, date_to))
+    ):
+        lines.append(StatementLine(issued, "credit_note", number,
+                                   _("Credit note"), ZERO, amount))
+    from app.payments.models import PAYMENT_METHODS
+
+    for pid, received, amount, method, communication in db.session.execute(
+        select(Payment.id, Payment.received_on, Payment.amount, Payment.method,
+               Payment.communication)
+        .where(Payment.customer_id == cid, Payment.status != "returned",
+               Payment.received_on.between(date_from, date_to))
+    ):
+        lines.append(StatementLine(received, "payment", communication or "",
+                                   _("Payment (%(method)s)",
+                                     method=PAYMENT_METHODS.get(method, method)), ZERO, amount))
+    lines.sort(key=lambda line: (line.on, KIND_ORDER[line.kind], line.reference))
+    return lines
+
+
+def _balance_before(cid: int, before: date) -> Decimal:
+    """Invoiced - written off - credited - paid before ``before``: four sums, one round trip."""
+    def total(column, *where):
+        return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
+
+    invoiced, written_off, credited, paid = db.session.execute(select(
+        total(Invoice.total_amount, Invoice.customer_id == cid, Invoice.status != "cancelled",
+              Invoice.issue_date < before),
+        total(Invoice.open_amount, Invoice.customer_id == cid, Invoice.status == "written_off",
+              func.date(Invoice.updated_at) < before),
+        total(CreditNote.amount, CreditNote.customer_id == cid, CreditNote.issue_date < before),
+        total(Payment.amount, Payment.customer_id == cid, Payment.status != "returned",
+              Payment.received_on < before),
+    )).one()
+    result = Decimal(invoiced or 0) - Decimal(written_off or 0) - Decimal(credited or 0) \
+        - Decimal(paid or 0)
+    return result.quantize(Decimal("0.01"))
+
+
+def aging_summary(cid: int, today: date | None = None) -> tuple[list[tuple[str, str, Decimal]],
+                                                                  Decimal]:
+    """Open amounts by how long they are overdue: [(key, label, amount)], total."""
+    today = today or business_today()
+    sums = {key: ZERO for key, *_ in AGING_BUCKETS}
+    for due, amount in db.session.execute(
+        select(Invoice.due_date, Invoice.open_amount).where(
+            Invoice.customer_id == cid, Invoice.status.in_(OPEN_STATUSES))
+    ):
+        late = (today - due).days
+        for key, _label, _low, high in AGING_BUCKETS:
+            if high is None or late <= high:
+                sums[key] += amount
+                break
+    buckets = [(key, str(label), sums[key]) for key, label, *_ in AGING_BUCKETS]
+    return buckets, sum(sums.values(), ZERO)

@@ -1,0 +1,347 @@
+"""Portal response times under load: dashboard, invoice list and statement.
+
+    python -m bench.portal --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+
+Against a database filled by ``bench.generate`` (100k customers / 1M invoices), this
+
+1. signs in a sample of customers by creating portal sessions for them (rows of kind "session",
+   removed at the end) and the signed cookies a browser would hold;
+2. serves the real app with gunicorn on 127.0.0.1 and sends ``--clients`` concurrent clients
+   (closed loop, no think time) at the three pages, each signed in as a random sample customer;
+3. does the same against the baseline: a bare Flask app (no FAB, no templates, no session)
+   whose endpoints call the same portal service functions, so they run the same SQL;
+4. prints p50/p95/p99 per page for both, next to the target (p95 <= 100 ms).
+
+The load is bounded in requests and in time and goes to 127.0.0.1 only. The client threads run
+on the same machine as gunicorn and PostgreSQL and take some of its CPU: the figures are an
+upper bound of what the server alone would show.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("dashboard", "invoices", "statement")
+PORTAL_PATHS = {"dashboard": "/portal/", "invoices": "/portal/invoices",
+                "statement": "/portal/statement"}
+TARGET_P95_MS = 100.0
+
+
+# --- the two apps gunicorn serves --------------------------------------------------------------
+
+def portal_app():
+    """The real app (gunicorn "bench.portal:portal_app()"), with the portal mounted."""
+    from app import create_app
+    from app.portal import register_portal
+
+    app = create_app()
+    if "portal" not in app.blueprints:
+        register_portal(app)
+    return app
+
+
+def bare_app():
+    """The baseline: plain Flask + Flask-SQLAlchemy + Babel running the portal's queries."""
+    from flask import Flask, jsonify
+    from flask_appbuilder.security.sqla import models as _fab_models  # noqa: F401  (ab_user)
+    from flask_babel import Babel
+
+    from app import models  # noqa: F401  (the whole metadata, as in the real app)
+    from app.customers.models import Customer
+    from app.extensions import db
+    from app.portal import services
+    from config import Config
+
+    app = Flask("bare")
+    app.config.from_object(Config)
+    db.init_app(app)
+    Babel(app)
+
+    @app.get("/bare/<page>/<int:customer_id>")
+    def page(page: str, customer_id: int):
+        customer = db.session.get(Customer, customer_id)
+        if page == "dashboard":
+            board = services.dashboard(customer)
+            return jsonify(balance=str(board.balance_due), overdue=str(board.overdue_amount))
+        if page == "invoices":
+            filters, _errors = services.parse_filters({})
+            found = services.invoice_page(customer_id, filters)
+            return jsonify(invoices=[s.invoice.number for s in found.rows], total=found.total)
+        found = services.statement(customer)
+        return jsonify(lines=len(found.lines), closing=str(found.closing_balance))
+
+    return app
+
+
+# --- sessions for a sample of customers --------------------------------------------------------
+
+def signed_in_cookies(app, count: int, seed: int) -> tuple[list[tuple[int, str]], list[int]]:
+    """[(customer id, session cookie)] for ``count`` customers with invoices, and the row ids."""
+    from sqlalchemy import select
+
+    from app.core.models import utcnow
+    from app.extensions import db
+    from app.invoices.models import Invoice
+    from app.portal.auth import SESSION_KEY, hash_token
+    from app.portal.models import PortalAccess
+
+    rng = random.Random(seed)
+    highest = db.session.scalar(select(Invoice.customer_id).order_by(
+        Invoice.customer_id.desc()).limit(1)) or 0
+    wanted = sorted(rng.sample(range(1, highest + 1), min(count * 2, highest)))
+    ids = list(db.session.scalars(select(Invoice.customer_id).where(
+        Invoice.customer_id.in_(wanted)).distinct()))[:count]
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies, rows = [], []
+    for customer_id in ids:
+        raw = secrets.token_urlsafe(32)
+        row = PortalAccess(customer_id=customer_id, kind="session", token_hash=hash_token(raw),
+                           created_at=utcnow(), expires_at=utcnow() + timedelta(hours=2),
+                           ip="127.0.0.1")
+        db.session.add(row)
+        db.session.flush()
+        rows.append(row.id)
+        # A browser also holds the CSRF secret Flask-WTF put in its session on the first page.
+        cookies.append((customer_id, serializer.dumps({SESSION_KEY: raw,
+                                                       "csrf_token": secrets.token_hex(20)})))
+    db.session.commit()
+    return cookies, rows
+
+
+def remove_sessions(row_ids: list[int]) -> None:
+    from app.extensions import db
+    from app.portal.models import PortalAccess
+
+    db.session.query(PortalAccess).filter(PortalAccess.id.in_(row_ids)).delete(
+        synchronize_session=False)
+    db.session.commit()
+
+
+# --- gunicorn ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """One gunicorn serving ``target`` on 127.0.0.1, stopped (by its own pid) on exit."""
+
+    def __init__(self, target: str, env: dict[str, str], workers: int, threads: int):
+        self.port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", str(workers), "--threads", str(threads),
+                   "--worker-class", "gthread" if threads > 1 else "sync",
+                   "--log-level", "warning", "--timeout", "60", target]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise click.ClickException("gunicorn exited; see its output above")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", path)
+                connection.getresponse().read()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise click.ClickException("gunicorn did not answer in time")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --- load -------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PAGES})
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    client_cpu: float = 0.0  # CPU seconds the load generator itself used
+
+
+def run_load(port: int, requests_for, clients: int, per_page: int, max_seconds: float,
+             warmup: int) -> Result:
+    """``clients`` threads, closed loop; ``requests_for(i)`` -> (page, path, headers)."""
+    result = Result()
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+    total = per_page * len(PAGES)
+    deadline = time.monotonic() + max_seconds
+
+    local = threading.local()
+
+    def one(i: int) -> tuple[str, float, int]:
+        # One keep-alive connection per client; http.client reconnects by itself when the
+        # server closes it (gunicorn's sync workers close after every response).
+        if getattr(local, "connection", None) is None:
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        page, path, headers = requests_for(i)
+        started = time.perf_counter()
+        try:
+            local.connection.request("GET", path, headers=headers)
+            response = local.connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            local.connection.close()
+            local.connection = None
+            raise
+        return page, (time.perf_counter() - started) * 1000, response.status
+
+    for i in range(warmup):
+        one(i)
+
+    def worker() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(counter)
+            if i >= total:
+                return
+            try:
+                page, ms, status = one(i)
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    result.errors.append(repr(exc))
+                continue
+            with lock:
+                if status == 200:
+                    result.latencies[page].append(ms)
+                else:
+                    result.errors.append(f"{page}: HTTP {status}")
+
+    started, cpu = time.perf_counter(), time.process_time()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - started
+    result.client_cpu = time.process_time() - cpu
+    return result
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def report(portal: Result, bare: Result) -> list[str]:
+    lines = [f"{'page':<10} {'':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'n':>6}"]
+    verdicts = []
+    for page in PAGES:
+        for name, result in (("portal", portal), ("bare", bare)):
+            values = result.latencies[page]
+            lines.append(f"{page:<10} {name:>8} {statistics.median(values) if values else 0:8.1f}"
+                         f" {percentile(values, .95):8.1f} {percentile(values, .99):8.1f}"
+                         f" {len(values):6d}")
+        p95 = percentile(portal.latencies[page], .95)
+        verdicts.append(f"{page}: p95 {p95:.1f} ms "
+                        f"({'meets' if p95 <= TARGET_P95_MS else 'MISSES'} {TARGET_P95_MS:.0f} ms)")
+    for name, result in (("portal", portal), ("bare", bare)):
+        count = sum(len(v) for v in result.latencies.values())
+        lines.append(f"{name}: {count / result.seconds:.0f} requests/s, load generator used "
+                     f"{result.client_cpu / result.seconds:.0%} of a core, "
+                     f"{len(result.errors)} errors" + (f" e.g. {result.errors[:3]}"
+                                                       if result.errors else ""))
+    return lines + verdicts
+
+
+@click.command()
+@click.option("--database-url", "url", help="Default: DATABASE_URL (the `bench` database).")
+@click.option("--clients", default=16, show_default=True, type=click.IntRange(1, 64))
+@click.option("--requests", "per_page", default=400, show_default=True,
+              type=click.IntRange(10, 10000), help="Measured requests per page and app.")
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.option("--max-seconds", default=120.0, show_default=True,
+              help="Stop each load phase after this long, whatever is left.")
+@click.option("--seed", default=1, show_default=True)
+def main(url: str | None, clients: int, per_page: int, customers: int, workers: int,
+         threads: int, max_seconds: float, seed: int) -> None:
+    """Measure the portal's pages against a bare Flask endpoint running the same SQL."""
+    from app import create_app
+    from app.core.setup_cli import prepare_database
+    from app.extensions import db
+    from bench.generate import database_url
+    from config import Config
+
+    url = database_url(url)
+    secret = secrets.token_hex(32)
+    instance = tempfile.mkdtemp(prefix="creditdesk-bench-")
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "JOBS_MODE": "sync",
+           "REDIS_URL": "", "SEED_DEMO_DATA": "0", "CREDITDESK_INSTANCE_DIR": instance,
+           "FAB_UPDATE_PERMS": "0", "PYTHONPATH": str(ROOT)}
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=secret, JOBS_MODE="sync",
+                     SEED_DEMO_DATA=False)
+    with app.app_context():
+        click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+        prepare_database()
+        cookies, rows = signed_in_cookies(app, customers, seed)
+    click.echo(f"{len(cookies)} signed-in sample customers; {clients} clients; "
+               f"{workers} gunicorn workers x {threads} threads")
+    rng = random.Random(seed)
+    picks = [rng.choice(cookies) for _ in range(per_page * len(PAGES) + 100)]
+
+    def portal_request(i: int):
+        _customer_id, cookie = picks[i % len(picks)]
+        page = PAGES[i % len(PAGES)]
+        return page, PORTAL_PATHS[page], {"Cookie": f"session={cookie}"}
+
+    def bare_request(i: int):
+        customer_id, _cookie = picks[i % len(picks)]
+        page = PAGES[i % len(PAGES)]
+        return page, f"/bare/{page}/{customer_id}", {}
+
+    results = {}
+    try:
+        for name, target, probe, make in (
+                ("bare", "bench.portal:bare_app()", f"/bare/dashboard/{cookies[0][0]}",
+                 bare_request),
+                ("portal", "bench.portal:portal_app()", "/portal/login", portal_request)):
+            server = Server(target, env, workers, threads)
+            try:
+                server.wait_ready(probe)
+                click.echo(f"{name}: measuring {per_page} requests per page ...")
+                results[name] = run_load(server.port, make, clients, per_page, max_seconds,
+                                         warmup=30)
+            finally:
+                server.stop()
+    finally:
+        with app.app_context():
+            remove_sessions(rows)
+            db.engine.dispose()
+    click.echo("")
+    for line in report(results["portal"], results["bare"]):
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Writing a hand-over case as a CSV file (see the package docstring)."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+COLUMNS = (
+    "case_id", "handed_over_on", "creditor_name", "creditor_enterprise_number",
+    "debtor_number", "debtor_name", "debtor_kind", "debtor_vat_number", "debtor_language",
+    "debtor_email", "debtor_phone", "address_line1", "address_line2", "postal_code", "city",
+    "country", "invoice_number", "issue_date", "due_date", "currency", "total_amount",
+    "open_amount", "claimed_amount", "fees", "structured_reference", "reminders",
+)
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class CsvExport:
+    def __init__(self, settings: dict[str, Any]):
+        configured = (settings.get("directory") or "").strip()
+        self.directory = Path(configured) if configured else \
+            Path(current_app.instance_path) / "collection"
+        self.delimiter = (settings.get("delimiter") or ";")[:1]
+
+    def path_for(self, case_id: str) -> Path:
+        return self.directory / f"{_SAFE.sub('_', case_id)}.csv"
+
+    def hand_over(self, case: dict[str, Any]) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path_for(case["case_id"])
+        temporary = target.with_suffix(".csv.part")
+        temporary.write_text(render(case, self.delimiter), encoding="utf-8")
+        os.replace(temporary, target)  # atomic: the upload job never sees half a file
+        return target.name
+
+
+def render(case: dict[str, Any], delimiter: str = ";") -> str:
+    debtor = case["debtor"]
+    address = debtor.get("address") or {}
+    reminders = " | ".join(f"{r['date']} {r['level']}" for r in case.get("reminders", []))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for invoice in case["invoices"]:
+        writer.writerow([
+            case["case_id"], case["handed_over_on"], case["creditor"].get("name"),
+            case["creditor"].get("enterprise_number"), debtor["number"], debtor["name"],
+            debtor["kind"], debtor.get("vat_number") or "", debtor.get("language") or "",
+            debtor.get("email") or "", debtor.get("phone") or "", address.get("line1") or "",
+            address.get("line2") or "", address.get("postal_code") or "",
+            address.get("city") or "", address.get("country") or "", invoice["number"],
+            invoice["issue_date"], invoice["due_date"], invoice["currency"],
+            invoice["total_amount"], invoice["open_amount"], invoice["claimed_amount"],
+            invoice["fees"], invoice["structured_reference"], reminders,
+        ])
+    return buffer.getvalue()

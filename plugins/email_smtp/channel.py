@@ -1,0 +1,173 @@
+"""The SMTP channel: one connection per batch of messages, errors sorted into retry / give up."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+
+from flask import current_app
+
+from app.core.models import utcnow
+from app.notifications.channels import (
+    PermanentError,
+    TransientError,
+    is_optional,
+    message_id_for,
+)
+from app.notifications.models import Message
+
+
+class SmtpChannel:
+    def __init__(self, settings: dict) -> None:
+        config = current_app.config
+        self.host = settings.get("host") or config.get("SMTP_HOST") or ""
+        self.port = int(settings.get("port") or config.get("SMTP_PORT") or 25)
+        self.security = (settings.get("security") or "none").lower()
+        self.username = settings.get("username") or ""
+        self.password = settings.get("password") or ""
+        self.sender = settings.get("from_address") or config.get("MAIL_FROM") or "creditdesk@localhost"
+        self.timeout = float(settings.get("timeout") or 30)
+        self._smtp: smtplib.SMTP | None = None
+        self._company: dict | None = None  # read once per batch, not once per message
+
+    def is_configured(self) -> bool:
+        return bool(self.host)
+
+    # -- connection ------------------------------------------------------------------------
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if self.username:
+            smtp.login(self.username, self.password)
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, message: Message) -> str:
+        if self._company is None:
+            from app.core.settings import company_details
+            from app.notifications.context import public_url
+
+            self._company = {**company_details(),
+                             "unsubscribe_url": public_url("/portal/preferences")}
+        mail = build_email(message, self.sender, self._company)
+        reused = self._smtp is not None
+        try:
+            try:
+                self._deliver(mail, message.recipient)
+            except smtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The server closed the idle connection we kept for the batch: once more, anew.
+                self._drop()
+                self._deliver(mail, message.recipient)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
+            code, reply = next(iter(exc.recipients.values()))
+            raise _classify(code, reply, message.recipient) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()  # a configuration problem: retried, so fixing the password is enough
+            raise TransientError(f"SMTP login refused ({exc.smtp_code})") from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise _classify(exc.smtp_code, exc.smtp_error, message.recipient) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TransientError(f"SMTP server {self.host}:{self.port} unreachable: {exc}") from exc
+        return mail["Message-ID"]
+
+    def _deliver(self, mail: MIMEBase, recipient: str) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        self._smtp.send_message(mail, from_addr=self.sender, to_addrs=[recipient])
+
+
+def _classify(code: int, reply, recipient: str) -> Exception:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    error = f"SMTP {code} for {recipient}: {text}"
+    return PermanentError(error) if 500 <= int(code) < 600 else TransientError(error)
+
+
+def build_email(message: Message, sender: str, company: dict | None = None) -> MIMEBase:
+    """The MIME message: text and HTML alternatives, invoice PDFs, deterministic Message-ID.
+
+    Built with the compat32 MIME classes: the same standard output as EmailMessage, five
+    times faster, which matters at thousands of messages per run.
+    """
+    if company is None:
+        from app.core.settings import company_details
+        from app.notifications.context import public_url
+
+        company = {**company_details(), "unsubscribe_url": public_url("/portal/preferences")}
+    body: MIMEBase = MIMEText(message.body_text or "", "plain", "utf-8")
+    if message.body_html:
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(body)
+        alternative.attach(MIMEText(message.body_html, "html", "utf-8"))
+        body = alternative
+    pdfs = invoice_attachments(message)
+    if pdfs:
+        mixed = MIMEMultipart("mixed")
+        mixed.attach(body)
+        for name, data in pdfs:
+            part = MIMEApplication(data, "pdf")
+            part.add_header("Content-Disposition", "attachment", filename=name)
+            mixed.attach(part)
+        body = mixed
+    domain = sender.rpartition("@")[2] or "localhost"
+    body["From"] = formataddr((company.get("name") or "", sender), charset="utf-8")
+    body["To"] = message.recipient
+    body["Subject"] = Header(message.subject or "", "utf-8")
+    body["Date"] = format_datetime(message.created_at or utcnow())
+    body["Message-ID"] = message_id_for(message.idempotency_key, domain)
+    body["Content-Language"] = message.language
+    body["Auto-Submitted"] = "auto-generated"
+    body["X-CreditDesk-Idempotency-Key"] = message.idempotency_key
+    if company.get("email"):
+        body["Reply-To"] = company["email"]
+    if is_optional(message):
+        unsubscribe = [f"<{company['unsubscribe_url']}>"]
+        if company.get("email"):
+            unsubscribe.insert(0, f"<mailto:{company['email']}?subject=unsubscribe>")
+        body["List-Unsubscribe"] = ", ".join(unsubscribe)
+    return body
+
+
+def invoice_attachments(message: Message) -> list[tuple[str, bytes]]:
+    """(file name, PDF bytes) of the invoices the message names; a missing invoice is fatal."""
+    from app.extensions import db
+    from app.invoices.models import Invoice
+    from app.invoices.pdf import invoice_pdf_bytes
+
+    files = []
+    for item in message.attachments or []:
+        invoice_id = item.get("invoice_id") if isinstance(item, dict) else item
+        if invoice_id is None:
+            continue
+        invoice = db.session.get(Invoice, int(invoice_id))
+        if invoice is None:
+            raise PermanentError(f"invoice {invoice_id} to attach no longer exists")
+        files.append((f"{invoice.number}.pdf", invoice_pdf_bytes(invoice)))
+    return files

@@ -1,0 +1,213 @@
+"""The customer's journey in a real browser: Playwright driving Debian's Chromium against the
+app served by a real HTTP server thread on 127.0.0.1.
+
+magic link -> dashboard -> invoice -> PDF download -> pay page with a scannable QR code ->
+Dutch -> log out. Every page is also photographed in French, Dutch and English, on a desktop
+and at 375 px wide, into test-artifacts/portal/ for people to review.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+from pypdf import PdfReader
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from app.invoices.models import InvoiceLine
+from tests.helpers import make_customer, make_invoice
+from tests.portal.conftest import last_login_link
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium "
+                              "(apt-get install -y chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The app on a real socket (not the test client), in a thread."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _due_in_a_month_with_a_dutch_name() -> date:
+    """An upcoming date whose month is written differently in Dutch, French and English."""
+    day = date.today() + timedelta(days=3)
+    while day.month not in (1, 2, 3, 5, 6, 7, 8, 10):
+        day += timedelta(days=1)
+    return day
+
+
+@pytest.fixture
+def customer(app, templates):
+    person = make_customer(name="Brasserie Van Dyck", email="journey@example.test",
+                           language="fr")
+    overdue = make_invoice(person, total="125.50", due_in_days=-12,
+                           description="Entretien chaudière")
+    overdue.lines.append(InvoiceLine(position=1, description="Entretien chaudière",
+                                     quantity=1, unit_price=103.72, amount=125.50))
+    upcoming_due = _due_in_a_month_with_a_dutch_name()
+    make_invoice(person, total="80.00", due_in_days=(upcoming_due - date.today()).days,
+                 description="Abonnement")
+    db.session.commit()
+    return person, overdue, upcoming_due
+
+
+def _shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page, server: str, email: str) -> None:
+    page.goto(f"{server}/portal/login")
+    page.locator("input[type=email]").fill(email)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/portal/login/sent")
+    page.goto(server + last_login_link(email))
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(f"{server}/portal/")
+
+
+def test_customer_journey(server, browser, customer, tmp_path):
+    person, overdue, upcoming_due = customer
+    context = browser.new_context(locale="fr-BE", viewport={"width": 1280, "height": 900},
+                                  accept_downloads=True)
+    page = context.new_page()
+    foreign = []
+    page.on("request", lambda r: foreign.append(r.url)
+            if not r.url.startswith((server, "data:")) else None)
+
+    # Sign in with the magic link; the dashboard opens in the customer's language (French).
+    _sign_in(page, server, person.email)
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert "125,50 €" in page.inner_text("main").replace("\u202f", " ").replace("\xa0", " ")
+
+    # Invoice list, then the invoice.
+    page.locator("nav.main-nav a[href='/portal/invoices']").click()
+    page.get_by_role("link", name=overdue.number, exact=True).click()
+    page.wait_for_url(f"**/portal/invoices/{overdue.id}")
+    assert "Entretien chaudière" in page.inner_text("main")
+
+    # The PDF: a real PDF of this invoice.
+    with page.expect_download() as caught:
+        page.locator(f"a[href='/portal/invoices/{overdue.id}/pdf']").click()
+    pdf_path = tmp_path / "invoice.pdf"
+    caught.value.save_as(pdf_path)
+    data = pdf_path.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert overdue.number in "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+    # Pay: IBAN, communication and a QR code a banking app can read.
+    page.locator(f"a[href='/portal/invoices/{overdue.id}/pay']").first.click()
+    page.wait_for_url(f"**/portal/invoices/{overdue.id}/pay")
+    ogm = overdue.structured_reference
+    assert f"+++{ogm[:3]}/{ogm[3:7]}/{ogm[7:]}+++" in page.inner_text("main")
+    qr = page.locator(".qr img")
+    assert qr.is_visible()
+    if shutil.which("zbarimg"):
+        shot = tmp_path / "qr.png"
+        qr.screenshot(path=str(shot))
+        decoded = subprocess.run(["zbarimg", "--raw", "-q", str(shot)], capture_output=True,
+                                 text=True, check=True).stdout.splitlines()
+        assert decoded[:4] == ["BCD", "002", "1", "SCT"]
+        assert "BE04068246137931" in decoded and "EUR125.50" in decoded and ogm in decoded
+
+    # Switch to Dutch: the page speaks Dutch (menu and dates) and formats amounts the Dutch way.
+    page.locator("nav.languages a[hreflang=nl]").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert "€ 125,50" in page.inner_text("main").replace("\xa0", " ")
+    with force_locale("nl_BE"):
+        invoices_nl = _("Invoices")
+        long_date = format_date(upcoming_due, "long")
+    assert invoices_nl != "Invoices"
+    assert page.locator("nav.main-nav").inner_text().count(invoices_nl) == 1
+    page.locator("nav.main-nav a[href='/portal/']").click()
+    assert long_date in page.inner_text("main")  # e.g. "5 maart 2026"
+
+    # Log out: back to the sign-in page, and the dashboard is closed.
+    page.locator("form.logout button").click()
+    page.wait_for_url("**/portal/login?signed_out=1")
+    page.goto(f"{server}/portal/")
+    assert "/portal/login" in page.url
+    assert foreign == [], f"requests to other hosts: {foreign}"
+    context.close()
+
+
+PAGES = [
+    ("dashboard", "/portal/"), ("invoices", "/portal/invoices?status=all"),
+    ("invoice", "/portal/invoices/{id}"), ("pay", "/portal/invoices/{id}/pay"),
+    ("pay-overdue", "/portal/pay"), ("statement", "/portal/statement"),
+]
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_screenshots_of_every_page_in_three_languages(server, browser, customer, width):
+    person, overdue, _due = customer
+    context = browser.new_context(locale="fr-BE", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    for language in ("fr", "nl", "en"):
+        page.goto(f"{server}/portal/language/{language}?next=/portal/login")
+        _shoot(page, f"{width}/{language}-login")
+    _sign_in(page, server, person.email)
+    for language in ("fr", "nl", "en"):
+        page.goto(f"{server}/portal/language/{language}?next=/portal/")
+        for name, path in PAGES:
+            page.goto(server + path.format(id=overdue.id))
+            assert page.locator("html").get_attribute("lang") == language
+            # Usable on a phone: nothing wider than the screen.
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{name} in {language} is {overflow}px wide at {width}px"
+            _shoot(page, f"{width}/{language}-{name}")
+    context.close()
+
+
+def test_keyboard_only_sign_in_and_navigation(server, browser, customer):
+    person, _overdue, _due = customer
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{server}/portal/login")
+    page.keyboard.press("Tab")  # the first stop is the skip link
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.locator("input[type=email]").focus()
+    page.keyboard.type(person.email)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/portal/login/sent")
+    page.goto(server + last_login_link(person.email))
+    page.keyboard.press("Tab")
+    for _step in range(10):  # tab to the Continue button and press it
+        if page.evaluate("document.activeElement.type") == "submit":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/portal/")
+    context.close()
