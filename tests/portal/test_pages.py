@@ -46,6 +46,23 @@ def english(app):
 
 # --- dashboard --------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("status, words", [
+    ("collection_agency", "handed over to our collection agency"),
+    ("legal_proceedings", "in legal proceedings"),
+    ("insolvent", "insolvency procedure"),
+])
+def test_dashboard_tells_the_customer_their_legal_status(portal_client, english, status, words):
+    customer = make_customer(email=f"{status}@example.test", legal_status=status)
+    page = text_of(portal_client(customer).get("/portal/" + english))
+    assert words in page
+
+
+def test_no_legal_notice_for_an_ordinary_customer(portal_client, english):
+    customer = make_customer(email="ordinary@example.test")
+    response = portal_client(customer).get("/portal/" + english)
+    assert 'id="legal-status"' not in response.get_data(as_text=True)
+
+
 def test_dashboard_figures_and_next_action(portal_client, english):
     customer = make_customer(email="dash@example.test")
     make_invoice(customer, total="150.00", due_in_days=-10)
