@@ -160,15 +160,32 @@ def _break_promises(decisions: list[Decision], run_date: date, late_days: int) -
     """Deferrals whose date passed unpaid and plans with a late instalment are broken."""
     deferrals = [i for d in decisions for i in d.broken_deferrals or ()]
     plans = [p for d in decisions for p in d.broken_plans or ()]
+    newly_broken_deferrals: list[int] = []
+    newly_broken_plans: list[int] = []
     if deferrals:
-        db.session.execute(update(Deferral).where(Deferral.id.in_(deferrals),
-                                                  Deferral.status == "active")
-                           .values(status="broken"))
+        newly_broken_deferrals = list(db.session.scalars(
+            update(Deferral).where(Deferral.id.in_(deferrals), Deferral.status == "active")
+            .values(status="broken").returning(Deferral.id)))
     if plans:
-        db.session.execute(update(PaymentPlan).where(PaymentPlan.id.in_(plans),
-                                                     PaymentPlan.status == "active")
-                           .values(status="broken", broken_on=run_date))
+        newly_broken_plans = list(db.session.scalars(
+            update(PaymentPlan).where(PaymentPlan.id.in_(plans), PaymentPlan.status == "active")
+            .values(status="broken", broken_on=run_date).returning(PaymentPlan.id)))
         db.session.execute(update(Installment).where(
             Installment.plan_id.in_(plans), Installment.status == "due",
             Installment.paid_amount < Installment.amount,
             Installment.due_date < run_date - timedelta(days=late_days)).values(status="late"))
+    _tell_customers(newly_broken_deferrals, newly_broken_plans)
+
+
+def _tell_customers(deferral_ids: list[int], plan_ids: list[int]) -> None:
+    """The customer hears that a promise or plan is broken, in the same transaction."""
+    from app.notifications.services import notify_plan_broken, notify_promise_broken
+
+    for model, ids, notify in ((Deferral, deferral_ids, notify_promise_broken),
+                               (PaymentPlan, plan_ids, notify_plan_broken)):
+        for record in db.session.scalars(select(model).where(model.id.in_(ids))) if ids else ():
+            try:
+                notify(record)
+            except TemplateMissing:  # only on a database set up without `init-db`
+                log.warning("no template to tell customer %s about %s %s", record.customer_id,
+                            model.__tablename__, record.id)

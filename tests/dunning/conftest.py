@@ -26,7 +26,10 @@ def day(offset: int) -> date:
 
 @pytest.fixture
 def defaults():
-    """The shipped policies, rates, settings and templates."""
+    """The shipped policies, rates, settings and templates (all of them, as init-db does)."""
+    from app.notifications.defaults import install_defaults as install_message_templates
+
+    install_message_templates()
     install_defaults()
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.settings import set_setting
 from app.customers.models import Customer
@@ -253,6 +253,11 @@ def test_a_broken_promise_resumes_reminders_by_itself():
     db.session.expire_all()
     assert db.session.get(Deferral, deferral.id).status == "broken"
     assert count(DunningAction) == 1
+    told = db.session.scalars(select(Message).where(Message.event == "promise_broken")).all()
+    assert [m.customer_id for m in told] == [customer.id]
+    run(TODAY)  # a second run of the same day tells nobody twice
+    assert db.session.scalar(select(func.count()).select_from(Message)
+                             .where(Message.event == "promise_broken")) == 1
 
 
 def test_a_broken_plan_resumes_reminders_by_itself():
@@ -273,6 +278,8 @@ def test_a_broken_plan_resumes_reminders_by_itself():
     assert plan.status == "broken" and plan.broken_on == TODAY
     assert db.session.get(Installment, late.id).status == "late"
     assert count(DunningAction) == 1
+    told = db.session.scalars(select(Message).where(Message.event == "plan_broken")).all()
+    assert [m.customer_id for m in told] == [customer.id]
 
 
 def test_reminder_waits_until_just_after_the_preferred_payment_day():

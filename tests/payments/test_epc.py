@@ -195,7 +195,13 @@ def test_invoice_payload_uses_the_company_settings_and_the_open_amount():
     lines = epc.invoice_payload(invoice).split("\n")
     assert lines[5:8] == ["CreditDesk Demo SA", "BE04068246137931", "EUR1234.56"]
     assert lines[9] == invoice.structured_reference  # Belgian customer: the OGM
-    assert lines[11] == f"Invoice {invoice.number}"
+    assert lines[11] == f"Facture {invoice.number}"  # the note the bank shows, in French
+
+
+def test_the_note_in_the_qr_speaks_the_customers_language_not_the_viewers(app):
+    invoice = make_invoice(make_customer(language="nl", country="BE"), total="10.00")
+    with app.test_request_context("/?lang=en"):
+        assert epc.invoice_payload(invoice).split("\n")[11] == f"Factuur {invoice.number}"
 
     set_setting("company.name", "Brasserie Lambic SRL")
     set_setting("company.iban", "BE68 5390 0754 7034")
