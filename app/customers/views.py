@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from stdnum import iban as iban_rules
@@ -125,8 +126,11 @@ class CustomerView(StaffModelView):
         invoices = db.session.scalar(select(func.count()).select_from(Invoice)
                                      .where(Invoice.customer_id == item.id))
         if invoices:
-            refuse(_("This customer has %(n)s invoices and cannot be deleted; the retention "
-                     "rules anonymise customers when their time has come.", n=invoices))
+            refuse(ngettext("This customer has %(num)s invoice and cannot be deleted; the "
+                            "retention rules anonymise customers when their time has come.",
+                            "This customer has %(num)s invoices and cannot be deleted; the "
+                            "retention rules anonymise customers when their time has come.",
+                            invoices))
 
 
 class ContactView(StaffModelView):

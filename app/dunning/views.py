@@ -5,6 +5,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -89,8 +90,10 @@ class DunningPolicyView(StaffModelView):
         used = db.session.scalar(select(func.count()).select_from(Customer)
                                  .where(Customer.dunning_policy_id == item.id))
         if used:
-            refuse(_("%(n)s customers follow this policy: give them another one first, or "
-                     "make this one inactive.", n=used))
+            refuse(ngettext("%(num)s customer follows this policy: give them another one first, "
+                            "or make this one inactive.",
+                            "%(num)s customers follow this policy: give them another one first, "
+                            "or make this one inactive.", used))
 
 
 class DunningLevelView(StaffModelView):

@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
@@ -93,7 +94,8 @@ class ImportReport:
     def summary(self) -> str:
         """One sentence for a person: what happened, or would happen."""
         if self.errors:
-            return _("%(count)s errors; nothing was imported.", count=len(self.errors))
+            return ngettext("%(num)s error; nothing was imported.",
+                            "%(num)s errors; nothing was imported.", len(self.errors))
         if self.committed:
             return _("%(rows)s rows imported: %(created)s created, %(updated)s updated.",
                      rows=self.rows, created=self.created, updated=self.updated)

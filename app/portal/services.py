@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
@@ -230,9 +231,10 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
 def _next_action(customer: Customer, board: Dashboard) -> NextAction:
     """The one thing the customer should do now, in order of urgency."""
     if board.payable_overdue > 0:
-        return NextAction("pay_overdue", _(
-            "%(n)s invoice(s) are overdue. Pay %(amount)s now to avoid reminders and costs.",
-            n=board.overdue_count, amount=_money(board.payable_overdue)),
+        return NextAction("pay_overdue", ngettext(
+            "%(num)s invoice is overdue. Pay %(amount)s now to avoid reminders and costs.",
+            "%(num)s invoices are overdue. Pay %(amount)s now to avoid reminders and costs.",
+            board.overdue_count, amount=_money(board.payable_overdue)),
             "portal.pay_overdue", button=_("Pay the overdue invoices"))
     if customer.payment_method == "direct_debit" and not _has_active_mandate(customer.id):
         return NextAction("sign_mandate", _(
@@ -508,7 +510,7 @@ def pay_overdue(customer_id: int, today: date | None = None) -> TransferDetails 
     oldest = min(payable, key=lambda s: (s.effective_due, s.invoice.id))
     info = _("Invoices %(numbers)s", numbers=", ".join(s.invoice.number for s in payable))
     if len(info) > epc.MAX_INFO:
-        info = _("%(n)s overdue invoices", n=len(payable))
+        info = ngettext("%(num)s overdue invoice", "%(num)s overdue invoices", len(payable))
     return _transfer(total, oldest.invoice, info, payable, excluded)
 
 

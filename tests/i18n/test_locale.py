@@ -53,3 +53,15 @@ def test_staff_language_switch_shows_french_screens(staff_client):
     client.get("/lang/fr")
     page = client.get("/users/list/").get_data(as_text=True)
     assert "Utilisateurs" in page or "utilisateurs" in page.lower()
+
+
+def test_counts_take_the_plural_form_of_the_language(app):
+    from flask_babel import ngettext
+
+    with app.test_request_context("/"):
+        for locale, one, many in (("fr_BE", "1 facture échue", "2 factures échues"),
+                                  ("nl_BE", "1 vervallen factuur", "2 vervallen facturen"),
+                                  ("en", "1 overdue invoice", "2 overdue invoices")):
+            with force_locale(locale):
+                assert ngettext("%(num)s overdue invoice", "%(num)s overdue invoices", 1) == one
+                assert ngettext("%(num)s overdue invoice", "%(num)s overdue invoices", 2) == many

@@ -69,7 +69,7 @@ def test_errors_give_422_with_line_field_message_and_change_nothing(api, known_c
     body = response.get_json()
     assert body["errors"] == [{"line": 2, "field": "total_amount",
                                "message": "The amount must be greater than zero."}]
-    assert (body["imported"], body["message"]) == (False, "1 errors; nothing was imported.")
+    assert (body["imported"], body["message"]) == (False, "1 error; nothing was imported.")
     assert db_state() == before
 
 
