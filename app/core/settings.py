@@ -217,6 +217,9 @@ register_setting("company.email", "billing@creditdesk-demo.example", "email", _l
 register_setting("company.phone", "+32 2 123 45 67", "str", _l("Phone"), "company")
 register_setting("company.website", "https://www.creditdesk-demo.example", "str",
                  _l("Website"), "company")
+# SEPA creditor identifier: on direct-debit mandates and in pain.008 collection files.
+register_setting("company.creditor_id", "BE81ZZZ0123456749", "str",
+                 _l("SEPA creditor identifier"), "company")
 
 COMPANY_KEYS = tuple(d.key for d in definitions("company"))
 

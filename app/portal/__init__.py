@@ -36,6 +36,14 @@ def security_headers(response: Response) -> Response:
 
 def register_portal(app: Flask) -> None:
     """Mount the portal on the app (call once from create_app)."""
-    from app.portal import routes  # noqa: F401  (attaches the views to bp)
+    # Each module attaches its pages to bp; one module per area of the portal.
+    from app.portal import (  # noqa: F401
+        account,  # my details, refund account, direct debit mandate, preferences
+        invoice_actions,  # deferral, payment plan, dispute
+        my_data,  # GDPR: download my data, ask for erasure
+        online_payment,  # pay online through a payment-provider plugin
+        requests_pages,  # my requests, question to the AR team, satisfaction survey
+        routes,  # sign in, dashboard, invoices, pay, statement
+    )
 
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     abort,
+    current_app,
     make_response,
     redirect,
     render_template,
@@ -22,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.core import validation as v
 from app.core.i18n import SUPPORTED_LANGUAGES, current_language
@@ -41,9 +43,22 @@ def _who_is_signed_in() -> None:
     auth.load_session()
 
 
+# The main menu: (endpoint, label). An area whose pages are not mounted is left out.
+NAV = [
+    ("portal.dashboard", _l("Overview")),
+    ("portal.invoices", _l("Invoices")),
+    ("portal.statement", _l("Statement")),
+    ("portal.pay_overdue", _l("Pay")),
+    ("portal.requests", _l("My requests")),
+    ("portal.profile", _l("My details")),
+]
+
+
 @bp.context_processor
 def _layout() -> dict[str, Any]:
     return {
+        "nav": [(endpoint, label) for endpoint, label in NAV
+                if endpoint in current_app.view_functions],
         "customer": current_customer(),
         "logout_form": LogoutForm() if current_customer() else None,
         "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LANGUAGES],
