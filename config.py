@@ -5,6 +5,7 @@ in-process job runner; setting DATABASE_URL and REDIS_URL switches to PostgreSQL
 """
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from datetime import timedelta
@@ -38,6 +39,25 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def _instance_key(env: str, file_name: str, make) -> str:
+    """A key from the environment; on the embedded default, one generated once into instance/."""
+    key = os.environ.get(env)
+    if key:
+        return key
+    INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_PATH / file_name
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(make())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _fernet_key() -> str:
+    # The format of cryptography's Fernet.generate_key(): 32 random bytes, url-safe base64.
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -62,6 +82,12 @@ class Config:
     INSTANCE_DIR = str(INSTANCE_PATH)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_PATH / "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    # Encryption at rest (app/core/crypto.py): comma-separated Fernet keys, the first encrypts.
+    ENCRYPTION_KEYS = _instance_key("CREDITDESK_ENCRYPTION_KEY", "encryption_key", _fernet_key)
+    # Key of the IBAN lookup hashes; unset: derived from the last (oldest) encryption key.
+    LOOKUP_KEY = os.environ.get("CREDITDESK_LOOKUP_KEY") or None
+    # Behind a reverse proxy: how many proxies' X-Forwarded-For entries to trust (audit trail IP).
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
     # --- Flask-AppBuilder -------------------------------------------------------------
     FAB_API_SWAGGER_UI = False  # the Swagger UI loads assets from a CDN; the JSON spec stays
@@ -113,6 +139,8 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    ENCRYPTION_KEYS = "dGVzdC1rZXktZm9yLWNyZWRpdGRlc2stdGVzdHMtMDE="  # fixed, tests only
+    LOOKUP_KEY = None
     JOBS_MODE = "sync"
     WTF_CSRF_ENABLED = True
     AUTH_RATE_LIMITED = False

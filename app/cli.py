@@ -53,6 +53,8 @@ DOMAIN_CLI_MODULES = (
     "app.api.cli",
     "app.dunning.cli",
     "app.payments.cli",
+    "app.payments.money_out_cli",
+    "app.retention.cli",
 )
 
 

@@ -13,6 +13,7 @@ import importlib
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,6 +22,9 @@ from flask import Flask, current_app
 log = logging.getLogger(__name__)
 
 _executor_lock = threading.Lock()
+
+# The job running in this thread/context (its dotted path): the audit trail's actor for jobs.
+current_job: ContextVar[str | None] = ContextVar("creditdesk_current_job", default=None)
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,20 @@ SCHEDULE: list[ScheduledJob] = [
     ScheduledJob("contract-renewals", "07:00",
                  "app.notifications.services.send_contract_renewal_notices"),
     ScheduledJob("instalment-notices", "07:15", "app.notifications.services.send_instalment_notices"),
+    # Broken promises and plans, whoever the dunning run looks at (idempotent; H2).
+    ScheduledJob("promises-check", "08:00", "app.requests.plans.check_promises"),
+    # Risk signals before the dunning run: flags for staff, a friendly proposal once a month.
+    ScheduledJob("risk-signals", "06:30", "app.customers.risk.refresh_risk_flags"),
     ScheduledJob("dunning-run", "08:30", "app.dunning.jobs.run_daily"),
+    ScheduledJob("retention-purge", "04:00", "app.retention.jobs.daily"),
 ]
 
 
 # Jobs the scheduler enqueues on every tick (about every 30 s), not once a day: the outbox
 # sweep delivers messages whose delivery job was lost or whose worker was killed mid-send.
 FREQUENT: list[str] = ["app.notifications.jobs.deliver_due_messages"]
+# A new refund bank account becomes usable as soon as its cool-off has passed.
+FREQUENT.append("app.customers.bank_accounts.activate_cooled_off_accounts")
 
 
 def init_app(app: Flask) -> None:
@@ -101,12 +112,15 @@ def _thread_executor(app: Flask) -> ThreadPoolExecutor:
 
 
 def run_with_app(app: Flask, path: str, args: tuple, kwargs: dict) -> Any:
+    token = current_job.set(path)
     with app.app_context():
         try:
             return resolve(path)(*args, **kwargs)
         except Exception:
             log.exception("job %s failed", path)
             raise
+        finally:
+            current_job.reset(token)
 
 
 # --- RQ side -------------------------------------------------------------------------------
@@ -124,8 +138,12 @@ def run_in_app_context(path: str, *args: Any, **kwargs: Any) -> Any:
         from app import create_app
 
         _worker_app = create_app()
-    with _worker_app.app_context():
-        return resolve(path)(*args, **kwargs)
+    token = current_job.set(path)
+    try:
+        with _worker_app.app_context():
+            return resolve(path)(*args, **kwargs)
+    finally:
+        current_job.reset(token)
 
 
 def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:

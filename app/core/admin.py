@@ -308,8 +308,23 @@ class StaffModelView(ModelView):
             return None
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
+    # -- staff looking at a customer's personal data is logged (app.retention.audit) --
+    def _get_show_widget(self, pk, item, **kwargs):
+        from app.retention.audit import record_view
+
+        record_view(item, "show")
+        return super()._get_show_widget(pk, item, **kwargs)
+
     def _edit(self, pk):
-        if self.update_from_form is None or request.method != "POST":
+        if request.method != "POST":
+            from app.retention.audit import is_personal, record_view
+
+            widgets = super()._edit(pk)  # a missing record is a 404 before anything is logged
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is not None and is_personal(item):
+                record_view(item, "edit")
+            return widgets
+        if self.update_from_form is None:
             return super()._edit(pk)
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()

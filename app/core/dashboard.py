@@ -71,7 +71,17 @@ def dashboard_figures(today: date | None = None) -> dict:
         "open_requests": open_requests or 0,
         "buckets": buckets,
         "links": _links(),
+        "work": _work_queues(),
     }
+
+
+def _work_queues() -> list:
+    """The signed-in staff member's queues with their counts (app/core/workqueues.py)."""
+    if not has_request_context():
+        return []
+    from app.core.workqueues import work_queues
+
+    return work_queues()
 
 
 def _require_staff_login() -> None:

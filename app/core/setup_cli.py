@@ -19,6 +19,9 @@ def prepare_database() -> None:
     current_app.appbuilder.sm.sync_roles()
     install_message_templates()
     install_dunning_defaults()
+    from app.retention.rules import install_defaults as install_retention_rules
+
+    install_retention_rules()
 
 
 @creditdesk.command("init-db")

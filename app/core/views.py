@@ -22,15 +22,21 @@ class DashboardIndexView(IndexView):
 # Each module has a `register(appbuilder)`; the order here is the order of the menu.
 VIEW_MODULES = (
     "app.customers.views",
+    "app.customers.view360",
+    "app.core.workqueues",
     "app.invoices.views",
     "app.invoices.pdf_views",
     "app.payments.views",
+    "app.payments.money_out_views",
     "app.requests.views",
     "app.dunning.views",
     "app.notifications.views",
     "app.imports.views",
     "app.core.settings_views",
     "app.retention.views",
+    "app.retention.audit_views",
+    "app.retention.compliance_views",
+    "app.insights.views",
     "app.api",
 )
 

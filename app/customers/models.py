@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime
+from app.core.crypto import EncryptedString, iban_hash
+from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 
 CUSTOMER_KINDS = {"person": _l("Person"), "company": _l("Company")}
 LANGUAGES = {"fr": _l("French"), "nl": _l("Dutch"), "en": _l("English")}
@@ -43,6 +44,8 @@ class Customer(TimestampMixin, Model):
     name: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(20), default="person")
     vat_number: Mapped[str | None] = mapped_column(String(20))
+    # Belgian national register number (rijksregisternummer), 11 digits, encrypted at rest.
+    national_number: Mapped[str | None] = mapped_column(EncryptedString())
     language: Mapped[str] = mapped_column(String(2), default="fr")
     country: Mapped[str] = mapped_column(String(2), default="BE")
     email: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -125,7 +128,9 @@ class BankAccount(TimestampMixin, Model):
     __tablename__ = "bank_account"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    iban: Mapped[str] = mapped_column(String(34), index=True)
+    # Encrypted at rest; found through iban_hash (app.customers.services.find_bank_accounts_by_iban).
+    iban: Mapped[str] = mapped_column(EncryptedString())
+    iban_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     bic: Mapped[str | None] = mapped_column(String(11))
     holder: Mapped[str | None] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(String(20), default="known")
@@ -136,6 +141,12 @@ class BankAccount(TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return self.iban
+
+
+@event.listens_for(BankAccount.iban, "set")
+def _keep_iban_hash(target: BankAccount, value, _old, _initiator) -> None:
+    """The lookup hash follows the IBAN, whoever sets it (admin, portal, import, demo)."""
+    target.iban_hash = iban_hash(value)
 
 
 class Mandate(TimestampMixin, Model):
@@ -158,6 +169,11 @@ class Mandate(TimestampMixin, Model):
     mandate_text: Mapped[str | None] = mapped_column(Text)
     last_collection_on: Mapped[date | None] = mapped_column(Date)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Evidence of an electronic signature: the language the text was shown in, the ticked
+    # consent and the browser (with signature_name, signature_ip and signed_at above).
+    language: Mapped[str | None] = mapped_column(String(2))
+    signature_consent: Mapped[bool | None] = mapped_column(Boolean)
+    signature_user_agent: Mapped[str | None] = mapped_column(String(300))
     customer: Mapped[Customer] = relationship(back_populates="mandates")
     bank_account: Mapped[BankAccount | None] = relationship()
 
@@ -178,3 +194,33 @@ class Contract(TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return self.reference
+
+
+# --- the 360° view: what staff write down about a customer -----------------------------------
+NOTE_KINDS = {"note": _l("Note"), "call": _l("Phone call"), "pause": _l("Reminders paused")}
+CALL_DIRECTIONS = {"inbound": _l("Customer called us"), "outbound": _l("We called the customer")}
+CALL_OUTCOMES = {"reached": _l("Reached"), "no_answer": _l("No answer"),
+                 "voicemail": _l("Left a voicemail"), "promise": _l("Promised to pay"),
+                 "wrong_number": _l("Wrong number")}
+
+
+class CustomerNote(Model):
+    """A staff note, a logged phone call or a reminder pause, on the customer's timeline."""
+
+    __tablename__ = "customer_note"
+    __table_args__ = (Index("ix_customer_note_customer_created", "customer_id", "created_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(10), default="note")
+    text: Mapped[str] = mapped_column(Text)
+    call_direction: Mapped[str | None] = mapped_column(String(10))
+    call_outcome: Mapped[str | None] = mapped_column(String(20))
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    user_name: Mapped[str | None] = mapped_column(String(100))  # kept if the user is deleted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    customer: Mapped[Customer] = relationship()
+
+
+# Staff search by phone number (typed any way, compared in its compact form).
+Index("ix_customer_phone", Customer.phone)

@@ -15,7 +15,8 @@ from stdnum.nl import btw as nl_btw
 from app.core import validation as v
 from app.core.models import ZERO
 from app.customers.models import (COUNTRIES, CUSTOMER_KINDS, DELIVERY_CHANNELS, LANGUAGES,
-                                  LEGAL_STATUSES, PAYMENT_METHODS, Address, Contact, Customer)
+                                  LEGAL_STATUSES, PAYMENT_METHODS, Address, BankAccount, Contact,
+                                  Customer)
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 
@@ -26,7 +27,8 @@ VAT_MODULES = {"BE": be_vat, "NL": nl_btw, "FR": fr_tva}
 # Columns an import or the API may set; the ERP's customer number is the key.
 CUSTOMER_FIELDS = ("number", "name", "kind", "vat_number", "language", "country", "email",
                    "phone", "delivery_channel", "sms_reminders", "payment_method",
-                   "preferred_payment_day", "legal_status", "contact_name", "address_line1",
+                   "preferred_payment_day", "legal_status", "national_number",
+                   "contact_name", "address_line1",
                    "address_line2", "postal_code", "city")
 
 
@@ -50,6 +52,7 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
         "email": v.text(data, "email", errors),
         "phone": v.text(data, "phone", errors, max_length=32),
         "vat_number": v.text(data, "vat_number", errors, max_length=20),
+        "national_number": v.text(data, "national_number", errors, max_length=20),
         "contact_name": v.text(data, "contact_name", errors),
         "address_line1": v.text(data, "address_line1", errors),
         "address_line2": v.text(data, "address_line2", errors),
@@ -66,6 +69,8 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
         errors.add("phone", _("Not a valid phone number."))
     if clean["vat_number"]:
         clean["vat_number"] = _clean_vat(clean["vat_number"], clean["country"], errors)
+    if clean["national_number"]:
+        clean["national_number"] = clean_national_number(clean["national_number"], errors)
     has_address = any(clean[f] for f in ("address_line1", "postal_code", "city"))
     if has_address:
         for field in ("address_line1", "postal_code", "city"):
@@ -101,7 +106,7 @@ def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
     provided = clean.get("provided")
     for field in ("name", "kind", "language", "country", "delivery_channel", "payment_method",
                   "legal_status", "sms_reminders", "preferred_payment_day", "email", "phone",
-                  "vat_number"):
+                  "vat_number", "national_number"):
         if created or provided is None or field in provided:
             setattr(customer, field, clean[field])
     if clean.get("contact_name"):
@@ -143,3 +148,58 @@ def refresh_balance(customer: Customer) -> Decimal:
 
 def find_by_number(number: str) -> Customer | None:
     return db.session.scalar(select(Customer).where(Customer.number == number))
+
+
+# --- national number and IBAN lookups (encrypted at rest: app/core/crypto.py) ---------------
+
+def clean_national_number(raw: str, errors: v.Errors) -> str | None:
+    """A Belgian national register number (rijksregisternummer) as 11 digits, or an error.
+
+    YYMMDD + serial + check digits: 97 - (first 9 digits mod 97), with a 2 in front of the
+    9 digits for people born from 2000 (python-stdnum's be.nn checks both).
+    """
+    from stdnum.be import nn as be_nn
+
+    try:
+        return be_nn.validate(raw)
+    except StdnumError:
+        errors.add("national_number", _("Not a valid Belgian national register number."))
+        return None
+
+
+def find_bank_accounts_by_iban(iban: str | None, *, include_retired: bool = True
+                               ) -> list[BankAccount]:
+    """The bank accounts with this IBAN, however it is typed (spaces, lower case).
+
+    IBANs are encrypted, so the search compares the keyed hash of the normalised IBAN.
+    """
+    from app.core.crypto import iban_hash
+
+    digest = iban_hash(iban)
+    if digest is None:
+        return []
+    query = select(BankAccount).where(BankAccount.iban_hash == digest)
+    if not include_retired:
+        query = query.where(BankAccount.status != "retired")
+    return list(db.session.scalars(query.order_by(BankAccount.id)))
+
+
+def customer_ids_by_iban(ibans, *, include_retired: bool = True) -> dict[str, set[int]]:
+    """For many IBANs at once (as given): the customers with a bank account of that IBAN."""
+    from app.core.crypto import iban_hash
+    from app.payments.sets import where_in
+
+    by_hash: dict[str, list[str]] = {}
+    for iban in set(ibans) - {None, ""}:
+        digest = iban_hash(iban)
+        if digest is not None:
+            by_hash.setdefault(digest, []).append(iban)
+    found: dict[str, set[int]] = {}
+    for condition in where_in(BankAccount.iban_hash, sorted(by_hash)):
+        query = select(BankAccount.iban_hash, BankAccount.customer_id).where(condition)
+        if not include_retired:
+            query = query.where(BankAccount.status != "retired")
+        for digest, customer_id in db.session.execute(query):
+            for iban in by_hash[digest]:
+                found.setdefault(iban, set()).add(customer_id)
+    return found

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -11,6 +13,7 @@ from stdnum import iban as iban_rules
 from stdnum.exceptions import ValidationError as StdnumError
 
 from app.core.admin import StaffModelView, form_validator, refuse
+from app.core.crypto import iban_hash
 from app.customers.models import (
     ADDRESS_KINDS,
     BANK_ACCOUNT_PURPOSES,
@@ -40,7 +43,8 @@ CATEGORY = "Receivables"
 
 CUSTOMER_LABELS = {
     "number": _l("Customer number"), "name": _l("Name"), "kind": _l("Kind"),
-    "vat_number": _l("VAT number"), "language": _l("Language"), "country": _l("Country"),
+    "vat_number": _l("VAT number"), "national_number": _l("National register number"),
+    "language": _l("Language"), "country": _l("Country"),
     "email": _l("E-mail"), "phone": _l("Phone"), "delivery_channel": _l("Delivery channel"),
     "sms_reminders": _l("SMS reminders"), "payment_method": _l("Payment method"),
     "preferred_payment_day": _l("Preferred payment day"), "legal_status": _l("Legal status"),
@@ -53,9 +57,9 @@ CUSTOMER_LABELS = {
 }
 
 # The fields of the customer form, in the order clean_customer knows them.
-CUSTOMER_FORM = ["number", "name", "kind", "vat_number", "language", "country", "email", "phone",
-                 "delivery_channel", "sms_reminders", "payment_method", "preferred_payment_day",
-                 "legal_status"]
+CUSTOMER_FORM = ["number", "name", "kind", "vat_number", "national_number", "language",
+                 "country", "email", "phone", "delivery_channel", "sms_reminders",
+                 "payment_method", "preferred_payment_day", "legal_status"]
 CUSTOMER_SCREEN_EXTRAS = ["dunning_policy", "dunning_paused_until", "dunning_pause_reason",
                           "relationship_ended_on"]
 
@@ -64,6 +68,16 @@ def _customer_choices() -> dict:
     return {"kind": CUSTOMER_KINDS, "language": LANGUAGES, "country": COUNTRIES,
             "delivery_channel": DELIVERY_CHANNELS, "payment_method": PAYMENT_METHODS,
             "legal_status": LEGAL_STATUSES}
+
+
+def _link_360(number):
+    from flask import url_for
+    from markupsafe import Markup
+
+    if not number:
+        return ""
+    return Markup('%s <a class="label label-info cd-360" href="%s">360°</a>') % (
+        number, url_for("Customer360View.search", q=number))
 
 
 class CustomerView(StaffModelView):
@@ -77,8 +91,8 @@ class CustomerView(StaffModelView):
     search_columns = ["number", "name", "kind", "language", "legal_status", "country", "balance",
                       "email", "vat_number"]
     show_fieldsets = [
-        (_l("Customer"), {"fields": ["number", "name", "kind", "vat_number", "language",
-                                     "country", "balance", "legal_status"]}),
+        (_l("Customer"), {"fields": ["number", "name", "kind", "vat_number", "national_number",
+                                     "language", "country", "balance", "legal_status"]}),
         (_l("Contact and preferences"), {"fields": ["email", "phone", "delivery_channel",
                                                     "sms_reminders", "payment_method",
                                                     "preferred_payment_day"]}),
@@ -92,12 +106,16 @@ class CustomerView(StaffModelView):
     base_order = ("name", "asc")
     choice_columns = _customer_choices()
     money_columns = ("balance",)
+    # The customer number links to the 360° page (app/customers/view360.py).
+    formatters_columns = {"number": lambda number: _link_360(number)}
     related_view_names = ("InvoiceView", "ContactView", "AddressView", "BankAccountView",
                           "MandateView", "ContractView", "CustomerRequestView", "MessageView",
                           "PaymentView", "DunningActionView")
     description_columns = {
         "number": _l("The customer number in the ERP."),
         "preferred_payment_day": _l("Day of the month (1-31) the customer prefers to pay on."),
+        "national_number": _l("Belgian national register number (11 digits); stored "
+                              "encrypted."),
     }
 
     # Customers are validated by the same rules as imports and the API (clean_customer).
@@ -181,6 +199,19 @@ def _check_iban(value: str) -> None:
         raise ValueError(_("Not a valid IBAN: %(value)s.", value=value)) from exc
 
 
+class FilterIban(BaseFilter):
+    """The accounts with this IBAN, typed any way: IBANs are encrypted, the hash is compared."""
+
+    name = _l("Is (spaces and case do not matter)")
+    arg_name = "iban_is"
+
+    def apply(self, query, value):
+        digest = iban_hash(value)
+        if digest is None:
+            return query
+        return query.filter(self.model.iban_hash == digest)
+
+
 class BankAccountView(StaffModelView):
     datamodel = SQLAInterface(BankAccount)
     list_title = _l("Bank accounts")
@@ -200,6 +231,16 @@ class BankAccountView(StaffModelView):
     base_order = ("created_at", "desc")
     choice_columns = {"purpose": BANK_ACCOUNT_PURPOSES, "status": BANK_ACCOUNT_STATUSES}
     validators_columns = {"iban": [form_validator(_check_iban)]}
+    description_columns = {
+        "active_from": _l("For a new refund account: the end of its cool-off. No refund is "
+                          "paid to a pending account; reject its request to stop it."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # FAB's text filters would compare ciphertext: the IBAN is searched by its hash only.
+        for registry in (self._filters._search_filters, self._filters._all_filters):
+            registry["iban"] = [FilterIban("iban", self.datamodel)]
 
     def pre_add(self, item: BankAccount) -> None:
         item.iban = iban_rules.compact(item.iban)
@@ -235,6 +276,41 @@ class MandateView(StaffModelView):
     base_order = ("created_at", "desc")
     choice_columns = {"scheme": MANDATE_SCHEMES, "sequence": MANDATE_SEQUENCES,
                       "status": MANDATE_STATUSES}
+
+    # Staff confirm a mandate signed in the portal (or refuse it): app/customers/mandates.py.
+    @action("confirm_mandates", _l("Confirm"), _l("Confirm the selected pending mandates?"),
+            "fa-check", multiple=True)
+    def confirm_mandates(self, items):
+        return self._decide(items, approve=True)
+
+    @action("reject_mandates", _l("Refuse"), _l("Refuse the selected pending mandates?"),
+            "fa-times", multiple=True)
+    def reject_mandates(self, items):
+        return self._decide(items, approve=False)
+
+    def _decide(self, items, approve: bool):
+        from flask import flash, g, redirect, request
+
+        from app.core.validation import ValidationError
+        from app.customers.mandates import staff_decide
+
+        done = skipped = 0
+        for item in items if isinstance(items, list) else [items]:
+            try:
+                staff_decide(item, g.user, approve)
+                db.session.commit()
+                done += 1
+            except ValidationError:
+                db.session.rollback()
+                skipped += 1
+        if done:
+            flash(ngettext("%(num)s mandate decided.", "%(num)s mandates decided.", done),
+                  "success")
+        if skipped:
+            flash(ngettext("%(num)s mandate was not pending and was left as it is.",
+                           "%(num)s mandates were not pending and were left as they are.",
+                           skipped), "warning")
+        return redirect(request.referrer or self.get_redirect())
 
 
 class ContractView(StaffModelView):

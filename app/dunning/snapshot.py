@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, func, select, text
 
 from app.core.settings import get_settings
-from app.customers.models import BankAccount, Customer
+from app.customers.models import Customer
+from app.customers.services import customer_ids_by_iban
 from app.dunning import rates, rules
 from app.dunning.fees import FeeParameters, announced_rate
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy
@@ -312,19 +313,27 @@ def load(run_date: date, customer_ids: Sequence[int] | None = None,
                             Payment.status.in_(UNMATCHED_PAYMENT_STATUSES),
                             Payment.received_on >= since, Payment.received_on <= run_date)
                      .group_by(Payment.customer_id))
-    line_query = (select(BankAccount.customer_id, func.max(StatementLine.booking_date),
+    # Unmatched lines from an account known for the customer. Bank accounts' IBANs are
+    # encrypted, so the lines are summed per IBAN and the owners found by keyed hash.
+    line_query = (select(StatementLine.counterparty_iban, func.max(StatementLine.booking_date),
                          func.sum(StatementLine.amount))
-                  .join(BankAccount, BankAccount.iban == StatementLine.counterparty_iban)
                   .where(StatementLine.status.in_(UNMATCHED_LINE_STATUSES),
+                         StatementLine.counterparty_iban.is_not(None),
                          StatementLine.amount > 0, StatementLine.booking_date >= since,
                          StatementLine.booking_date <= run_date)
-                  .group_by(BankAccount.customer_id))
-    for query, column in ((payment_query, Payment.customer_id),
-                          (line_query, BankAccount.customer_id)):
-        for customer_id, latest, amount in db.session.execute(scoped(query, column)):
-            previous = unmatched.get(customer_id)
-            total = Decimal(amount or 0) + (previous[1] if previous else ZERO)
-            unmatched[customer_id] = (max(latest, previous[0]) if previous else latest, total)
+                  .group_by(StatementLine.counterparty_iban))
+    line_rows = db.session.execute(line_query).all()
+    owners = customer_ids_by_iban(row[0] for row in line_rows)
+    wanted = None if customer_ids is None else set(customer_ids)
+    by_line = [(customer_id, latest, amount) for iban, latest, amount in line_rows
+               for customer_id in owners.get(iban, ())
+               if wanted is None or customer_id in wanted]
+    for customer_id, latest, amount in [*db.session.execute(scoped(payment_query,
+                                                                   Payment.customer_id)),
+                                        *by_line]:
+        previous = unmatched.get(customer_id)
+        total = Decimal(amount or 0) + (previous[1] if previous else ZERO)
+        unmatched[customer_id] = (max(latest, previous[0]) if previous else latest, total)
 
     recent = run_date - timedelta(days=max(settings["dunning.min_days_between_messages"], 0))
     last_message = {customer_id: last for customer_id, last in db.session.execute(scoped(

@@ -22,7 +22,10 @@ INVOICE_STATUSES = {
 }
 OPEN_STATUSES = ("open", "partially_paid")
 CREDIT_NOTE_STATUSES = {"open": _l("Open"), "allocated": _l("Allocated"),
-                        "refunded": _l("Refunded")}
+                        "refunded": _l("Refunded"),
+                        # issued by staff, waiting for someone allowed to approve its amount
+                        "proposed": _l("Waiting for approval"),
+                        "rejected": _l("Rejected")}
 
 
 class Invoice(TimestampMixin, Model):

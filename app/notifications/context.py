@@ -72,6 +72,7 @@ def preview_context(key: str, customer: Customer) -> dict[str, Any]:
         "settled_on": today, "request_number": "1042", "request_kind": "deferral",
         "request_kind_label": "Deferral", "answer_by": today + timedelta(days=2),
         "approved": True, "decision_note": "", "plan_total": Decimal("150.00"),
+        "subject": "Invoice question", "comment_text": "Please find the copy attached.",
         "installment_count": 3, "installments": installments,
         "first_due_date": installments[0]["due_date"], "installment_sequence": 1,
         "installment_amount": Decimal("50.00"), "installment_due_date": installments[0]["due_date"],
@@ -84,5 +85,8 @@ def preview_context(key: str, customer: Customer) -> dict[str, Any]:
         "contract_reference": "CTR-2024-001", "contract_description": "Maintenance contract",
         "renewal_date": today + timedelta(days=45), "notice_deadline": today + timedelta(days=44),
         "iban": company_details().get("iban"),
+        "cooloff_ends_on": today + timedelta(days=3), "code": "123456",
+        "collection_date": today + timedelta(days=14),
+        "creditor_id": get_setting("company.creditor_id"),
     }
     return {**samples, **base_context(customer)}

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULTS_DIR = Path(__file__).resolve().parent / "default_templates"
 LANGUAGES = ("fr", "nl", "en")
 # Messages that only make sense by e-mail: they prove an address or carry a log-in link.
-EMAIL_ONLY = frozenset({"magic_link", "email_change_confirmation"})
+EMAIL_ONLY = frozenset({"magic_link", "email_change_confirmation", "email_changed_notice",
+                        "refund_account_staff_alert"})
 
 
 @dataclass(frozen=True)

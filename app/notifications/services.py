@@ -277,3 +277,130 @@ def send_instalment_notices(today: date | None = None) -> int:
             db.session.rollback()
             log.exception("instalment notice %s not queued", installment.id)
     return queued
+
+
+# --- request conversation (app/requests: staff replied on a request) --------------------------
+
+def notify_request_comment(comment) -> list[Message]:
+    """Staff wrote to the customer on a request: the text, and a link to answer in the portal."""
+    request = comment.request
+    customer = request.customer
+    context = {"request_number": str(request.id), "request_kind": request.kind,
+               "request_kind_label": _kind_label(request, customer.language),
+               "subject": request.subject or "", "comment_text": comment.text}
+    try:
+        from app.portal.auth import portal_link, portal_path
+
+        context["portal_url"] = portal_link(customer, portal_path("request_detail",
+                                                                  request_id=request.id))
+    except (ImportError, LookupError, RuntimeError):
+        pass  # no portal mounted: the default portal address
+    return queue_message(customer, event="request_comment", template_key="request_comment",
+                         context=context, idempotency_key=f"request-comment:{comment.id}",
+                         channels=MAIL)
+
+
+# --- account self-service (app/customers: refund account, e-mail change, SMS code) -----------
+
+def _mask_iban(iban: str | None) -> str:
+    iban = iban or ""
+    return (iban[:2] + "** **** **** " + iban[-4:]) if len(iban) > 8 else iban
+
+
+def notify_refund_account_changed(account) -> list[Message]:
+    """Tell the known contact that a new refund account was given (it could be a fraudster):
+    by the usual channel, so a paper customer gets a letter at the known address."""
+    return queue_message(account.customer, event="refund_account_changed",
+                         template_key="refund_account_changed",
+                         context={"iban_masked": _mask_iban(account.iban),
+                                  "cooloff_ends_on": _business_date(account.active_from)},
+                         idempotency_key=f"refund-account-changed:{account.id}",
+                         channels=MAIL_AND_SMS)
+
+
+def notify_staff_refund_account(account, request_number: str = "") -> list[Message]:
+    """Alert the finance team (setting company.email) to a new refund account."""
+    from flask import current_app
+
+    staff_email = str(get_setting("company.email") or "").strip()
+    if not staff_email:
+        return []
+    return queue_message(account.customer, event="refund_account_staff_alert",
+                         template_key="refund_account_staff_alert",
+                         context={"iban_masked": _mask_iban(account.iban),
+                                  "cooloff_ends_on": _business_date(account.active_from),
+                                  "request_number": request_number},
+                         idempotency_key=f"refund-account-staff:{account.id}",
+                         channels=["email"], recipient=staff_email,
+                         language=current_app.config.get("BABEL_DEFAULT_LOCALE") or "en")
+
+
+def notify_email_changed(change) -> list[Message]:
+    """After a new address was confirmed, tell the old one (a takeover would show here)."""
+    if not change.old_email:
+        return []
+    language = change.contact.language if change.contact and change.contact.language else None
+    return queue_message(change.customer, event="email_changed_notice",
+                         template_key="email_changed_notice",
+                         context={"new_email": change.new_email},
+                         idempotency_key=f"email-changed:{change.id}", channels=["email"],
+                         recipient=change.old_email, language=language)
+
+
+def notify_sms_code(customer: Customer, phone: str, code: str, valid_minutes: int,
+                    code_id: int) -> list[Message]:
+    """The 6-digit code that proves a phone number, by SMS to that number only."""
+    return queue_message(customer, event="sms_confirmation_code",
+                         template_key="sms_confirmation_code",
+                         context={"code": code, "valid_minutes": valid_minutes},
+                         idempotency_key=f"sms-code:{code_id}", channels=["sms"],
+                         recipient=phone)
+
+
+# --- direct debit (app.payments.direct_debit) --------------------------------------------------
+
+def notify_direct_debit_notice(mandate: Mandate, collection_date: date, amount: Decimal,
+                               invoices: list, creditor_id: str, key: str) -> list[Message]:
+    """SEPA pre-notification: what will be collected from which account, and when. Once per
+    collection transaction (``key``: its end-to-end id)."""
+    iban = mandate.bank_account.iban if mandate.bank_account else ""
+    masked = (iban[:2] + "** **** **** " + iban[-4:]) if len(iban) > 8 else iban
+    return queue_message(mandate.customer, event="direct_debit_notice",
+                         template_key="direct_debit_notice",
+                         context={"mandate_reference": mandate.reference, "iban_masked": masked,
+                                  "collection_date": collection_date, "amount": amount,
+                                  "invoice_numbers": [i.number for i in invoices],
+                                  "creditor_id": creditor_id},
+                         idempotency_key=f"direct-debit-notice:{key}", channels=MAIL_AND_SMS)
+
+
+# --- risk signals (app.customers.risk) ---------------------------------------------------------
+
+def notify_risk_proposal(customer: Customer, proposals: list[str],
+                         today: date | None = None) -> list[Message]:
+    """A friendly offer of help to a customer whose payments got harder: a payment day after
+    their salary, direct debit, or a plan (``proposals``). Once per customer and month."""
+    today = today or business_today()
+    return queue_message(customer, event="risk_proposal", template_key="risk_proposal",
+                         context={"proposals": list(proposals),
+                                  "propose_due_date": "due_date" in proposals,
+                                  "propose_direct_debit": "direct_debit" in proposals,
+                                  "propose_plan": "plan" in proposals,
+                                  "balance": customer.balance or ZERO},
+                         idempotency_key=f"risk-proposal:{customer.id}:{today:%Y-%m}",
+                         channels=MAIL_AND_SMS)
+
+
+# --- GDPR erasure (retention domain) ---------------------------------------------------------
+
+def notify_erasure_done(customer: Customer, request, deleted: list[str], kept: list) -> list[Message]:
+    """The erasure request is carried out: what was deleted, what is kept, why, until when.
+
+    ``deleted`` are category names and ``kept`` items (what, why, until) already in the
+    customer's language (app.retention.subject.erasure_outcome). Queued before the e-mail
+    address itself is erased, so it still reaches the customer."""
+    return queue_message(customer, event="erasure_done", template_key="erasure_done",
+                         context={"request_number": str(request.id), "deleted": list(deleted),
+                                  "kept": [{"what": k.what, "why": k.why, "until": k.until}
+                                           for k in kept]},
+                         idempotency_key=f"erasure-done:{request.id}", channels=MAIL)

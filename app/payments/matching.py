@@ -1,6 +1,8 @@
 """Matching statement lines to what they pay, rule by rule, with a confidence for each proposal.
 
 Rules, in order (the first that finds something decides; later ones only add suggestions):
+0. a direct-debit collection of ours: the end-to-end id or payment information id written in
+   the pain.008 file (app.payments.collection_matching) -> the invoices collected;
 1. structured reference (OGM or RF) in the structured field, or typed into the free text
    (+++, ***, spaces, slashes) -> invoice, or plan instalment;
 2. invoice number in the free text (or in a reference that is not an OGM/RF);
@@ -29,6 +31,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.core.models import ZERO
+from app.customers.services import customer_ids_by_iban
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
@@ -66,6 +69,8 @@ RULE_LABELS = {
     "reference": _l("Reference given"),
     "oldest_first": _l("Oldest invoice first"),
     "credit_applied": _l("Credit applied"),
+    "collection_end_to_end": _l("Our direct debit collection"),
+    "collection_batch": _l("Our direct debit collection (batch booking)"),
 }
 # Why a proposal is less sure than its rule, shown with the suggestion.
 NOTES = {
@@ -165,6 +170,12 @@ class Matcher:
     def _payments(self, lines: list[tuple[int, StatementLine]],
                   result: dict[int, list[Proposal]]) -> None:
         facts = {i: _facts(line) for i, line in lines}
+        # Rule 0: our own direct-debit collections (end-to-end id or PmtInfId we wrote).
+        from app.payments.collection_matching import collection_proposals
+
+        for i, proposal in collection_proposals(self, facts).items():
+            result[i].append(proposal)
+            del facts[i]
         ogms = {v for f in facts.values() for kind, v, _s in f.references if kind == "ogm"}
         rfs = {v for f in facts.values() for kind, v, _s in f.references if kind == "rf"}
         by_ogm = self._invoices(Invoice.structured_reference, ogms)
@@ -378,11 +389,9 @@ class Matcher:
         """Customers known to pay from each IBAN: their bank accounts and earlier payments."""
         found: dict[str, set[int]] = defaultdict(set)
         ibans = sorted(ibans)
-        for condition in where_in(BankAccount.iban, ibans):
-            for iban, customer_id in db.session.execute(
-                    select(BankAccount.iban, BankAccount.customer_id)
-                    .where(condition, BankAccount.status != "retired")):
-                found[iban].add(customer_id)
+        # Bank accounts' IBANs are encrypted: looked up by their keyed hash.
+        for iban, customer_ids in customer_ids_by_iban(ibans, include_retired=False).items():
+            found[iban] |= customer_ids
         for condition in where_in(Payment.counterparty_iban, ibans):
             for iban, customer_id in db.session.execute(
                     select(Payment.counterparty_iban, Payment.customer_id).distinct()

@@ -13,7 +13,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -28,7 +27,7 @@ from app.payments import settings  # noqa: F401  (declares the payment settings)
 from app.payments.consequences import Consequences
 from app.payments.models import PAYMENT_METHODS, Allocation, Payment, StatementLine
 from app.requests.models import Installment
-from app.retention.models import AuditEvent
+from app.retention import audit as audit_trail
 
 OpenInvoices = Callable[[int], Sequence[Invoice]]
 
@@ -94,12 +93,18 @@ def post_payment(clean: Mapping[str, Any]) -> tuple[Payment, bool]:
         if target is None and clean.get("invoice_number"):
             raise v.ValidationError({"invoice_number": _(
                 "Unknown invoice number: %(number)s.", number=clean["invoice_number"])})
-    customer = target.customer if target else None
+    # A plan instalment's own structured communication pays that instalment (as statement
+    # matching does); otherwise the plan would break although the customer paid.
+    installments = _installments_by_reference(clean.get("reference")) if target is None else []
+    customer = target.customer if target else (installments[0].plan.customer
+                                               if installments else None)
     if clean.get("customer_number"):
         by_number = db.session.scalar(select(Customer).where(Customer.number == clean["customer_number"]))
         if by_number is None:
             raise v.ValidationError({"customer_number": _(
                 "Unknown customer number: %(number)s.", number=clean["customer_number"])})
+        if installments and customer.id != by_number.id:
+            installments, customer = [], None  # another customer's instalment: not used
         if customer is not None and customer.id != by_number.id:
             raise v.ValidationError({"invoice_number": _(
                 "Invoice %(invoice)s does not belong to customer %(customer)s.",
@@ -108,11 +113,22 @@ def post_payment(clean: Mapping[str, Any]) -> tuple[Payment, bool]:
     payment = book_payment(
         amount=clean["amount"], received_on=clean["received_on"],
         customer_id=customer.id if customer else None, invoices=[target] if target else [],
-        rule="reference" if target else "oldest_first", method=clean.get("method") or "transfer",
+        installments=installments,
+        rule="reference" if target or installments else "oldest_first",
+        method=clean.get("method") or "transfer",
         communication=clean.get("reference") or clean.get("invoice_number"),
         external_id=clean.get("external_id"), counterparty_name=clean.get("counterparty_name"),
         counterparty_iban=clean.get("counterparty_iban"))
     return payment, True
+
+
+def _installments_by_reference(text: str | None) -> list[Installment]:
+    from app.payments.references import is_valid_ogm, normalise_ogm
+
+    if not text or not is_valid_ogm(text):
+        return []
+    return list(db.session.scalars(select(Installment).where(
+        Installment.structured_reference == normalise_ogm(text))))
 
 
 # --- booking --------------------------------------------------------------------------------------
@@ -383,13 +399,10 @@ def returned_payments(customer_id: int) -> list[Payment]:
 # --- audit ----------------------------------------------------------------------------------------
 
 def audit(user, action: str, allocation: Allocation, fields: list[str], detail: str) -> None:
+    """A business event next to the automatic ones (app.retention.audit records the rows)."""
     customer_id = allocation.invoice.customer_id if allocation.invoice else None
-    db.session.add(AuditEvent(
-        actor_type="staff" if user is not None else "job",
-        actor=getattr(user, "username", None) or (None if user is None else str(user)),
-        ip=request.remote_addr if has_request_context() else None, action=action,
-        entity="allocation", entity_id=str(allocation.id), customer_id=customer_id,
-        changed_fields=fields, detail=detail))
+    audit_trail.record(action, "allocation", allocation.id, customer_id=customer_id,
+                       fields=fields, detail=detail, user=user)
 
 
 def _lock(invoices: Iterable[Invoice]) -> None:

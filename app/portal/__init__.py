@@ -44,6 +44,7 @@ def register_portal(app: Flask) -> None:
         online_payment,  # pay online through a payment-provider plugin
         requests_pages,  # my requests, question to the AR team, satisfaction survey
         routes,  # sign in, dashboard, invoices, pay, statement
+        welcome,  # confirm my details after the first sign-in (after routes: its hooks follow)
     )
 
     app.register_blueprint(bp)

@@ -1,4 +1,197 @@
-"""My requests: list, detail, question to the AR team, satisfaction survey."""
+"""My requests: list, detail (history, conversation), question to the AR team, satisfaction survey.
+
+Every request is looked up with the signed-in customer's id (app.requests.services.request_of):
+another customer's request is a 404, before any form is read. Changes go through
+app.requests.services; a refusal is shown on the page and changes nothing.
+"""
 from __future__ import annotations
 
-from app.portal import bp  # noqa: F401
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import format_date, format_time
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.core.time import BUSINESS_TZ
+from app.core.validation import ValidationError
+from app.extensions import db
+from app.invoices.models import Invoice
+from app.portal import bp
+from app.portal.auth import current_customer, login_required
+from app.portal.forms import csrf_failed
+from app.requests import services as rs
+from app.requests.models import REQUEST_KINDS, REQUEST_STATUSES, CustomerRequest
+
+INVOICE_CHOICES = 100  # the newest invoices offered in the question form
+STATUS_BADGES = {"received": "info", "in_review": "info", "approved": "paid", "rejected": "overdue",
+                 "closed": "open", "cancelled": "open"}
+
+
+class QuestionForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[
+        DataRequired(_l("Please give your question a subject.")),
+        Length(max=200, message=_l("At most %(max)d characters."))])
+    text = TextAreaField(_l("Your question"), validators=[
+        DataRequired(_l("Please write a message.")),
+        Length(max=rs.COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
+    invoice = SelectField(_l("About an invoice (optional)"), choices=[], validate_choice=False,
+                          validators=[Optional()])
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField(_l("Your message"), validators=[
+        DataRequired(_l("Please write a message.")),
+        Length(max=rs.COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
+
+
+class SurveyForm(FlaskForm):
+    # A plain field: the service checks 0-10 and says so in the customer's language.
+    score = StringField(_l("How likely are you to recommend us to a friend or colleague?"))
+    comment = TextAreaField(_l("Anything you would like to tell us? (optional)"), validators=[
+        Length(max=rs.SURVEY_COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
+
+
+def _refused(message: str, status: int):
+    return render_template("portal/error.html", message=message, status=status), status
+
+
+def _csrf_refused():
+    return _refused(_("This form has expired or did not come from this site. Reload the page "
+                      "and try again."), 400)
+
+
+def answer_by(req: CustomerRequest) -> str:
+    """The SLA as the customer reads it: a date and an hour, Brussels time, in their locale."""
+    if req.sla_due_at is None:
+        return ""
+    local = req.sla_due_at.astimezone(BUSINESS_TZ)
+    return _("%(date)s at %(time)s", date=format_date(local.date(), "long"),
+             time=format_time(req.sla_due_at, "short"))
+
+
+def _labels() -> dict[str, Any]:
+    return {"kind_label": lambda r: str(REQUEST_KINDS.get(r.kind, r.kind)),
+            "status_label": lambda r: str(REQUEST_STATUSES.get(r.status, r.status)),
+            "status_badge": lambda r: STATUS_BADGES.get(r.status, "open"),
+            "answer_by": answer_by}
+
+
+def _own_request(request_id: int) -> CustomerRequest:
+    found = rs.request_of(current_customer().id, request_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/requests")
+@login_required
+def requests():
+    rows = rs.requests_of(current_customer().id)
+    open_rows = [r for r in rows if r.status in rs.OPEN_STATUSES]
+    done_rows = [r for r in rows if r.status not in rs.OPEN_STATUSES]
+    return render_template("portal/requests.html", open_rows=open_rows, done_rows=done_rows,
+                           **_labels())
+
+
+def _invoice_choices(customer_id: int) -> list[tuple[str, str]]:
+    invoices = db.session.execute(
+        select(Invoice.id, Invoice.number).where(Invoice.customer_id == customer_id)
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(INVOICE_CHOICES)).all()
+    return [("", _("No particular invoice"))] + [(str(i), number) for i, number in invoices]
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@login_required
+def ask_question():
+    customer = current_customer()
+    form = QuestionForm()
+    form.invoice.choices = _invoice_choices(customer.id)
+    if request.method == "GET" and request.args.get("invoice", "").isdigit():
+        form.invoice.data = request.args["invoice"]
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            if csrf_failed(form):
+                return _csrf_refused()
+            status = 400
+        else:
+            invoices = []
+            if form.invoice.data:
+                invoice = None
+                if form.invoice.data.isdigit() and len(form.invoice.data) < 10:
+                    invoice = db.session.scalar(select(Invoice).where(
+                        Invoice.id == int(form.invoice.data),
+                        Invoice.customer_id == customer.id))
+                if invoice is None:
+                    form.invoice.errors = [_("Choose one of your invoices.")]
+                    return render_template("portal/requests_new.html", form=form), 400
+                invoices = [invoice]
+            req = rs.open_request(customer, "question", channel="portal",
+                                        subject=form.subject.data.strip(),
+                                        message=form.text.data.strip(), invoices=invoices)
+            db.session.commit()
+            return redirect(url_for("portal.request_detail", request_id=req.id, sent="1"))
+    return render_template("portal/requests_new.html", form=form), status
+
+
+def _detail(req: CustomerRequest, *, reply_form: ReplyForm | None = None,
+            survey_form: SurveyForm | None = None, status: int = 200):
+    return render_template(
+        "portal/requests_detail.html", req=req,
+        reply_form=reply_form or ReplyForm(formdata=None),
+        survey_form=survey_form or SurveyForm(formdata=None),
+        may_reply=req.status not in ("closed", "cancelled"),
+        may_rate=rs.may_rate(req), sent=request.args.get("sent") == "1",
+        thanks=request.args.get("thanks") == "1", replied=request.args.get("replied") == "1",
+        **_labels()), status
+
+
+@bp.route("/requests/<int(max=2147483647):request_id>")
+@login_required
+def request_detail(request_id: int):
+    return _detail(_own_request(request_id))
+
+
+@bp.route("/requests/<int(max=2147483647):request_id>/reply", methods=["POST"])
+@login_required
+def request_reply(request_id: int):
+    req = _own_request(request_id)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        if csrf_failed(form):
+            return _csrf_refused()
+        return _detail(req, reply_form=form, status=400)
+    try:
+        rs.add_comment(req, form.text.data, author="customer")
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        form.text.errors = [m for messages in exc.errors.values() for m in messages]
+        return _detail(req, reply_form=form, status=400)
+    return redirect(url_for("portal.request_detail", request_id=req.id, replied="1"))
+
+
+@bp.route("/requests/<int(max=2147483647):request_id>/survey", methods=["POST"])
+@login_required
+def request_survey(request_id: int):
+    req = _own_request(request_id)
+    form = SurveyForm()
+    if not form.validate_on_submit():
+        if csrf_failed(form):
+            return _csrf_refused()
+        return _detail(req, survey_form=form, status=400)
+    try:
+        rs.record_satisfaction(req, form.score.data, form.comment.data)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        form.score.errors = list(exc.errors.get("score", []))
+        form.comment.errors = list(exc.errors.get("comment", []))
+        db.session.refresh(req)
+        return _detail(req, survey_form=form, status=400)
+    return redirect(url_for("portal.request_detail", request_id=req.id, thanks="1"))

@@ -51,6 +51,7 @@ NAV = [
     ("portal.pay_overdue", _l("Pay")),
     ("portal.requests", _l("My requests")),
     ("portal.profile", _l("My details")),
+    ("portal.my_data", _l("My data")),
 ]
 
 

@@ -191,6 +191,8 @@ class Dashboard:
     open_requests: list[CustomerRequest]
     open_request_count: int
     next_action: NextAction
+    # A friendly proposal for customers flagged by the risk signals (app/customers/risk.py).
+    risk_proposals: list[dict] = field(default_factory=list)
 
 
 def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
@@ -225,6 +227,10 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
         next_action=NextAction("none", ""),
     )
     board.next_action = _next_action(customer, board)
+    if customer.risk_flags:
+        from app.customers.risk import portal_proposals
+
+        board.risk_proposals = portal_proposals(customer)
     return board
 
 

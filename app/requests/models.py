@@ -83,15 +83,36 @@ class CustomerRequest(TimestampMixin, Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     satisfaction_score: Mapped[int | None] = mapped_column(Integer)
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)
+    satisfaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     customer: Mapped[Customer] = relationship()
     invoices: Mapped[list[Invoice]] = relationship(secondary=request_invoice)
     attachments: Mapped[list[Attachment]] = relationship(back_populates="request",
                                                          cascade="all, delete-orphan")
     assignee = relationship("User", foreign_keys=[assignee_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
+    comments: Mapped[list[RequestComment]] = relationship(
+        back_populates="request", cascade="all, delete-orphan",
+        order_by="RequestComment.created_at, RequestComment.id")
 
     def __repr__(self) -> str:
         return f"#{self.id} {self.kind}"
+
+
+COMMENT_AUTHORS = {"customer": _l("Customer"), "staff": _l("Staff")}
+
+
+class RequestComment(Model):
+    """One message in a request's conversation: the customer (portal) or staff (admin)."""
+
+    __tablename__ = "request_comment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("customer_request.id"), index=True)
+    author: Mapped[str] = mapped_column(String(10))  # "customer" or "staff"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))  # staff author
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    request: Mapped[CustomerRequest] = relationship(back_populates="comments")
+    user = relationship("User", foreign_keys=[user_id])
 
 
 class Attachment(Model):

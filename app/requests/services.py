@@ -19,6 +19,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
 
 from app.core.models import utcnow
 from app.core.settings import get_setting, register_setting
@@ -26,7 +27,7 @@ from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.requests.models import REQUEST_KINDS, CustomerRequest
+from app.requests.models import REQUEST_KINDS, CustomerRequest, RequestComment
 
 # SLA in hours per request kind: rows staff edit in the admin (Settings, category "requests").
 # Access and erasure requests have the GDPR's one month (720 h).
@@ -39,6 +40,8 @@ for _kind, _hours in _DEFAULT_SLA_HOURS.items():
                      "requests")
 register_setting("requests.sla_due_soon_hours", 8, "int",
                  _l("A request is \"due soon\" this many hours before its SLA"), "requests")
+register_setting("requests.satisfaction_survey", True, "bool",
+                 _l("Ask customers to rate an answered request (0-10)"), "requests")
 
 OPEN_STATUSES = ("received", "in_review")
 DECIDED_STATUSES = ("approved", "rejected")
@@ -124,3 +127,139 @@ def sla_state(req: CustomerRequest, now: datetime | None = None) -> str:
     if req.sla_due_at <= now + timedelta(hours=int(get_setting("requests.sla_due_soon_hours"))):
         return "due_soon"
     return "on_time"
+
+
+# --- after the decision: closing, cancelling, the conversation, the survey -------------------
+
+COMMENT_MAX_CHARS = 5000
+SURVEY_COMMENT_MAX_CHARS = 2000
+SCORE_MIN, SCORE_MAX = 0, 10
+
+
+def close_request(req: CustomerRequest, user: Any = None, note: str | None = None) -> None:
+    """Staff close a request: an answered question, or a decided request whose follow-up is
+    done. An open request closed this way counts as answered (decided_at/by are filled)."""
+    if req.status not in OPEN_STATUSES + DECIDED_STATUSES:
+        raise ValidationError({"status": _("This request is already closed.")})
+    if req.status in OPEN_STATUSES:
+        req.decided_at = utcnow()
+        req.decided_by_id = getattr(user, "id", None)
+        if note and note.strip():
+            req.decision_note = note.strip()
+    req.status = "closed"
+
+
+def cancel_request(req: CustomerRequest, user: Any = None) -> None:
+    """Withdraw a request nobody has decided yet (the customer changed their mind)."""
+    if req.status not in OPEN_STATUSES:
+        raise ValidationError({"status": _("Only a request that is still open can be "
+                                           "cancelled.")})
+    req.status = "cancelled"
+    req.decided_at = utcnow()
+    req.decided_by_id = getattr(user, "id", None)
+
+
+def assign_request(req: CustomerRequest, user: Any) -> None:
+    """A staff member takes the request: assigned to them, and "in review" for the customer."""
+    if req.status not in OPEN_STATUSES:
+        raise ValidationError({"status": _("This request has already been decided.")})
+    req.assignee_id = user.id
+    req.status = "in_review"
+
+
+def _clean_text(text: str | None, limit: int, field: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({field: _("Please write a message.")})
+    if len(text) > limit:
+        raise ValidationError({field: _("At most %(max)d characters.", max=limit)})
+    return text
+
+
+def add_comment(req: CustomerRequest, text: str | None, *, author: str,
+                user: Any = None) -> RequestComment:
+    """A message in the request's conversation (the caller commits).
+
+    A staff reply is e-mailed to the customer and puts a received request "in review"; a
+    customer may not write on a request that is closed or cancelled."""
+    if author not in ("customer", "staff"):
+        raise ValueError(f"unknown author {author!r}")
+    if author == "customer" and req.status in ("closed", "cancelled"):
+        raise ValidationError({"text": _("This request is closed. Please ask a new question "
+                                         "instead.")})
+    comment = RequestComment(request=req, request_id=req.id, author=author,
+                             user_id=getattr(user, "id", None) if author == "staff" else None,
+                             text=_clean_text(text, COMMENT_MAX_CHARS, "text"),
+                             created_at=utcnow())
+    db.session.add(comment)
+    if author == "staff" and req.status == "received":
+        req.status = "in_review"
+    db.session.flush()
+    if author == "staff":
+        from app.notifications.services import notify_request_comment
+
+        notify_request_comment(comment)
+    return comment
+
+
+def survey_enabled() -> bool:
+    return bool(get_setting("requests.satisfaction_survey"))
+
+
+def may_rate(req: CustomerRequest) -> bool:
+    """The survey is offered once the request has an answer, and answered once."""
+    return (req.status in DECIDED_STATUSES + ("closed",) and req.satisfaction_score is None
+            and survey_enabled())
+
+
+def _score(value: Any) -> int:
+    try:
+        score = int(str(value).strip())
+    except (TypeError, ValueError):
+        score = None
+    if score is None or not SCORE_MIN <= score <= SCORE_MAX:
+        raise ValidationError({"score": _("Choose a score from %(low)d to %(high)d.",
+                                          low=SCORE_MIN, high=SCORE_MAX)})
+    return score
+
+
+def record_satisfaction(req: CustomerRequest, score: Any, comment: str | None = None,
+                        now: datetime | None = None) -> None:
+    """The customer's answer to "how likely are you to recommend us" (0-10), once per request.
+
+    Refused (ValidationError, nothing changed) before the request is decided, on a second
+    answer, or for a score outside 0-10. The update is conditional on "not answered yet", so
+    two answers sent at the same time still record one."""
+    if req.status not in DECIDED_STATUSES + ("closed",):
+        raise ValidationError({"score": _("You can rate a request once it has been answered.")})
+    if req.satisfaction_score is not None:
+        raise ValidationError({"score": _("You have already rated this request. Thank you!")})
+    value = _score(score)
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > SURVEY_COMMENT_MAX_CHARS:
+        raise ValidationError({"comment": _("At most %(max)d characters.",
+                                            max=SURVEY_COMMENT_MAX_CHARS)})
+    now = now or utcnow()
+    done = db.session.execute(
+        update(CustomerRequest)
+        .where(CustomerRequest.id == req.id, CustomerRequest.satisfaction_score.is_(None))
+        .values(satisfaction_score=value, satisfaction_comment=comment, satisfaction_at=now)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise ValidationError({"score": _("You have already rated this request. Thank you!")})
+    db.session.refresh(req)
+
+
+# --- what one customer sees ------------------------------------------------------------------
+
+def requests_of(customer_id: int) -> list[CustomerRequest]:
+    """The customer's requests, newest first (the portal's "My requests")."""
+    return list(db.session.scalars(
+        select(CustomerRequest).where(CustomerRequest.customer_id == customer_id)
+        .order_by(CustomerRequest.created_at.desc(), CustomerRequest.id.desc())))
+
+
+def request_of(customer_id: int, request_id: int) -> CustomerRequest | None:
+    """One request, only if it is this customer's (anything else: None, a 404 for the portal)."""
+    return db.session.scalar(select(CustomerRequest).where(
+        CustomerRequest.id == request_id, CustomerRequest.customer_id == customer_id))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.core.admin import (
@@ -17,6 +17,7 @@ from app.core.admin import (
     text_search_field,
 )
 from app.core.models import utcnow
+from app.core.validation import ValidationError
 from app.payments.references import format_ogm
 from app.requests.models import (
     DEFERRAL_STATUSES,
@@ -33,6 +34,8 @@ from app.requests.models import (
     Installment,
     PaymentPlan,
 )
+from app.requests.queue_views import RequestQueueView, SatisfactionReportView
+from app.requests.services import open_request
 
 CATEGORY = "Requests"
 OPEN_REQUEST_STATUSES = ("received", "in_review")
@@ -74,8 +77,9 @@ class CustomerRequestView(StaffModelView):
         "payload": _l("Details"), "referral_reason": _l("Why it needs a person"),
         "sla_due_at": _l("Answer due by"), "assignee": _l("Assigned to"),
         "decision_note": _l("Decision note"), "decided_at": _l("Decided at"),
-        "decided_by": _l("Decided by"), "satisfaction_score": _l("Satisfaction (1-5)"),
+        "decided_by": _l("Decided by"), "satisfaction_score": _l("Satisfaction (0-10)"),
         "satisfaction_comment": _l("Satisfaction comment"), "invoices": _l("Invoices"),
+        "satisfaction_at": _l("Rated at"),
         "created_at": _l("Received at"), "updated_at": _l("Updated at"),
     }
     list_columns = ["created_at", "customer", "kind", "status", "subject", "sla_due_at",
@@ -88,12 +92,14 @@ class CustomerRequestView(StaffModelView):
                                     "created_at"]}),
         (_l("Handling"), {"fields": ["sla_due_at", "assignee", "decision_note", "decided_at",
                                      "decided_by"]}),
-        (_l("Satisfaction"), {"fields": ["satisfaction_score", "satisfaction_comment"],
+        (_l("Satisfaction"), {"fields": ["satisfaction_score", "satisfaction_comment",
+                                         "satisfaction_at"],
                               "expanded": False}),
     ]
-    add_columns = ["customer", "kind", "channel", "subject", "message", "sla_due_at",
-                   "assignee"]
-    edit_columns = ["status", "assignee", "sla_due_at", "decision_note"]
+    add_columns = ["customer", "kind", "channel", "subject", "message", "assignee"]
+    # Decisions go through the request page (RequestQueueView): it runs the kind's rules.
+    edit_columns = ["assignee", "sla_due_at"]
+    show_template = "requests/request_show.html"
     base_order = ("created_at", "desc")
     choice_columns = {"kind": REQUEST_KINDS, "status": REQUEST_STATUSES,
                       "channel": REQUEST_CHANNELS}
@@ -105,15 +111,18 @@ class CustomerRequestView(StaffModelView):
                                         _l("YYYY-MM-DD HH:MM, or a number of hours")),
     }
 
-    def pre_add(self, item: CustomerRequest) -> None:
-        item.status = "received"
-        item.payload = item.payload or {}
-
-    def pre_update(self, item: CustomerRequest) -> None:
-        # Who decided and when is recorded, not typed.
-        if item.status in DECIDED_STATUSES and item.decided_at is None:
-            item.decided_at = utcnow()
-            item.decided_by_id = g.user.id
+    def create_from_form(self, form) -> CustomerRequest:
+        """A request taken on the customer's behalf: the same service as the portal (SLA from
+        the settings, acknowledgement sent)."""
+        if form.customer.data is None:
+            raise ValidationError({"customer": [_("Choose a customer.")]})
+        req = open_request(form.customer.data, form.kind.data,
+                           channel=form.channel.data or "staff",
+                           subject=(form.subject.data or "").strip() or None,
+                           message=(form.message.data or "").strip() or None)
+        if form.assignee.data is not None:
+            req.assignee_id = form.assignee.data.id
+        return req
 
 
 class PaymentPlanView(StaffModelView):
@@ -214,9 +223,13 @@ class DisputeView(StaffModelView):
 
 
 def register(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view(CustomerRequestView, "Customer requests", label=_l("Customer requests"),
+    appbuilder.add_view(RequestQueueView, "Request queue", label=_l("Request queue"),
                         icon="fa-inbox", category=CATEGORY, category_label=_l("Requests"),
                         category_icon="fa-comments")
+    appbuilder.add_view(CustomerRequestView, "Customer requests", label=_l("All requests"),
+                        icon="fa-list", category=CATEGORY)
+    appbuilder.add_view(SatisfactionReportView, "Satisfaction", label=_l("Satisfaction"),
+                        icon="fa-smile-o", category=CATEGORY)
     appbuilder.add_view(PaymentPlanView, "Payment plans", label=_l("Payment plans"),
                         icon="fa-calendar", category=CATEGORY)
     appbuilder.add_view(DeferralView, "Deferrals", label=_l("Deferrals"),

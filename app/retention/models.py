@@ -14,7 +14,13 @@ COUNTS_FROM = {"relationship_end": _l("End of the customer relationship"),
                "document_date": _l("Document date"), "closure": _l("Closure")}
 RETENTION_ACTIONS = {"delete": _l("Delete"), "anonymise": _l("Anonymise")}
 ACTOR_TYPES = {"staff": _l("Staff"), "customer": _l("Customer"), "api": _l("API"),
-               "job": _l("Job")}
+               "job": _l("Job"), "cli": _l("Command line"), "anonymous": _l("Not logged in"),
+               "system": _l("System")}
+AUDIT_ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
+                 "view": _l("Viewed"), "export": _l("Exported"),
+                 "bulk_insert": _l("Created (in bulk)"), "bulk_update": _l("Changed (in bulk)"),
+                 "bulk_delete": _l("Deleted (in bulk)"), "manual_match": _l("Matched by hand"),
+                 "undo": _l("Allocation undone")}
 
 
 class RetentionRule(Model):
@@ -24,8 +30,16 @@ class RetentionRule(Model):
     period_months: Mapped[int] = mapped_column(Integer)
     counts_from: Mapped[str] = mapped_column(String(20), default="relationship_end")
     action: Mapped[str] = mapped_column(String(10), default="delete")
+    # The legal basis shown on screen and told to customers, in English, French and Dutch.
     legal_basis: Mapped[str | None] = mapped_column(Text)
+    legal_basis_fr: Mapped[str | None] = mapped_column(Text)
+    legal_basis_nl: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def basis_in(self, language: str) -> str:
+        """The legal basis in ``language`` (English when that one is empty)."""
+        text = {"fr": self.legal_basis_fr, "nl": self.legal_basis_nl}.get(language)
+        return text or self.legal_basis or ""
 
     def __repr__(self) -> str:
         return self.category
@@ -51,8 +65,23 @@ class RetentionRun(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     triggered_by: Mapped[str | None] = mapped_column(String(100))
+    # Per category: {"action", "records", "subjects", "samples": [record ids]}.
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The day the periods are counted back from; a real run approved from a dry run keeps the
+    # dry run's day, so that it purges what the officer saw (minus any new legal hold).
+    as_of: Mapped[date | None] = mapped_column(Date)
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("retention_run.id"))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Files (paths under UPLOAD_DIR) whose rows were purged but that are not deleted yet:
+    # deleted after the commit, retried by the next run.
+    pending_files: Mapped[list] = mapped_column(JSON, default=list)
+    longest_transaction_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
     tombstones: Mapped[list[RetentionTombstone]] = relationship(back_populates="run")
+
+    def __repr__(self) -> str:
+        return f"#{self.id}"
 
 
 class RetentionTombstone(Model):
@@ -61,9 +90,12 @@ class RetentionTombstone(Model):
     __tablename__ = "retention_tombstone"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("retention_run.id"), index=True)
-    subject: Mapped[str] = mapped_column(String(60))  # e.g. "customer:123"
+    subject: Mapped[str] = mapped_column(String(60), index=True)  # e.g. "customer:123"
     category: Mapped[str] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(10))
+    # What was done, per category: {"contacts": {"action": "delete", "before": "2020-01-31"}}
+    # ("before": only records dated before that day; null: all of the subject's records).
+    categories: Mapped[dict] = mapped_column(JSON, default=dict)
     executed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     run: Mapped[RetentionRun] = relationship(back_populates="tombstones")
 

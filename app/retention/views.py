@@ -15,16 +15,20 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
+    refuse,
 )
+from app.core.validation import ValidationError
+from app.retention import subject  # noqa: F401  (registers the "erasure" decision handler)
+from app.retention.compliance_views import counts_table
 from app.retention.models import (
-    ACTOR_TYPES,
     COUNTS_FROM,
     RETENTION_ACTIONS,
-    AuditEvent,
     LegalHold,
     RetentionRule,
     RetentionRun,
+    RetentionTombstone,
 )
+from app.retention.rules import CATEGORIES, check_rule
 
 CATEGORY = "Compliance"
 RUN_STATUSES = {"running": _l("Running"), "done": _l("Done"), "failed": _l("Failed")}
@@ -38,13 +42,36 @@ class RetentionRuleView(StaffModelView):
     edit_title = _l("Edit retention rule")
     label_columns = {"category": _l("Data category"), "period_months": _l("Kept for (months)"),
                      "counts_from": _l("Counted from"), "action": _l("Then"),
-                     "legal_basis": _l("Legal basis"), "active": _l("Active")}
-    list_columns = ["category", "period_months", "counts_from", "action", "active"]
+                     "legal_basis": _l("Legal basis (English)"),
+                     "legal_basis_fr": _l("Legal basis (French)"),
+                     "legal_basis_nl": _l("Legal basis (Dutch)"), "active": _l("Active")}
+    description_columns = {
+        "period_months": _l("How long the data is kept before the action below."),
+        "legal_basis": _l("Shown on screen and told to customers whose erasure request "
+                          "cannot reach this data."),
+    }
+    list_columns = ["category", "period_months", "counts_from", "action", "legal_basis",
+                    "active"]
     search_columns = ["category", "counts_from", "action", "active"]
     show_columns = add_columns = edit_columns = ["category", "period_months", "counts_from",
-                                                 "action", "legal_basis", "active"]
+                                                 "action", "legal_basis", "legal_basis_fr",
+                                                 "legal_basis_nl", "active"]
     base_order = ("category", "asc")
-    choice_columns = {"counts_from": COUNTS_FROM, "action": RETENTION_ACTIONS}
+    choice_columns = {"category": {k: v.label for k, v in CATEGORIES.items()},
+                      "counts_from": COUNTS_FROM, "action": RETENTION_ACTIONS}
+
+    def pre_add(self, item: RetentionRule) -> None:
+        self._check(item)
+
+    def pre_update(self, item: RetentionRule) -> None:
+        self._check(item)
+
+    @staticmethod
+    def _check(item: RetentionRule) -> None:
+        try:
+            check_rule(item.category, item.period_months, item.counts_from, item.action)
+        except ValidationError as exc:
+            refuse(" ".join(m for messages in exc.errors.values() for m in messages))
 
 
 class LegalHoldView(StaffModelView):
@@ -76,28 +103,37 @@ class RetentionRunView(ReadOnlyModelView):
     label_columns = {"dry_run": _l("Trial run"), "status": _l("Status"),
                      "started_at": _l("Started at"), "finished_at": _l("Finished at"),
                      "triggered_by": _l("Started by"), "counts": _l("Figures")}
-    list_columns = ["started_at", "dry_run", "status", "finished_at", "triggered_by"]
+    label_columns.update({"as_of": _l("Periods counted back from"),
+                          "approved_by": _l("Approved by"), "approved_at": _l("Approved at"),
+                          "longest_transaction_ms": _l("Longest transaction (ms)"),
+                          "pending_files": _l("Files still to delete"), "error": _l("Error"),
+                          "source_run": _l("Approved dry run")})
+    list_columns = ["started_at", "dry_run", "status", "as_of", "finished_at", "triggered_by",
+                    "approved_by"]
     search_columns = ["dry_run", "status", "started_at"]
-    show_columns = ["started_at", "dry_run", "status", "finished_at", "triggered_by", "counts"]
+    show_columns = ["started_at", "dry_run", "status", "as_of", "finished_at", "triggered_by",
+                    "approved_by", "approved_at", "longest_transaction_ms", "counts",
+                    "pending_files", "error"]
     base_order = ("started_at", "desc")
     choice_columns = {"status": RUN_STATUSES}
+    formatters_columns = {"counts": counts_table}
+    related_view_names = ("RetentionTombstoneView",)
 
 
-class AuditEventView(ReadOnlyModelView):
-    datamodel = SQLAInterface(AuditEvent)
-    list_title = _l("Audit trail")
-    show_title = _l("Audit event")
-    label_columns = {"at": _l("When"), "actor_type": _l("Who (kind)"), "actor": _l("Who"),
-                     "ip": _l("From (IP)"), "action": _l("Did"), "entity": _l("Record type"),
-                     "entity_id": _l("Record"), "customer_id": _l("Customer id"),
-                     "changed_fields": _l("Changed fields"), "detail": _l("Detail")}
-    list_columns = ["at", "actor_type", "actor", "action", "entity", "entity_id", "customer_id"]
-    search_columns = ["at", "actor_type", "actor", "action", "entity", "entity_id",
-                      "customer_id", "ip"]
-    show_columns = ["at", "actor_type", "actor", "ip", "action", "entity", "entity_id",
-                    "customer_id", "changed_fields", "detail"]
-    base_order = ("at", "desc")
-    choice_columns = {"actor_type": ACTOR_TYPES}
+class RetentionTombstoneView(ReadOnlyModelView):
+    """What each run did to each subject, without personal data (replayable after a restore)."""
+
+    datamodel = SQLAInterface(RetentionTombstone)
+    list_title = _l("Tombstones")
+    show_title = _l("Tombstone")
+    label_columns = {"run": _l("Run"), "subject": _l("Subject"), "category": _l("Category"),
+                     "action": _l("Action"), "categories": _l("What was done"),
+                     "executed_at": _l("Done at")}
+    list_columns = ["executed_at", "subject", "action", "categories"]
+    show_columns = ["run", "executed_at", "subject", "category", "action", "categories"]
+    search_columns = ["subject", "executed_at"]
+    base_order = ("id", "desc")
+    choice_columns = {"action": RETENTION_ACTIONS}
 
 
 def register(appbuilder: AppBuilder) -> None:
@@ -108,5 +144,5 @@ def register(appbuilder: AppBuilder) -> None:
                         category=CATEGORY)
     appbuilder.add_view(RetentionRunView, "Retention runs", label=_l("Retention runs"),
                         icon="fa-trash", category=CATEGORY)
-    appbuilder.add_view(AuditEventView, "Audit trail", label=_l("Audit trail"),
-                        icon="fa-history", category=CATEGORY)
+    appbuilder.add_view_no_menu(RetentionTombstoneView)
+    # The audit trail's screen is in app/retention/audit_views.py.

@@ -16,7 +16,13 @@ from app.notifications.models import Message, MessageTemplate, PrintBatch
 from app.payments.models import BankStatement, StatementLine
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
-from app.retention.models import AuditEvent, LegalHold, RetentionRule, RetentionRun
+from app.retention.models import (
+    AuditEvent,
+    LegalHold,
+    RetentionRule,
+    RetentionRun,
+    RetentionTombstone,
+)
 from tests.helpers import make_customer, make_invoice
 
 
@@ -83,7 +89,9 @@ def sample_data():
         PluginConfig(name="smtp", kind="channel", enabled=True, settings={"host": "localhost"}),
         RetentionRule(category="invoices", period_months=120, legal_basis="Accounting law"),
         LegalHold(customer=customer, reason="Court case"),
-        RetentionRun(status="done", counts={"deleted": 0}),
+        RetentionRun(status="done", counts={"deleted": 0}, tombstones=[
+            RetentionTombstone(subject=f"customer:{customer.id}", category="contacts",
+                               action="delete")]),
         AuditEvent(actor_type="staff", actor="admin", action="update", entity="customer",
                    entity_id=str(customer.id), customer_id=customer.id),
     ])

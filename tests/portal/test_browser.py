@@ -2,7 +2,8 @@
 app served by a real HTTP server thread on 127.0.0.1.
 
 magic link -> dashboard -> invoice -> PDF download -> pay page with a scannable QR code ->
-Dutch -> log out. Every page is also photographed in French, Dutch and English, on a desktop
+dispute part of the invoice (with a photo) -> payment plan (preview, auto-approved, schedule with
+a structured communication and QR code per instalment) -> Dutch -> log out. Every page is also photographed in French, Dutch and English, on a desktop
 and at 375 px wide, into test-artifacts/portal/ for people to review.
 """
 from __future__ import annotations
@@ -18,15 +19,22 @@ import pytest
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from pypdf import PdfReader
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.invoices.models import InvoiceLine
+from app.requests.models import PaymentPlan
 from tests.helpers import make_customer, make_invoice
 from tests.portal.conftest import last_login_link
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+       b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00"
+       b"\x18\xdd\x8d\xb4\x00\x00\x00\x00IEND\xaeB`\x82")
+# Generous: the test machine may be busy running other suites at the same time.
+TIMEOUT_MS = 120_000
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -69,6 +77,9 @@ def _due_in_a_month_with_a_dutch_name() -> date:
 
 @pytest.fixture
 def customer(app, templates):
+    from app.notifications.defaults import install_defaults
+
+    install_defaults()  # requests, disputes and plans queue messages
     person = make_customer(name="Brasserie Van Dyck", email="journey@example.test",
                            language="fr")
     overdue = make_invoice(person, total="125.50", due_in_days=-12,
@@ -101,6 +112,7 @@ def test_customer_journey(server, browser, customer, tmp_path):
     person, overdue, upcoming_due = customer
     context = browser.new_context(locale="fr-BE", viewport={"width": 1280, "height": 900},
                                   accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     foreign = []
     page.on("request", lambda r: foreign.append(r.url)
@@ -141,16 +153,59 @@ def test_customer_journey(server, browser, customer, tmp_path):
         assert decoded[:4] == ["BCD", "002", "1", "SCT"]
         assert "BE04068246137931" in decoded and "EUR125.50" in decoded and ogm in decoded
 
+    # Dispute part of the invoice, with a photo: reminders stop for that amount at once.
+    page.goto(f"{server}/portal/invoices/{overdue.id}")
+    page.locator(f"a[href='/portal/invoices/{overdue.id}/dispute']").click()
+    page.wait_for_url(f"**/portal/invoices/{overdue.id}/dispute")
+    page.locator("#reason").select_option("wrong_amount")
+    page.locator("#amount").fill("25,50")
+    page.locator("#text").fill("Le devis disait 100 €.")
+    page.locator("#files").set_input_files(files=[{"name": "devis.png", "mimeType": "image/png",
+                                                   "buffer": PNG}])
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/portal/disputes/*")
+    main = page.inner_text("main")
+    assert "devis.png" in main and "Le devis disait 100 €." in main
+    _shoot(page, "journey/fr-dispute-detail")
+
+    # A payment plan for the overdue invoice: 100.00 still due (125.50 less 25.50 disputed)
+    # in 2 instalments of 50.00: within the rules, approved at once.
+    page.goto(f"{server}/portal/plan")
+    boxes = page.locator("input[name=invoices]")
+    for n in range(boxes.count()):
+        box = boxes.nth(n)
+        box.set_checked(box.get_attribute("value") == str(overdue.id))
+    page.locator("#installment_count").fill("2")
+    page.locator("#day_of_month").select_option("15")
+    page.locator("main form button[type=submit]").click()
+    assert "100,00 €" in page.inner_text("main").replace("\u202f", " ").replace("\xa0", " ")
+    _shoot(page, "journey/fr-plan-preview")
+    page.locator("main form button[value=confirm]").click()
+    page.wait_for_url("**/portal/plans/*")
+    plan = db.session.scalar(select(PaymentPlan).where(PaymentPlan.customer_id == person.id))
+    assert plan is not None and plan.status == "active" and len(plan.installments) == 2
+    main = page.inner_text("main")
+    for installment in plan.installments:
+        ogm = installment.structured_reference
+        assert f"+++{ogm[:3]}/{ogm[3:7]}/{ogm[7:]}+++" in main
+    assert page.locator(".installment .qr img").count() == 2
+    _shoot(page, "journey/fr-plan")
+
     # Switch to Dutch: the page speaks Dutch (menu and dates) and formats amounts the Dutch way.
     page.locator("nav.languages a[hreflang=nl]").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "nl"
-    assert "€ 125,50" in page.inner_text("main").replace("\xa0", " ")
+    assert "€ 50,00" in page.inner_text("main").replace("\xa0", " ")
     with force_locale("nl_BE"):
         invoices_nl = _("Invoices")
         long_date = format_date(upcoming_due, "long")
+        first_due = format_date(plan.installments[0].due_date, "long")
     assert invoices_nl != "Invoices"
     assert page.locator("nav.main-nav").inner_text().count(invoices_nl) == 1
+    assert first_due in page.inner_text("main")
+    _shoot(page, "journey/nl-plan")
+    page.goto(f"{server}/portal/invoices/{overdue.id}")
+    assert "€ 125,50" in page.inner_text("main").replace("\xa0", " ")
     page.locator("nav.main-nav a[href='/portal/']").click()
     assert long_date in page.inner_text("main")  # e.g. "5 maart 2026"
 
@@ -167,13 +222,40 @@ PAGES = [
     ("dashboard", "/portal/"), ("invoices", "/portal/invoices?status=all"),
     ("invoice", "/portal/invoices/{id}"), ("pay", "/portal/invoices/{id}/pay"),
     ("pay-overdue", "/portal/pay"), ("statement", "/portal/statement"),
+    # invoice actions (deferral, plan, dispute)
+    ("deferral", "/portal/invoices/{id}/deferral"), ("deferral-several", "/portal/deferral"),
+    ("deferral-result", "/portal/invoice-actions/{request}"), ("plan-wizard", "/portal/plan"),
+    ("plan", "/portal/plans/{plan}"), ("dispute", "/portal/invoices/{id}/dispute"),
+    ("dispute-detail", "/portal/disputes/{dispute}"),
 ]
+
+
+def _invoice_action_records(person, overdue) -> dict[str, int]:
+    """A plan, a dispute and a deferral sent to staff, so that their pages can be shown."""
+    from datetime import date as _date
+
+    from app.core.settings import set_setting
+    from app.requests.deferrals import request_deferral
+    from app.requests.disputes import open_dispute
+    from app.requests.plans import request_plan
+
+    planned = make_invoice(person, total="300.00", due_in_days=-5, description="Travaux")
+    plan = request_plan(person, [planned], 3, 10).plan
+    dispute = open_dispute(person, overdue, "25.50", "wrong_amount", "Le devis disait 100 €.",
+                           [("devis.png", PNG)])
+    set_setting("self_service.deferral.max_amount", "50.00")
+    late = make_invoice(person, total="90.00", due_in_days=-2, description="Pièces")
+    referred = request_deferral(person, [late], _date.today() + timedelta(days=20))
+    db.session.commit()
+    return {"plan": plan.id, "dispute": dispute.id, "request": referred.request.id}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
 def test_screenshots_of_every_page_in_three_languages(server, browser, customer, width):
     person, overdue, _due = customer
+    ids = _invoice_action_records(person, overdue)
     context = browser.new_context(locale="fr-BE", viewport={"width": width, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     for language in ("fr", "nl", "en"):
         page.goto(f"{server}/portal/language/{language}?next=/portal/login")
@@ -182,18 +264,25 @@ def test_screenshots_of_every_page_in_three_languages(server, browser, customer,
     for language in ("fr", "nl", "en"):
         page.goto(f"{server}/portal/language/{language}?next=/portal/")
         for name, path in PAGES:
-            page.goto(server + path.format(id=overdue.id))
+            page.goto(server + path.format(id=overdue.id, **ids))
             assert page.locator("html").get_attribute("lang") == language
             # Usable on a phone: nothing wider than the screen.
             overflow = page.evaluate("document.documentElement.scrollWidth")
             assert overflow <= width, f"{name} in {language} is {overflow}px wide at {width}px"
             _shoot(page, f"{width}/{language}-{name}")
+        # The plan preview is the answer to a form: press "see the schedule".
+        page.goto(f"{server}/portal/plan")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator("table.schedule").is_visible()
+        _shoot(page, f"{width}/{language}-plan-preview")
     context.close()
 
 
 def test_keyboard_only_sign_in_and_navigation(server, browser, customer):
     person, _overdue, _due = customer
     context = browser.new_context(viewport={"width": 375, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.goto(f"{server}/portal/login")
     page.keyboard.press("Tab")  # the first stop is the skip link

@@ -23,7 +23,9 @@ from tests.helpers import make_customer, make_invoice
 from tests.portal.conftest import csrf_from
 
 # Routes whose argument is not a record id (tokens, language codes, files).
-NOT_AN_ID = {"portal.confirm_login", "portal.deep_link", "portal.set_language", "portal.static"}
+NOT_AN_ID = {"portal.confirm_login", "portal.deep_link", "portal.set_language", "portal.static",
+             "portal.online_webhook"}
+NOT_AN_ID |= {"portal.confirm_email_change"}  # a single-use token (my details)
 
 
 def _other_customers_records():
@@ -57,12 +59,20 @@ def _other_customers_records():
     mandate = Mandate(customer_id=other.id, reference="MD-OTHER")
     db.session.add_all([attachment, deferral, dispute, contact, address, account, mandate])
     db.session.commit()
+    from app.payments.online_models import OnlineCheckout
+
+    checkout = OnlineCheckout(customer_id=other.id, provider="psp_demo",
+                              provider_id="demo_00000000000000aa", amount=Decimal("777.77"),
+                              invoices=[{"id": invoice.id, "amount": "777.77"}])
+    db.session.add(checkout)
+    db.session.commit()
     ids = {
         "invoice_id": invoice.id, "payment_id": payment.id, "credit_note_id": note.id,
         "request_id": request.id, "plan_id": plan.id, "installment_id": plan.installments[0].id,
         "attachment_id": attachment.id, "deferral_id": deferral.id, "dispute_id": dispute.id,
         "contact_id": contact.id, "address_id": address.id, "bank_account_id": account.id,
         "mandate_id": mandate.id, "customer_id": other.id, "id": invoice.id,
+        "checkout_id": checkout.id,
     }
     secrets = ("Secret Other Customer", invoice.number, "777,77", "777.77", "Secret question",
                "CN-OTHER", "Secret Contact", "Secret street", "MD-OTHER", "BE68")

@@ -1,0 +1,159 @@
+"""Preferences: delivery channel (paper or e-mail), language, SMS reminders.
+
+Switching SMS reminders on needs a proof that the phone number is the customer's: a 6-digit
+code sent by SMS to that number, typed back within a few minutes. The code is stored only as an
+HMAC (keyed with SECRET_KEY), expires, and allows a limited number of wrong tries; a customer
+can ask for a limited number of codes per hour (no SMS bombing of a stranger's phone).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from app.core.models import utcnow
+from app.core.settings import get_setting, register_setting
+from app.core.validation import ValidationError
+from app.customers.models import DELIVERY_CHANNELS, LANGUAGES, Customer
+from app.customers.profile import clean_phone
+from app.customers.selfservice_models import SmsCode
+from app.extensions import db
+
+CODE_MINUTES = register_setting("customers.sms_code_minutes", 10, "int",
+                                _l("An SMS confirmation code is valid for (minutes)"),
+                                "customers").key
+CODE_ATTEMPTS = register_setting("customers.sms_code_attempts", 5, "int",
+                                 _l("Wrong tries allowed for an SMS confirmation code"),
+                                 "customers").key
+CODES_PER_HOUR = register_setting("customers.sms_codes_per_hour", 5, "int",
+                                  _l("SMS confirmation codes a customer may ask for per hour"),
+                                  "customers").key
+
+
+@dataclass
+class PreferencesChange:
+    changed: list[str] = field(default_factory=list)
+    sms_code_sent: SmsCode | None = None  # switching SMS on waits for this code
+
+
+def update_preferences(customer: Customer, *, delivery_channel: str | None = None,
+                       language: str | None = None, sms_reminders: bool | None = None,
+                       phone: str | None = None, channel: str = "portal",
+                       now: datetime | None = None) -> PreferencesChange:
+    """Apply the delivery channel and language at once; switching SMS off too. Switching SMS
+    on sends a code to ``phone`` (or the phone we know) and waits for ``confirm_sms_code``.
+
+    ValidationError (nothing changed) on bad input. The caller commits."""
+    errors: dict[str, list[str]] = {}
+    if delivery_channel is not None and delivery_channel not in DELIVERY_CHANNELS:
+        errors["delivery_channel"] = [_("Must be one of: %(choices)s.",
+                                        choices=", ".join(DELIVERY_CHANNELS))]
+    if language is not None and language not in LANGUAGES:
+        errors["language"] = [_("Must be one of: %(choices)s.", choices=", ".join(LANGUAGES))]
+    number = None
+    if sms_reminders:
+        try:
+            number = clean_phone(phone or customer.phone, customer.country)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        if number is None and "phone" not in errors:
+            errors["phone"] = [_("Give the mobile number the SMS reminders should go to.")]
+    # A code is needed to switch SMS on, or to move the reminders to another number.
+    wants_code = bool(sms_reminders) and (not customer.sms_reminders or number != customer.phone)
+    if errors:
+        raise ValidationError(errors)
+    result = PreferencesChange()
+    if wants_code:  # first: it may refuse (too many codes) before anything changed
+        result.sms_code_sent = send_sms_code(customer, number, now=now)
+    if delivery_channel is not None and delivery_channel != customer.delivery_channel:
+        customer.delivery_channel = delivery_channel
+        result.changed.append("delivery_channel")
+    if language is not None and language != customer.language:
+        customer.language = language
+        result.changed.append("language")
+    if sms_reminders is False and customer.sms_reminders:
+        customer.sms_reminders = False
+        result.changed.append("sms_reminders")
+    if result.changed:
+        _record(customer, result.changed, channel)
+    return result
+
+
+def _record(customer: Customer, changed: list[str], channel: str) -> None:
+    from app.requests.services import auto_approve
+
+    auto_approve(customer, "preferences", channel=channel, subject=_("Preferences"),
+                 payload={"fields": sorted(changed)})
+
+
+def _code_hash(customer_id: int, phone: str, code: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(key, f"{customer_id}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_sms_code(customer: Customer, phone: str, now: datetime | None = None) -> SmsCode:
+    """Queue a new code to ``phone`` (E.164); earlier unused codes stop working."""
+    now = now or utcnow()
+    recent = db.session.scalar(select(func.count()).select_from(SmsCode).where(
+        SmsCode.customer_id == customer.id, SmsCode.created_at > now - timedelta(hours=1)))
+    if recent >= int(get_setting(CODES_PER_HOUR)):
+        raise ValidationError({"phone": _("Too many codes were asked for. Please wait an hour "
+                                          "and try again.")})
+    db.session.execute(update(SmsCode).where(SmsCode.customer_id == customer.id,
+                                             SmsCode.used_at.is_(None))
+                       .values(used_at=now).execution_options(synchronize_session=False))
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    minutes = max(1, int(get_setting(CODE_MINUTES)))
+    row = SmsCode(customer_id=customer.id, phone=phone,
+                  code_hash=_code_hash(customer.id, phone, code), attempts=0,
+                  expires_at=now + timedelta(minutes=minutes), created_at=now)
+    db.session.add(row)
+    db.session.flush()
+    from app.notifications.services import notify_sms_code
+
+    notify_sms_code(customer, phone, code, minutes, row.id)
+    return row
+
+
+def pending_sms_code(customer: Customer, now: datetime | None = None) -> SmsCode | None:
+    now = now or utcnow()
+    return db.session.scalar(
+        select(SmsCode).where(SmsCode.customer_id == customer.id, SmsCode.used_at.is_(None),
+                              SmsCode.expires_at > now)
+        .order_by(SmsCode.id.desc()).limit(1))
+
+
+def confirm_sms_code(customer: Customer, code: str | None, *, channel: str = "portal",
+                     now: datetime | None = None) -> SmsCode:
+    """Check the typed code; when right, the number is saved and SMS reminders are on.
+
+    A wrong code counts one try, and that count is committed at once (so that a refused
+    attempt cannot be rolled back to try again); then ValidationError. The caller commits a
+    success."""
+    now = now or utcnow()
+    row = pending_sms_code(customer, now)
+    typed = "".join(ch for ch in (code or "") if ch.isdigit())
+    if row is None:
+        raise ValidationError({"code": _("This code has expired. Ask for a new one.")})
+    limit = int(get_setting(CODE_ATTEMPTS))
+    if row.attempts >= limit:
+        raise ValidationError({"code": _("Too many wrong codes. Ask for a new one.")})
+    if len(typed) != 6 or not hmac.compare_digest(
+            row.code_hash, _code_hash(customer.id, row.phone, typed)):
+        db.session.execute(update(SmsCode).where(SmsCode.id == row.id)
+                           .values(attempts=SmsCode.attempts + 1)
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
+        raise ValidationError({"code": _("This code is not right. Check the SMS and try again.")})
+    row.used_at = now
+    customer.phone = row.phone
+    customer.sms_reminders = True
+    _record(customer, ["sms_reminders", "phone"], channel)
+    return row

@@ -1,0 +1,1 @@
+"""Reports across customers: aging buckets, DSO and its trend (charts drawn server-side)."""

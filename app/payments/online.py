@@ -1,0 +1,311 @@
+"""Paying online through a payment-provider plugin (kind "payment_provider").
+
+A provider plugin's factory returns an object with this interface (see ``PaymentProvider``):
+
+- ``is_configured()``: whether it can take payments here (API key set, ...);
+- ``create_checkout(CheckoutRequest) -> ProviderCheckout``: the provider's payment id and the
+  address of its hosted checkout, where we send the customer;
+- ``fetch(provider_id) -> ProviderPayment``: the provider's current truth about a payment;
+- ``webhook_payment_id(form) -> str | None``: which payment a webhook call is about. A webhook
+  body is never trusted for anything else: the status is always fetched back from the provider.
+
+Failures talking to the provider raise ``ProviderError(kind)``; the customer gets a translated
+message for its kind and nothing is booked.
+
+A checkout confirmed as paid becomes one Payment (method "online", external_id = the provider's
+id, so a repeated webhook or a return page opened twice books nothing twice), allocated to the
+checkout's invoices oldest first, up to what the customer chose to pay on each; the rest stays
+as credit. book_payment's consequences (invoice paid, so its reminders stop; balance; thank-you
+message) are applied in the same transaction.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import plugins
+from app.core.models import ZERO, utcnow
+from app.core.time import BUSINESS_TZ, business_today
+from app.core.validation import ValidationError
+from app.customers.models import Customer
+from app.extensions import db
+from app.invoices.models import OPEN_STATUSES, Invoice
+from app.payments.consequences import Consequences
+from app.payments.models import Payment
+from app.payments.online_models import FINAL_STATUSES, OnlineCheckout
+from app.payments.services import allocate, book_payment
+
+log = logging.getLogger(__name__)
+KIND = "payment_provider"
+CENT = Decimal("0.01")
+
+
+# --- the plugin interface ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    checkout_id: int
+    amount: Decimal
+    currency: str
+    description: str
+    customer_number: str
+    language: str                  # fr / nl / en
+    return_url: str                # where the provider sends the customer back
+    webhook_url: str | None        # where the provider reports changes (None: not reachable)
+    invoice_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderCheckout:
+    provider_id: str
+    checkout_url: str
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    provider_id: str
+    status: str                    # created / paid / failed / expired / cancelled (ours)
+    provider_status: str           # the provider's own word
+    amount: Decimal | None = None
+    currency: str | None = None
+    paid_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """Talking to the provider failed. ``kind``: timeout / unavailable / refused / not_found."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+class PaymentProvider(Protocol):
+    def is_configured(self) -> bool: ...
+
+    def create_checkout(self, request: CheckoutRequest) -> ProviderCheckout: ...
+
+    def fetch(self, provider_id: str) -> ProviderPayment: ...
+
+    def webhook_payment_id(self, form: Mapping[str, str]) -> str | None: ...
+
+
+def customer_message(error: ProviderError) -> str:
+    """What the customer reads when the provider could not be used (nothing was charged)."""
+    if error.kind == "timeout":
+        return _("The payment service did not answer in time. Nothing was charged: please try "
+                 "again in a few minutes, or pay by bank transfer.")
+    return _("Online payment is not available right now. Nothing was charged: please try again "
+             "later, or pay by bank transfer.")
+
+
+# --- which providers ----------------------------------------------------------------------------
+
+def available_providers() -> list[tuple[str, Any]]:
+    """(name, provider) of every enabled and configured provider, preferred (priority) first."""
+    found = []
+    for spec in sorted(plugins.enabled_plugins(KIND), key=lambda s: (s.priority, s.name)):
+        try:
+            provider = plugins.build(spec.name)
+            if provider.is_configured():
+                found.append((spec.name, provider))
+        except Exception:  # a broken plugin hides its button; it does not break the page
+            log.exception("payment provider %s could not be built", spec.name)
+    return found
+
+
+def preferred_provider() -> tuple[str, Any] | None:
+    found = available_providers()
+    return found[0] if found else None
+
+
+def provider_named(name: str) -> Any | None:
+    try:
+        spec = plugins.get_plugin(name)
+    except plugins.PluginUnavailable:
+        return None
+    if spec.kind != KIND:
+        return None
+    try:
+        return plugins.build(name)
+    except plugins.PluginUnavailable:
+        return None
+
+
+# --- starting a checkout ------------------------------------------------------------------------
+
+def start_checkout(customer: Customer, parts: Sequence[tuple[Invoice, Decimal]], *,
+                   description: str, return_url_for, webhook_url_for, language: str,
+                   provider: tuple[str, Any] | None = None) -> OnlineCheckout:
+    """Create the checkout at the provider for ``parts`` (invoice, amount to pay on it).
+
+    ``return_url_for(checkout_id)`` / ``webhook_url_for(provider_name)`` build our addresses.
+    Raises ValidationError (translated) when there is nothing to pay or the provider fails;
+    the checkout row then stays as "failed" for staff to see. Caller commits.
+    """
+    parts = [(invoice, Decimal(amount).quantize(CENT)) for invoice, amount in parts
+             if invoice.customer_id == customer.id and amount > 0]
+    total = sum((amount for _invoice, amount in parts), ZERO)
+    if not parts or total < CENT:
+        raise ValidationError({"amount": [_("There is nothing to pay online.")]})
+    provider = provider or preferred_provider()
+    if provider is None:
+        raise ValidationError({"provider": [_("Online payment is not available right now. "
+                                              "Please pay by bank transfer.")]})
+    name, instance = provider
+    checkout = OnlineCheckout(
+        customer_id=customer.id, provider=name, amount=total, currency="EUR",
+        description=description[:200], status="created",
+        invoices=[{"id": invoice.id, "amount": str(amount)} for invoice, amount in parts])
+    db.session.add(checkout)
+    db.session.flush()
+    request = CheckoutRequest(
+        checkout_id=checkout.id, amount=total, currency="EUR", description=description[:200],
+        customer_number=customer.number, language=language,
+        return_url=return_url_for(checkout.id), webhook_url=webhook_url_for(name),
+        invoice_numbers=tuple(invoice.number for invoice, _amount in parts))
+    try:
+        created = instance.create_checkout(request)
+    except ProviderError as error:
+        log.warning("checkout %s at %s failed: %s", checkout.id, name, error)
+        checkout.status, checkout.note = "failed", f"create: {error}"[:1000]
+        db.session.commit()  # keep the failed attempt for staff; nothing was booked
+        raise ValidationError({"provider": [customer_message(error)]}) from error
+    checkout.provider_id = created.provider_id
+    checkout.checkout_url = created.checkout_url
+    return checkout
+
+
+# --- confirming -----------------------------------------------------------------------------------
+
+def customer_checkout(customer_id: int, checkout_id: int) -> OnlineCheckout | None:
+    """The checkout if it belongs to this customer (None otherwise: the route answers 404)."""
+    return db.session.scalar(select(OnlineCheckout).where(
+        OnlineCheckout.id == checkout_id, OnlineCheckout.customer_id == customer_id))
+
+
+def refresh(checkout: OnlineCheckout, provider: Any | None = None) -> OnlineCheckout:
+    """Fetch the provider's truth and apply it (book when paid). Caller commits.
+
+    A provider that cannot be reached leaves the checkout as it was (ProviderError raised).
+    """
+    if checkout.status in FINAL_STATUSES or not checkout.provider_id:
+        return checkout
+    provider = provider or provider_named(checkout.provider)
+    if provider is None:
+        raise ProviderError("unavailable", f"provider {checkout.provider} is not enabled")
+    _lock(checkout)
+    if checkout.status in FINAL_STATUSES:  # another request confirmed it while we waited
+        return checkout
+    apply_provider_payment(checkout, provider.fetch(checkout.provider_id))
+    return checkout
+
+
+def apply_provider_payment(checkout: OnlineCheckout, found: ProviderPayment) -> Payment | None:
+    """Record what the provider says; a paid checkout is booked once. Caller commits."""
+    if found.provider_id != checkout.provider_id:
+        raise ProviderError("refused", "the provider answered about another payment")
+    checkout.provider_status = found.provider_status[:20]
+    if checkout.status in FINAL_STATUSES:
+        return checkout.payment
+    if found.status == "paid":
+        return book_checkout(checkout, found)
+    if found.status in ("failed", "expired", "cancelled"):
+        checkout.status = found.status
+    return None
+
+
+def book_checkout(checkout: OnlineCheckout, found: ProviderPayment) -> Payment | None:
+    """Turn a paid checkout into a booked Payment, with its consequences, exactly once."""
+    checkout.status = "paid"
+    checkout.paid_at = found.paid_at or utcnow()
+    existing = db.session.scalar(select(Payment).where(Payment.external_id == _external_id(
+        checkout)))
+    if existing is not None:
+        checkout.payment = existing
+        return existing
+    currency = (found.currency or checkout.currency).upper()
+    amount = found.amount if found.amount is not None else checkout.amount
+    if currency != checkout.currency:
+        # Money in another currency cannot be allocated to EUR invoices: staff decide.
+        checkout.note = (f"paid {amount} {currency} instead of {checkout.amount} "
+                         f"{checkout.currency}: not booked, to review")
+        log.error("checkout %s: %s", checkout.id, checkout.note)
+        return None
+    if amount != checkout.amount:
+        # The provider's amount is what was received: book that, never what we expected.
+        checkout.note = f"paid {amount} instead of {checkout.amount}"
+        log.warning("checkout %s: %s", checkout.id, checkout.note)
+    received_on = (checkout.paid_at.astimezone(BUSINESS_TZ).date()
+                   if checkout.paid_at else business_today())
+    consequences = Consequences()
+    payment = book_payment(
+        amount=amount, received_on=received_on, customer_id=checkout.customer_id,
+        fill_oldest=False, method="online", rule="online", external_id=_external_id(checkout),
+        communication=(checkout.description or "")[:200], consequences=consequences)
+    for invoice, part in _invoice_parts(checkout):
+        room = min(part, invoice.open_amount, payment.unallocated_amount)
+        if room > 0 and invoice.status in OPEN_STATUSES:
+            allocate(payment, invoice, room, "online", consequences=consequences)
+    checkout.payment = payment
+    # Balances and the thank-you message, in this transaction. A concurrent booking of the
+    # same provider payment fails here on Payment.external_id (unique): the caller rolls back.
+    consequences.apply()
+    return payment
+
+
+def _external_id(checkout: OnlineCheckout) -> str:
+    return checkout.provider_id or ""
+
+
+def _invoice_parts(checkout: OnlineCheckout) -> list[tuple[Invoice, Decimal]]:
+    amounts = {int(part["id"]): Decimal(str(part["amount"])) for part in checkout.invoices or []}
+    if not amounts:
+        return []
+    invoices = db.session.scalars(select(Invoice).where(
+        Invoice.id.in_(amounts), Invoice.customer_id == checkout.customer_id)).all()
+    ordered = sorted(invoices, key=lambda i: (i.due_date, i.id))
+    return [(invoice, amounts[invoice.id]) for invoice in ordered]
+
+
+def _lock(checkout: OnlineCheckout) -> None:
+    """Serialise confirmations of one checkout (two webhooks, or webhook and return page)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(OnlineCheckout).where(OnlineCheckout.id == checkout.id)
+                           .with_for_update().execution_options(populate_existing=True))
+
+
+def handle_webhook(provider_name: str, form: Mapping[str, str]) -> str:
+    """A provider says a payment changed: fetch its truth and apply it. Commits.
+
+    Returns "ok", "ignored" (not ours, or garbage: nothing to do) or raises ProviderError
+    when the provider cannot be reached (the route asks the provider to retry).
+    """
+    provider = provider_named(provider_name)
+    if provider is None:
+        return "ignored"
+    provider_id = provider.webhook_payment_id(form)
+    if not provider_id:
+        return "ignored"
+    checkout = db.session.scalar(select(OnlineCheckout).where(
+        OnlineCheckout.provider == provider_name, OnlineCheckout.provider_id == provider_id))
+    if checkout is None:
+        return "ignored"
+    try:
+        refresh(checkout, provider)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # booked by a concurrent call: nothing more to do
+    except Exception:
+        db.session.rollback()
+        raise
+    return "ok"

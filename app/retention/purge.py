@@ -1,0 +1,451 @@
+"""The retention purge: plan (dry run), execute in small batches, replay after a restore.
+
+How a real run stays safe
+-------------------------
+* The subjects are customers. The run lists, once, every customer with something past its
+  period (and not on legal hold), then works through them in batches of
+  ``retention.batch_size`` (500): one short transaction per batch, in which every category is
+  purged for those customers, holds are checked again, and one tombstone per customer records
+  what was done (categories, action, cut-off date — no personal data). A run killed halfway
+  leaves whole batches done and the others untouched: never half a customer.
+* Every statement only touches rows still to purge (e.g. a name not yet anonymised), so a
+  second run, or a re-run after a crash, finds nothing more to do.
+* Files (attachments, uploaded invoice PDFs) are deleted after the commit; their paths are
+  written to the run in the batch's transaction, so a crash between commit and deletion is
+  repaired by the next run.
+* After each commit the tombstones are also appended to a journal file outside the database
+  (``RETENTION_JOURNAL``, default ``<instance>/retention-journal.jsonl``), so that purges done
+  after the last backup can be replayed on a restored database (``replay``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from app.core.models import utcnow
+from app.core.settings import get_setting
+from app.core.time import business_today
+from app.customers.models import Customer
+from app.extensions import db
+from app.retention import holds
+from app.retention.categories import apply_part, customers_with_work, parts
+from app.retention.models import RetentionRule, RetentionRun, RetentionTombstone
+from app.retention.rules import active_rules
+
+log = logging.getLogger(__name__)
+
+SAMPLES = 5
+Progress = Callable[[int, int], None]
+
+
+def months_before(day: date, months: int) -> date:
+    """``day`` minus whole months (the 31st becomes the month's last day)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def cutoff_for(rule: RetentionRule, as_of: date) -> date:
+    return months_before(as_of, int(rule.period_months or 0))
+
+
+# --- dry run ----------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    as_of: date
+    counts: dict[str, dict] = field(default_factory=dict)
+    subject_ids: list[int] = field(default_factory=list)
+    held_subjects: int = 0
+
+    @property
+    def total_records(self) -> int:
+        return sum(c["records"] for c in self.counts.values())
+
+
+def plan(as_of: date | None = None) -> Plan:
+    """What a run on ``as_of`` would do, per category: rows, customers, sample record ids."""
+    as_of = as_of or business_today()
+    result = Plan(as_of)
+    held = set(db.session.scalars(holds.held_customer_ids(as_of)))
+    ended = dict(db.session.execute(select(Customer.id, Customer.relationship_ended_on).where(
+        Customer.relationship_ended_on.is_not(None))).all())
+    subjects_all: set[int] = set()
+    held_with_work: set[int] = set()
+    for category, rule in active_rules().items():
+        cutoff = cutoff_for(rule, as_of)
+        by_end = rule.counts_from == "relationship_end"
+        records, samples, subjects = 0, [], set()
+        for part in parts()[category]:
+            for customer_id, n, first in customers_with_work(part, rule.counts_from, cutoff):
+                if by_end and not (customer_id in ended and ended[customer_id] <= cutoff):
+                    continue
+                if customer_id in held:
+                    held_with_work.add(customer_id)
+                    continue
+                records += n
+                subjects.add(customer_id)
+                if len(samples) < SAMPLES:
+                    samples.append(f"{part.name}:{first}")
+        subjects_all |= subjects
+        result.counts[category] = {"action": rule.action, "records": records,
+                                   "subjects": len(subjects), "samples": samples,
+                                   "cutoff": cutoff.isoformat(),
+                                   "counts_from": rule.counts_from}
+    result.subject_ids = sorted(subjects_all)
+    result.held_subjects = len(held_with_work)
+    return result
+
+
+def dry_run(as_of: date | None = None, triggered_by: str | None = None) -> RetentionRun:
+    """Record a dry run (nothing else changes) for the officer to approve."""
+    found = plan(as_of)
+    run = RetentionRun(dry_run=True, status="done", as_of=found.as_of,
+                       triggered_by=triggered_by,
+                       counts=dict(found.counts, _subjects=len(found.subject_ids),
+                                   _held=found.held_subjects),
+                       finished_at=utcnow(), pending_files=[])
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+# --- the real run -----------------------------------------------------------------------------
+
+# Tests replace this to simulate a crash inside a batch (after the SQL, before the commit).
+_before_commit: Callable[[list[int]], None] | None = None
+
+
+@dataclass
+class Outcome:
+    run_id: int
+    counts: dict[str, dict]
+    subjects: int
+    batches: int
+    longest_ms: int
+    seconds: float
+
+
+def execute(as_of: date | None = None, triggered_by: str | None = None,
+            source_run: RetentionRun | None = None, batch_size: int | None = None,
+            progress: Progress | None = None) -> Outcome:
+    """Purge everything past its period, in batches; see the module docstring."""
+    retry_pending_files()
+    as_of = as_of or (source_run.as_of if source_run is not None else None) or business_today()
+    batch_size = max(1, int(batch_size or get_setting("retention.batch_size") or 500))
+    found = plan(as_of)
+    run = RetentionRun(dry_run=False, status="running", as_of=as_of, triggered_by=triggered_by,
+                       counts={}, pending_files=[],
+                       source_run_id=source_run.id if source_run is not None else None)
+    db.session.add(run)
+    db.session.commit()
+    run_id = run.id
+    rules = {c: (r.counts_from, cutoff_for(r, as_of), r.action)
+             for c, r in active_rules().items()}
+    counts = {c: {"action": a, "records": 0, "subjects": 0} for c, (_b, _c, a) in rules.items()}
+    started = time.perf_counter()
+    longest = 0.0
+    batches = 0
+    subjects_done = 0
+    ids = found.subject_ids
+    try:
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
+            t0 = time.perf_counter()
+            done, files = _purge_batch(run_id, batch, rules, as_of, counts)
+            if _before_commit is not None:
+                _before_commit(batch)
+            db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
+                counts=counts, pending_files=files, longest_transaction_ms=int(longest)))
+            db.session.commit()
+            elapsed = (time.perf_counter() - t0) * 1000
+            longest = max(longest, elapsed)
+            batches += 1
+            subjects_done += len(done)
+            _journal(done)
+            if files:
+                left = delete_files(files)
+                if left != files:
+                    db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id)
+                                       .values(pending_files=left))
+                    db.session.commit()
+            if progress is not None:
+                progress(min(start + batch_size, len(ids)), len(ids))
+    except BaseException as exc:
+        db.session.rollback()
+        db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
+            status="failed", finished_at=utcnow(), error=repr(exc)[:2000],
+            longest_transaction_ms=int(longest)))
+        db.session.commit()
+        raise
+    db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
+        status="done", finished_at=utcnow(), counts=dict(counts, _subjects=subjects_done),
+        longest_transaction_ms=int(longest)))
+    db.session.commit()
+    log.info("retention run %s: %s subjects in %s batches, longest transaction %.0f ms",
+             run_id, subjects_done, batches, longest)
+    return Outcome(run_id, counts, subjects_done, batches, int(longest),
+                   time.perf_counter() - started)
+
+
+def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
+                 counts: dict | None = None, force: bool = False
+                 ) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Purge ``batch`` (inside the caller's transaction): tombstones added, files returned.
+
+    ``rules``: category -> (counts_from, cutoff, action). ``force`` (erasure, replay): no hold
+    or relationship check; cutoff None means every record of the customer."""
+    if not force:
+        held = holds.held_among(batch, as_of)
+        batch = [i for i in batch if i not in held]
+    if not batch:
+        return [], []
+    ended = {} if force else dict(db.session.execute(
+        select(Customer.id, Customer.relationship_ended_on).where(Customer.id.in_(batch))).all())
+    by_customer: dict[int, dict] = {}
+    files: list[str] = []
+    for category, (basis, cutoff, action) in rules.items():
+        if basis == "relationship_end" and not force:
+            ids = [i for i in batch if ended.get(i) is not None and ended[i] <= cutoff]
+            record_cutoff = None
+        else:
+            ids = batch
+            record_cutoff = cutoff
+        if not ids:
+            continue
+        touched_all: set[int] = set()
+        records = 0
+        for part in parts()[category]:
+            touched, n, found_files = apply_part(part, ids, basis, record_cutoff, action)
+            touched_all |= touched
+            records += n
+            files += found_files
+        for customer_id in touched_all:
+            by_customer.setdefault(customer_id, {})[category] = {
+                "action": action,
+                "before": record_cutoff.isoformat() if record_cutoff else None,
+                "counts_from": basis if record_cutoff else None}
+        if counts is not None:
+            entry = counts.setdefault(category, {"action": action, "records": 0, "subjects": 0})
+            entry["records"] += records
+            entry["subjects"] += len(touched_all)
+    now = utcnow()
+    tombstones = [{"run_id": run_id, "subject": f"customer:{cid}",
+                   "category": "customer" if "invoices" in cats else next(iter(cats)),
+                   "action": _summary_action(cats), "categories": cats, "executed_at": now}
+                  for cid, cats in sorted(by_customer.items())]
+    if tombstones:
+        db.session.execute(insert(RetentionTombstone), tombstones)
+    return [(t["subject"], t["categories"]) for t in tombstones], files
+
+
+def _summary_action(categories: dict) -> str:
+    actions = {c["action"] for c in categories.values()}
+    return "anonymise" if "anonymise" in actions else "delete"
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def _resolve(path: str) -> Path | None:
+    """A stored path as a file under UPLOAD_DIR (None for anything outside it)."""
+    root = Path(current_app.config["UPLOAD_DIR"]).resolve()
+    candidate = Path(path)
+    full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if root != full and root not in full.parents:
+        log.warning("retention: %s is outside the upload folder; not deleted", path)
+        return None
+    return full
+
+
+def delete_files(paths: Iterable[str]) -> list[str]:
+    """Delete the files; returns the paths that could not be deleted (retried later)."""
+    left = []
+    for path in paths:
+        full = _resolve(path)
+        if full is None:
+            continue
+        try:
+            full.unlink(missing_ok=True)
+        except OSError:
+            log.warning("retention: could not delete %s; retried at the next run", path)
+            left.append(path)
+    return left
+
+
+def retry_pending_files() -> int:
+    """Delete the files earlier runs could not (crash after commit, file locked)."""
+    retried = 0
+    runs = db.session.scalars(select(RetentionRun).where(RetentionRun.dry_run.is_(False))).all()
+    for run in runs:
+        if run.pending_files:
+            retried += len(run.pending_files)
+            run.pending_files = delete_files(run.pending_files)
+    db.session.commit()
+    return retried
+
+
+# --- journal and replay -----------------------------------------------------------------------
+
+def journal_path() -> Path:
+    configured = current_app.config.get("RETENTION_JOURNAL")
+    if configured:
+        return Path(configured)
+    return Path(current_app.config["INSTANCE_DIR"]) / "retention-journal.jsonl"
+
+
+def _journal(done: list[tuple[str, dict]]) -> None:
+    if not done:
+        return
+    path = journal_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = utcnow().isoformat()
+        with path.open("a", encoding="utf-8") as handle:
+            for subject, categories in done:
+                handle.write(json.dumps({"subject": subject, "categories": categories,
+                                         "at": stamp}) + "\n")
+    except OSError:
+        log.exception("retention journal %s could not be written", path)
+
+
+def _tombstones_to_replay(journal: Path | None) -> dict[int, dict]:
+    """customer id -> {category: {"action", "before"}} from the journal and the database."""
+    found: dict[int, dict] = {}
+
+    def add(subject: str, categories: dict) -> None:
+        kind, _sep, raw = subject.partition(":")
+        if kind != "customer" or not raw.isdigit():
+            return
+        merged = found.setdefault(int(raw), {})
+        for category, detail in (categories or {}).items():
+            old = merged.get(category)
+            # Keep the widest: "all records" (before None) or the latest cut-off.
+            if old is None or detail.get("before") is None or (
+                    old.get("before") is not None and detail["before"] > old["before"]):
+                merged[category] = detail
+
+    path = journal if journal is not None else journal_path()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                add(entry.get("subject", ""), entry.get("categories") or {})
+    for subject, categories in db.session.execute(
+            select(RetentionTombstone.subject, RetentionTombstone.categories)):
+        add(subject, categories or {})
+    return found
+
+
+def replay(journal: Path | None = None, triggered_by: str | None = None,
+           batch_size: int | None = None, progress: Progress | None = None) -> Outcome:
+    """Apply again every purge recorded in the journal and the tombstones (after a restore).
+
+    Holds and periods are not re-evaluated: the decision was taken when the purge ran. What is
+    already purged is left alone, so a replay done twice changes nothing the second time."""
+    todo = _tombstones_to_replay(journal)
+    existing = set(db.session.scalars(select(Customer.id).where(Customer.id.in_(list(todo)))))\
+        if todo else set()
+    customer_ids = sorted(i for i in todo if i in existing)
+    batch_size = max(1, int(batch_size or get_setting("retention.batch_size") or 500))
+    run = RetentionRun(dry_run=False, status="running", as_of=business_today(),
+                       triggered_by=triggered_by or "replay", counts={}, pending_files=[])
+    db.session.add(run)
+    db.session.commit()
+    run_id = run.id
+    counts: dict[str, dict] = {}
+    started, longest, batches, done_total = time.perf_counter(), 0.0, 0, 0
+    for start in range(0, len(customer_ids), batch_size):
+        batch = customer_ids[start:start + batch_size]
+        t0 = time.perf_counter()
+        files: list[str] = []
+        done_all: list[tuple[str, dict]] = []
+        # Customers whose tombstones name the same categories and cut-offs go together.
+        groups: dict[str, list[int]] = {}
+        for cid in batch:
+            groups.setdefault(json.dumps(todo[cid], sort_keys=True), []).append(cid)
+        for key, ids in groups.items():
+            wanted = json.loads(key)
+            rules = {c: (d.get("counts_from") if d.get("before") else None,
+                         date.fromisoformat(d["before"]) if d.get("before") else None,
+                         d.get("action", "delete"))
+                     for c, d in wanted.items() if c in parts()}
+            done, more = _purge_batch(run_id, ids, rules, run.as_of, counts, force=True)
+            done_all += done
+            files += more
+        db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id)
+                           .values(counts=counts, pending_files=files))
+        db.session.commit()
+        longest = max(longest, (time.perf_counter() - t0) * 1000)
+        batches += 1
+        done_total += len(done_all)
+        if files:
+            left = delete_files(files)
+            db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id)
+                               .values(pending_files=left))
+            db.session.commit()
+        if progress is not None:
+            progress(min(start + batch_size, len(customer_ids)), len(customer_ids))
+    db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
+        status="done", finished_at=utcnow(), counts=dict(counts, _subjects=done_total),
+        longest_transaction_ms=int(longest)))
+    db.session.commit()
+    return Outcome(run_id, counts, done_total, batches, int(longest),
+                   time.perf_counter() - started)
+
+
+# --- one customer, on request (erasure) --------------------------------------------------------
+
+def purge_customer(customer_id: int, categories: dict[str, str], triggered_by: str
+                   ) -> RetentionRun:
+    """Purge these categories ({category: action}) of one customer now, whatever the periods
+    (an erasure request); recorded as a run with its tombstone. The caller commits; files are
+    deleted by ``finish_files(run)`` after the commit."""
+    run = RetentionRun(dry_run=False, status="done", as_of=business_today(),
+                       triggered_by=triggered_by[:100], counts={}, pending_files=[],
+                       finished_at=utcnow())
+    db.session.add(run)
+    db.session.flush()
+    counts: dict[str, dict] = {}
+    rules = {c: (None, None, a) for c, a in categories.items() if c in parts()}
+    done, files = _purge_batch(run.id, [customer_id], rules, run.as_of, counts, force=True)
+    run.counts = dict(counts, _subjects=len(done))
+    run.pending_files = files
+    run._journal_entries = done  # written by finish_files once committed
+    return run
+
+
+def finish_files(run: RetentionRun) -> None:
+    """After the commit of ``purge_customer``: journal the tombstone, delete the files."""
+    _journal(getattr(run, "_journal_entries", []))
+    if run.pending_files:
+        run.pending_files = delete_files(run.pending_files)
+        db.session.commit()
+
+
+def approve(dry: RetentionRun, user_name: str) -> None:
+    """The officer approves a dry run: recorded on it; the real run is queued by the caller."""
+    dry.approved_by = user_name[:100]
+    dry.approved_at = utcnow()
+
+
+def last_runs(limit: int = 5) -> list[RetentionRun]:
+    return list(db.session.scalars(select(RetentionRun).order_by(RetentionRun.id.desc())
+                                   .limit(limit)))
+
