@@ -37,8 +37,10 @@ from app.payments.references import references_for_number
 # Rows that are configuration or security, not receivables: never checked, never truncated.
 # Configuration, not receivables: kept by --truncate and not counted as "data" (the shipped
 # templates, dunning policies and reference rates are installed by prepare_database).
+# The audit trail is kept too: set-up itself writes to it, and it is append-only by design.
 KEPT_TABLES = {"alembic_version", "setting", "plugin_config", "number_sequence",
-               "message_template", "dunning_policy", "dunning_level", "reference_rate"}
+               "message_template", "dunning_policy", "dunning_level", "reference_rate",
+               "retention_rule", "audit_event"}
 SQLITE_BATCH = 50_000
 PROGRESS_STEP = 10_000
 

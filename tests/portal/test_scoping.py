@@ -26,6 +26,7 @@ from tests.portal.conftest import csrf_from
 NOT_AN_ID = {"portal.confirm_login", "portal.deep_link", "portal.set_language", "portal.static",
              "portal.online_webhook"}
 NOT_AN_ID |= {"portal.confirm_email_change"}  # a single-use token (my details)
+NOT_AN_ID |= {"portal.my_data_download"}  # a file format (json, pdf) of the signed-in customer
 
 
 def _other_customers_records():
