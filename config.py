@@ -86,7 +86,9 @@ class Config:
     ENCRYPTION_KEYS = _instance_key("CREDITDESK_ENCRYPTION_KEY", "encryption_key", _fernet_key)
     # Key of the IBAN lookup hashes; unset: derived from the last (oldest) encryption key.
     LOOKUP_KEY = os.environ.get("CREDITDESK_LOOKUP_KEY") or None
-    # Behind a reverse proxy: how many proxies' X-Forwarded-For entries to trust (audit trail IP).
+    # Behind a reverse proxy: how many proxies' X-Forwarded-For/-Proto/-Host to trust (werkzeug
+    # ProxyFix, in create_app): the client IP for sign-in limits, mandate evidence and the audit
+    # trail, and HTTPS for the Secure session cookie. 0: no proxy, the headers are ignored.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
     # --- Flask-AppBuilder -------------------------------------------------------------
@@ -115,6 +117,7 @@ class Config:
     WTF_CSRF_ENABLED = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # True: always Secure. False: Secure whenever the request came over HTTPS (see create_app).
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_appbuilder import AppBuilder
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import db, migrate
 
@@ -21,6 +23,8 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
 
     app.config.setdefault("FAB_ROLES", FAB_ROLES)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
+    app.wsgi_app = TrustedProxies(app, app.wsgi_app)
+    app.session_interface = HttpsSessionInterface()
 
     from app import models  # noqa: F401  (registers every model on the metadata)
     from app.core import i18n
@@ -40,13 +44,46 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
         appbuilder.post_init()
 
     from app import cli, jobs
-
     from app.portal import register_portal
 
     jobs.init_app(app)
     cli.init_app(app)
     register_portal(app)
     return app
+
+
+class TrustedProxies:
+    """werkzeug's ProxyFix for TRUSTED_PROXY_COUNT proxies (X-Forwarded-For, -Proto, -Host), so
+    that request.remote_addr and request.is_secure are the client's everywhere: sign-in limits,
+    mandate evidence, the audit trail. With 0 (the default: no proxy), the headers are ignored,
+    as a client could set them. The count is read from the config per request (a dict lookup),
+    so a setting changed after create_app() is honoured too."""
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.config = app.config
+        self.wsgi_app = wsgi_app
+        self._fixed: dict[int, ProxyFix] = {}
+
+    def __call__(self, environ, start_response):
+        count = int(self.config.get("TRUSTED_PROXY_COUNT") or 0)
+        if count <= 0:
+            return self.wsgi_app(environ, start_response)
+        fixed = self._fixed.get(count)
+        if fixed is None:
+            fixed = self._fixed[count] = ProxyFix(self.wsgi_app, x_for=count, x_proto=count,
+                                                  x_host=count)
+        return fixed(environ, start_response)
+
+
+class HttpsSessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came in over HTTPS (behind a trusted
+    proxy: X-Forwarded-Proto), and always when SESSION_COOKIE_SECURE is True. HttpOnly and
+    SameSite stay as configured."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if super().get_cookie_secure(app):
+            return True
+        return has_request_context() and request.is_secure
 
 
 def _instance_path(config: object | str) -> str | None:

@@ -82,13 +82,11 @@ def _truncate_all() -> None:
     from flask_appbuilder import Model
 
     tables = [t.name for t in reversed(Model.metadata.sorted_tables) if t.name not in KEPT_TABLES]
+    # DELETE, children first, rather than TRUNCATE on PostgreSQL too: TRUNCATE rewrites every
+    # table's files and cost ~0.5 s per test here, DELETE on near-empty tables ~0.03 s.
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                              + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 @pytest.fixture

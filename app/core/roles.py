@@ -41,6 +41,14 @@ UPLOAD_VIEWS = r"Import\w*"
 ERP_API_VIEWS = r"(Customers|Invoices|Payments|Imports|Open|Statements)Api"
 READ_PERMISSIONS = r"(can_list|can_show|can_get|can_info|can_download|menu_access|can_pdf)$"
 
+# Data-subject requests (GDPR access and erasure) wait in the general request queue, but only
+# the Compliance officer and the Admin answer them (DESIGN.md "Who uses it"). The queue asks FAB
+# "may this user use can_handle on SUBJECT_REQUESTS?" for these kinds instead of asking it on
+# RequestQueueView: the name is not a view of its own, and it falls under COMPLIANCE_VIEWS, so
+# exactly the roles with full rights there may (the AR clerk and the credit manager may not).
+SUBJECT_REQUEST_KINDS = ("access", "erasure")
+SUBJECT_REQUESTS = "RetentionSubjectRequests"
+
 # What every person with a staff login may do on their own account and the home page.
 SELF_SERVICE = [
     (r"(UserInfoEditView|ResetMyPasswordView)$", r"can_this_form_(get|post)$"),

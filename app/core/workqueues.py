@@ -1,9 +1,10 @@
 """"My work today": what waits for the signed-in staff member, with counts for the home page.
 
 Queues: requests near or past their SLA (assigned to me, or to nobody), statement lines and
-payments not matched yet, messages that failed, customers flagged by the risk signals, active
-payment plans with an instalment overdue (about to break). Each queue is one COUNT for the home
-page and one short list on the "My work today" page, with a link to the full list.
+payments not matched yet, returned payments (returns and reversals) not reviewed, messages that
+failed, customers flagged by the risk signals, active payment plans with an instalment overdue
+(about to break). Each queue is one COUNT for the home page and one short list on the "My work
+today" page, with a link to the full list.
 """
 from __future__ import annotations
 
@@ -106,6 +107,20 @@ def _unmatched_payments(rows: bool):
     return count, listed
 
 
+def _returns_to_review(rows: bool):
+    from app.payments.money_out_returns import unreviewed_return_lines, unreviewed_returns
+
+    count, _amount = unreviewed_returns()
+    listed = []
+    if rows and count:
+        for line in unreviewed_return_lines(LIST_SIZE):
+            listed.append((f"{line.booking_date} {line.amount}",
+                           _url("MatchingQueueView.line", line_id=line.id),
+                           " ".join(p for p in (line.counterparty_name, line.return_reason)
+                                    if p)))
+    return count, listed
+
+
 def _failed_messages(now: datetime, rows: bool):
     from app.notifications.models import Message
 
@@ -161,6 +176,8 @@ def work_queues(user=None, rows: bool = False, now: datetime | None = None,
          "MatchingQueueView.index", "MatchingQueueView"),
         ("payments", _l("Unmatched payments"), lambda: _unmatched_payments(rows),
          "PaymentView.list", "PaymentView"),
+        ("returns", _l("Returned payments to review"), lambda: _returns_to_review(rows),
+         "CashView.index", "CashView"),
         ("messages", _l("Messages that failed"), lambda: _failed_messages(now, rows),
          "MessageView.list", "MessageView"),
         ("flagged", _l("Customers to call (risk signals)"), lambda: _flagged(rows),

@@ -6,7 +6,18 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import EncryptedString, iban_hash
@@ -224,3 +235,11 @@ class CustomerNote(Model):
 
 # Staff search by phone number (typed any way, compared in its compact form).
 Index("ix_customer_phone", Customer.phone)
+# The one-box search's other exact keys (app/customers/search.py; migration search_0005, which
+# also adds a PostgreSQL-only trigram index on lower(name) for the name search).
+Index("ix_customer_email_lower", func.lower(Customer.email))
+Index("ix_contact_email_lower", func.lower(Contact.email))
+Index("ix_contact_phone", Contact.phone)
+Index("ix_customer_name_trgm", func.lower(Customer.name).label("lower_name"),
+      postgresql_using="gin", postgresql_ops={"lower_name": "gin_trgm_ops"}
+      ).ddl_if(dialect="postgresql")

@@ -1,4 +1,10 @@
-"""Preferences: delivery channel (paper or e-mail), language, SMS reminders.
+"""Preferences: delivery channel (paper or e-mail), language, SMS reminders, payment day.
+
+The preferred payment day (1-28, or none) is the day of the month the customer is usually able
+to pay (just after their salary). What the product does with it: the dunning run holds back a
+reminder that would go out just before that day until just after it (app/dunning/calendar.py
+``salary_day_wait``), and a payment plan's day of the month defaults to it (portal wizard and
+the staff 360° page).
 
 Switching SMS reminders on needs a proof that the phone number is the customer's: a 6-digit
 code sent by SMS to that number, typed back within a few minutes. The code is stored only as an
@@ -12,6 +18,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -37,6 +44,10 @@ CODES_PER_HOUR = register_setting("customers.sms_codes_per_hour", 5, "int",
                                   "customers").key
 
 
+MAX_PAYMENT_DAY = 28  # every month has it (the plans' day of the month has the same limit)
+UNCHANGED: Any = object()  # update_preferences: "leave the payment day as it is"
+
+
 @dataclass
 class PreferencesChange:
     changed: list[str] = field(default_factory=list)
@@ -45,10 +56,13 @@ class PreferencesChange:
 
 def update_preferences(customer: Customer, *, delivery_channel: str | None = None,
                        language: str | None = None, sms_reminders: bool | None = None,
-                       phone: str | None = None, channel: str = "portal",
+                       phone: str | None = None, preferred_payment_day: Any = UNCHANGED,
+                       channel: str = "portal",
                        now: datetime | None = None) -> PreferencesChange:
-    """Apply the delivery channel and language at once; switching SMS off too. Switching SMS
-    on sends a code to ``phone`` (or the phone we know) and waits for ``confirm_sms_code``.
+    """Apply the delivery channel, language and payment day at once; switching SMS off too.
+    Switching SMS on sends a code to ``phone`` (or the phone we know) and waits for
+    ``confirm_sms_code``. ``preferred_payment_day``: 1-28 (a number or its text), or None / ""
+    for no preferred day; left out, it is not changed.
 
     ValidationError (nothing changed) on bad input. The caller commits."""
     errors: dict[str, list[str]] = {}
@@ -57,6 +71,13 @@ def update_preferences(customer: Customer, *, delivery_channel: str | None = Non
                                         choices=", ".join(DELIVERY_CHANNELS))]
     if language is not None and language not in LANGUAGES:
         errors["language"] = [_("Must be one of: %(choices)s.", choices=", ".join(LANGUAGES))]
+    payment_day = customer.preferred_payment_day
+    if preferred_payment_day is not UNCHANGED:
+        try:
+            payment_day = clean_payment_day(preferred_payment_day,
+                                            keep=customer.preferred_payment_day)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     number = None
     if sms_reminders:
         try:
@@ -81,9 +102,37 @@ def update_preferences(customer: Customer, *, delivery_channel: str | None = Non
     if sms_reminders is False and customer.sms_reminders:
         customer.sms_reminders = False
         result.changed.append("sms_reminders")
+    if payment_day != customer.preferred_payment_day:
+        customer.preferred_payment_day = payment_day
+        result.changed.append("preferred_payment_day")
     if result.changed:
         _record(customer, result.changed, channel)
     return result
+
+
+def clean_payment_day(value: Any, keep: int | None = None) -> int | None:
+    """1-28 -> that day; None or blank -> None (no preferred day); else ValidationError.
+
+    ``keep``: the day already stored, accepted as it is (staff may have set a 29th-31st, and
+    saving the other preferences must not refuse it)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        day = int(str(value).strip())
+    except ValueError:
+        day = 0
+    if keep is not None and day == keep and not isinstance(value, bool):
+        return day
+    if isinstance(value, bool) or not 1 <= day <= MAX_PAYMENT_DAY:
+        raise ValidationError({"preferred_payment_day": [
+            _("Choose a day between %(low)s and %(high)s.", low=1, high=MAX_PAYMENT_DAY)]})
+    return day
+
+
+def plan_day_for(customer: Customer, fallback: int = 5) -> int:
+    """The day of the month a new payment plan proposes: the preferred payment day (brought
+    within the plans' 1-28) or ``fallback``."""
+    return min(customer.preferred_payment_day or fallback, MAX_PAYMENT_DAY)
 
 
 def _record(customer: Customer, changed: list[str], channel: str) -> None:

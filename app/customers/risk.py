@@ -233,8 +233,9 @@ def portal_proposals(customer: Customer) -> list[dict]:
     if not customer.risk_flags or customer.legal_status != "none":
         return []
     texts = {
-        "due_date": (_("Is your salary paid later in the month? Choose a payment day that "
-                       "suits you, and we will send your invoices with a matching due date."),
+        # What the payment day really changes: see app/customers/preferences.py.
+        "due_date": (_("Is your salary paid later in the month? Tell us the day you can "
+                       "usually pay: reminders will wait until just after it."),
                      _("Choose my payment day")),
         "direct_debit": (_("Pay automatically by direct debit: no more reminders, no more "
                            "forgotten transfers."), _("Set up direct debit")),

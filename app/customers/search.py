@@ -1,8 +1,11 @@
 """Find a customer in one step: one box for name, number, e-mail, phone, IBAN, invoice number,
 structured communication (OGM) or RF reference, typed any way people type them.
 
-Each key is tried with an exact, indexed lookup first; only a text that is none of those falls
-back to a name search (contains, case-insensitive). The first hits are the exact ones, so a
+Each key is tried with an exact, indexed lookup first (customer and invoice numbers, OGM and RF
+are unique columns, the IBAN its keyed hash, e-mails lower(email), phones the phone columns:
+migration search_0005). Only a text that matched none of those falls back to a name search
+(contains, case-insensitive), the one query that may read many rows: on PostgreSQL a trigram
+index serves it from three characters on. An e-mail address is never looked for in names. A
 single exact hit can open the customer's 360° page at once.
 """
 from __future__ import annotations
@@ -88,7 +91,7 @@ def _escape_like(text: str) -> str:
 
 
 def search_customers(query: str | None, limit: int = 20) -> list[Hit]:
-    """Customers matching ``query``: exact keys first (in the order of MATCH_LABELS), then names."""
+    """Customers matching ``query``: exact keys (in the order of MATCH_LABELS), else names."""
     text = (query or "").strip()[:MAX_QUERY]
     if not text:
         return []
@@ -147,8 +150,8 @@ def search_customers(query: str | None, limit: int = 20) -> list[Hit]:
         for cid in db.session.scalars(select(Contact.customer_id).where(Contact.phone.in_(phones))
                                       .limit(limit)):
             hits.append((cid, "phone", text))
-    # Otherwise (and as well): the name contains the text.
-    if len(text) >= 2 and len(hits) < limit:
+    # Otherwise: the name contains the text.
+    if not hits and len(text) >= 2 and "@" not in text:
         pattern = f"%{_escape_like(text.lower())}%"
         for cid in db.session.scalars(
                 select(Customer.id).where(func.lower(Customer.name).like(pattern, escape="\\"))

@@ -34,6 +34,7 @@ from app.customers.models import (
     Customer,
 )
 from app.customers.overview import customer_overview
+from app.customers.preferences import plan_day_for
 from app.customers.search import search_customers
 from app.customers.timeline import KINDS, customer_timeline
 from app.extensions import db
@@ -82,7 +83,13 @@ class Customer360View(BaseView):
     @has_access
     @permission_name("show")
     def show(self, pk: int):
-        return self._page(self._customer(pk))
+        from app.retention.audit import record_view
+
+        customer = self._customer(pk)
+        # The page shows personal data (contacts, addresses): staff looking is logged, as on
+        # the generic show pages (app/core/admin.py).
+        record_view(customer, "customer360")
+        return self._page(customer)
 
     # -- writing -----------------------------------------------------------------------------
     @expose("/<int:pk>/note", methods=["POST"])
@@ -157,7 +164,8 @@ class Customer360View(BaseView):
                     "channel": DELIVERY_CHANNELS, "method": PAYMENT_METHODS,
                     "legal": LEGAL_STATUSES},
             call_directions=CALL_DIRECTIONS, call_outcomes=CALL_OUTCOMES,
-            welcome=_welcome(customer), posted=request.form if errors else {})
+            welcome=_welcome(customer), posted=request.form if errors else {},
+            plan_day=plan_day_for(customer))
         return page, status
 
 
@@ -189,15 +197,30 @@ def _override(data) -> str | None:
     return (data.get("override_reason") or "").strip()[:1000] or None
 
 
+def _within_the_rules(outcome) -> None:
+    """Staff acting for the customer either stay within the self-service rules or say why they
+    override them: a plan or deferral the rules refuse is not left as a request for someone
+    else to decide. ValidationError (the caller rolls back: nothing is recorded)."""
+    if outcome.approved:
+        return
+    raise v.ValidationError({
+        "rules": [str(rule) for rule in outcome.refused_rules],
+        "override_reason": [_("The rules above refuse this. To go ahead anyway, say why you "
+                              "override them.")]})
+
+
 def _start_plan(customer: Customer, user, data) -> None:
     invoices = _chosen_invoices(customer, data)
     try:
         from app.requests.plans import request_plan
     except ImportError:
         raise v.ValidationError({"form": [_("Payment plans cannot be started here yet.")]})
-    # The requests domain checks the numbers and its rules (unless overridden, with a reason).
-    request_plan(customer, invoices, data.get("installment_count"), data.get("day_of_month"),
-                 channel="staff", user=user, override_reason=_override(data))
+    # The requests domain checks the numbers and its rules (unless overridden, with a reason);
+    # no day given: the customer's preferred payment day.
+    day = (data.get("day_of_month") or "").strip() or plan_day_for(customer)
+    _within_the_rules(request_plan(customer, invoices, data.get("installment_count"), day,
+                                   channel="staff", user=user,
+                                   override_reason=_override(data)))
 
 
 def _start_deferral(customer: Customer, user, data) -> None:
@@ -209,8 +232,8 @@ def _start_deferral(customer: Customer, user, data) -> None:
         from app.requests.deferrals import request_deferral
     except ImportError:
         raise v.ValidationError({"form": [_("Deferrals cannot be started here yet.")]})
-    request_deferral(customer, invoices, new_due, channel="staff", user=user,
-                     override_reason=_override(data))
+    _within_the_rules(request_deferral(customer, invoices, new_due, channel="staff", user=user,
+                                       override_reason=_override(data)))
 
 
 def register(appbuilder: AppBuilder) -> None:

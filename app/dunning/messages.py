@@ -140,15 +140,11 @@ def portal_links(customer: Customer) -> dict[str, str]:
         from app.portal.auth import portal_link, portal_path
 
         pay = portal_link(customer, portal_path("pay_overdue"))
-        try:
-            plan_path = portal_path("new_request", kind="payment_plan")
-        except LookupError:  # the request pages are not there yet: the dashboard offers them
-            plan_path = portal_path("dashboard")
-        return {"pay": pay, "plan": portal_link(customer, plan_path)}
+        return {"pay": pay, "plan": portal_link(customer, portal_path("plan_wizard"))}
     except (ImportError, LookupError, RuntimeError):
         from app.notifications.context import public_url
 
-        return {"pay": public_url("/portal/pay"), "plan": public_url("/portal/")}
+        return {"pay": public_url("/portal/pay"), "plan": public_url("/portal/plan")}
 
 
 def queue_reminder(customer: Customer, decision: Decision, run_date: date,
@@ -234,5 +230,5 @@ def sample_context(customer: Customer) -> dict[str, Any]:
                     "bic": company.get("bic") or "", "beneficiary": company.get("name") or "",
                     "reference": invoice["reference"]},
         "pay_url": "https://example.invalid/portal/pay",
-        "plan_url": "https://example.invalid/portal/",
+        "plan_url": "https://example.invalid/portal/plan",
     }

@@ -68,6 +68,8 @@ def preview_context(key: str, customer: Customer) -> dict[str, Any]:
         "open_amount": amount, "due_date": due, "original_due_date": due,
         "new_due_date": due + timedelta(days=30), "payment_amount": Decimal("125.00"),
         "payment_date": today, "balance": customer.balance,
+        "is_direct_debit": True, "return_reason": "insufficient_funds",
+        "return_reason_code": "AM04",
         "invoices": [{"number": number, "amount": amount, "open_amount": Decimal("0.00")}],
         "settled_on": today, "request_number": "1042", "request_kind": "deferral",
         "request_kind_label": "Deferral", "answer_by": today + timedelta(days=2),

@@ -147,6 +147,26 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
         return messages
 
 
+# Every channel a message of one event can go out on (each has its own idempotency key).
+CHANNELS = ("email", "letter", "sms", "webhook")
+
+
+def already_queued(idempotency_key: str) -> bool:
+    """Whether this event's message was queued before, on any channel (this transaction too).
+
+    An event helper asks before it makes something only a new message needs, such as a portal
+    deep link: a repeated event renders nothing and so should make nothing.
+    """
+    session = db.session()
+    keys = [f"{idempotency_key}:{channel}" for channel in CHANNELS]
+    pending = session.info.get(_PENDING_KEYS, {})
+    if any(key in pending for key in keys):
+        return True
+    with session.no_autoflush:
+        return session.scalar(select(Message.id).where(Message.idempotency_key.in_(keys))
+                              .limit(1)) is not None
+
+
 def _transaction_cache(session: Session) -> dict:
     """Templates, company details and settings read once per transaction, not per message."""
     return session.info.setdefault(_CACHE, {})

@@ -8,6 +8,10 @@ due and contracts coming up for renewal.
 
 Channels: paper customers get a letter instead of an e-mail (outbox.channels_for); events about
 money owed also go by SMS to customers who opted in.
+
+Deep links: every message carries, as ``portal_url``, a link that opens the page it is about
+(the invoice, the pay page, the request, the plan) after the customer verifies their address
+with a fresh magic link (app.portal.auth.portal_link, the one helper all messages use).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from app.core.time import BUSINESS_TZ, business_today
 from app.customers.models import Contact, Contract, Customer, Mandate
 from app.extensions import db
 from app.notifications.models import Message
-from app.notifications.outbox import queue_message
+from app.notifications.outbox import already_queued, queue_message
 from app.payments.references import format_ogm
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,24 @@ def _ogm(digits: str | None) -> str | None:
     return format_ogm(digits) if digits and len(digits) == 12 else digits
 
 
+def _deep_link(customer: Customer, idempotency_key: str, endpoint: str,
+               **values) -> dict[str, str]:
+    """``{"portal_url": ...}``: the link that opens the portal page ``endpoint`` after the
+    customer verifies their address (app.portal.auth.portal_link).
+
+    Empty, so that the templates get the portal's home address, while no portal is mounted, or
+    when the event's message was queued already (it is not rendered again: no unused link).
+    """
+    if already_queued(idempotency_key):
+        return {}
+    try:
+        from app.portal.auth import portal_link, portal_path
+
+        return {"portal_url": portal_link(customer, portal_path(endpoint, **values))}
+    except (ImportError, LookupError, RuntimeError):
+        return {}
+
+
 # --- payments --------------------------------------------------------------------------------
 
 def notify_payment_received(payment) -> list[Message]:
@@ -52,23 +74,84 @@ def notify_payment_received(payment) -> list[Message]:
     customer = payment.customer
     if customer is None:
         return []
+    live = [a for a in payment.allocations if a.reversed_at is None and a.invoice is not None]
     invoices = [{"number": a.invoice.number, "amount": a.amount,
-                 "open_amount": a.invoice.open_amount}
-                for a in payment.allocations if a.reversed_at is None and a.invoice is not None]
+                 "open_amount": a.invoice.open_amount} for a in live]
+    paid_ids = {a.invoice.id for a in live}
+    key = f"payment-received:{payment.id}"
+    # One invoice: its page (what is paid, what is left); else the account statement.
+    link = (_deep_link(customer, key, "invoice", invoice_id=paid_ids.pop())
+            if len(paid_ids) == 1 else _deep_link(customer, key, "statement"))
     return queue_message(customer, event="payment_received", template_key="payment_received",
                          context={"payment_amount": payment.amount,
                                   "payment_date": payment.received_on, "invoices": invoices,
-                                  "balance": customer.balance or ZERO},
-                         idempotency_key=f"payment-received:{payment.id}", channels=MAIL)
+                                  "balance": customer.balance or ZERO, **link},
+                         idempotency_key=key, channels=MAIL)
+
+
+# The bank's SEPA return reason codes, grouped into what the templates explain in plain words.
+# A code not listed (or none) is "": the message then says only that the bank sent it back.
+RETURN_REASONS = {
+    "AM04": "insufficient_funds",
+    "AC04": "account_closed",
+    "AC06": "account_blocked", "AG01": "account_blocked", "SL01": "account_blocked",
+    "AC01": "account_invalid", "AC13": "account_invalid", "BE05": "account_invalid",
+    "RC01": "account_invalid",
+    "MD01": "no_mandate", "MD02": "no_mandate",
+    "MD06": "refund_requested",
+    "MS02": "refused",
+}
+
+
+def notify_payment_returned(payment) -> list[Message]:
+    """The bank sent a payment back (a returned direct debit, a reversed transfer): what it
+    was, why in plain words when the bank said, what is open again, and a link to pay it.
+    Once per returned payment."""
+    customer = payment.customer
+    if customer is None:
+        return []
+    from app.payments.models import InstallmentPayment
+    from app.requests.models import Installment
+
+    invoices = {a.invoice.id: a.invoice for a in payment.allocations
+                if a.reversed_at is not None and a.invoice is not None}
+    open_invoices = [i for i in invoices.values() if i.open_amount > ZERO]
+    plan_ids = set(db.session.scalars(
+        select(Installment.plan_id)
+        .join(InstallmentPayment, InstallmentPayment.installment_id == Installment.id)
+        .where(InstallmentPayment.payment_id == payment.id)))
+    key = f"payment-returned:{payment.id}"
+    if len(open_invoices) == 1:
+        link = _deep_link(customer, key, "pay_invoice", invoice_id=open_invoices[0].id)
+    elif not invoices and len(plan_ids) == 1:  # it paid a plan instalment: the plan's page
+        link = _deep_link(customer, key, "plan", plan_id=plan_ids.pop())
+    else:
+        link = _deep_link(customer, key, "pay_overdue")
+    code = (payment.return_reason or "").strip().upper()
+    single = open_invoices[0] if len(open_invoices) == 1 else None
+    return queue_message(customer, event="payment_returned", template_key="payment_returned",
+                         context={"payment_amount": payment.amount,
+                                  "payment_date": payment.received_on,
+                                  "is_direct_debit": payment.method == "direct_debit",
+                                  "return_reason": RETURN_REASONS.get(code, ""),
+                                  "return_reason_code": code,
+                                  "invoices": [{"number": i.number, "open_amount": i.open_amount}
+                                               for i in open_invoices],
+                                  "open_amount": sum((i.open_amount for i in open_invoices),
+                                                     ZERO),
+                                  "structured_reference": _ogm(single.structured_reference)
+                                  if single is not None else None, **link},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 def notify_account_settled(customer: Customer, settled_on: date | None = None) -> list[Message]:
     """Everything is paid: tell the customer (once per day it happens)."""
     settled_on = settled_on or business_today()
+    key = f"account-settled:{customer.id}:{settled_on}"
     return queue_message(customer, event="account_settled", template_key="account_settled",
-                         context={"settled_on": settled_on},
-                         idempotency_key=f"account-settled:{customer.id}:{settled_on}",
-                         channels=MAIL)
+                         context={"settled_on": settled_on,
+                                  **_deep_link(customer, key, "statement")},
+                         idempotency_key=key, channels=MAIL)
 
 
 def notify_mandate_active(mandate: Mandate) -> list[Message]:
@@ -90,50 +173,58 @@ def _kind_label(request, language: str) -> str:
 
 def notify_request_received(request) -> list[Message]:
     customer = request.customer
+    key = f"request-received:{request.id}"
     return queue_message(customer, event="request_received", template_key="request_received",
                          context={"request_number": str(request.id),
                                   "request_kind": request.kind,
                                   "request_kind_label": _kind_label(request, customer.language),
-                                  "answer_by": _business_date(request.sla_due_at)},
-                         idempotency_key=f"request-received:{request.id}", channels=MAIL)
+                                  "answer_by": _business_date(request.sla_due_at),
+                                  **_deep_link(customer, key, "request_detail",
+                                               request_id=request.id)},
+                         idempotency_key=key, channels=MAIL)
 
 
 def notify_request_decided(request) -> list[Message]:
     customer = request.customer
     approved = request.status == "approved"
+    key = f"request-decided:{request.id}:{request.status}"
     return queue_message(customer, event="request_decided", template_key="request_decided",
                          context={"request_number": str(request.id),
                                   "request_kind": request.kind,
                                   "request_kind_label": _kind_label(request, customer.language),
                                   "approved": approved,
-                                  "decision_note": request.decision_note or ""},
-                         idempotency_key=f"request-decided:{request.id}:{request.status}",
-                         channels=MAIL_AND_SMS)
+                                  "decision_note": request.decision_note or "",
+                                  **_deep_link(customer, key, "request_detail",
+                                               request_id=request.id)},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 def notify_deferral_approved(deferral) -> list[Message]:
     invoice = deferral.invoice
+    key = f"deferral-approved:{deferral.id}"
     return queue_message(deferral.customer, event="deferral_approved",
                          template_key="deferral_approved",
-                         context=_deferral_context(deferral),
-                         idempotency_key=f"deferral-approved:{deferral.id}",
+                         context=_deferral_context(deferral, key),
+                         idempotency_key=key,
                          channels=MAIL_AND_SMS, attachments=[{"invoice_id": invoice.id}])
 
 
 def notify_promise_broken(deferral) -> list[Message]:
     """The customer did not pay by the date they promised (a broken deferral)."""
+    key = f"promise-broken:{deferral.id}"
     return queue_message(deferral.customer, event="promise_broken",
-                         template_key="promise_broken", context=_deferral_context(deferral),
-                         idempotency_key=f"promise-broken:{deferral.id}",
-                         channels=MAIL_AND_SMS)
+                         template_key="promise_broken", context=_deferral_context(deferral, key),
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
-def _deferral_context(deferral) -> dict:
+def _deferral_context(deferral, key: str) -> dict:
+    """The deferred invoice, and a link to its pay page (amount, account, QR code)."""
     invoice = deferral.invoice
     return {"invoice_number": invoice.number, "open_amount": invoice.open_amount,
             "original_due_date": deferral.original_due_date,
             "new_due_date": deferral.new_due_date,
-            "structured_reference": _ogm(invoice.structured_reference)}
+            "structured_reference": _ogm(invoice.structured_reference),
+            **_deep_link(deferral.customer, key, "pay_invoice", invoice_id=invoice.id)}
 
 
 # --- payment plans ---------------------------------------------------------------------------
@@ -145,26 +236,30 @@ def _installments(plan) -> list[dict]:
 
 def notify_plan_approved(plan) -> list[Message]:
     installments = _installments(plan)
+    key = f"plan-approved:{plan.id}"
     return queue_message(plan.customer, event="plan_approved", template_key="plan_approved",
                          context={"plan_total": plan.total_amount,
                                   "installment_count": len(installments),
                                   "installments": installments,
                                   "first_due_date": installments[0]["due_date"]
-                                  if installments else None},
-                         idempotency_key=f"plan-approved:{plan.id}", channels=MAIL_AND_SMS)
+                                  if installments else None,
+                                  **_deep_link(plan.customer, key, "plan", plan_id=plan.id)},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 def notify_instalment_due(installment) -> list[Message]:
     plan = installment.plan
+    key = f"instalment-due:{installment.id}:{installment.due_date}"
+    # The plan's page is where an instalment is paid: its reference and QR code.
     return queue_message(plan.customer, event="instalment_due", template_key="instalment_due",
                          context={"installment_sequence": installment.sequence,
                                   "installment_count": len(plan.installments),
                                   "installment_amount": installment.amount - (
                                       installment.paid_amount or ZERO),
                                   "installment_due_date": installment.due_date,
-                                  "structured_reference": _ogm(installment.structured_reference)},
-                         idempotency_key=f"instalment-due:{installment.id}:{installment.due_date}",
-                         channels=MAIL_AND_SMS)
+                                  "structured_reference": _ogm(installment.structured_reference),
+                                  **_deep_link(plan.customer, key, "plan", plan_id=plan.id)},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 def notify_plan_broken(plan, missed_amount: Decimal | None = None) -> list[Message]:
@@ -172,10 +267,12 @@ def notify_plan_broken(plan, missed_amount: Decimal | None = None) -> list[Messa
     if missed_amount is None:
         missed_amount = late[0].amount - (late[0].paid_amount or ZERO) if late else ZERO
     open_amount = sum((i.amount - (i.paid_amount or ZERO) for i in late), ZERO)
+    key = f"plan-broken:{plan.id}"
     return queue_message(plan.customer, event="plan_broken", template_key="plan_broken",
                          context={"plan_total": plan.total_amount, "missed_amount": missed_amount,
-                                  "open_amount": open_amount},
-                         idempotency_key=f"plan-broken:{plan.id}", channels=MAIL_AND_SMS)
+                                  "open_amount": open_amount,
+                                  **_deep_link(plan.customer, key, "plan", plan_id=plan.id)},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 # --- portal and account ----------------------------------------------------------------------
@@ -285,19 +382,13 @@ def notify_request_comment(comment) -> list[Message]:
     """Staff wrote to the customer on a request: the text, and a link to answer in the portal."""
     request = comment.request
     customer = request.customer
+    key = f"request-comment:{comment.id}"
     context = {"request_number": str(request.id), "request_kind": request.kind,
                "request_kind_label": _kind_label(request, customer.language),
-               "subject": request.subject or "", "comment_text": comment.text}
-    try:
-        from app.portal.auth import portal_link, portal_path
-
-        context["portal_url"] = portal_link(customer, portal_path("request_detail",
-                                                                  request_id=request.id))
-    except (ImportError, LookupError, RuntimeError):
-        pass  # no portal mounted: the default portal address
+               "subject": request.subject or "", "comment_text": comment.text,
+               **_deep_link(customer, key, "request_detail", request_id=request.id)}
     return queue_message(customer, event="request_comment", template_key="request_comment",
-                         context=context, idempotency_key=f"request-comment:{comment.id}",
-                         channels=MAIL)
+                         context=context, idempotency_key=key, channels=MAIL)
 
 
 # --- account self-service (app/customers: refund account, e-mail change, SMS code) -----------
@@ -310,12 +401,13 @@ def _mask_iban(iban: str | None) -> str:
 def notify_refund_account_changed(account) -> list[Message]:
     """Tell the known contact that a new refund account was given (it could be a fraudster):
     by the usual channel, so a paper customer gets a letter at the known address."""
+    key = f"refund-account-changed:{account.id}"
     return queue_message(account.customer, event="refund_account_changed",
                          template_key="refund_account_changed",
                          context={"iban_masked": _mask_iban(account.iban),
-                                  "cooloff_ends_on": _business_date(account.active_from)},
-                         idempotency_key=f"refund-account-changed:{account.id}",
-                         channels=MAIL_AND_SMS)
+                                  "cooloff_ends_on": _business_date(account.active_from),
+                                  **_deep_link(account.customer, key, "bank_account")},
+                         idempotency_key=key, channels=MAIL_AND_SMS)
 
 
 def notify_staff_refund_account(account, request_number: str = "") -> list[Message]:

@@ -431,8 +431,8 @@ def _communication(line) -> str | None:
 
 def _tell_about_returns(returned: list[Payment]) -> None:
     """A returned payment is visible to staff (the cash screen lists returns to review) and to
-    the customer (the payment shows as returned; a message when the notifications domain has
-    one for it)."""
+    the customer: the payment shows as returned, and a message (payment_returned: what was
+    returned and why, what is due again, a link to pay it) is queued once per payment."""
     if not returned:
         return
     log.warning("%s payment(s) returned by the bank: %s", len(returned),

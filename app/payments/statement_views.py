@@ -37,6 +37,7 @@ from app.payments.models import (
     Payment,
     StatementLine,
 )
+from app.payments.money_out_returns import unreviewed_returns
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.services import apply_credit, manual_match, undo_allocation
 from app.requests.models import Installment
@@ -153,9 +154,7 @@ class CashView(BaseView):
             select(func.count(), func.coalesce(func.sum(Payment.unallocated_amount), 0))
             .where(Payment.customer_id.is_not(None), Payment.unallocated_amount > 0,
                    Payment.status != "returned")).one()
-        returns = db.session.execute(
-            select(func.count(), func.coalesce(func.sum(StatementLine.amount), 0))
-            .where(StatementLine.kind == "return", StatementLine.reviewed_at.is_(None))).one()
+        returns = unreviewed_returns()
         return self.render_template(
             "payments/cash.html", the_day=day, statements=statements, figures=figures,
             totals=totals, waiting=waiting, credits=credits, returns=returns,

@@ -42,6 +42,7 @@ def register_portal(app: Flask) -> None:
         invoice_actions,  # deferral, payment plan, dispute
         my_data,  # GDPR: download my data, ask for erasure
         online_payment,  # pay online through a payment-provider plugin
+        refund_request,  # ask for a refund of my credit
         requests_pages,  # my requests, question to the AR team, satisfaction survey
         routes,  # sign in, dashboard, invoices, pay, statement
         welcome,  # confirm my details after the first sign-in (after routes: its hooks follow)

@@ -218,8 +218,14 @@ def preferences_page():
     initial: dict[str, Any] = {"delivery_channel": customer.delivery_channel,
                                "language": customer.language,
                                "sms_reminders": customer.sms_reminders,
-                               "phone": customer.phone or ""}
+                               "phone": customer.phone or "",
+                               "preferred_payment_day": str(customer.preferred_payment_day or "")}
     form = PreferencesForm(data=initial if request.method == "GET" else None)
+    day = customer.preferred_payment_day
+    if day and str(day) not in dict(form.preferred_payment_day.choices):
+        # a 29th-31st set by staff stays choosable, so saving the rest does not change it
+        form.preferred_payment_day.choices = [*form.preferred_payment_day.choices,
+                                              (str(day), str(day))]
     general: list[str] = []
     status = 200
     posted = _posted(form)
@@ -232,7 +238,11 @@ def preferences_page():
             result = preferences.update_preferences(
                 customer, delivery_channel=form.delivery_channel.data or None,
                 language=form.language.data or None,
-                sms_reminders=bool(form.sms_reminders.data), phone=form.phone.data)
+                sms_reminders=bool(form.sms_reminders.data), phone=form.phone.data,
+                # not posted at all (an older form): left as it is, not cleared
+                preferred_payment_day=(form.preferred_payment_day.data
+                                       if "preferred_payment_day" in request.form
+                                       else preferences.UNCHANGED))
             db.session.commit()
             if result.sms_code_sent is not None:
                 return redirect(url_for("portal.preferences_sms_code"))

@@ -67,6 +67,10 @@ class PreferencesForm(FlaskForm):
     language = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
     sms_reminders = BooleanField(_l("Also send me reminders by SMS"))
     phone = _text(_l("Mobile number for SMS"), autocomplete="tel", inputmode="tel")
+    # Checked by app.customers.preferences (1-28 or none), not by WTForms: one rule, one message.
+    preferred_payment_day = SelectField(
+        _l("Preferred payment day"), validate_choice=False,
+        choices=[("", _l("No preference"))] + [(str(d), str(d)) for d in range(1, 29)])
     submit = SubmitField(_l("Save my preferences"))
 
 

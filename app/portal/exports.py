@@ -22,7 +22,7 @@ from app.portal.services import Statement
 
 def kind_label(kind: str) -> str:
     return {"invoice": _("Invoice"), "credit_note": _("Credit note"), "payment": _("Payment"),
-            "write_off": _("Write-off")}.get(kind, kind)
+            "write_off": _("Write-off"), "returned": _("Returned payment")}.get(kind, kind)
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -117,6 +117,12 @@ def statement_csv(statement: Statement) -> bytes:
                          _number(line.credit) if line.credit else "", _number(line.balance)])
     writer.writerow([statement.date_to.isoformat(), "", "", _("Closing balance"), "", "",
                      _number(statement.closing_balance)])
+    # The aging summary of the PDF and the page, after an empty row: its own small table.
+    writer.writerow([])
+    writer.writerow([_("Open amounts by age"), _("Amount")])
+    for _key, label, amount in statement.aging:
+        writer.writerow([_cell(label), _number(amount)])
+    writer.writerow([_("Total open"), _number(statement.aging_total)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

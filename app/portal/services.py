@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from flask_babel import ngettext
+from sqlalchemy import Date, and_, func, or_, select
 
 from app.core.models import ZERO
 from app.core.settings import company_details
@@ -30,6 +30,7 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice, InvoiceLine
 from app.payments import epc
 from app.payments.models import Allocation, Payment
+from app.payments.models import StatementLine as BankStatementLine
 from app.payments.references import format_ogm, format_rf
 from app.requests.models import (
     REQUEST_KINDS,
@@ -132,23 +133,38 @@ class InvoiceState:
         return shown
 
 
+def _deferred_until(customer_id: int):
+    """The active deferral's new due date of the outer Invoice row (NULL: not deferred)."""
+    return (select(func.max(Deferral.new_due_date))
+            .where(Deferral.invoice_id == Invoice.id, Deferral.customer_id == customer_id,
+                   Deferral.status == "active")
+            .correlate(Invoice).scalar_subquery())
+
+
+def _in_plan(customer_id: int):
+    """Whether an active payment plan covers the outer Invoice row."""
+    return (select(plan_invoice.c.invoice_id)
+            .join(PaymentPlan, PaymentPlan.id == plan_invoice.c.plan_id)
+            .where(plan_invoice.c.invoice_id == Invoice.id,
+                   PaymentPlan.customer_id == customer_id, PaymentPlan.status == "active")
+            .correlate(Invoice).exists())
+
+
+def overdue_clause(customer_id: int, today: date):
+    """SQL twin of InvoiceState.is_overdue: open, in no active plan, and past its due date as
+    moved by an active deferral. The "Overdue" tab's count, total and rows all use this."""
+    return and_(Invoice.status.in_(OPEN_STATUSES), ~_in_plan(customer_id),
+                func.coalesce(_deferred_until(customer_id), Invoice.due_date) < today)
+
+
 def _with_state(customer_id: int, *where: Any):
     """SELECT invoices with, per row, the active deferral's date, whether an active plan
     covers it, and the open disputed amount: one query, correlated subqueries on indexes."""
-    deferred = (select(func.max(Deferral.new_due_date))
-                .where(Deferral.invoice_id == Invoice.id, Deferral.customer_id == customer_id,
-                       Deferral.status == "active")
-                .correlate(Invoice).scalar_subquery())
-    planned = (select(plan_invoice.c.invoice_id)
-               .join(PaymentPlan, PaymentPlan.id == plan_invoice.c.plan_id)
-               .where(plan_invoice.c.invoice_id == Invoice.id,
-                      PaymentPlan.customer_id == customer_id, PaymentPlan.status == "active")
-               .correlate(Invoice).exists())
     disputed = (select(func.sum(Dispute.amount))
                 .where(Dispute.invoice_id == Invoice.id, Dispute.customer_id == customer_id,
                        Dispute.status == "open")
                 .correlate(Invoice).scalar_subquery())
-    return select(Invoice, deferred, planned, disputed).where(
+    return select(Invoice, _deferred_until(customer_id), _in_plan(customer_id), disputed).where(
         Invoice.customer_id == customer_id, *where)
 
 
@@ -167,6 +183,58 @@ def open_invoice_states(customer_id: int, today: date | None = None) -> list[Inv
     rows = db.session.execute(_with_state(customer_id, Invoice.status.in_(OPEN_STATUSES))
                               .order_by(Invoice.due_date, Invoice.id))
     return [_state(row, today) for row in rows]
+
+
+# --- payments the bank took back -----------------------------------------------------------------
+
+@dataclass
+class ReturnedPayment:
+    """A payment (mostly a direct debit) the bank returned, and the invoices open again."""
+
+    payment_id: int
+    method: str
+    amount: Decimal
+    paid_on: date
+    invoices: list[tuple[int, str]]   # (id, number) of the re-opened invoices still open
+
+    @property
+    def text(self) -> str:
+        amount, paid_on = _money(self.amount), _day(self.paid_on)
+        if self.method == "direct_debit":
+            return ngettext(
+                "Your direct debit of %(amount)s on %(date)s was returned by your bank; the "
+                "invoice is open again.",
+                "Your direct debit of %(amount)s on %(date)s was returned by your bank; the "
+                "invoices are open again.", len(self.invoices), amount=amount, date=paid_on)
+        return ngettext(
+            "Your payment of %(amount)s on %(date)s was returned by your bank; the invoice is "
+            "open again.",
+            "Your payment of %(amount)s on %(date)s was returned by your bank; the invoices are "
+            "open again.", len(self.invoices), amount=amount, date=paid_on)
+
+
+def returned_payment_notices(customer_id: int, invoice_id: int | None = None
+                             ) -> list[ReturnedPayment]:
+    """The customer's returned payments whose invoices are still open (most recent first);
+    with ``invoice_id``, only those that had paid that invoice. Two queries when any exist."""
+    from app.payments.services import returned_payments
+
+    payments = returned_payments(customer_id)
+    if not payments:
+        return []
+    reopened: dict[int, list[tuple[int, str]]] = {}
+    where = [Allocation.payment_id.in_([p.id for p in payments]),
+             Allocation.reversed_at.is_not(None), Invoice.customer_id == customer_id,
+             Invoice.status.in_(OPEN_STATUSES)]
+    if invoice_id is not None:
+        where.append(Invoice.id == invoice_id)
+    for payment_id, inv_id, number in db.session.execute(
+            select(Allocation.payment_id, Invoice.id, Invoice.number)
+            .join(Invoice, Invoice.id == Allocation.invoice_id).where(*where)
+            .distinct().order_by(Invoice.number)):
+        reopened.setdefault(payment_id, []).append((inv_id, number))
+    return [ReturnedPayment(p.id, p.method, p.amount, p.received_on, reopened[p.id])
+            for p in payments if p.id in reopened]
 
 
 # --- dashboard --------------------------------------------------------------------------------
@@ -193,6 +261,8 @@ class Dashboard:
     next_action: NextAction
     # A friendly proposal for customers flagged by the risk signals (app/customers/risk.py).
     risk_proposals: list[dict] = field(default_factory=list)
+    # Payments the bank took back while the invoices they paid are still open.
+    returned: list[ReturnedPayment] = field(default_factory=list)
 
 
 def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
@@ -227,6 +297,7 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
         next_action=NextAction("none", ""),
     )
     board.next_action = _next_action(customer, board)
+    board.returned = returned_payment_notices(customer.id)
     if customer.risk_flags:
         from app.customers.risk import portal_proposals
 
@@ -245,7 +316,8 @@ def _next_action(customer: Customer, board: Dashboard) -> NextAction:
     if customer.payment_method == "direct_debit" and not _has_active_mandate(customer.id):
         return NextAction("sign_mandate", _(
             "You chose direct debit, but we have no signed mandate yet. Sign it so that your "
-            "invoices are paid on time automatically."))
+            "invoices are paid on time automatically."),
+            "portal.direct_debit", button=_("Sign the mandate"))
     if board.next_due is not None:
         state = board.next_due
         return NextAction("pay_next", _(
@@ -323,7 +395,7 @@ def _filter_clause(customer_id: int, status: str, today: date):
     if status == "open":
         clause.append(Invoice.status.in_(OPEN_STATUSES))
     elif status == "overdue":
-        clause += [Invoice.status.in_(OPEN_STATUSES), Invoice.due_date < today]
+        clause.append(overdue_clause(customer_id, today))
     elif status == "paid":
         clause.append(Invoice.status == "paid")
     else:
@@ -359,9 +431,6 @@ def invoice_page(customer_id: int, filters: InvoiceFilters, today: date | None =
     rows = db.session.execute(_with_state(customer_id, *clause[1:]).order_by(*order)
                               .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     states = [_state(row, today) for row in rows]
-    if filters.status == "overdue":
-        # Deferred and planned invoices are not overdue for the customer, though past due_date.
-        states = [s for s in states if s.is_overdue]
     return InvoicePage(states, total, page, pages, filters, counts)
 
 
@@ -371,7 +440,9 @@ def tab_counts(customer_id: int, today: date) -> dict[str, int]:
     row = db.session.execute(
         select(
             func.count(Invoice.id).filter(is_open),
-            func.count(Invoice.id).filter(is_open, Invoice.due_date < today),
+            # Deferred and planned invoices are not overdue for the customer, though past
+            # their due_date: the same clause as the tab's list (_filter_clause).
+            func.count(Invoice.id).filter(overdue_clause(customer_id, today)),
             func.count(Invoice.id).filter(Invoice.status == "paid"),
             func.count(Invoice.id).filter(Invoice.status != "cancelled"),
         ).where(Invoice.customer_id == customer_id)
@@ -398,6 +469,7 @@ class InvoiceDetail:
     lines: list[InvoiceLine]
     history: list[PaymentEvent]
     paid_amount: Decimal
+    returned: list[ReturnedPayment] = field(default_factory=list)
 
 
 def get_invoice(customer_id: int, invoice_id: int) -> Invoice | None:
@@ -439,7 +511,8 @@ def invoice_detail(customer_id: int, invoice_id: int, today: date | None = None
             history.append(PaymentEvent(received_on or created_at.date(), amount,
                                         str(PAYMENT_METHODS.get(method, method or ""))))
     paid = sum((e.amount for e in history), ZERO)
-    return InvoiceDetail(state, list(state.invoice.lines), history, paid)
+    return InvoiceDetail(state, list(state.invoice.lines), history, paid,
+                         returned_payment_notices(customer_id, invoice_id))
 
 
 # --- paying by bank transfer ------------------------------------------------------------------
@@ -525,7 +598,7 @@ def pay_overdue(customer_id: int, today: date | None = None) -> TransferDetails 
 @dataclass
 class StatementLine:
     on: date
-    kind: str            # invoice / credit_note / payment / write_off
+    kind: str            # invoice / credit_note / payment / write_off / returned
     reference: str
     text: str
     debit: Decimal
@@ -545,7 +618,7 @@ class Statement:
     aging_total: Decimal
 
 
-KIND_ORDER = {"invoice": 0, "credit_note": 1, "payment": 2, "write_off": 3}
+KIND_ORDER = {"invoice": 0, "credit_note": 1, "payment": 2, "write_off": 3, "returned": 4}
 
 
 def default_period(today: date | None = None) -> tuple[date, date]:
@@ -599,35 +672,61 @@ def _statement_entries(cid: int, date_from: date, date_to: date) -> list[Stateme
                                    _("Credit note"), ZERO, amount))
     from app.payments.models import PAYMENT_METHODS
 
-    for pid, received, amount, method, communication in db.session.execute(
-        select(Payment.id, Payment.received_on, Payment.amount, Payment.method,
-               Payment.communication)
-        .where(Payment.customer_id == cid, Payment.status != "returned",
-               Payment.received_on.between(date_from, date_to))
+    # Every payment received, returned ones too: the bank's return is a line of its own (a
+    # debit on the day the bank took the money back), so the running balance shows both.
+    for received, amount, method, communication in db.session.execute(
+        select(Payment.received_on, Payment.amount, Payment.method, Payment.communication)
+        .where(Payment.customer_id == cid, Payment.received_on.between(date_from, date_to))
     ):
         lines.append(StatementLine(received, "payment", communication or "",
                                    _("Payment (%(method)s)",
                                      method=PAYMENT_METHODS.get(method, method)), ZERO, amount))
+    returned_on = _returned_on()
+    for on, received, amount, method, communication in db.session.execute(
+        select(returned_on, Payment.received_on, Payment.amount, Payment.method,
+               Payment.communication)
+        .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id)
+        .where(Payment.customer_id == cid, Payment.status == "returned",
+               returned_on.between(date_from, date_to))
+    ):
+        text = (_("Direct debit of %(date)s returned by your bank", date=_day(received))
+                if method == "direct_debit" else
+                _("Payment of %(date)s returned by your bank", date=_day(received)))
+        lines.append(StatementLine(on, "returned", communication or "", text, amount, ZERO))
     lines.sort(key=lambda line: (line.on, KIND_ORDER[line.kind], line.reference))
     return lines
 
 
+def _returned_on():
+    """The day the bank took a returned payment back: the booking date of the bank statement
+    line that returned it, else the day it was recorded, else (an old row with neither) the day
+    it was received. Needs BankStatementLine outer-joined."""
+    return func.coalesce(BankStatementLine.booking_date, func.date(Payment.returned_at),
+                         Payment.received_on, type_=Date)
+
+
 def _balance_before(cid: int, before: date) -> Decimal:
-    """Invoiced - written off - credited - paid before ``before``: four sums, one round trip."""
+    """Invoiced - written off - credited - paid + returned before ``before``: five sums, one
+    round trip."""
     def total(column, *where):
         return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
 
-    invoiced, written_off, credited, paid = db.session.execute(select(
+    returned_on = _returned_on()
+    returned_total = (select(func.coalesce(func.sum(Payment.amount), 0))
+                      .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id)
+                      .where(Payment.customer_id == cid, Payment.status == "returned",
+                             returned_on < before).scalar_subquery())
+    invoiced, written_off, credited, paid, returned = db.session.execute(select(
         total(Invoice.total_amount, Invoice.customer_id == cid, Invoice.status != "cancelled",
               Invoice.issue_date < before),
         total(Invoice.open_amount, Invoice.customer_id == cid, Invoice.status == "written_off",
               func.date(Invoice.updated_at) < before),
         total(CreditNote.amount, CreditNote.customer_id == cid, CreditNote.issue_date < before),
-        total(Payment.amount, Payment.customer_id == cid, Payment.status != "returned",
-              Payment.received_on < before),
+        total(Payment.amount, Payment.customer_id == cid, Payment.received_on < before),
+        returned_total,
     )).one()
     result = Decimal(invoiced or 0) - Decimal(written_off or 0) - Decimal(credited or 0) \
-        - Decimal(paid or 0)
+        - Decimal(paid or 0) + Decimal(returned or 0)
     return result.quantize(Decimal("0.01"))
 
 

@@ -19,6 +19,7 @@ REQUEST_KINDS = {
     "dispute": _l("Dispute"),
     "data_change": _l("Change of details"),
     "bank_account": _l("Refund bank account"),
+    "refund": _l("Refund"),
     "mandate": _l("Direct debit mandate"),
     "preferences": _l("Preferences"),
     "access": _l("Access to my data"),

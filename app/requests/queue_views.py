@@ -4,14 +4,19 @@ staff decide, reply, take or close it, and the satisfaction report.
 Every change goes through app.requests.services; a refusal (ValidationError, e.g. from the
 kind's decision handler) is flashed, rolled back, and the page is shown again.
 Permissions: list/show for everyone who reads requests, "handle" for who may act on them
-(app/core/roles.py: Admin, Credit manager, AR clerk).
+(app/core/roles.py: Admin, Credit manager, AR clerk). Data-subject requests (access, erasure)
+are handled by the Compliance officer and the Admin only: for them "handle" is asked on
+roles.SUBJECT_REQUESTS instead of on this view (``_may_handle``).
 """
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,6 +29,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.core import validation as v
 from app.core.models import utcnow
+from app.core.roles import SUBJECT_REQUEST_KINDS, SUBJECT_REQUESTS
 from app.core.settings import get_setting
 from app.core.validation import ValidationError
 from app.extensions import db
@@ -58,8 +64,29 @@ class ActionForm(FlaskForm):
     """Take or close: a button with a CSRF token."""
 
 
-def _may_handle() -> bool:
-    return current_app.appbuilder.sm.has_access("can_handle", "RequestQueueView")
+def _may_handle(req: CustomerRequest) -> bool:
+    """Whether the current user may decide, answer, take or close this request."""
+    view = SUBJECT_REQUESTS if req.kind in SUBJECT_REQUEST_KINDS else "RequestQueueView"
+    return current_app.appbuilder.sm.has_access("can_handle", view)
+
+
+def _handles(action):
+    """FAB's ``has_access`` for an action on one request, whose kind says who may act: loads
+    the request (404) and refuses (403) a user who may not handle it. The wrapped action keeps
+    its ``permission_name`` so that FAB still lists "can_handle" among the view's permissions."""
+
+    @functools.wraps(action)
+    def wrapped(self, request_id: int):
+        if not (current_user.is_authenticated and current_user.is_active):
+            flash(as_unicode(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(url_for(f"{self.appbuilder.sm.auth_view.__class__.__name__}.login",
+                                    next=request.url))
+        req = self._request(request_id)
+        if not _may_handle(req):
+            abort(403)
+        return action(self, req)
+
+    return wrapped
 
 
 def _form_refused(form: FlaskForm) -> None:
@@ -148,7 +175,7 @@ class RequestQueueView(BaseView):
     def detail(self, request_id: int):
         req = self._request(request_id)
         return self.render_template(
-            "requests/request_detail.html", req=req, may_handle=_may_handle(),
+            "requests/request_detail.html", req=req, may_handle=_may_handle(req),
             decide_form=DecideForm(formdata=None), reply_form=ReplyForm(formdata=None),
             action_form=ActionForm(formdata=None), kinds=REQUEST_KINDS,
             statuses=REQUEST_STATUSES, channels=REQUEST_CHANNELS, authors=COMMENT_AUTHORS,
@@ -160,10 +187,10 @@ class RequestQueueView(BaseView):
         return redirect(url_for("RequestQueueView.detail", request_id=request_id))
 
     @expose("/<int(max=2147483647):request_id>/decide", methods=["POST"])
-    @has_access
+    @_handles
     @permission_name("handle")
-    def decide(self, request_id: int):
-        req = self._request(request_id)
+    def decide(self, req: CustomerRequest):
+        request_id = req.id
         form = DecideForm()
         if not form.validate_on_submit() or form.decision.data not in ("approve", "reject"):
             _form_refused(form)
@@ -180,10 +207,10 @@ class RequestQueueView(BaseView):
         return self._back(request_id)
 
     @expose("/<int(max=2147483647):request_id>/reply", methods=["POST"])
-    @has_access
+    @_handles
     @permission_name("handle")
-    def reply(self, request_id: int):
-        req = self._request(request_id)
+    def reply(self, req: CustomerRequest):
+        request_id = req.id
         form = ReplyForm()
         if not form.validate_on_submit():
             _form_refused(form)
@@ -198,21 +225,21 @@ class RequestQueueView(BaseView):
         return self._back(request_id)
 
     @expose("/<int(max=2147483647):request_id>/assign", methods=["POST"])
-    @has_access
+    @_handles
     @permission_name("handle")
-    def assign(self, request_id: int):
-        return self._action(request_id, lambda req: services.assign_request(req, current_user),
+    def assign(self, req: CustomerRequest):
+        return self._action(req, lambda req: services.assign_request(req, current_user),
                             _("The request is assigned to you."))
 
     @expose("/<int(max=2147483647):request_id>/close", methods=["POST"])
-    @has_access
+    @_handles
     @permission_name("handle")
-    def close(self, request_id: int):
-        return self._action(request_id, lambda req: services.close_request(req, current_user),
+    def close(self, req: CustomerRequest):
+        return self._action(req, lambda req: services.close_request(req, current_user),
                             _("The request is closed."))
 
-    def _action(self, request_id: int, change, done: str):
-        req = self._request(request_id)
+    def _action(self, req: CustomerRequest, change, done: str):
+        request_id = req.id
         form = ActionForm()
         if not form.validate_on_submit():
             _form_refused(form)

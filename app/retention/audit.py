@@ -14,7 +14,8 @@ One automatic mechanism, SQLAlchemy session events on every session of the app:
   (app/core/admin.py StaffModelView calls it).
 
 What is recorded: the actor (staff user / portal customer / API user / job / command line),
-the client IP (X-Forwarded-For only when TRUSTED_PROXY_COUNT says how many proxies to trust),
+the client IP (X-Forwarded-For only when TRUSTED_PROXY_COUNT says how many proxies to trust,
+through create_app's ProxyFix),
 the record (table name and id, and its customer), and the NAMES of the changed fields. Values
 are copied only for the fields in VALUE_FIELDS: codes and states that say nothing about a person
 (a status, a language, a flag); never names, addresses, e-mails, IBANs, amounts or free text.
@@ -34,7 +35,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
@@ -73,16 +74,11 @@ _BULK = "creditdesk_audit_bulk"
 # --- who and from where ---------------------------------------------------------------------
 
 def client_ip() -> str | None:
-    """The client's address; behind N trusted proxies, the N-th address from the right of
-    X-Forwarded-For (what the first trusted proxy saw), never a value the client chose."""
+    """The client's address. Behind TRUSTED_PROXY_COUNT proxies, create_app's ProxyFix has
+    already put what the first trusted proxy saw into remote_addr (never a value the client
+    chose), so every part of the app reads the same address."""
     if not has_request_context():
         return None
-    trusted = int(current_app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if trusted > 0 and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-trusted if len(hops) >= trusted else 0][:45]
     return (request.remote_addr or "")[:45] or None
 
 

@@ -9,6 +9,12 @@ A category is made of parts: one table each, with
 
 Everything is a Core UPDATE/DELETE over a list of customer ids (one batch), never row by row.
 IBANs are cleared by setting the column to NULL (never filtered on: they may be encrypted).
+
+A row that is still in use has no closure date yet (a bank account not retired, a refund not
+paid); once the customer's relationship has ended it is no longer in use either, so its period
+counts from the end of the relationship (``OrRelationshipEnd``). A bank account counts from
+the earlier of its retirement and the end of the relationship: nothing is paid from or into
+it after the customer has left.
 """
 from __future__ import annotations
 
@@ -22,12 +28,14 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     and_,
+    case,
     delete,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy.orm import aliased
 
 from app.core.models import UTCDateTime, utcnow
 from app.customers.models import Address, BankAccount, Contact, Customer, Mandate
@@ -36,13 +44,35 @@ from app.extensions import db
 from app.invoices.models import CreditNote, Invoice
 from app.notifications.models import Message
 from app.payments.models import Payment, StatementLine
+from app.payments.money_out_models import (
+    CollectionBatch,
+    CollectionItem,
+    CreditTransferBatch,
+    Refund,
+    WriteOff,
+)
+from app.payments.online_models import FINAL_STATUSES as CHECKOUT_FINAL_STATUSES
+from app.payments.online_models import OnlineCheckout
 from app.portal.models import PortalAccess
 from app.requests.models import Attachment, CustomerRequest, Dispute
+from app.retention import holds
 from app.retention.models import AuditEvent
 
 ANONYMISED_NAME = "[anonymised]"
 PLACEHOLDER = "-"
 TOKEN_KINDS = ("magic_link", "deep_link", "api_token")
+
+
+@dataclass(frozen=True)
+class OrRelationshipEnd:
+    """A closure date that stays empty while the row is in use (``column``); for a customer
+    whose relationship has ended, such a row counts from the end of the relationship."""
+
+    column: Any
+    customer: Any  # the part's customer column
+    # True: the end of the relationship counts for every row, dated or not (the earlier of the
+    # two wins); False: only for rows without a date of their own yet.
+    always: bool = False
 
 
 @dataclass
@@ -59,12 +89,14 @@ class Part:
     file_column: Any = None
     # Only with the customer's own last invoice past its period (the customer row itself).
     guard: Callable[[date | None], ColumnElement] | None = None
+    # Purged when its period passes, never by an erasure request (a file shared by customers).
+    period_only: bool = False
 
     def condition(self, basis: str | None, cutoff: date | None) -> ColumnElement:
         """Rows still to purge, dated on or before ``cutoff`` where the basis is a date."""
         conditions = [self.pending()]
         if cutoff is not None and basis in self.dates:
-            conditions.append(before(self.dates[basis], cutoff))
+            conditions.append(dated_before(self.dates[basis], cutoff))
         if self.guard is not None:
             conditions.append(self.guard(cutoff if basis != "relationship_end" else None))
         return and_(*conditions)
@@ -79,6 +111,16 @@ def before(column, cutoff: date) -> ColumnElement:
         limit = datetime.combine(cutoff + timedelta(days=1), time(), tzinfo=UTC)
         return and_(column.is_not(None), column < limit)
     return and_(column.is_not(None), column <= cutoff)
+
+
+def dated_before(dated, cutoff: date) -> ColumnElement:
+    """A part's date (a column or ``OrRelationshipEnd``) on or before ``cutoff``."""
+    if isinstance(dated, OrRelationshipEnd):
+        ended = select(Customer.id).where(Customer.id == dated.customer,
+                                          before(Customer.relationship_ended_on, cutoff))
+        undated = true() if dated.always else dated.column.is_(None)
+        return or_(before(dated.column, cutoff), and_(undated, ended.exists()))
+    return before(dated, cutoff)
 
 
 def _not_null(*columns) -> Callable[[], ColumnElement]:
@@ -153,10 +195,18 @@ def _parts() -> dict[str, list[Part]]:
                  deletable=True),
         ],
         "bank_accounts": [
-            # "No longer in use": retired accounts by their closure; all of them once the
-            # relationship has ended.
+            # "No longer in use": an account counts from its retirement, or — still active when
+            # the relationship ended — from the end of the relationship.
             Part("bank_account", BankAccount, BankAccount.customer_id, true,
-                 {"closure": BankAccount.retired_at}, deletable=True),
+                 {"closure": OrRelationshipEnd(BankAccount.retired_at, BankAccount.customer_id,
+                                               always=True)},
+                 deletable=True),
+            # The IBAN copied on a refund: the refund (amount, dates) stays for the books.
+            Part("refund", Refund, Refund.customer_id, _not_null(Refund.iban, Refund.bic),
+                 {"closure": OrRelationshipEnd(_refund_closed(), Refund.customer_id),
+                  "document_date": Refund.created_at},
+                 values=lambda: {"iban": None, "bic": None}),
+            *_sepa_file_parts(),
         ],
         "request_texts": [
             Part("customer_request", CustomerRequest, CustomerRequest.customer_id,
@@ -176,6 +226,30 @@ def _parts() -> dict[str, list[Part]]:
                  lambda: and_(Dispute.status != "open", Dispute.text.is_not(None)),
                  {"document_date": Dispute.created_at, "closure": Dispute.closed_at},
                  values=lambda: {"text": None}),
+            # Why money was paid back or given up: the amounts stay, the words go.
+            Part("refund", Refund, Refund.customer_id,
+                 _not_null(Refund.reason, Refund.decision_note),
+                 {"document_date": Refund.created_at,
+                  "closure": OrRelationshipEnd(_refund_closed(), Refund.customer_id)},
+                 values=lambda: {"reason": None, "decision_note": None}),
+            Part("write_off", WriteOff, WriteOff.customer_id,
+                 lambda: or_(WriteOff.reason != PLACEHOLDER, WriteOff.decision_note.is_not(None)),
+                 {"document_date": WriteOff.created_at,
+                  "closure": OrRelationshipEnd(
+                      case((WriteOff.status.in_(("approved", "rejected")),
+                            WriteOff.updated_at), else_=None), WriteOff.customer_id)},
+                 values=lambda: {"reason": PLACEHOLDER, "decision_note": None}),
+            # What the customer typed or the provider sent about an online payment; the
+            # booked payment itself is in "invoices".
+            Part("online_checkout", OnlineCheckout, OnlineCheckout.customer_id,
+                 _not_null(OnlineCheckout.description, OnlineCheckout.note,
+                           OnlineCheckout.provider_data),
+                 {"document_date": OnlineCheckout.created_at,
+                  "closure": OrRelationshipEnd(
+                      case((OnlineCheckout.status.in_(CHECKOUT_FINAL_STATUSES),
+                            OnlineCheckout.updated_at), else_=None),
+                      OnlineCheckout.customer_id)},
+                 values=lambda: {"description": None, "note": None, "provider_data": None}),
         ],
         "messages": [
             Part("message", Message, Message.customer_id,
@@ -224,6 +298,38 @@ def _parts() -> dict[str, list[Part]]:
     }
     _add_optional_tables(parts)
     return parts
+
+
+def _refund_closed():
+    """When a refund stopped needing the account: paid, or rejected (empty while open)."""
+    return case((Refund.status == "paid", Refund.paid_at),
+                (Refund.status == "rejected", Refund.updated_at), else_=None)
+
+
+def _sepa_file_parts() -> list[Part]:
+    """The pain.008 / pain.001 files kept on the batches name payers and their IBANs. A file
+    holds several customers: it is dropped (the batch and its totals stay) once its date is past
+    the period, through any customer in it — not while one of them is on legal hold (it may be
+    evidence), and not by an erasure request, which would take other customers' records along.
+    """
+    found = []
+    for name, batch, item, batch_column, dated in (
+            ("collection_batch", CollectionBatch, CollectionItem, CollectionItem.batch_id,
+             CollectionBatch.collection_date),
+            ("credit_transfer_batch", CreditTransferBatch, Refund, Refund.batch_id,
+             CreditTransferBatch.execution_date)):
+        other = aliased(item)
+
+        def pending(batch=batch, batch_column=batch_column, other=other, item=item):
+            held = select(other.id).where(
+                getattr(other, batch_column.key) == batch.id,
+                other.customer_id.in_(holds.held_customer_ids()))
+            return and_(batch_column == batch.id, batch.file_xml.is_not(None), ~held.exists())
+
+        found.append(Part(name, batch, item.customer_id, pending,
+                          {"closure": dated, "document_date": dated},
+                          values=lambda: {"file_xml": None}, period_only=True))
+    return found
 
 
 def _add_optional_tables(parts: dict[str, list[Part]]) -> None:
@@ -288,12 +394,15 @@ def detach(table, ids_query, depth: int = 0) -> None:
 def apply_part(part: Part, customer_ids: list[int], basis: str | None, cutoff: date | None,
                action: str) -> tuple[set[int], int, list[str]]:
     """Purge this part for these customers; returns (customers touched, rows, file paths)."""
+    if part.period_only and basis is None and cutoff is None:
+        return set(), 0, []  # an erasure request (or its replay): see Part.period_only
     table = _table_of(part.model)
     where = part.where(customer_ids, basis, cutoff)
-    found = db.session.execute(select(_id_column(part.model), part.customer).where(where)).all()
+    found = db.session.execute(select(_id_column(part.model), part.customer).where(where)
+                               .distinct()).all()
     if not found:
         return set(), 0, []
-    ids = [row[0] for row in found]
+    ids = sorted({row[0] for row in found})  # a shared row (a SEPA file) comes once per customer
     touched = {row[1] for row in found}
     files: list[str] = []
     if part.file_column is not None:

@@ -7,7 +7,7 @@ app/core/roles.py COMPLIANCE_VIEWS).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, flash, g, redirect, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
@@ -18,7 +18,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import SelectField
 
-from app.core.time import BUSINESS_TZ
+from app.core.roles import SUBJECT_REQUEST_KINDS
+from app.core.time import BUSINESS_TZ, business_today
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.retention.models import RETENTION_ACTIONS, RetentionRun
@@ -64,6 +65,29 @@ def next_run_at(now: datetime | None = None) -> datetime | None:
     return planned if planned > now else planned + timedelta(days=1)
 
 
+# Days before the legal deadline from which an open request shows as "due soon".
+DEADLINE_WARNING_DAYS = 7
+
+
+def legal_deadline(req) -> date:
+    """The answer is due one month after receipt (GDPR art. 12(3)): a calendar month from the
+    business date it arrived, whatever SLA hours the request queue uses."""
+    from app.retention.purge import months_before
+
+    received = (req.created_at or datetime.now(BUSINESS_TZ)).astimezone(BUSINESS_TZ).date()
+    return months_before(received, -1)
+
+
+def deadline_state(deadline: date, today: date | None = None) -> str:
+    """"breached", "due_soon" or "on_time" against the legal deadline."""
+    today = today or business_today()
+    if deadline < today:
+        return "breached"
+    if deadline <= today + timedelta(days=DEADLINE_WARNING_DAYS):
+        return "due_soon"
+    return "on_time"
+
+
 class PresetForm(FlaskForm):
     preset = SelectField(_l("Rules of"), choices=[])
 
@@ -76,7 +100,7 @@ class RetentionDashboardView(BaseView):
     @has_access
     def index(self):
         from app.requests.models import REQUEST_KINDS, CustomerRequest
-        from app.requests.services import OPEN_STATUSES, sla_state
+        from app.requests.services import OPEN_STATUSES
         from app.retention.rules import PRESETS
 
         runs = list(db.session.scalars(select(RetentionRun).order_by(RetentionRun.id.desc())
@@ -88,9 +112,10 @@ class RetentionDashboardView(BaseView):
             ran = db.session.scalar(select(RetentionRun).where(
                 RetentionRun.source_run_id == latest_dry.id).limit(1))
         requests = list(db.session.scalars(
-            select(CustomerRequest).where(CustomerRequest.kind.in_(("access", "erasure")),
+            select(CustomerRequest).where(CustomerRequest.kind.in_(SUBJECT_REQUEST_KINDS),
                                           CustomerRequest.status.in_(OPEN_STATUSES))
-            .order_by(CustomerRequest.sla_due_at)))
+            .order_by(CustomerRequest.created_at, CustomerRequest.id)))
+        deadlines = {req.id: legal_deadline(req) for req in requests}
         preset_form = PresetForm()
         preset_form.preset.choices = [(k, str(v)) for k, v in PRESETS.items()]
         from app.core.settings import get_setting
@@ -98,7 +123,8 @@ class RetentionDashboardView(BaseView):
         preset_form.preset.data = get_setting("retention.preset")
         return self.render_template(
             "retention/dashboard.html", runs=runs, latest_dry=latest_dry, ran=ran,
-            requests=requests, sla_state=sla_state, kinds=REQUEST_KINDS,
+            requests=requests, deadlines=deadlines, deadline_state=deadline_state,
+            kinds=REQUEST_KINDS,
             next_run=next_run_at(), counts_table=counts_table, form=FlaskForm(),
             preset_form=preset_form, auto_purge=get_setting("retention.auto_purge"))
 

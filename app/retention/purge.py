@@ -13,14 +13,16 @@ How a real run stays safe
 * Files (attachments, uploaded invoice PDFs) are deleted after the commit; their paths are
   written to the run in the batch's transaction, so a crash between commit and deletion is
   repaired by the next run.
-* After each commit the tombstones are also appended to a journal file outside the database
-  (``RETENTION_JOURNAL``, default ``<instance>/retention-journal.jsonl``), so that purges done
-  after the last backup can be replayed on a restored database (``replay``).
+* Before each commit the tombstones are also appended (and fsynced) to a journal file outside
+  the database (``RETENTION_JOURNAL``, default ``<instance>/retention-journal.jsonl``), so that
+  purges done after the last backup can be replayed on a restored database (``replay``). Why
+  before and not after the commit: see ``execute``.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -167,6 +169,15 @@ def execute(as_of: date | None = None, triggered_by: str | None = None,
             batch = ids[start:start + batch_size]
             t0 = time.perf_counter()
             done, files = _purge_batch(run_id, batch, rules, as_of, counts)
+            # The journal is written inside the batch's unit, before its commit. Written after
+            # it, a worker killed between the two would leave a committed purge with no journal
+            # line, and restoring an older backup would silently bring that customer's data
+            # back. This way round the worst case is a line for a batch that never committed:
+            # replaying it is harmless, because those customers were past their periods and on
+            # no hold when the line was written, and the replay applies the recorded cut-offs
+            # (never wider) — what the next run does anyway. A journal that cannot be written
+            # fails the batch (rolled back): no purge without its replay record.
+            _journal(done, run_id, strict=True)
             if _before_commit is not None:
                 _before_commit(batch)
             db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
@@ -176,7 +187,6 @@ def execute(as_of: date | None = None, triggered_by: str | None = None,
             longest = max(longest, elapsed)
             batches += 1
             subjects_done += len(done)
-            _journal(done)
             if files:
                 left = delete_files(files)
                 if left != files:
@@ -307,7 +317,12 @@ def journal_path() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "retention-journal.jsonl"
 
 
-def _journal(done: list[tuple[str, dict]]) -> None:
+def _journal(done: list[tuple[str, dict]], run_id: int | None = None,
+             strict: bool = False) -> None:
+    """Append the tombstones to the journal and fsync it (called before the commit).
+
+    ``strict``: a journal that cannot be written raises (the caller rolls back); otherwise it
+    is logged and the purge goes on (an erasure decided by staff)."""
     if not done:
         return
     path = journal_path()
@@ -317,8 +332,12 @@ def _journal(done: list[tuple[str, dict]]) -> None:
         with path.open("a", encoding="utf-8") as handle:
             for subject, categories in done:
                 handle.write(json.dumps({"subject": subject, "categories": categories,
-                                         "at": stamp}) + "\n")
+                                         "at": stamp, "run": run_id}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
     except OSError:
+        if strict:
+            raise
         log.exception("retention journal %s could not be written", path)
 
 
@@ -415,8 +434,10 @@ def replay(journal: Path | None = None, triggered_by: str | None = None,
 def purge_customer(customer_id: int, categories: dict[str, str], triggered_by: str
                    ) -> RetentionRun:
     """Purge these categories ({category: action}) of one customer now, whatever the periods
-    (an erasure request); recorded as a run with its tombstone. The caller commits; files are
-    deleted by ``finish_files(run)`` after the commit."""
+    (an erasure request); recorded as a run with its tombstone, journalled at once (before the
+    caller's commit, for the reason given in ``execute``: a journal line for an erasure whose
+    commit then fails only repeats, on replay, an erasure staff had approved). The caller
+    commits; files are deleted by ``finish_files(run)`` after the commit."""
     run = RetentionRun(dry_run=False, status="done", as_of=business_today(),
                        triggered_by=triggered_by[:100], counts={}, pending_files=[],
                        finished_at=utcnow())
@@ -427,13 +448,12 @@ def purge_customer(customer_id: int, categories: dict[str, str], triggered_by: s
     done, files = _purge_batch(run.id, [customer_id], rules, run.as_of, counts, force=True)
     run.counts = dict(counts, _subjects=len(done))
     run.pending_files = files
-    run._journal_entries = done  # written by finish_files once committed
+    _journal(done, run.id)
     return run
 
 
 def finish_files(run: RetentionRun) -> None:
-    """After the commit of ``purge_customer``: journal the tombstone, delete the files."""
-    _journal(getattr(run, "_journal_entries", []))
+    """After the commit of ``purge_customer``: delete the files."""
     if run.pending_files:
         run.pending_files = delete_files(run.pending_files)
         db.session.commit()

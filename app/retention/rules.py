@@ -51,9 +51,15 @@ CATEGORIES: dict[str, CategoryInfo] = {
     "contact_details": CategoryInfo(_l("Phone numbers and e-mail addresses"),
                                     ("relationship_end",), ("anonymise",)),
     "addresses": CategoryInfo(_l("Addresses"), ("relationship_end",), ("anonymise", "delete")),
-    "bank_accounts": CategoryInfo(_l("Bank accounts no longer in use"),
+    # "Closure": an account's retirement, a refund's payment, a SEPA file's date; an account
+    # or refund still in use when the relationship ended counts from the end of the
+    # relationship (app/retention/categories.py OrRelationshipEnd). Deleted where a row may
+    # go (the account); cleared where the books need the row (refund, batch totals).
+    "bank_accounts": CategoryInfo(_l("Bank accounts no longer in use (also on refunds and in "
+                                     "SEPA files)"),
                                   ("closure", "relationship_end"), ("delete",)),
-    "request_texts": CategoryInfo(_l("Free texts and attachments of requests and disputes"),
+    "request_texts": CategoryInfo(_l("Free texts and attachments (requests, disputes, refunds, "
+                                     "write-offs, online payments)"),
                                   ("closure", "document_date", "relationship_end"),
                                   ("anonymise",)),
     "messages": CategoryInfo(_l("Messages sent (outbox)"),
@@ -135,6 +141,8 @@ def preset_rules(country: str) -> list[dict]:
         ("contact_details", 12, "relationship_end", "anonymise", GDPR_LIMITATION),
         # The address printed on the invoices is part of them: kept as long as they are.
         ("addresses", months, "relationship_end", "anonymise", books),
+        # 13 months after the account was retired — or after the relationship ended, for an
+        # account still active then — and after a SEPA file's collection/execution date.
         ("bank_accounts", 13, "closure", "delete", SEPA_REFUND),
         ("request_texts", 24, "closure", "anonymise", GDPR_CLAIMS),
         ("messages", 24, "document_date", "delete", GDPR_LIMITATION),

@@ -3,7 +3,8 @@
 Access (GDPR art. 15, 20): ``export_data(customer)`` collects every row that names the customer
 (any table with a ``customer_id``, and the rows hanging off those: invoice lines, attachments'
 descriptions, instalments, request conversations...), secrets left out (token hashes, storage
-paths). The PDF shows the same content readably, in the customer's language.
+paths). The PDF shows the same content readably, in the customer's language: every field and
+code by its label (app/retention/export_labels.py), internal row numbers left out.
 
 Erasure (GDPR art. 17): the request is opened from the portal and decided in the staff queue.
 Approving it runs ``on_erasure_decision``: what nothing requires is deleted (portal access,
@@ -14,8 +15,9 @@ until the end of its legal period (art. 17(3)(b)). The customer is told, in thei
 what is kept, why (the article of law) and until when (``notify_erasure_done``).
 
 The deletion runs when the decision is committed (a ``before_commit`` hook), after the
-messages of the decision were queued to the address that is about to go; files are deleted and
-the tombstone journalled after the commit.
+messages of the decision were queued to the address that is about to go; the tombstone is
+journalled in that hook too (before the commit: see ``purge.execute``), files are deleted after
+the commit.
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ from typing import Any
 from flask_appbuilder import Model
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.requests.services import register_decision_handler
 from app.retention import holds, purge
+from app.retention.export_labels import SECTION_TITLES, code_labels, row_cells
 from app.retention.purge import months_before
 from app.retention.rules import CATEGORIES, active_rules
 
@@ -52,26 +54,6 @@ HIDDEN_COLUMNS = {"token_hash", "code_hash", "storage_path", "password", "provid
                   "iban_hash", "idempotency_key", "body_html"}
 # Internal tables: not data about the customer.
 SKIPPED_TABLES = {"retention_tombstone", "retention_run", "number_sequence"}
-
-SECTION_TITLES = {
-    "customer": _l("Your details"), "contact": _l("Contact persons"),
-    "address": _l("Addresses"), "bank_account": _l("Bank accounts"),
-    "mandate": _l("Direct debit mandates"), "contract": _l("Contracts"),
-    "invoice": _l("Invoices"), "invoice_line": _l("Invoice lines"),
-    "credit_note": _l("Credit notes"), "payment": _l("Payments"),
-    "allocation": _l("Payments applied to invoices"),
-    "customer_request": _l("Requests"), "attachment": _l("Attachments"),
-    "request_comment": _l("Messages about your requests"),
-    "payment_plan": _l("Payment plans"), "installment": _l("Instalments"),
-    "deferral": _l("Deferrals"), "dispute": _l("Disputes"),
-    "message": _l("Messages we sent you"), "dunning_action": _l("Reminders"),
-    "dunning_action_invoice": _l("Invoices in reminders"),
-    "portal_access": _l("Sign-ins to the customer area"), "legal_hold": _l("Legal holds"),
-    "audit_event": _l("Changes to your data (audit trail)"),
-    "statement_line": _l("Bank statement lines"), "customer_note": _l("Notes and calls"),
-    "email_change": _l("E-mail address changes"), "sms_code": _l("SMS confirmation codes"),
-    "online_checkout": _l("Online payments"),
-}
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -167,17 +149,16 @@ def export_pdf(customer: Customer) -> bytes:
                  P(_("The same data is available as a machine-readable JSON file in your "
                      "customer area."), "small")]
         width = A4[0] - 32 * mm
+        codes = code_labels()
         for section, rows in data.items():
             if section == "generated_at" or not rows:
                 continue
-            story += [Spacer(1, 6 * mm),
-                      P(f"{SECTION_TITLES.get(section, section.replace('_', ' '))} "
-                        f"({len(rows)})", "heading"), Spacer(1, 2 * mm)]
+            tables = []
             for row in rows:
-                cells = [[P(key.replace("_", " "), "label"), P(_cell(value))]
-                         for key, value in row.items() if value not in (None, "", [], {})]
+                cells = [[P(str(label), "label"), P(_cell(value))]
+                         for label, value in row_cells(section, row, codes)]
                 if not cells:
-                    continue
+                    continue  # only links between rows (e.g. which invoices a request names)
                 table = Table(cells, colWidths=[50 * mm, width - 50 * mm])
                 table.setStyle(TableStyle([
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -185,7 +166,11 @@ def export_pdf(customer: Customer) -> bytes:
                     ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
                     ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                     ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
-                story += [table, Spacer(1, 2 * mm)]
+                tables += [table, Spacer(1, 2 * mm)]
+            if tables:
+                story += [Spacer(1, 6 * mm),
+                          P(f"{SECTION_TITLES.get(section, section.replace('_', ' '))} "
+                            f"({len(rows)})", "heading"), Spacer(1, 2 * mm), *tables]
         document.build(story)
     return buffer.getvalue()
 
@@ -284,11 +269,10 @@ def _erase_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _files_after_commit(session: Session) -> None:
-    """Journal the tombstones and delete the files; a file that cannot go stays listed on
-    the run (pending_files) and the next purge run retries it."""
+    """Delete the files; a file that cannot go stays listed on the run (pending_files) and the
+    next purge run retries it. (The tombstone was journalled before the commit.)"""
     for run in session.info.pop(_DONE, None) or []:
         try:
-            purge._journal(getattr(run, "_journal_entries", []))
             purge.delete_files(run.pending_files or [])
         except Exception:
             log.exception("erasure run %s: files not deleted", run.id)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -112,3 +112,104 @@ def test_a_wrong_number_is_refused():
     with pytest.raises(ValidationError) as refused:
         preferences.update_preferences(customer, sms_reminders=True, phone="12", language="nl")
     assert "phone" in refused.value.errors and customer.language == "fr"
+
+
+# --- the preferred payment day ---------------------------------------------------------------
+
+def test_payment_day_is_set_cleared_and_recorded():
+    customer = make_customer(language="fr")
+    preferences.update_preferences(customer, preferred_payment_day="25")
+    db.session.commit()
+    assert customer.preferred_payment_day == 25
+    req = db.session.scalar(select(CustomerRequest))
+    assert (req.kind, req.status) == ("preferences", "approved")
+    assert req.payload["fields"] == ["preferred_payment_day"]
+    preferences.update_preferences(customer, preferred_payment_day="")
+    db.session.commit()
+    assert customer.preferred_payment_day is None
+
+
+def test_payment_day_left_out_is_not_changed():
+    customer = make_customer(preferred_payment_day=10)
+    change = preferences.update_preferences(customer, language="nl")
+    assert customer.preferred_payment_day == 10 and change.changed == ["language"]
+
+
+@pytest.mark.parametrize("bad", ["0", "29", "-3", "2.5", "tomorrow", True, "9" * 5000])
+def test_a_bad_payment_day_is_refused_and_nothing_changes(bad):
+    customer = make_customer(language="fr", preferred_payment_day=10)
+    with pytest.raises(ValidationError) as refused:
+        preferences.update_preferences(customer, preferred_payment_day=bad, language="nl")
+    assert set(refused.value.errors) == {"preferred_payment_day"}
+    assert customer.preferred_payment_day == 10 and customer.language == "fr"
+    assert db.session.scalar(select(CustomerRequest.id)) is None
+
+
+def test_a_day_after_the_28th_set_by_staff_survives_saving_other_preferences():
+    customer = make_customer(preferred_payment_day=30)
+    preferences.update_preferences(customer, preferred_payment_day="30", language="nl")
+    assert customer.preferred_payment_day == 30 and customer.language == "nl"
+    assert preferences.plan_day_for(customer) == 28  # plans stop at the 28th
+
+
+# --- over HTTP: the portal page, and what the day changes --------------------------------------
+
+@pytest.fixture
+def portal(app, client):
+    from tests.portal.conftest import install_magic_link_templates, sign_in
+
+    install_magic_link_templates()
+    customer = make_customer(kind="person", email="payday@example.test", language="fr")
+    sign_in(client, "payday@example.test")
+    return customer, client
+
+
+def _post_preferences(client, data):
+    from tests.portal.conftest import csrf_from
+
+    page = client.get("/portal/preferences").get_data(as_text=True)
+    return client.post("/portal/preferences", data={
+        "delivery_channel": "email", "language": "fr", **data, "csrf_token": csrf_from(page)})
+
+
+def test_customer_chooses_a_payment_day_in_the_portal(portal):
+    from datetime import timedelta
+
+    from tests.helpers import make_invoice
+
+    customer, client = portal
+    page = client.get("/portal/preferences").get_data(as_text=True)
+    options = re.findall(r'<option[^>]*value="(\d*)"', page.split('name="preferred_payment_day"')[1]
+                         .split("</select>")[0])
+    assert options == [""] + [str(d) for d in range(1, 29)]
+    response = _post_preferences(client, {"preferred_payment_day": "25"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert customer.preferred_payment_day == 25
+    again = client.get("/portal/preferences").get_data(as_text=True)
+    assert re.search(r'<option selected value="25">|<option value="25" selected', again)
+    # The payment plan wizard now proposes that day.
+    make_invoice(customer, total="600.00", due_in_days=-20,
+                 issue_date=date.today() - timedelta(days=50))
+    wizard = client.get("/portal/plan").get_data(as_text=True)
+    assert re.search(r'<option value="25" selected>', wizard), "plan day is not the payment day"
+
+
+def test_a_bad_payment_day_in_the_portal_is_refused_translated(portal):
+    customer, client = portal
+    response = _post_preferences(client, {"preferred_payment_day": "31", "language": "nl"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="preferred_payment_day-errors"' in html
+    assert "Choisissez un jour entre 1 et 28." in html  # the customer's language (fr)
+    db.session.expire_all()
+    assert customer.preferred_payment_day is None and customer.language == "fr"
+
+
+def test_without_the_field_the_day_is_kept(portal):
+    customer, client = portal
+    customer.preferred_payment_day = 12
+    db.session.commit()
+    assert _post_preferences(client, {"language": "nl"}).status_code == 302
+    db.session.expire_all()
+    assert customer.preferred_payment_day == 12 and customer.language == "nl"

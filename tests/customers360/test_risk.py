@@ -1,6 +1,7 @@
 """Risk signals from our own data; the proactive proposal is queued once a month."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -129,7 +130,12 @@ def test_flagged_customer_sees_the_proposal_in_the_portal(app, client):
     sign_in(client, "flagged@example.test")
     html = client.get("/portal/").get_data(as_text=True)
     assert 'id="risk-proposal"' in html
-    assert "direct debit" in html
+    # Each proposal is a card of its kind whose button leads to the page that does it (the
+    # texts are in the customer's language: only kinds and links are checked).
+    cards = dict(re.findall(r'<li class="proposal-(\w+)">.*?href="([^"]+)"', html,
+                            re.DOTALL))
+    assert cards == {"due_date": "/portal/preferences", "direct_debit": "/portal/direct-debit",
+                     "plan": "/portal/plan"}
 
 
 def test_staff_list_of_customers_to_call(staff_client):

@@ -85,3 +85,33 @@ def test_search_box_is_in_the_navbar_on_every_page(staff_client):
 
 def test_erp_integration_cannot_search(staff_client):
     assert staff_client("ERP integration").get("/customer360/search?q=x").status_code in (302, 403)
+
+
+def test_an_exact_key_does_not_also_list_names(people):
+    """Only a text that is no key falls back to the name search (the one costly query)."""
+    marie = people["marie"]
+    namesake = make_customer(name="Shop C-7781 Gent")  # its name contains Marie's number
+    assert [(h.customer.id, h.matched_on) for h in search_customers("C-7781")] == [
+        (marie.id, "number")]
+    assert _ids("shop c-77") == [namesake.id]
+
+
+def test_an_unknown_email_is_not_looked_for_in_names(people):
+    make_customer(name="nobody@example.test")
+    assert _ids("nobody@example.test") == []
+    assert _ids("Jan@Example.TEST") == [people["other"].id]  # e-mails: any case
+
+
+def test_the_search_indexes_exist(app):
+    """Exact keys are indexed lookups (migration search_0005), not scans of every customer."""
+    from sqlalchemy import text
+
+    expected = {"ix_customer_phone", "ix_contact_phone", "ix_customer_email_lower",
+                "ix_contact_email_lower"}
+    if db.engine.dialect.name == "postgresql":
+        names = set(db.session.scalars(text("SELECT indexname FROM pg_indexes")))
+        expected.add("ix_customer_name_trgm")
+    else:
+        names = set(db.session.scalars(text("SELECT name FROM sqlite_master "
+                                            "WHERE type = 'index'")))
+    assert expected <= names

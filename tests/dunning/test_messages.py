@@ -150,3 +150,27 @@ def test_sample_context_previews_every_dunning_template():
         _subject, text, _html = render_source(default.subject, default.body_text,
                                               default.body_html, default.language, context)
         assert "CreditDesk Demo SA" in text
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_reminder_links_open_the_pay_page_and_the_payment_plan_page(app, language):
+    from app.portal import auth
+    from app.portal.models import PortalAccess
+    from tests.notifications.deeplinks import DEEP_LINK, open_after_verification
+
+    customer = consumer(language=language, email=f"plan.{language}@example.test")
+    overdue(customer, 10, total="420.00")
+    run(TODAY)
+    [message] = _messages(customer)
+    adapter = app.url_map.bind("localhost")
+    opened = {}
+    for path in DEEP_LINK.findall(message.body_text):
+        access = db.session.scalar(select(PortalAccess).where(
+            PortalAccess.token_hash == auth.hash_token(path.rsplit("/", 1)[1])))
+        assert access is not None and access.customer_id == customer.id
+        opened[adapter.match(access.target)[0]] = path
+    assert set(opened) == {"portal.pay_overdue", "portal.plan_wizard"}
+    # The customer follows the payment plan link: after verification, the plan wizard opens.
+    landing = open_after_verification(app, "http://x" + opened["portal.plan_wizard"],
+                                      customer.email)
+    assert adapter.match(landing)[0] == "portal.plan_wizard"

@@ -13,7 +13,8 @@ from tests.helpers import make_customer
 
 EVENTS = ("payment_received", "account_settled", "request_received", "request_decided",
           "deferral_approved", "plan_approved", "instalment_due", "promise_broken", "plan_broken",
-          "mandate_active", "email_change_confirmation", "magic_link", "contract_renewal")
+          "mandate_active", "email_change_confirmation", "magic_link", "contract_renewal",
+          "payment_returned", "refund_account_changed")
 
 
 def test_every_event_has_every_language_and_channel():
@@ -37,6 +38,19 @@ def test_every_default_renders_in_every_language(app, defaults, key):
             assert "<p>" in rendered.html
         if template.channel == "sms":
             assert len(rendered.text) <= 320, rendered.text  # two SMS parts at most
+
+
+def test_every_sms_has_room_for_a_real_deep_link(app, defaults):
+    """A real portal link (/portal/go/ and a 43-character token) still fits in two SMS parts."""
+    from app.notifications.context import public_url
+
+    customer = make_customer(name="Marie-Christine Van den Bossche")
+    link = public_url("/portal/go/" + "x" * 43)
+    for template in db.session.scalars(select(MessageTemplate).where(
+            MessageTemplate.channel == "sms", MessageTemplate.key.in_(EVENTS))):
+        context = {**preview_context(template.key, customer), "portal_url": link}
+        text = render(template.key, "sms", template.language, context).text
+        assert len(text) <= 320, (template.key, template.language, text)
 
 
 def test_wording_follows_the_language(app, defaults):

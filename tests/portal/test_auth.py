@@ -210,6 +210,80 @@ def test_session_cookie_flags(app, templates):
     assert cookie.same_site == "Lax"
 
 
+# --- behind a reverse proxy (TRUSTED_PROXY_COUNT, ProxyFix in create_app) -----------------------
+
+PROXY = {"REMOTE_ADDR": "10.0.0.1"}  # the proxy's own address, the same for every client
+
+
+def _ask_link_via_proxy(app, email, client_ip, proto="https"):
+    client = _fresh_client(app)
+    headers = {"X-Forwarded-For": client_ip, "X-Forwarded-Proto": proto}
+    page = client.get("/portal/login", headers=headers, environ_base=PROXY)
+    response = client.post("/portal/login", headers=headers, environ_base=PROXY,
+                           data={"email": email,
+                                 "csrf_token": csrf_from(page.get_data(as_text=True))})
+    return page, response
+
+
+def _session_cookie(response) -> str:
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies, "no session cookie set"
+    return cookies[-1]
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_the_forwarded_ip(app, templates):
+    make_customer(email="proxied@example.test")
+    app.config.update(TRUSTED_PROXY_COUNT=1, PORTAL_LOGIN_LIMIT_PER_IP="2 per hour")
+    try:
+        first = [_ask_link_via_proxy(app, "proxied@example.test", "203.0.113.5")[1].status_code
+                 for _ in range(3)]
+        # Another client behind the same proxy is not refused because of the first one.
+        other = _ask_link_via_proxy(app, "someone@example.test", "198.51.100.20")[1]
+    finally:
+        app.config["TRUSTED_PROXY_COUNT"] = 0
+        del app.config["PORTAL_LOGIN_LIMIT_PER_IP"]
+    assert first == [302, 302, 429]
+    assert other.status_code == 302
+    # The sign-in link records the client's address, not the proxy's.
+    ips = {row.ip for row in db.session.query(PortalAccess).filter_by(kind="magic_link")}
+    assert ips == {"203.0.113.5"}
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(app, templates):
+    """A client cannot pick its address (nor pretend HTTPS) by sending the headers itself."""
+    app.config["PORTAL_LOGIN_LIMIT_PER_IP"] = "2 per hour"
+    try:
+        statuses = [_ask_link_via_proxy(app, f"spoof{n}@example.test", f"203.0.113.{n}")[1]
+                    .status_code for n in range(3)]
+        page, _response = _ask_link_via_proxy(app, "x@example.test", "203.0.113.99")
+    finally:
+        del app.config["PORTAL_LOGIN_LIMIT_PER_IP"]
+    assert statuses == [302, 302, 429]
+    assert "; Secure" not in _session_cookie(page)
+
+
+def test_session_cookie_is_secure_over_https_behind_the_proxy(app, templates):
+    app.config["TRUSTED_PROXY_COUNT"] = 1
+    try:
+        https_page, _ = _ask_link_via_proxy(app, "c1@example.test", "203.0.113.7", "https")
+        http_page, _ = _ask_link_via_proxy(app, "c2@example.test", "203.0.113.8", "http")
+    finally:
+        app.config["TRUSTED_PROXY_COUNT"] = 0
+    secure = _session_cookie(https_page)
+    assert "; Secure" in secure and "; HttpOnly" in secure and "SameSite=Lax" in secure
+    plain = _session_cookie(http_page)
+    assert "; Secure" not in plain and "; HttpOnly" in plain and "SameSite=Lax" in plain
+
+
+def test_secure_cookie_setting_forces_secure_even_over_http(app, templates):
+    app.config["SESSION_COOKIE_SECURE"] = True
+    try:
+        page = _fresh_client(app).get("/portal/login")
+    finally:
+        app.config["SESSION_COOKIE_SECURE"] = False
+    assert "; Secure" in _session_cookie(page)
+
+
 def test_staff_login_is_not_a_portal_login(staff_client):
     staff = staff_client("Admin")
     assert staff.get("/portal/").status_code == 302

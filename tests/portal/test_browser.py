@@ -3,8 +3,11 @@ app served by a real HTTP server thread on 127.0.0.1.
 
 magic link -> dashboard -> invoice -> PDF download -> pay page with a scannable QR code ->
 dispute part of the invoice (with a photo) -> payment plan (preview, auto-approved, schedule with
-a structured communication and QR code per instalment) -> Dutch -> log out. Every page is also photographed in French, Dutch and English, on a desktop
-and at 375 px wide, into test-artifacts/portal/ for people to review.
+a structured communication and QR code per instalment) -> Dutch -> log out. Every page a signed-in
+customer reaches (invoices and paying, requests, my details, bank account, direct debit,
+preferences, my data, the welcome check, the demo provider's checkout) is also photographed in
+French, Dutch and English, on a desktop and at 375 px wide, into test-artifacts/portal/ for
+people to review.
 """
 from __future__ import annotations
 
@@ -227,17 +230,26 @@ PAGES = [
     ("deferral-result", "/portal/invoice-actions/{request}"), ("plan-wizard", "/portal/plan"),
     ("plan", "/portal/plans/{plan}"), ("dispute", "/portal/invoices/{id}/dispute"),
     ("dispute-detail", "/portal/disputes/{dispute}"),
+    # my details and settings
+    ("profile", "/portal/profile"), ("bank-account", "/portal/bank-account"),
+    ("direct-debit", "/portal/direct-debit"), ("preferences", "/portal/preferences"),
+    # my requests, my data, the welcome check
+    ("requests", "/portal/requests"), ("request-new", "/portal/requests/new"),
+    ("request-detail", "/portal/requests/{question}"), ("my-data", "/portal/my-data"),
+    ("welcome", "/portal/welcome"),
 ]
 
 
 def _invoice_action_records(person, overdue) -> dict[str, int]:
-    """A plan, a dispute and a deferral sent to staff, so that their pages can be shown."""
+    """A plan, a dispute, a deferral sent to staff and a question, so that their pages can be
+    shown."""
     from datetime import date as _date
 
     from app.core.settings import set_setting
     from app.requests.deferrals import request_deferral
     from app.requests.disputes import open_dispute
     from app.requests.plans import request_plan
+    from app.requests.services import open_request
 
     planned = make_invoice(person, total="300.00", due_in_days=-5, description="Travaux")
     plan = request_plan(person, [planned], 3, 10).plan
@@ -246,8 +258,11 @@ def _invoice_action_records(person, overdue) -> dict[str, int]:
     set_setting("self_service.deferral.max_amount", "50.00")
     late = make_invoice(person, total="90.00", due_in_days=-2, description="Pièces")
     referred = request_deferral(person, [late], _date.today() + timedelta(days=20))
+    question = open_request(person, "question", subject="Facture d'eau",
+                            message="Pourquoi le montant a-t-il doublé ?", invoices=[late])
     db.session.commit()
-    return {"plan": plan.id, "dispute": dispute.id, "request": referred.request.id}
+    return {"plan": plan.id, "dispute": dispute.id, "request": referred.request.id,
+            "question": question.id}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -264,11 +279,10 @@ def test_screenshots_of_every_page_in_three_languages(server, browser, customer,
     for language in ("fr", "nl", "en"):
         page.goto(f"{server}/portal/language/{language}?next=/portal/")
         for name, path in PAGES:
-            page.goto(server + path.format(id=overdue.id, **ids))
-            assert page.locator("html").get_attribute("lang") == language
-            # Usable on a phone: nothing wider than the screen.
-            overflow = page.evaluate("document.documentElement.scrollWidth")
-            assert overflow <= width, f"{name} in {language} is {overflow}px wide at {width}px"
+            response = page.goto(server + path.format(id=overdue.id, **ids))
+            assert response.status == 200, f"{name}: HTTP {response.status}"
+            assert page.url == server + path.format(id=overdue.id, **ids), f"{name} redirected"
+            _check_width(page, name, language, width)
             _shoot(page, f"{width}/{language}-{name}")
         # The plan preview is the answer to a form: press "see the schedule".
         page.goto(f"{server}/portal/plan")
@@ -276,7 +290,21 @@ def test_screenshots_of_every_page_in_three_languages(server, browser, customer,
         page.wait_for_load_state()
         assert page.locator("table.schedule").is_visible()
         _shoot(page, f"{width}/{language}-plan-preview")
+        # The demo provider's checkout page, reached by the "pay online" button (nothing paid).
+        page.goto(f"{server}/portal/pay")
+        page.locator("section.online-pay button[type=submit]").click()
+        page.wait_for_url("**/portal/demo-checkout/*")
+        assert page.locator("form.demo-checkout").is_visible()
+        _check_width(page, "demo-checkout", language, width)
+        _shoot(page, f"{width}/{language}-demo-checkout")
     context.close()
+
+
+def _check_width(page, name: str, language: str, width: int) -> None:
+    assert page.locator("html").get_attribute("lang") == language
+    # Usable on a phone: nothing wider than the screen.
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, f"{name} in {language} is {overflow}px wide at {width}px"
 
 
 def test_keyboard_only_sign_in_and_navigation(server, browser, customer):

@@ -24,7 +24,10 @@ TODAY = date.today()
 
 def text_of(response) -> str:
     """The visible text, tags dropped and spaces (incl. no-break ones) collapsed."""
-    html = response.get_data(as_text=True)
+    return text_of_html(response.get_data(as_text=True))
+
+
+def text_of_html(html: str) -> str:
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL)
     return " ".join(re.sub(r"<[^>]+>", " ", html).replace("\xa0", " ").replace("\u202f", " ")
                     .split())
@@ -95,7 +98,13 @@ def test_next_action_when_nothing_is_overdue(portal_client, english):
 def test_next_action_sign_the_mandate(portal_client, english):
     customer = make_customer(email="dd@example.test", payment_method="direct_debit")
     client = portal_client(customer)
-    assert "no signed mandate yet" in text_of(client.get("/portal/" + english))
+    html = client.get("/portal/" + english).get_data(as_text=True)
+    assert "no signed mandate yet" in text_of_html(html)
+    # The action comes with its button to the direct-debit page, which opens.
+    action = re.search(r'<section class="next-action next-action-sign_mandate".*?</section>',
+                       html, flags=re.DOTALL)
+    assert action and 'class="button" href="/portal/direct-debit"' in action.group(0)
+    assert client.get("/portal/direct-debit").status_code == 200
     db.session.add(Mandate(customer_id=customer.id, reference="MD-1", status="active"))
     db.session.commit()
     assert "nothing to pay right now" in text_of(client.get("/portal/" + english))
@@ -168,6 +177,68 @@ def test_invoice_list_pages(portal_client, english):
     assert "Page 1 of 2" in first
     second = client.get("/portal/invoices?page=2&lang=en").get_data(as_text=True)
     assert second.count('data-label="Invoice"') == 5
+
+
+def _tab_view(client, query: str) -> tuple[dict[str, int], int, list[int]]:
+    """(count per tab, the list's total, invoice ids listed) of one invoice-list page."""
+    html = client.get("/portal/invoices" + query).get_data(as_text=True)
+    counts = {k: int(n) for k, n in re.findall(r'data-tab="(\w+)" data-count="(\d+)"', html)}
+    total = int(re.search(r'id="invoice-list" data-total="(\d+)"', html).group(1))
+    return counts, total, [int(i) for i in re.findall(r'<tr data-invoice="(\d+)"', html)]
+
+
+def _defer(customer, invoice, days=10):
+    db.session.add(Deferral(customer_id=customer.id, invoice_id=invoice.id,
+                            original_due_date=invoice.due_date,
+                            new_due_date=TODAY + timedelta(days=days), status="active"))
+
+
+def _plan(customer, *invoices):
+    plan = PaymentPlan(customer_id=customer.id, status="active", total_amount=Decimal(300),
+                       installment_count=3, day_of_month=5, start_date=TODAY)
+    plan.invoices.extend(invoices)
+    db.session.add(plan)
+
+
+def test_overdue_tab_leaves_out_deferred_and_planned_invoices(portal_client):
+    """A deferred or planned invoice past its due date is not "Overdue": not in the tab's count,
+    not in its total, not in its list; it stays under "Open"."""
+    customer = make_customer(email="onlydeferred@example.test")
+    deferred = make_invoice(customer, total="100.00", due_in_days=-20)
+    planned = make_invoice(customer, total="300.00", due_in_days=-40)
+    _defer(customer, deferred)
+    _plan(customer, planned)
+    db.session.commit()
+    client = portal_client(customer)
+    counts, total, listed = _tab_view(client, "?status=overdue")
+    assert counts["overdue"] == 0 and total == 0 and listed == []
+    assert counts["open"] == 2
+    # A deferral that has run out again makes the invoice overdue again, in all three places.
+    late = make_invoice(customer, total="50.00", due_in_days=-30)
+    _defer(customer, late, days=-2)
+    db.session.commit()
+    counts, total, listed = _tab_view(client, "?status=overdue")
+    assert (counts["overdue"], total, listed) == (1, 1, [late.id])
+    # With a search the count is made by the same filter.
+    counts, total, listed = _tab_view(client, f"?status=overdue&q={deferred.number}")
+    assert (total, listed) == (0, [])
+
+
+def test_overdue_tab_pages_agree_with_its_count(portal_client):
+    """Deferred invoices sort first by their original due date: filtering after paging used to
+    leave page 1 short and the count too high."""
+    customer = make_customer(email="overduepages@example.test")
+    for n in range(6):
+        _defer(customer, make_invoice(customer, total="5.00", due_in_days=-60 - n))
+    overdue = {make_invoice(customer, total="5.00", due_in_days=-30 + n // 2).id
+               for n in range(27)}
+    db.session.commit()
+    client = portal_client(customer)
+    counts, total, first = _tab_view(client, "?status=overdue")
+    _counts, _total, second = _tab_view(client, "?status=overdue&page=2")
+    assert counts["overdue"] == total == 27
+    assert len(first) == 25 and len(second) == 2
+    assert set(first) | set(second) == overdue
 
 
 # --- one invoice ------------------------------------------------------------------------------
@@ -324,23 +395,75 @@ def test_statement_running_balance_and_aging(portal_client, english):
     assert "Total open €125.00" in page
 
 
+def _csv_parts(data: bytes, delimiter: str = ",") -> tuple[list[list[str]], list[list[str]]]:
+    """(statement rows, aging rows): the aging summary follows the lines after an empty row."""
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter))
+    blank = rows.index([])
+    return rows[:blank], rows[blank + 1:]
+
+
 def test_statement_csv_and_pdf(portal_client):
     customer, _old, recent = _statement_customer()
     client = portal_client(customer)
     start = (TODAY - timedelta(days=60)).isoformat()
     response = client.get(f"/portal/statement.csv?from={start}&lang=en")
     assert response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    rows, _aging = _csv_parts(response.data)
     assert rows[0] == ["Date", "Type", "Document", "Description", "Debit", "Credit", "Balance"]
     assert rows[1][-1] == "50.00" and rows[-1][-1] == "95.00"
     assert [r[2] for r in rows[2:-1]][:2] == [recent.number, "CN-1"]
     french = client.get(f"/portal/statement.csv?from={start}&lang=fr").data.decode("utf-8-sig")
-    assert french.splitlines()[-1].endswith(";95,00")
+    closing_line = french.split("\r\n\r\n")[0].splitlines()[-1]
+    assert closing_line.endswith(";95,00")
     pdf = client.get(f"/portal/statement.pdf?from={start}&lang=nl")
     assert pdf.data.startswith(b"%PDF")
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert recent.number in text and "CN-1" in text
     assert "95,00" in text  # Dutch amounts
+
+
+def _aging_labels(language: str) -> dict[str, str]:
+    from flask_babel import force_locale
+
+    from app.portal.services import AGING_BUCKETS
+
+    with force_locale(language):
+        return {key: str(label) for key, label, *_ in AGING_BUCKETS}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "nl"])
+def test_statement_csv_and_pdf_carry_the_aging_summary(portal_client, language):
+    """The same buckets and amounts as the page: 50.00 open > 90 days, 75.00 open 1-30 days."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    customer, _old, _recent = _statement_customer()
+    client = portal_client(customer)
+    labels = _aging_labels(language)
+    decimal = "," if language in ("fr", "nl") else "."
+    expected = {"current": "0.00", "d1_30": "75.00", "d31_60": "0.00", "d61_90": "0.00",
+                "d90": "50.00"}
+    page = client.get(f"/portal/statement?lang={language}").get_data(as_text=True)
+    shown = dict(re.findall(r'data-bucket="(\w+)" data-amount="([\d.]+)"', page))
+    assert shown == expected
+
+    lines, aging = _csv_parts(client.get(f"/portal/statement.csv?lang={language}").data,
+                              ";" if language in ("fr", "nl") else ",")
+    assert lines[-1][-1].replace(",", ".") == "95.00"  # the closing balance ends the lines
+    with force_locale(language):
+        heading, total = _("Open amounts by age"), _("Total open")
+    assert aging[0][0] == heading
+    assert aging[1:-1] == [[labels[key], amount.replace(".", decimal)]
+                           for key, amount in expected.items()]
+    assert aging[-1] == [total, "125" + decimal + "00"]
+
+    pdf = client.get(f"/portal/statement.pdf?lang={language}")
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    flat = " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
+    assert heading in flat and total in flat
+    for key in expected:
+        assert labels[key] in flat, key
+    assert "50" + decimal + "00" in flat and "75" + decimal + "00" in flat
 
 
 def test_statement_with_wrong_dates_explains(portal_client, english):
@@ -416,3 +539,92 @@ def test_language_links_keep_the_page_but_not_an_explicit_lang(portal_client):
     response = client.get(href)
     assert response.headers["Location"] == "/portal/invoices?status=paid"
     assert '<html lang="nl">' in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+# --- returned payments ------------------------------------------------------------------------
+
+def _returned_direct_debit(customer, invoice, amount="80.00", days_ago=10):
+    """A direct debit that paid ``invoice``, then returned by the customer's bank (MD06)."""
+    from app.payments.consequences import Consequences
+    from app.payments.services import reverse_payment
+
+    payment = pay(customer, amount, days_ago=days_ago, method="direct_debit",
+                  invoice_number=invoice.number)
+    db.session.refresh(invoice)
+    assert invoice.status == "paid"
+    consequences = Consequences(notify=False)
+    reverse_payment(payment, reason_code="MD06", line=None, consequences=consequences)
+    consequences.apply()
+    db.session.commit()
+    db.session.refresh(invoice)
+    assert invoice.status in ("open", "partially_paid") and invoice.open_amount == Decimal(amount)
+    return payment
+
+
+def test_returned_direct_debit_shows_on_the_statement_with_its_reversal(portal_client):
+    customer = make_customer(email="returned@example.test", payment_method="direct_debit")
+    invoice = make_invoice(customer, total="80.00", due_in_days=5,
+                           issue_date=TODAY - timedelta(days=20))
+    _returned_direct_debit(customer, invoice)
+    html = portal_client(customer).get("/portal/statement").get_data(as_text=True)
+    lines = re.findall(r'data-kind="(\w+)" data-debit="([\d.]+)" data-credit="([\d.]+)" '
+                       r'data-balance="(-?[\d.]+)"', html)
+    # Invoiced 80, paid 80 (balance 0), taken back by the bank 80: 80 due again.
+    assert [(kind, Decimal(debit), Decimal(credit), Decimal(balance))
+            for kind, debit, credit, balance in lines] == [
+        ("invoice", 80, 0, 80), ("payment", 0, 80, 0), ("returned", 80, 0, 80)]
+    assert 'id="closing-balance" data-amount="80.00"' in html
+    # A period starting after the return: the opening balance counts it.
+    from app.portal.services import statement
+
+    later = statement(customer, TODAY + timedelta(days=1), TODAY + timedelta(days=2))
+    assert later.opening_balance == Decimal("80.00") and later.lines == []
+
+
+def test_returned_direct_debit_notice_on_dashboard_and_invoice(portal_client):
+    customer = make_customer(email="returnednotice@example.test", language="en",
+                             payment_method="direct_debit")
+    invoice = make_invoice(customer, total="80.00", due_in_days=5,
+                           issue_date=TODAY - timedelta(days=20))
+    other = make_invoice(customer, total="20.00", due_in_days=5)
+    payment = _returned_direct_debit(customer, invoice)
+    client = portal_client(customer)
+    notice = f'id="returned-payment-{payment.id}"'
+    dashboard = client.get("/portal/?lang=en").get_data(as_text=True)
+    assert notice in dashboard
+    assert f'href="/portal/invoices/{invoice.id}" data-invoice="{invoice.id}"' in dashboard
+    paid_on = (TODAY - timedelta(days=10))
+    from app.core.i18n import day
+
+    with app_language("en"):
+        expected = (f"Your direct debit of €80.00 on {day(paid_on)} was returned by your bank; "
+                    "the invoice is open again.")
+    assert expected in text_of_html(dashboard)
+    assert notice in client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True)
+    # Only on the invoice it had paid.
+    assert notice not in client.get(f"/portal/invoices/{other.id}").get_data(as_text=True)
+    # In every language (the wording is translated with the other portal strings).
+    for language in ("fr", "nl"):
+        assert notice in client.get(f"/portal/?lang={language}").get_data(as_text=True)
+    # Once the invoice is paid again, the notice has done its job.
+    pay(customer, "80.00", days_ago=0, invoice_number=invoice.number)
+    assert notice not in client.get("/portal/?lang=en").get_data(as_text=True)
+    assert notice not in client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True)
+
+
+def test_returned_payment_notice_is_only_for_its_customer(portal_client):
+    customer = make_customer(email="returnedowner@example.test")
+    invoice = make_invoice(customer, total="80.00", due_in_days=5,
+                           issue_date=TODAY - timedelta(days=20))
+    payment = _returned_direct_debit(customer, invoice)
+    stranger = make_customer(email="stranger@example.test")
+    html = portal_client(stranger).get("/portal/").get_data(as_text=True)
+    assert f'id="returned-payment-{payment.id}"' not in html
+    statement_html = portal_client(stranger).get("/portal/statement").get_data(as_text=True)
+    assert 'data-kind="returned"' not in statement_html
+
+
+def app_language(language: str):
+    from flask_babel import force_locale
+
+    return force_locale(language)

@@ -184,3 +184,89 @@ def test_staff_records_a_request_on_the_customers_behalf(app, staff_client):
     req = db.session.scalar(select(CustomerRequest).where(
         CustomerRequest.customer_id == customer.id))
     assert req.channel == "staff" and req.sla_due_at is not None
+
+
+# --- data-subject requests (access, erasure): answered by the Compliance officer and the Admin --
+
+@pytest.mark.parametrize("role,allowed", [("Compliance officer", True), ("Admin", True),
+                                          ("AR clerk", False), ("Credit manager", False),
+                                          ("Read-only", False)])
+@pytest.mark.parametrize("kind", ["erasure", "access"])
+def test_only_compliance_roles_decide_data_subject_requests(app, staff_client, role, allowed,
+                                                            kind):
+    req = _request(kind=kind, subject=f"GDPR {kind}", due_in_hours=700)
+    client = staff_client(role)
+    page = client.get(f"/requests/queue/{req.id}").get_data(as_text=True)
+    assert ('id="decide-form"' in page) is allowed
+    assert ('id="reply-form"' in page) is allowed
+    token = session_csrf(app, client)
+    response = client.post(f"/requests/queue/{req.id}/decide",
+                           data={"decision": "reject", "note": "Identity not proven.",
+                                 "csrf_token": token})
+    db.session.expire_all()
+    req = db.session.get(CustomerRequest, req.id)
+    if allowed:
+        assert response.status_code == 302
+        assert req.status == "rejected" and req.decision_note == "Identity not proven."
+    else:
+        assert response.status_code == 403
+        assert req.status == "received" and req.decided_at is None
+
+
+@pytest.mark.parametrize("role", ["AR clerk", "Credit manager"])
+def test_finance_roles_may_not_reply_take_or_close_a_data_subject_request(app, staff_client,
+                                                                          role):
+    req = _request(kind="erasure", subject="Forget me", due_in_hours=700)
+    client = staff_client(role)
+    token = session_csrf(app, client)
+    for action, data in (("reply", {"text": "hi"}), ("assign", {}), ("close", {})):
+        response = client.post(f"/requests/queue/{req.id}/{action}",
+                               data={**data, "csrf_token": token})
+        assert response.status_code == 403, action
+    db.session.expire_all()
+    req = db.session.get(CustomerRequest, req.id)
+    assert req.status == "received" and req.assignee_id is None and not req.comments
+
+
+def test_the_compliance_officer_answers_an_erasure_request_end_to_end(app, staff_client):
+    from app.retention.rules import install_defaults
+
+    install_defaults()
+    customer = make_customer(name="Forget Me", language="nl")
+    req = _request(kind="erasure", subject="Wis mijn gegevens", due_in_hours=700,
+                   customer=customer)
+    client = staff_client("Compliance officer")
+    token = _page_csrf(client, req)
+    assert client.post(f"/requests/queue/{req.id}/assign",
+                       data={"csrf_token": token}).status_code == 302
+    response = client.post(f"/requests/queue/{req.id}/decide",
+                           data={"decision": "approve", "note": "", "csrf_token": token})
+    assert response.status_code == 302
+    db.session.expire_all()
+    req = db.session.get(CustomerRequest, req.id)
+    assert req.status == "approved" and req.decided_by.username == "compliance_officer"
+    assert req.customer.email is None  # the erasure ran
+    assert db.session.scalar(select(Message).where(Message.event == "erasure_done")) is not None
+
+
+@pytest.mark.parametrize("role", ["AR clerk", "Credit manager"])
+def test_finance_roles_still_decide_the_other_kinds(app, staff_client, role):
+    req = _request(kind="deferral", subject="More time")
+    client = staff_client(role)
+    page = client.get(f"/requests/queue/{req.id}").get_data(as_text=True)
+    assert 'id="decide-form"' in page
+    response = client.post(f"/requests/queue/{req.id}/decide",
+                           data={"decision": "reject", "note": "No.",
+                                 "csrf_token": _page_csrf(client, req)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(CustomerRequest, req.id).status == "rejected"
+
+
+def test_signed_out_user_is_sent_to_the_login_page(app):
+    req = _request(kind="erasure", subject="Anonymous try", due_in_hours=700)
+    client = app.test_client()
+    response = client.post(f"/requests/queue/{req.id}/decide", data={"decision": "approve"})
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    db.session.expire_all()
+    assert db.session.get(CustomerRequest, req.id).status == "received"

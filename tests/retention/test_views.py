@@ -114,3 +114,39 @@ def test_preset_sets_the_dutch_periods(app, staff_client):
     assert response.status_code == 400
     db.session.expire_all()
     assert _rule("invoices").period_months == 84
+
+
+def test_dashboard_lists_open_gdpr_requests_with_their_one_month_deadline(app, staff_client):
+    from datetime import UTC, date, datetime, timedelta
+
+    from app.core.i18n import day
+    from app.core.models import utcnow
+    from app.core.time import BUSINESS_TZ
+    from app.requests.services import open_request
+    from app.retention.purge import months_before
+
+    customer = rich_customer(name="Marie Dupont", ended_on=None, age_days=40)
+    late = open_request(customer, "erasure", notify=False)
+    late.created_at = datetime(2024, 1, 31, 10, 0, tzinfo=UTC)
+    fresh = open_request(customer, "access", notify=False)
+    fresh.created_at = utcnow() - timedelta(days=2)
+    answered = open_request(customer, "erasure", notify=False)
+    answered.status = "rejected"
+    question = open_request(customer, "question", notify=False)
+    db.session.commit()
+    page = staff_client(COMPLIANCE_OFFICER).get("/compliance/").get_data(as_text=True)
+    section = page[page.index('id="gdpr-requests"'):page.index('id="last-runs"')]
+
+    def row(req):
+        start = section.rindex("<tr", 0, section.index(f'id="gdpr-request-{req.id}"'))
+        return section[start:section.index("</tr>", start)]
+
+    # One calendar month after receipt (the 31st: the month's last day), overdue: in red.
+    assert day(date(2024, 2, 29)) in row(late) and 'class="danger"' in row(late)
+    assert f'href="/requests/queue/{late.id}"' in row(late)
+    assert f'href="/requests/queue/{fresh.id}"' in row(fresh)
+    assert day(months_before(fresh.created_at.astimezone(BUSINESS_TZ).date(), -1)) in row(fresh)
+    assert 'class="danger"' not in row(fresh) and 'class="warning"' not in row(fresh)
+    assert f"gdpr-request-{answered.id}" not in section
+    assert f"gdpr-request-{question.id}" not in section
+    assert section.index(f"gdpr-request-{late.id}") < section.index(f"gdpr-request-{fresh.id}")
