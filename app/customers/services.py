@@ -187,7 +187,7 @@ def find_bank_accounts_by_iban(iban: str | None, *, include_retired: bool = True
 def customer_ids_by_iban(ibans, *, include_retired: bool = True) -> dict[str, set[int]]:
     """For many IBANs at once (as given): the customers with a bank account of that IBAN."""
     from app.core.crypto import iban_hash
-    from app.payments.sets import where_in
+    from app.core.sets import where_in
 
     by_hash: dict[str, list[str]] = {}
     for iban in set(ibans) - {None, ""}:

@@ -33,7 +33,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.payments.models import Allocation, InstallmentPayment, Payment
-from app.payments.sets import chunks, where_in
+from app.core.sets import chunks, where_in
 from app.requests.models import Deferral, Installment, PaymentPlan
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ from app.payments.matching import Matcher, Proposal
 from app.payments.models import BankStatement, Payment, StatementLine
 from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
-from app.payments.sets import chunks, where_in
+from app.core.sets import chunks, where_in
 from app.payments.statements import ParsedEntry, StatementFileError, parse_statement_file
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.bulk import InvoiceRow, invoice_columns
 from app.payments.models import Payment, StatementLine
 from app.payments.references import InvalidReference, find_references, normalise_ogm, normalise_rf
-from app.payments.sets import where_in
+from app.core.sets import where_in
 from app.requests.models import Installment, PaymentPlan
 
 # Rule names (stored on statement lines and allocations) and how people read them.

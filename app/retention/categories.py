@@ -27,6 +27,7 @@ from flask_appbuilder import Model
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Select,
     and_,
     case,
     delete,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.sets import one_of
 from app.customers.models import Address, BankAccount, Contact, Customer, Mandate
 from app.dunning.models import DunningAction
 from app.extensions import db
@@ -102,7 +104,7 @@ class Part:
         return and_(*conditions)
 
     def where(self, customer_ids, basis: str | None, cutoff: date | None) -> ColumnElement:
-        return and_(self.customer.in_(customer_ids), self.condition(basis, cutoff))
+        return and_(one_of(self.customer, customer_ids), self.condition(basis, cutoff))
 
 
 def before(column, cutoff: date) -> ColumnElement:
@@ -382,13 +384,14 @@ def detach(table, ids_query, depth: int = 0) -> None:
             if fk.column.table is not table or other is table:
                 continue
             column = fk.parent
+            among = column.in_(ids_query) if isinstance(ids_query, Select) else one_of(
+                column, ids_query)
             if column.nullable:
-                db.session.execute(update(other).where(column.in_(ids_query))
-                                   .values({column.name: None}))
+                db.session.execute(update(other).where(among).values({column.name: None}))
             elif depth < 2:
-                child_ids = select(other.c.id).where(column.in_(ids_query))
+                child_ids = select(other.c.id).where(among)
                 detach(other, child_ids, depth + 1)
-                db.session.execute(delete(other).where(column.in_(ids_query)))
+                db.session.execute(delete(other).where(among))
 
 
 def apply_part(part: Part, customer_ids: list[int], basis: str | None, cutoff: date | None,
@@ -407,19 +410,19 @@ def apply_part(part: Part, customer_ids: list[int], basis: str | None, cutoff: d
     files: list[str] = []
     if part.file_column is not None:
         files = [p for p in db.session.scalars(
-            select(part.file_column).where(_id_column(part.model).in_(ids),
+            select(part.file_column).where(one_of(_id_column(part.model), ids),
                                            part.file_column.is_not(None)))]
     if part.name == "customer_request":
         files += list(db.session.scalars(select(Attachment.storage_path).where(
-            Attachment.request_id.in_(ids))))
-        db.session.execute(delete(Attachment).where(Attachment.request_id.in_(ids)))
+            one_of(Attachment.request_id, ids))))
+        db.session.execute(delete(Attachment).where(one_of(Attachment.request_id, ids)))
     if action == "delete" and part.deletable:
         detach(table, ids)
-        db.session.execute(delete(table).where(table.c.id.in_(ids)))
+        db.session.execute(delete(table).where(one_of(table.c.id, ids)))
     else:
         values = part.values() if part.values else {}
         if values:
-            db.session.execute(update(table).where(table.c.id.in_(ids)).values(values))
+            db.session.execute(update(table).where(one_of(table.c.id, ids)).values(values))
     return touched, len(ids), files
 
 

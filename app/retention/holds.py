@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select, union
 
+from app.core.sets import one_of
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
@@ -83,7 +84,7 @@ def held_among(customer_ids: list[int], today: date | None = None) -> set[int]:
                           (_disputed_invoice(), Invoice.customer_id),
                           (_unpaid(), Invoice.customer_id),
                           (_legal_status(), Customer.id)):
-        found.update(db.session.scalars(query.where(column.in_(customer_ids)).distinct()))
+        found.update(db.session.scalars(query.where(one_of(column, customer_ids)).distinct()))
     return found
 
 
