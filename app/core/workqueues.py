@@ -183,7 +183,7 @@ def work_queues(user=None, rows: bool = False, now: datetime | None = None,
         ("flagged", _l("Customers to call (risk signals)"), lambda: _flagged(rows),
          "WorkQueueView.flagged", "WorkQueueView"),
         ("plans", _l("Payment plans about to break"), lambda: _plans_at_risk(today, rows),
-         None, None),
+         "PaymentPlanView.list", "PaymentPlanView"),
     ]
     queues = []
     for key, label, compute, endpoint, view in specs:

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, select, text, update
 
+from app.core.crypto import EncryptedString, encrypt, iban_hash
 from app.core.models import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice
@@ -77,7 +78,8 @@ class PaymentRow:
     customer_id: int | None = None
     communication: str | None = None
     counterparty_name: str | None = None
-    counterparty_iban: str | None = None
+    counterparty_iban: str | None = None  # plain text here; encrypted when written
+    iban_hash: str | None = None
     external_id: str | None = None
     statement_line_id: int | None = None
     notified_at: datetime | None = None
@@ -97,7 +99,8 @@ class LineRow:
     value_date: date | None = None
     currency: str = "EUR"
     counterparty_name: str | None = None
-    counterparty_iban: str | None = None
+    counterparty_iban: str | None = None  # plain text here; encrypted when written
+    iban_hash: str | None = None  # its keyed hash (the import computes it once per IBAN)
     counterparty_bic: str | None = None
     structured_reference: str | None = None
     free_text: str | None = None
@@ -162,6 +165,11 @@ class BulkLedger:
         line = values.pop("statement_line", None)
         if line is not None:
             values["statement_line_id"] = line.id
+        if "iban_hash" not in values:
+            # The payer's IBAN is the line's: its hash too (no second HMAC per entry).
+            iban = values.get("counterparty_iban")
+            values["iban_hash"] = (line.iban_hash if line is not None
+                                   and iban == line.counterparty_iban else iban_hash(iban))
         payment = PaymentRow(id=self.next_id("payment"), **values)
         self.payments.append(payment)
         return payment
@@ -197,19 +205,26 @@ def _values(row, columns: list[str]) -> tuple:
 
 
 def insert_rows(table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """Rows (plain values, as the ORM would hold them) into ``table``. COPY bypasses the
+    column types, so what they would do is done here: JSON dumped, EncryptedString encrypted
+    (the executemany path of SQLite goes through the types themselves)."""
     if not rows:
         return
     if db.engine.dialect.name == "postgresql":
         json_columns = [i for i, name in enumerate(columns)
                         if table.c[name].type.__class__.__name__ == "JSON"]
+        encrypted = [i for i, name in enumerate(columns)
+                     if isinstance(table.c[name].type, EncryptedString)]
         raw = db.session.connection().connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(
                 f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                if json_columns:
+                if json_columns or encrypted:
                     row = list(row)
                     for i in json_columns:
                         row[i] = None if row[i] is None else json.dumps(row[i])
+                    for i in encrypted:
+                        row[i] = None if row[i] is None else encrypt(row[i])
                 copy.write_row(row)
         return
     db.session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])

@@ -39,6 +39,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app.core.crypto import iban_hash
 from app.core.models import ZERO
 from app.core.settings import get_setting
 from app.extensions import db
@@ -261,11 +262,24 @@ class _Run:
         self.report, self.messages = report, messages
         self.auto, self.suggest_min = thresholds
         self.returned: list[Payment] = []
+        self.hashes: dict[str, str | None] = {}
+
+    def iban_hash(self, iban: str | None) -> str | None:
+        """The keyed hash of a payer's IBAN (stored with the line and its payment, compared by
+        the matching): computed once per distinct IBAN of the file."""
+        if iban is None:
+            return None
+        try:
+            return self.hashes[iban]
+        except KeyError:
+            digest = self.hashes[iban] = iban_hash(iban)
+            return digest
 
     def chunk(self, new: list[tuple[int, ParsedEntry, str]]) -> None:
         ledger = BulkLedger()
         ledger.reserve("statement_line", len(new))
-        lines = [_line(ledger.next_id("statement_line"), statement_id, entry, key)
+        lines = [_line(ledger.next_id("statement_line"), statement_id, entry, key,
+                       self.iban_hash(entry.counterparty_iban))
                  for statement_id, entry, key in new]
         payments = [line for line in lines if line.kind == "payment"]
         ledger.reserve("payment", len(payments))
@@ -372,7 +386,8 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _line(line_id: int, statement_id: int, entry: ParsedEntry, key: str) -> LineRow:
+def _line(line_id: int, statement_id: int, entry: ParsedEntry, key: str,
+          iban_digest: str | None) -> LineRow:
     returned = entry.is_reversal or bool(entry.return_reason)
     if entry.amount > 0:
         kind = "payment"
@@ -385,8 +400,8 @@ def _line(line_id: int, statement_id: int, entry: ParsedEntry, key: str) -> Line
         value_date=entry.value_date, amount=entry.amount.quantize(Decimal("0.01")),
         currency=(entry.currency or "EUR")[:3],
         counterparty_name=(entry.counterparty_name or "")[:200] or None,
-        counterparty_iban=entry.counterparty_iban, counterparty_bic=entry.counterparty_bic,
-        structured_reference=(entry.structured_reference or "")[:35] or None,
+        counterparty_iban=entry.counterparty_iban, iban_hash=iban_digest,
+        counterparty_bic=entry.counterparty_bic, structured_reference=(entry.structured_reference or "")[:35] or None,
         free_text=entry.free_text, bank_reference=(entry.bank_reference or "")[:100] or None,
         end_to_end_id=(entry.end_to_end_id or "")[:100] or None,
         mandate_reference=(entry.mandate_reference or "")[:35] or None,

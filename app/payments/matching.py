@@ -30,8 +30,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.core.crypto import iban_hash
 from app.core.models import ZERO
-from app.customers.services import customer_ids_by_iban
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
@@ -200,7 +200,8 @@ class Matcher:
                 still.append(i)
         # Rule 3b and 4: a known mandate or a known account -> the customer.
         mandates = self._mandates({facts[i].line.mandate_reference for i in still} - {None})
-        ibans = self._ibans({facts[i].line.counterparty_iban for i in still} - {None})
+        digests = {i: _iban_digest(facts[i].line) for i in still}
+        ibans = self._ibans(set(digests.values()) - {None})
         self.load_open_invoices(set(mandates.values()) |
                                 {c for ids in ibans.values() for c in ids})
         for i in still:
@@ -208,9 +209,10 @@ class Matcher:
             if line.mandate_reference in mandates:
                 result[i].append(self._by_customer(line, mandates[line.mandate_reference],
                                                    MANDATE))
-            for customer_id in ibans.get(line.counterparty_iban, ()):
+            known = ibans.get(digests[i], ())
+            for customer_id in known:
                 proposal = self._by_customer(line, customer_id, IBAN_AMOUNT)
-                if len(ibans[line.counterparty_iban]) > 1:
+                if len(known) > 1:
                     proposal.confidence = min(proposal.confidence, C("0.40"))
                     proposal.notes.append("several_customers_iban")
                 result[i].append(proposal)
@@ -385,20 +387,22 @@ class Matcher:
                 found[reference] = customer_id
         return found
 
-    def _ibans(self, ibans: Iterable[str]) -> dict[str, list[int]]:
-        """Customers known to pay from each IBAN: their bank accounts and earlier payments."""
+    def _ibans(self, digests: Iterable[str]) -> dict[str, list[int]]:
+        """Customers known to pay from each IBAN, by its keyed hash (IBANs are encrypted):
+        the customers' bank accounts (not retired) and their earlier payments."""
         found: dict[str, set[int]] = defaultdict(set)
-        ibans = sorted(ibans)
-        # Bank accounts' IBANs are encrypted: looked up by their keyed hash.
-        for iban, customer_ids in customer_ids_by_iban(ibans, include_retired=False).items():
-            found[iban] |= customer_ids
-        for condition in where_in(Payment.counterparty_iban, ibans):
-            for iban, customer_id in db.session.execute(
-                    select(Payment.counterparty_iban, Payment.customer_id).distinct()
-                    .where(condition,
-                           Payment.customer_id.is_not(None), Payment.status != "returned")):
-                found[iban].add(customer_id)
-        return {iban: sorted(ids) for iban, ids in found.items()}
+        digests = sorted(digests)
+        for column, query in (
+                (BankAccount.iban_hash,
+                 select(BankAccount.iban_hash, BankAccount.customer_id)
+                 .where(BankAccount.status != "retired")),
+                (Payment.iban_hash,
+                 select(Payment.iban_hash, Payment.customer_id).distinct()
+                 .where(Payment.customer_id.is_not(None), Payment.status != "returned"))):
+            for condition in where_in(column, digests):
+                for digest, customer_id in db.session.execute(query.where(condition)):
+                    found[digest].add(customer_id)
+        return {digest: sorted(ids) for digest, ids in found.items()}
 
     def load_open_invoices(self, customer_ids: Iterable[int]) -> None:
         """Each customer's open invoices, oldest first (for surplus and customer-level rules)."""
@@ -430,6 +434,15 @@ def _facts(line: StatementLine) -> _Facts:
         if (kind, value) not in [(k, v) for k, v, _s in references]:
             references.append((kind, value, False))
     return _Facts(line, references, tokens_in(line.end_to_end_id, structured, line.free_text))
+
+
+def _iban_digest(line) -> str | None:
+    """The keyed hash of the line's counterparty IBAN: stored with the line (an import row or
+    a StatementLine), computed only for a line that has none yet."""
+    digest = getattr(line, "iban_hash", None)
+    if digest is None and line.counterparty_iban:
+        digest = iban_hash(line.counterparty_iban)
+    return digest
 
 
 def _unique(invoices: Iterable[Invoice]) -> list[Invoice]:

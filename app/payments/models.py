@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.crypto import EncryptedString, iban_hash
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 from app.customers.models import Customer
 from app.invoices.models import CreditNote, Invoice
@@ -38,7 +39,10 @@ class Payment(TimestampMixin, Model):
     status: Mapped[str] = mapped_column(String(20), default="unmatched")
     communication: Mapped[str | None] = mapped_column(String(200))
     counterparty_name: Mapped[str | None] = mapped_column(String(200))
-    counterparty_iban: Mapped[str | None] = mapped_column(String(34), index=True)
+    # Encrypted at rest; found through iban_hash (keyed hash of the normalised IBAN), as
+    # BankAccount.iban. Kept in step by _keep_iban_hash (ORM) and app.payments.bulk (import).
+    counterparty_iban: Mapped[str | None] = mapped_column(EncryptedString())
+    iban_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # The ERP's or payment provider's own id: a repeated post is recognised, not booked twice.
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     statement_line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"),
@@ -120,7 +124,9 @@ class StatementLine(Model):
     amount: Mapped[Decimal] = mapped_column(Money)  # positive = credit, negative = debit
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     counterparty_name: Mapped[str | None] = mapped_column(String(200))
-    counterparty_iban: Mapped[str | None] = mapped_column(String(34))
+    # Encrypted at rest; found through iban_hash, as Payment.counterparty_iban.
+    counterparty_iban: Mapped[str | None] = mapped_column(EncryptedString())
+    iban_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     counterparty_bic: Mapped[str | None] = mapped_column(String(11))
     structured_reference: Mapped[str | None] = mapped_column(String(35))
     free_text: Mapped[str | None] = mapped_column(Text)
@@ -152,6 +158,13 @@ class StatementLine(Model):
 
     def __repr__(self) -> str:
         return f"{self.booking_date} {self.amount} {self.counterparty_name or ''}".strip()
+
+
+@event.listens_for(Payment.counterparty_iban, "set")
+@event.listens_for(StatementLine.counterparty_iban, "set")
+def _keep_iban_hash(target, value, _old, _initiator) -> None:
+    """The lookup hash follows the payer's IBAN, whoever sets it (services, queue, demo)."""
+    target.iban_hash = iban_hash(value)
 
 
 class InstallmentPayment(Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 from flask_appbuilder import AppBuilder
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,6 +20,7 @@ from app.core.admin import (
     StaffModelView,
     customer_search_field,
 )
+from app.core.crypto import iban_hash
 from app.payments.matching import RULE_LABELS
 from app.payments.models import (
     PAYMENT_METHODS,
@@ -49,6 +51,27 @@ def _rule(value) -> str:
 
 def _may(permission: str, view: str) -> bool:
     return current_app.appbuilder.sm.has_access(permission, view)
+
+
+class FilterCounterpartyIban(BaseFilter):
+    """Rows paid from this IBAN, typed any way: the IBAN is encrypted, its hash is compared."""
+
+    name = _l("Is (spaces and case do not matter)")
+    arg_name = "iban_is"
+
+    def apply(self, query, value):
+        digest = iban_hash(value)
+        if digest is None:
+            return query
+        return query.filter(self.model.iban_hash == digest)
+
+
+def _search_counterparty_iban_by_hash(view) -> None:
+    """FAB's text filters would compare ciphertext: the counterparty IBAN is searched by its
+    keyed hash only (as BankAccountView's IBAN)."""
+    for registry in (view._filters._search_filters, view._filters._all_filters):
+        registry["counterparty_iban"] = [FilterCounterpartyIban("counterparty_iban",
+                                                                view.datamodel)]
 
 
 class PaymentView(StaffModelView):
@@ -94,6 +117,10 @@ class PaymentView(StaffModelView):
     related_view_names = ("AllocationView",)
     service_field_map = {"customer_number": "customer", "invoice_number": "communication",
                          "reference": "communication"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _search_counterparty_iban_by_hash(self)
 
     def create_from_form(self, form) -> Payment:
         customer = form.customer.data
@@ -199,6 +226,10 @@ class StatementLineView(ReadOnlyModelView):
     choice_columns = {"status": STATEMENT_LINE_STATUSES, "kind": STATEMENT_LINE_KINDS}
     money_columns = ("amount",)
     formatters_columns = {"structured_reference": _reference, "match_rule": _rule}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _search_counterparty_iban_by_hash(self)
 
 
 def register(appbuilder: AppBuilder) -> None:

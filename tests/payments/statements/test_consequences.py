@@ -170,3 +170,24 @@ def test_the_erp_api_path_books_through_the_same_rules(templates, customer, invo
     assert (fresh(invoices[0]).status, fresh(invoices[0]).open_amount) == ("partially_paid",
                                                                            D("71.00"))
     assert count(Message, Message.event == "payment_received") == 1
+
+
+def test_a_paid_invoice_leaves_the_next_reminder_run(customer, invoices):
+    """Reminders stop: the dunning run that would have reminded the oldest invoice no longer
+    lists it once the bank statement paid it, and reminds the other overdue one only."""
+    from app.dunning.defaults import install_defaults
+    from app.dunning.engine import evaluate
+
+    install_defaults()
+    oldest, overdue_too = invoices[0], invoices[1]
+
+    def reminded_ids() -> set[int]:
+        decisions = evaluate(date.today() + timedelta(days=1), customer_ids=[customer.id])
+        return {i.invoice.id for d in decisions.decisions if d.outcome == "remind"
+                for i in (d.chosen or d.invoices)}
+
+    assert oldest.id in reminded_ids()
+    _pay("121.00", strd=_strd(oldest))
+    assert fresh(oldest).status == "paid"
+    after = reminded_ids()
+    assert oldest.id not in after and overdue_too.id in after
