@@ -58,7 +58,7 @@ WITH disputes AS (
                       AND m.status IN ('unmatched', 'partially_allocated')
                       AND m.received_on BETWEEN :unmatched_since AND :run_date)
       AND NOT EXISTS (SELECT 1 FROM statement_line l
-                      JOIN bank_account b ON b.iban = l.counterparty_iban
+                      JOIN bank_account b ON b.iban_hash = l.iban_hash
                       WHERE b.customer_id = c.id AND l.amount > 0
                         AND l.status IN ('new', 'unmatched', 'suggested')
                         AND l.booking_date BETWEEN :unmatched_since AND :run_date)

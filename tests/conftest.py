@@ -15,11 +15,11 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="creditdesk-tests-"))
 os.environ.setdefault("CREDITDESK_INSTANCE_DIR", str(_TMP / "instance"))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
-from config import TestConfig  # noqa: E402
+from app import create_app
+from app.extensions import db
+from config import TestConfig
 
 # Rows that belong to the schema, not to a test: kept between tests.
 KEPT_TABLES = {"alembic_version", "ab_role", "ab_permission", "ab_view_menu",

@@ -6,9 +6,10 @@ amount is accepted or refused the same way everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -115,7 +116,7 @@ def amount(data: Mapping[str, Any], field: str, errors: Errors, *, required: boo
         errors.add(field, _("Not an amount: %(value)s. Use digits with at most two decimals, "
                             "e.g. 125.50.", value=value))
         return None
-    if abs(parsed) >= Decimal("10000000000"):
+    if abs(parsed) >= Decimal(10000000000):
         errors.add(field, _("The amount is too large."))
         return None
     if positive and (parsed < 0 or (parsed == 0 and not allow_zero)):

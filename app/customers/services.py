@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -14,9 +15,18 @@ from stdnum.nl import btw as nl_btw
 
 from app.core import validation as v
 from app.core.models import ZERO
-from app.customers.models import (COUNTRIES, CUSTOMER_KINDS, DELIVERY_CHANNELS, LANGUAGES,
-                                  LEGAL_STATUSES, PAYMENT_METHODS, Address, BankAccount, Contact,
-                                  Customer)
+from app.customers.models import (
+    COUNTRIES,
+    CUSTOMER_KINDS,
+    DELIVERY_CHANNELS,
+    LANGUAGES,
+    LEGAL_STATUSES,
+    PAYMENT_METHODS,
+    Address,
+    BankAccount,
+    Contact,
+    Customer,
+)
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 
@@ -187,7 +197,6 @@ def find_bank_accounts_by_iban(iban: str | None, *, include_retired: bool = True
 def customer_ids_by_iban(ibans, *, include_retired: bool = True) -> dict[str, set[int]]:
     """For many IBANs at once (as given): the customers with a bank account of that IBAN."""
     from app.core.crypto import iban_hash
-    from app.core.sets import where_in
 
     by_hash: dict[str, list[str]] = {}
     for iban in set(ibans) - {None, ""}:
@@ -195,11 +204,23 @@ def customer_ids_by_iban(ibans, *, include_retired: bool = True) -> dict[str, se
         if digest is not None:
             by_hash.setdefault(digest, []).append(iban)
     found: dict[str, set[int]] = {}
-    for condition in where_in(BankAccount.iban_hash, sorted(by_hash)):
+    for digest, owners in customer_ids_by_iban_hash(
+            by_hash, include_retired=include_retired).items():
+        for iban in by_hash[digest]:
+            found.setdefault(iban, set()).update(owners)
+    return found
+
+
+def customer_ids_by_iban_hash(hashes, *, include_retired: bool = True) -> dict[str, set[int]]:
+    """For many IBAN lookup hashes at once: the customers with a bank account of that IBAN
+    (statement lines and payments keep the same keyed hash as bank accounts)."""
+    from app.core.sets import where_in
+
+    found: dict[str, set[int]] = {}
+    for condition in where_in(BankAccount.iban_hash, sorted(set(hashes) - {None, ""})):
         query = select(BankAccount.iban_hash, BankAccount.customer_id).where(condition)
         if not include_retired:
             query = query.where(BankAccount.status != "retired")
         for digest, customer_id in db.session.execute(query):
-            for iban in by_hash[digest]:
-                found.setdefault(iban, set()).add(customer_id)
+            found.setdefault(digest, set()).add(customer_id)
     return found

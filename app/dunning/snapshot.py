@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select, text
 
 from app.core.settings import get_settings
 from app.customers.models import Customer
-from app.customers.services import customer_ids_by_iban
+from app.customers.services import customer_ids_by_iban_hash
 from app.dunning import rates, rules
 from app.dunning.fees import FeeParameters, announced_rate
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy
@@ -313,17 +313,17 @@ def load(run_date: date, customer_ids: Sequence[int] | None = None,
                             Payment.status.in_(UNMATCHED_PAYMENT_STATUSES),
                             Payment.received_on >= since, Payment.received_on <= run_date)
                      .group_by(Payment.customer_id))
-    # Unmatched lines from an account known for the customer. Bank accounts' IBANs are
-    # encrypted, so the lines are summed per IBAN and the owners found by keyed hash.
-    line_query = (select(StatementLine.counterparty_iban, func.max(StatementLine.booking_date),
+    # Unmatched lines from an account known for the customer. IBANs are encrypted at rest, so
+    # the lines are summed per keyed hash and the accounts' owners found by the same hash.
+    line_query = (select(StatementLine.iban_hash, func.max(StatementLine.booking_date),
                          func.sum(StatementLine.amount))
                   .where(StatementLine.status.in_(UNMATCHED_LINE_STATUSES),
-                         StatementLine.counterparty_iban.is_not(None),
+                         StatementLine.iban_hash.is_not(None),
                          StatementLine.amount > 0, StatementLine.booking_date >= since,
                          StatementLine.booking_date <= run_date)
-                  .group_by(StatementLine.counterparty_iban))
+                  .group_by(StatementLine.iban_hash))
     line_rows = db.session.execute(line_query).all()
-    owners = customer_ids_by_iban(row[0] for row in line_rows)
+    owners = customer_ids_by_iban_hash(row[0] for row in line_rows)
     wanted = None if customer_ids is None else set(customer_ids)
     by_line = [(customer_id, latest, amount) for iban, latest, amount in line_rows
                for customer_id in owners.get(iban, ())

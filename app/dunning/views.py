@@ -5,8 +5,8 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import func, or_, select

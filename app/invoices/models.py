@@ -85,9 +85,9 @@ class InvoiceLine(Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=1)
     description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal("1"))
+    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(1))
     unit_price: Mapped[Decimal] = mapped_column(Money)
-    vat_rate: Mapped[Decimal] = mapped_column(Money, default=Decimal("21"))
+    vat_rate: Mapped[Decimal] = mapped_column(Money, default=Decimal(21))
     amount: Mapped[Decimal] = mapped_column(Money)  # including VAT
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -1,9 +1,10 @@
 """Invoice rules: what a valid invoice is, create-or-update by ERP number, payment references."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -16,8 +17,7 @@ from app.customers.services import refresh_balance
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.models import Allocation
-from app.payments.references import (InvalidReference, make_rf, normalise_ogm,
-                                     references_for_number)
+from app.payments.references import InvalidReference, make_rf, normalise_ogm, references_for_number
 
 INVOICE_FIELDS = ("number", "customer_number", "issue_date", "due_date", "total_amount",
                   "currency", "description", "structured_reference")

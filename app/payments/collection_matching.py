@@ -14,10 +14,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.core.models import ZERO
+from app.core.sets import where_in
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments.money_out_models import CollectionBatch, CollectionItem
-from app.core.sets import where_in
 
 COLLECTION_E2E = "collection_end_to_end"
 COLLECTION_BATCH = "collection_batch"

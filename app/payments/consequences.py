@@ -28,12 +28,12 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import ZERO, utcnow
+from app.core.sets import chunks, where_in
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.payments.models import Allocation, InstallmentPayment, Payment
-from app.core.sets import chunks, where_in
 from app.requests.models import Deferral, Installment, PaymentPlan
 
 log = logging.getLogger(__name__)

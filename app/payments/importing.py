@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.core.crypto import iban_hash
 from app.core.models import ZERO
+from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
 from app.extensions import db
 from app.payments.bulk import BulkLedger, InvoiceChanged, LineRow
@@ -49,7 +50,6 @@ from app.payments.matching import Matcher, Proposal
 from app.payments.models import BankStatement, Payment, StatementLine
 from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
-from app.core.sets import chunks, where_in
 from app.payments.statements import ParsedEntry, StatementFileError, parse_statement_file
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,9 @@ Rules, in order (the first that finds something decides; later ones only add sug
    (+++, ***, spaces, slashes) -> invoice, or plan instalment;
 2. invoice number in the free text (or in a reference that is not an OGM/RF);
 3. direct debit: end-to-end id naming an invoice, or a known mandate -> its customer;
-4. counterparty IBAN known for a customer, with the amount -> that customer's invoice(s).
+4. counterparty IBAN known for a customer, with the amount -> that customer's invoice(s);
+   IBANs are encrypted at rest, so they are compared by keyed hash (``iban_hash`` of bank
+   accounts, earlier payments and the line itself).
 Returns and reversals (money going back out) are matched to the payment they undo: by
 end-to-end id, then by mandate reference and amount.
 
@@ -32,13 +34,13 @@ from sqlalchemy.orm import selectinload
 
 from app.core.crypto import iban_hash
 from app.core.models import ZERO
+from app.core.sets import where_in
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.bulk import InvoiceRow, invoice_columns
 from app.payments.models import Payment, StatementLine
 from app.payments.references import InvalidReference, find_references, normalise_ogm, normalise_rf
-from app.core.sets import where_in
 from app.requests.models import Installment, PaymentPlan
 
 # Rule names (stored on statement lines and allocations) and how people read them.

@@ -11,9 +11,9 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from app.core import crypto
+from app.core.validation import ValidationError
 from app.customers.models import BankAccount, Customer
 from app.customers.services import clean_customer, find_bank_accounts_by_iban, upsert_customer
-from app.core.validation import ValidationError
 from app.extensions import db
 from app.payments.matching import IBAN_AMOUNT, Matcher
 from app.payments.models import StatementLine

@@ -172,7 +172,7 @@ def test_erasure_with_an_unpaid_debt_keeps_the_data_for_the_claim(app, templates
     assert db.session.scalar(select(func.count(PortalAccess.id))) == 0  # sign-ins go anyway
     message = db.session.scalar(select(Message).where(Message.event == "erasure_done"))
     assert "17, §3, e)" in message.body_text  # legal claims, in French
-    assert row.balance > Decimal("0")
+    assert row.balance > Decimal(0)
 
 
 def test_rejected_erasure_changes_nothing(app, templates):
