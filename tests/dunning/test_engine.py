@@ -206,6 +206,32 @@ def test_an_unmatched_recent_payment_holds_reminders():
     assert decision_for(customer, day(4)).outcome == "remind"
 
 
+def test_an_unmatched_bank_line_from_the_customers_known_account_holds_reminders():
+    """The line is not booked (no reference), but it came from the customer's own account:
+    found through the IBAN's keyed hash, as IBANs are encrypted at rest on both sides."""
+    from app.customers.models import BankAccount
+    from app.payments.models import BankStatement, StatementLine
+
+    customer = consumer()
+    overdue(customer, 30, total="80.00")
+    stranger = consumer(name="Someone Else")
+    overdue(stranger, 30, total="80.00")
+    statement = BankStatement(format="camt.053", account_iban="BE68539007547034",
+                              statement_ref="S-1", file_sha256="b" * 64)
+    db.session.add_all([
+        BankAccount(customer=customer, iban="BE71096123456769", status="active"),
+        statement,
+        StatementLine(statement=statement, booking_date=day(-1), amount=D("80.00"),
+                      counterparty_iban="BE71 0961 2345 6769", status="unmatched",
+                      dedup_key="line-1"),
+    ])
+    db.session.commit()
+    decision = decision_for(customer)
+    assert decision.outcome == "excluded"
+    assert "is not matched yet" in texts(decision.reasons)
+    assert decision_for(stranger).outcome == "remind"
+
+
 def test_paused_customer_and_customer_without_policy():
     paused = consumer()
     paused.dunning_paused_until = day(3)
