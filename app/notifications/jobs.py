@@ -182,6 +182,13 @@ class Recorder:
 def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder) -> str:
     if not recorder.still_ours(message):
         return "skipped"
+    from app.dunning.services import reminder_is_moot
+
+    if reminder_is_moot(message.event, message.idempotency_key, message.customer_id):
+        recorder.record(message, status="withdrawn", next_attempt_at=None,
+                        error="every invoice it reminds was settled before it was sent")
+        log.info("message %s withdrawn: its invoices were settled", message.id)
+        return "withdrawn"
     try:
         name, plugin = pool.get(message.channel)
         provider_id = plugin.send(message)

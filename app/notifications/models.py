@@ -13,7 +13,9 @@ from app.core.models import UTCDateTime, utcnow
 CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "letter": _l("Letter"),
             "webhook": _l("Webhook")}
 MESSAGE_STATUSES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
-                    "failed": _l("Failed")}
+                    "failed": _l("Failed"),
+                    # a reminder whose invoices were all paid before it could be sent
+                    "withdrawn": _l("Withdrawn (paid before sending)")}
 PRINT_BATCH_STATUSES = {"open": _l("Collecting letters"), "closed": _l("Sent to the print shop")}
 
 

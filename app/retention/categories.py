@@ -255,7 +255,7 @@ def _parts() -> dict[str, list[Part]]:
         ],
         "messages": [
             Part("message", Message, Message.customer_id,
-                 lambda: Message.status.in_(("sent", "failed")),
+                 lambda: Message.status.in_(("sent", "failed", "withdrawn")),
                  {"document_date": Message.created_at}, deletable=True),
         ],
         "dunning_actions": [

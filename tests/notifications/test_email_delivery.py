@@ -180,3 +180,50 @@ def test_a_queued_message_whose_job_was_lost_is_found_by_the_sweep(use_smtp, app
     assert deliver_due_messages() == 1
     db.session.refresh(message)
     assert message.status == "sent"
+
+
+def test_a_reminder_whose_invoices_were_paid_before_it_left_is_withdrawn(use_smtp):
+    """The SMTP server was down when the reminder was queued; the customer paid meanwhile: the
+    retry does not ask them for money already paid."""
+    from app.core.time import business_today
+    from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun
+    from app.payments.services import clean_payment, post_payment
+
+    today = business_today()
+    customer = make_customer(name="Sophie Martin", email="sophie@example.test")
+    paid_meanwhile = make_invoice(customer, total="80.00", due_in_days=-20)
+    still_open = make_invoice(customer, total="30.00", due_in_days=-20)
+    policy = DunningPolicy(name="BE consumers", segment="consumer", country="BE")
+    level = DunningLevel(policy=policy, sequence=1, name="Friendly", days_after_due=7,
+                         template_key="payment_received", channels="email")
+    run = DunningRun(run_date=today, status="done", counts={})
+    db.session.add_all([policy, level, run])
+    db.session.flush()
+
+    def remind(invoices, day):
+        db.session.add(DunningAction(run=run, run_date=day, customer=customer, level=level,
+                                     invoice_ids=[i.id for i in invoices]))
+        use_smtp.handler.reply = "421 4.3.2 Service not available, try later"
+        [message] = _queue(customer, key=f"dunning:{day.isoformat()}:{customer.id}",
+                           event="dunning.friendly")
+        db.session.refresh(message)
+        assert message.status == "queued"  # waiting for its retry
+        use_smtp.handler.reply = None
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        return message
+
+    moot = remind([paid_meanwhile], today)
+    still_due = remind([paid_meanwhile, still_open], today - timedelta(days=1))
+    post_payment(clean_payment({"customer_number": customer.number, "amount": "80.00",
+                                "reference": paid_meanwhile.number,
+                                "received_on": today.isoformat()}))
+    db.session.commit()
+    sent_before = len(use_smtp.handler.messages)  # the thank-you for the payment
+    deliver_due_messages()
+    db.session.refresh(moot)
+    db.session.refresh(still_due)
+    assert moot.status == "withdrawn" and moot.sent_at is None
+    # One of its invoices is still open: that reminder still goes.
+    assert still_due.status == "sent"
+    assert len(use_smtp.handler.messages) == sent_before + 1
