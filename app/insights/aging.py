@@ -26,7 +26,7 @@ from app.core.settings import get_setting, register_setting
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 
 register_setting("insights.dso_period_days", 90, "int",
                  _l("DSO: credit sales are counted over this many days"), "insights")
@@ -70,6 +70,13 @@ class AgingReport:
     customers: list[Row]
     offset: int
     has_more: bool
+    # Open credit notes: not aged (they are not due), but the book's net balance deducts them,
+    # as every customer's balance does (app.customers.services.compute_balance).
+    open_credit_notes: Decimal = ZERO
+
+    @property
+    def net_balance(self) -> Decimal:
+        return self.total.total - self.open_credit_notes
 
 
 def _bucket_columns(today: date):
@@ -117,9 +124,13 @@ def aging_report(today: date | None = None, customer_limit: int = 50,
         .order_by(per_customer.c.amount.desc(), per_customer.c.customer_id)
         .limit(customer_limit + 1).offset(customer_offset)).all()
     customers = [_row(r.number, r.name, r, r.customer_id) for r in records[:customer_limit]]
+    credit_notes = Decimal(db.session.scalar(
+        select(func.coalesce(func.sum(CreditNote.open_amount), 0))
+        .where(CreditNote.status == "open")) or 0).quantize(Q)
     return AgingReport(today, total,
                        {k: sorted(v.values(), key=lambda r: -r.total) for k, v in segments.items()},
-                       customers, customer_offset, len(records) > customer_limit)
+                       customers, customer_offset, len(records) > customer_limit,
+                       open_credit_notes=credit_notes)
 
 
 def _segment_label(segment: str, value: str) -> str:

@@ -24,6 +24,11 @@ def _rows(report: AgingReport) -> list[list]:
     for segment, segment_rows in report.segments.items():
         rows.extend(line(str(SEGMENT_LABELS[segment]), r) for r in segment_rows)
     rows.append(line(_("Total"), report.total))
+    blank = [""] * (len(BUCKETS) + 1)
+    rows.append([_("Total"), "", _("Open credit notes"), "", *blank[:-1],
+                 -report.open_credit_notes])
+    rows.append([_("Total"), "", _("Net balance (open invoices less open credit notes)"), "",
+                 *blank[:-1], report.net_balance])
     return rows
 
 

@@ -113,3 +113,37 @@ def test_formula_like_names_are_neutralised(staff_client):
     make_invoice(customer, total="10.00")
     body = staff_client("AR clerk").get("/insights/aging.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in body and ';"=HYPERLINK' not in body and ";=HYPERLINK" not in body
+
+
+def test_open_credit_notes_bring_the_total_to_the_net_balance_of_the_book(staff_client, book):
+    """Credit notes are not aged, but the report's bottom line is what customers owe net, the
+    same figure as the sum of their balances."""
+    from app.customers.models import Customer
+    from app.customers.services import compute_balance
+    from app.invoices.models import CreditNote
+
+    bakery = db.session.scalar(select(Customer).where(Customer.name == "Bakery"))
+    db.session.add_all([
+        CreditNote(customer=bakery, number="CN-1", issue_date=TODAY, amount=D("25.00"),
+                   open_amount=D("25.00"), status="open"),
+        CreditNote(customer=bakery, number="CN-2", issue_date=TODAY, amount=D("9.00"),
+                   open_amount=D("0.00"), status="allocated"),
+    ])
+    db.session.commit()
+    report = aging_report(TODAY)
+    assert report.total.total == D("460.00")
+    assert report.open_credit_notes == D("25.00") and report.net_balance == D("435.00")
+    balances = sum(compute_balance(c.id) for c in db.session.scalars(select(Customer)))
+    assert report.net_balance == balances
+
+    client = staff_client("Read-only")
+    html = client.get("/insights/aging").get_data(as_text=True)
+    assert 'id="aging-net"' in html and 'data-amount="435.00"' in html
+    rows = list(csv.reader(io.StringIO(client.get("/insights/aging.csv").get_data(
+        as_text=True).lstrip("\ufeff")), delimiter=";"))
+    assert [rows[-2][-1], rows[-1][-1]] == ["-25.00", "435.00"]
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(client.get("/insights/aging.xlsx").data)).active
+    assert Decimal(str(list(sheet.iter_rows(values_only=True))[-1][-1])) == D("435.00")
