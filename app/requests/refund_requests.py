@@ -18,13 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core import validation as v
 from app.core.i18n import day, money
 from app.core.models import ZERO
-from app.core.settings import register_setting
 from app.core.validation import ValidationError
 from app.customers.bank_accounts import pending_refund_account, usable_refund_account
 from app.customers.models import BankAccount, Customer
@@ -32,7 +30,7 @@ from app.extensions import db
 from app.payments.approvals import check_approval
 from app.payments.money_out_models import Refund
 from app.payments.refunds import account_refusal, approve_refund, propose_refund, refundable
-from app.requests.models import REQUEST_KINDS, CustomerRequest
+from app.requests.models import CustomerRequest
 from app.requests.services import (
     COMMENT_MAX_CHARS,
     OPEN_STATUSES,
@@ -40,10 +38,7 @@ from app.requests.services import (
     register_decision_handler,
 )
 
-KIND = "refund"
-# The SLA like the other kinds (requests.sla_hours.<kind>, Settings, category "requests").
-register_setting(f"requests.sla_hours.{KIND}", 48, "int",
-                 _l("Answer within (hours): %(kind)s", kind=REQUEST_KINDS[KIND]), "requests")
+KIND = "refund"  # its answer time is requests.sla_hours.refund (app/requests/services.py)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from app.requests.models import REQUEST_KINDS, CustomerRequest, RequestComment
 # Access and erasure requests have the GDPR's one month (720 h).
 _DEFAULT_SLA_HOURS = {"deferral": 24, "payment_plan": 48, "dispute": 120, "data_change": 48,
                       "bank_account": 48, "mandate": 48, "preferences": 24, "access": 720,
-                      "erasure": 720, "question": 48}
+                      "erasure": 720, "question": 48, "refund": 48}
 for _kind, _hours in _DEFAULT_SLA_HOURS.items():
     register_setting(f"requests.sla_hours.{_kind}", _hours, "int",
                      _l("Answer within (hours): %(kind)s", kind=REQUEST_KINDS[_kind]),
