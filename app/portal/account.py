@@ -28,25 +28,13 @@ from app.portal.account_forms import (
     SmsCodeForm,
 )
 from app.portal.auth import current_customer, login_required
-from app.portal.forms import csrf_failed
+from app.portal.forms import show_errors, submit_form
 
 
 def _csrf_refused():
     from app.portal.routes import _csrf_refused as refused
 
     return refused()
-
-
-def _show_errors(form, exc: ValidationError) -> list[str]:
-    """Put each message on its field; those of no field on the form are returned."""
-    general = []
-    for name, messages in exc.errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors") and name != "submit":
-            field.errors = list(messages)
-        else:
-            general.extend(messages)
-    return general
 
 
 def _when(value) -> str:
@@ -58,13 +46,6 @@ def masked_iban(iban: str | None) -> str:
     return f"{iban[:4]} •••• •••• {iban[-4:]}" if len(iban) > 8 else iban
 
 
-def _posted(form) -> bool | None:
-    """True: a valid POST; False: a POST to refuse with the form (400); None: a GET."""
-    if request.method != "POST":
-        return None
-    return bool(form.validate_on_submit())
-
-
 # --- my details ------------------------------------------------------------------------------
 
 @bp.route("/profile", methods=["GET", "POST"], endpoint="profile")
@@ -73,25 +54,17 @@ def profile_page():
     customer = current_customer()
     locked = profile.locked_fields(customer)
     form = DetailsForm(data=profile.details_of(customer) if request.method == "GET" else None)
-    general: list[str] = []
-    status = 200
-    posted = _posted(form)
-    if posted is False:
-        if csrf_failed(form):
-            return _csrf_refused()
-        status = 400
-    elif posted:
+
+    def save():
         data = {name: form[name].data for name in profile.DETAIL_FIELDS
                 if name in form and name not in locked}
-        try:
-            result = profile.update_details(customer, data)
-            db.session.commit()
-            return redirect(url_for("portal.profile", saved="1",
-                                    confirm=len(result.pending_emails) or None))
-        except ValidationError as exc:
-            db.session.rollback()
-            general = _show_errors(form, exc)
-            status = 400
+        result = profile.update_details(customer, data)
+        return redirect(url_for("portal.profile", saved="1",
+                                confirm=len(result.pending_emails) or None))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
     return render_template("portal/profile.html", form=form, locked=locked, general=general,
                            saved=request.args.get("saved") == "1",
                            confirm=request.args.get("confirm"),
@@ -128,23 +101,15 @@ def confirm_email_change(token: str):
 def bank_account():
     customer = current_customer()
     form = BankAccountForm()
-    general: list[str] = []
-    status = 200
-    posted = _posted(form)
-    if posted is False:
-        if csrf_failed(form):
-            return _csrf_refused()
-        status = 400
-    elif posted:
-        try:
-            bank_accounts.set_refund_account(customer, form.iban.data, form.bic.data,
-                                             form.holder.data)
-            db.session.commit()
-            return redirect(url_for("portal.bank_account", saved="1"))
-        except ValidationError as exc:
-            db.session.rollback()
-            general = _show_errors(form, exc)
-            status = 400
+
+    def save():
+        bank_accounts.set_refund_account(customer, form.iban.data, form.bic.data,
+                                         form.holder.data)
+        return redirect(url_for("portal.bank_account", saved="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
     current = bank_accounts.usable_refund_account(customer)
     pending = bank_accounts.pending_refund_account(customer)
     return render_template("portal/bank_account.html", form=form, general=general,
@@ -160,26 +125,18 @@ def bank_account():
 def direct_debit():
     customer = current_customer()
     form = MandateForm()
-    general: list[str] = []
-    status = 200
-    posted = _posted(form)
-    if posted is False:
-        if csrf_failed(form):
-            return _csrf_refused()
-        status = 400
-    elif posted:
-        try:
-            mandates.sign_mandate(customer, iban=form.iban.data, bic=form.bic.data,
-                                  signature_name=form.signature_name.data,
-                                  consent=bool(form.consent.data), ip=request.remote_addr,
-                                  user_agent=request.user_agent.string,
-                                  language=current_language())
-            db.session.commit()
-            return redirect(url_for("portal.direct_debit", signed="1"))
-        except ValidationError as exc:
-            db.session.rollback()
-            general = _show_errors(form, exc)
-            status = 400
+
+    def save():
+        mandates.sign_mandate(customer, iban=form.iban.data, bic=form.bic.data,
+                              signature_name=form.signature_name.data,
+                              consent=bool(form.consent.data), ip=request.remote_addr,
+                              user_agent=request.user_agent.string,
+                              language=current_language())
+        return redirect(url_for("portal.direct_debit", signed="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
     return _mandate_page(customer, form, general, status)
 
 
@@ -205,7 +162,7 @@ def revoke_direct_debit():
         db.session.commit()
     except ValidationError as exc:
         db.session.rollback()
-        return _mandate_page(customer, MandateForm(formdata=None), _show_errors(form, exc), 400)
+        return _mandate_page(customer, MandateForm(formdata=None), show_errors(form, exc), 400)
     return redirect(url_for("portal.direct_debit", revoked="1"))
 
 
@@ -226,31 +183,23 @@ def preferences_page():
         # a 29th-31st set by staff stays choosable, so saving the rest does not change it
         form.preferred_payment_day.choices = [*form.preferred_payment_day.choices,
                                               (str(day), str(day))]
-    general: list[str] = []
-    status = 200
-    posted = _posted(form)
-    if posted is False:
-        if csrf_failed(form):
-            return _csrf_refused()
-        status = 400
-    elif posted:
-        try:
-            result = preferences.update_preferences(
-                customer, delivery_channel=form.delivery_channel.data or None,
-                language=form.language.data or None,
-                sms_reminders=bool(form.sms_reminders.data), phone=form.phone.data,
-                # not posted at all (an older form): left as it is, not cleared
-                preferred_payment_day=(form.preferred_payment_day.data
-                                       if "preferred_payment_day" in request.form
-                                       else preferences.UNCHANGED))
-            db.session.commit()
-            if result.sms_code_sent is not None:
-                return redirect(url_for("portal.preferences_sms_code"))
-            return redirect(url_for("portal.preferences", saved="1"))
-        except ValidationError as exc:
-            db.session.rollback()
-            general = _show_errors(form, exc)
-            status = 400
+
+    def save():
+        result = preferences.update_preferences(
+            customer, delivery_channel=form.delivery_channel.data or None,
+            language=form.language.data or None,
+            sms_reminders=bool(form.sms_reminders.data), phone=form.phone.data,
+            # not posted at all (an older form): left as it is, not cleared
+            preferred_payment_day=(form.preferred_payment_day.data
+                                   if "preferred_payment_day" in request.form
+                                   else preferences.UNCHANGED))
+        if result.sms_code_sent is not None:
+            return redirect(url_for("portal.preferences_sms_code"))
+        return redirect(url_for("portal.preferences", saved="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
     return render_template("portal/preferences.html", form=form, general=general,
                            saved=request.args.get("saved") == "1"), status
 
@@ -260,24 +209,15 @@ def preferences_page():
 def preferences_sms_code():
     customer = current_customer()
     form = SmsCodeForm()
-    pending = preferences.pending_sms_code(customer)
-    general: list[str] = []
-    status = 200
-    posted = _posted(form)
-    if posted is False:
-        if csrf_failed(form):
-            return _csrf_refused()
-        status = 400
-    elif posted:
-        try:
-            preferences.confirm_sms_code(customer, form.code.data)
-            db.session.commit()
-            return redirect(url_for("portal.preferences", saved="1", sms="1"))
-        except ValidationError as exc:
-            db.session.rollback()
-            general = _show_errors(form, exc)
-            status = 400
-            pending = preferences.pending_sms_code(customer)
+
+    def save():
+        preferences.confirm_sms_code(customer, form.code.data)
+        return redirect(url_for("portal.preferences", saved="1", sms="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
+    pending = preferences.pending_sms_code(customer)  # after a wrong code: attempts left
     return render_template("portal/preferences_code.html", form=form, general=general,
                            pending=pending, resend_form=ResendCodeForm(),
                            masked_phone=_mask_phone(pending.phone if pending else None)), status
@@ -301,7 +241,7 @@ def preferences_sms_resend():
         db.session.rollback()
         code_form = SmsCodeForm(formdata=None)
         return render_template("portal/preferences_code.html", form=code_form,
-                               general=_show_errors(code_form, exc), pending=last,
+                               general=show_errors(code_form, exc), pending=last,
                                resend_form=form, masked_phone=_mask_phone(phone)), 400
     return redirect(url_for("portal.preferences_sms_code"))
 

@@ -5,6 +5,7 @@ failed CSRF check as a refused request (400), never as "invalid input, try again
 """
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SubmitField
@@ -38,3 +39,40 @@ class LogoutForm(FlaskForm):
 def csrf_failed(form: FlaskForm) -> bool:
     """True when the form was posted without a valid CSRF token."""
     return bool(getattr(form, "csrf_token", None) is not None and form.csrf_token.errors)
+
+
+def show_errors(form: FlaskForm, exc) -> list[str]:
+    """Put each message of a refused ``ValidationError`` on its field; the messages of no field
+    on the form are returned, to show above it."""
+    general = []
+    for name, messages in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors") and name != "submit":
+            field.errors = list(messages)
+        else:
+            general.extend(messages)
+    return general
+
+
+def submit_form(form: FlaskForm, save):
+    """The POST half the portal's form pages share -> (response or None, general errors, status).
+
+    A GET: (None, [], 200). A failed CSRF check: the refusal page. Invalid input, or a rule the
+    service refuses (``ValidationError``): the form again with its messages (400), nothing
+    saved. Otherwise ``save()`` runs, the session is committed and its redirect returned.
+    """
+    from app.core.validation import ValidationError
+    from app.extensions import db
+    from app.portal.routes import _csrf_refused
+
+    if request.method != "POST":
+        return None, [], 200
+    if not form.validate_on_submit():
+        return (_csrf_refused() if csrf_failed(form) else None), [], 400
+    try:
+        response = save()
+        db.session.commit()
+        return response, [], 302
+    except ValidationError as exc:
+        db.session.rollback()
+        return None, show_errors(form, exc), 400

@@ -14,11 +14,10 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.core.validation import ValidationError
-from app.extensions import db
 from app.portal import bp
 from app.portal.account import masked_iban
 from app.portal.auth import current_customer, login_required
-from app.portal.forms import csrf_failed
+from app.portal.forms import submit_form
 from app.requests import refund_requests
 from app.requests import services as rs
 from app.requests.services import COMMENT_MAX_CHARS
@@ -31,39 +30,19 @@ class RefundRequestForm(FlaskForm):
         Optional(), Length(max=COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
 
 
-def _csrf_refused():
-    from app.portal.routes import _csrf_refused as refused
-
-    return refused()
-
-
 @bp.route("/refund-request", methods=["GET", "POST"])
 @login_required
 def refund_request():
     customer = current_customer()
     form = RefundRequestForm()
-    general: list[str] = []
-    status = 200
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            if csrf_failed(form):
-                return _csrf_refused()
-            status = 400
-        else:
-            try:
-                req = refund_requests.request_refund(customer, form.amount.data,
-                                                     form.message.data)
-                db.session.commit()
-                return redirect(url_for("portal.refund_request_sent", request_id=req.id))
-            except ValidationError as exc:
-                db.session.rollback()
-                for name, messages in exc.errors.items():
-                    field = getattr(form, name, None)
-                    if name in ("amount", "message") and field is not None:
-                        field.errors = list(messages)
-                    else:
-                        general.extend(messages)
-                status = 400
+
+    def save():
+        req = refund_requests.request_refund(customer, form.amount.data, form.message.data)
+        return redirect(url_for("portal.refund_request_sent", request_id=req.id))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
     state = refund_requests.refund_state(customer)
     if request.method == "GET" and state.may_ask:
         form.amount.data = f"{state.available:.2f}"
