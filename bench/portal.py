@@ -7,26 +7,31 @@ Against a database filled by ``bench.generate`` (100k customers / 1M invoices), 
 1. signs in a sample of customers by creating portal sessions for them (rows of kind "session",
    removed at the end) and the signed cookies a browser would hold;
 2. serves the real app with gunicorn on 127.0.0.1 and sends ``--clients`` concurrent clients
-   (closed loop, no think time) at the three pages, each signed in as a random sample customer;
+   (closed loop, no think time) at the three pages, each request signed in as one of the sample
+   customers in turn;
 3. does the same against the baseline: a bare Flask app (no FAB, no templates, no session)
    whose endpoints call the same portal service functions, so they run the same SQL;
 4. prints p50/p95/p99 per page for both, next to the target (p95 <= 100 ms), and the portal's
    throughput as a share of the bare app's, per page and overall, next to its target (>= 50 %).
 
-Per page, the pages are interleaved in one run, so a page's throughput is estimated with
-Little's law (clients / mean latency: what the server would sustain on that page alone);
-overall, it is the measured requests per second of the whole run.
+The load generator is wrk (Debian: ``apt-get install -y wrk``) when it is installed: one run of
+``--seconds`` per page and app, 16 connections, latencies and requests counted by wrk itself.
+Without wrk, a closed-loop client in Python threads (http.client) sends the three pages
+interleaved; a page's throughput is then estimated with Little's law (clients / mean latency).
+``--load-generator`` chooses.
 
-The load is bounded in requests and in time and goes to 127.0.0.1 only. The client threads run
-on the same machine as gunicorn and PostgreSQL and take some of its CPU: the figures are an
-upper bound of what the server alone would show.
+The load goes to 127.0.0.1 only. The load generator runs on the same machine as gunicorn and
+PostgreSQL and takes some of its CPU: the figures are an upper bound of what the server alone
+would show.
 """
 from __future__ import annotations
 
 import http.client
 import os
 import random
+import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -261,6 +266,103 @@ def run_load(port: int, requests_for, clients: int, per_page: int, max_seconds: 
     return result
 
 
+# --- wrk ---------------------------------------------------------------------------------------
+
+WRK_SCRIPT = """
+local items = {%(items)s}
+local counter = 0
+local threads = {}
+not_ok = 0  -- per wrk thread: responses other than 200 (a lost session would redirect)
+setup = function(thread) table.insert(threads, thread) end
+response = function(status, headers, body)
+  if status ~= 200 then not_ok = not_ok + 1 end
+end
+request = function()
+  counter = counter + 1
+  local item = items[(counter %% #items) + 1]
+  local headers = {}
+  if item[2] ~= "" then headers["Cookie"] = "session=" .. item[2] end
+  return wrk.format("GET", item[1], headers)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("not_ok") end
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%d %%d\\n", summary.requests,
+    summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout, bad))
+end
+"""
+
+
+def run_wrk(port: int, items: list[tuple[str, str]], clients: int, seconds: float
+            ) -> PageFigures:
+    """One wrk run at one page: ``items`` are (path, session cookie or "") taken in turn."""
+    lua_items = ", ".join(f"{{[[{path}]], [[{cookie}]]}}" for path, cookie in items)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"items": lua_items})
+    try:
+        completed = subprocess.run(
+            ["wrk", "-t1", f"-c{clients}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s",
+             "-s", script.name, f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(script.name)
+    found = re.search(r"^RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)$",
+                      completed.stdout, re.MULTILINE)
+    if found is None:
+        raise click.ClickException(f"wrk gave no result: {completed.stdout} {completed.stderr}")
+    count, micros = int(found.group(1)), int(found.group(2))
+    socket_errors, status_errors = int(found.group(6)), int(found.group(7))
+    errors = ([f"{socket_errors} socket errors"] if socket_errors else []) + \
+        ([f"{status_errors} responses other than 200"] if status_errors else [])
+    return PageFigures(float(found.group(3)), float(found.group(4)), float(found.group(5)),
+                       count, count / (micros / 1e6) if micros else 0.0, errors)
+
+
+@dataclass
+class PageFigures:
+    p50: float
+    p95: float
+    p99: float
+    count: int
+    per_second: float
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Measured:
+    """One app's figures: per page, and the whole run's requests per second."""
+
+    pages: dict[str, PageFigures]
+    per_second: float
+    note: str  # how the load was generated, and its cost
+
+
+def measured_from_threads(result: Result) -> Measured:
+    pages = {}
+    for page in PAGES:
+        values = result.latencies[page]
+        pages[page] = PageFigures(statistics.median(values) if values else 0.0,
+                                  percentile(values, .95), percentile(values, .99), len(values),
+                                  result.page_requests_per_second(page))
+    errors = (f", {len(result.errors)} errors" + (f" e.g. {result.errors[:3]}"
+                                                   if result.errors else ""))
+    cpu = result.client_cpu / result.seconds if result.seconds else 0
+    return Measured(pages, result.requests_per_second(),
+                    f"Python client threads, interleaved pages, {cpu:.0%} of a core{errors}")
+
+
+def measured_with_wrk(port: int, items_for, clients: int, seconds: float) -> Measured:
+    pages = {page: run_wrk(port, items_for(page), clients, seconds) for page in PAGES}
+    total = sum(f.count for f in pages.values())
+    elapsed = sum(f.count / f.per_second for f in pages.values() if f.per_second)
+    errors = [e for f in pages.values() for e in f.errors]
+    return Measured(pages, total / elapsed if elapsed else 0.0,
+                    f"wrk, one page at a time, {seconds:.0f} s each"
+                    + (f", errors: {errors}" if errors else ", 0 errors"))
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -276,29 +378,25 @@ def throughput_verdict(share: float) -> str:
     return "meets" if share >= TARGET_THROUGHPUT_RATIO else "MISSES"
 
 
-def report(portal: Result, bare: Result) -> list[str]:
+def report(portal: Measured, bare: Measured) -> list[str]:
     header = (f"{'page':<10} {'':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'n':>6}"
               f" {'req/s':>8}")
     lines = [header]
     verdicts = []
     for page in PAGES:
         for name, result in (("portal", portal), ("bare", bare)):
-            values = result.latencies[page]
-            lines.append(f"{page:<10} {name:>8} {statistics.median(values) if values else 0:8.1f}"
-                         f" {percentile(values, .95):8.1f} {percentile(values, .99):8.1f}"
-                         f" {len(values):6d} {result.page_requests_per_second(page):8.0f}")
-        p95 = percentile(portal.latencies[page], .95)
-        share = ratio(portal.page_requests_per_second(page), bare.page_requests_per_second(page))
+            f = result.pages[page]
+            lines.append(f"{page:<10} {name:>8} {f.p50:8.1f} {f.p95:8.1f} {f.p99:8.1f}"
+                         f" {f.count:6d} {f.per_second:8.0f}")
+        p95 = portal.pages[page].p95
+        share = ratio(portal.pages[page].per_second, bare.pages[page].per_second)
         verdicts.append(f"{page}: p95 {p95:.1f} ms "
                         f"({'meets' if p95 <= TARGET_P95_MS else 'MISSES'} {TARGET_P95_MS:.0f} ms); "
                         f"throughput {share:.1%} of bare Flask ({throughput_verdict(share)} "
                         f">= {TARGET_THROUGHPUT_RATIO:.0%})")
     for name, result in (("portal", portal), ("bare", bare)):
-        lines.append(f"{name}: {result.requests_per_second():.0f} requests/s, load generator used "
-                     f"{result.client_cpu / result.seconds if result.seconds else 0:.0%} of a "
-                     f"core, {len(result.errors)} errors"
-                     + (f" e.g. {result.errors[:3]}" if result.errors else ""))
-    share = ratio(portal.requests_per_second(), bare.requests_per_second())
+        lines.append(f"{name}: {result.per_second:.0f} requests/s ({result.note})")
+    share = ratio(portal.per_second, bare.per_second)
     verdicts.append(f"overall: throughput {share:.1%} of bare Flask "
                     f"({throughput_verdict(share)} >= {TARGET_THROUGHPUT_RATIO:.0%})")
     return lines + verdicts
@@ -327,8 +425,13 @@ def database_counts() -> tuple[int, int]:
 @click.option("--max-seconds", default=120.0, show_default=True,
               help="Stop each load phase after this long, whatever is left.")
 @click.option("--seed", default=1, show_default=True)
+@click.option("--load-generator", "generator", type=click.Choice(["auto", "wrk", "threads"]),
+              default="auto", show_default=True,
+              help="auto: wrk when installed, else the Python client threads.")
+@click.option("--seconds", default=10.0, show_default=True,
+              help="wrk: how long each page is loaded, per app.")
 def main(url: str | None, clients: int, per_page: int, customers: int, workers: int,
-         threads: int, max_seconds: float, seed: int) -> None:
+         threads: int, max_seconds: float, seed: int, generator: str, seconds: float) -> None:
     """Measure the portal's pages against a bare Flask endpoint running the same SQL."""
     from app import create_app
     from app.core.setup_cli import prepare_database
@@ -350,8 +453,12 @@ def main(url: str | None, clients: int, per_page: int, customers: int, workers: 
         customer_count, invoice_count = database_counts()
         click.echo(f"{customer_count:,} customers and {invoice_count:,} invoices in the database")
         cookies, rows = signed_in_cookies(app, customers, seed)
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "threads"
+    elif generator == "wrk" and not shutil.which("wrk"):
+        raise click.ClickException("wrk is not installed (Debian: apt-get install -y wrk)")
     click.echo(f"{len(cookies)} signed-in sample customers; {clients} clients; "
-               f"{workers} gunicorn workers x {threads} threads")
+               f"{workers} gunicorn workers x {threads} threads; load generator: {generator}")
     rng = random.Random(seed)
     picks = [rng.choice(cookies) for _ in range(per_page * len(PAGES) + 100)]
 
@@ -365,18 +472,31 @@ def main(url: str | None, clients: int, per_page: int, customers: int, workers: 
         page = PAGES[i % len(PAGES)]
         return page, f"/bare/{page}/{customer_id}", {}
 
+    def portal_items(page: str) -> list[tuple[str, str]]:
+        return [(PORTAL_PATHS[page], cookie) for _customer_id, cookie in cookies]
+
+    def bare_items(page: str) -> list[tuple[str, str]]:
+        return [(f"/bare/{page}/{customer_id}", "") for customer_id, _cookie in cookies]
+
     results = {}
     try:
-        for name, target, probe, make in (
+        for name, target, probe, make, items in (
                 ("bare", "bench.portal:bare_app()", f"/bare/dashboard/{cookies[0][0]}",
-                 bare_request),
-                ("portal", "bench.portal:portal_app()", "/portal/login", portal_request)):
+                 bare_request, bare_items),
+                ("portal", "bench.portal:portal_app()", "/portal/login", portal_request,
+                 portal_items)):
             server = Server(target, env, workers, threads)
             try:
                 server.wait_ready(probe)
-                click.echo(f"{name}: measuring {per_page} requests per page ...")
-                results[name] = run_load(server.port, make, clients, per_page, max_seconds,
-                                         warmup=30)
+                if generator == "wrk":
+                    click.echo(f"{name}: warming up, then {seconds:.0f} s per page with wrk ...")
+                    for page in PAGES:  # every worker renders and prepares each page once
+                        run_wrk(server.port, items(page), clients, 1)
+                    results[name] = measured_with_wrk(server.port, items, clients, seconds)
+                else:
+                    click.echo(f"{name}: measuring {per_page} requests per page ...")
+                    results[name] = measured_from_threads(run_load(
+                        server.port, make, clients, per_page, max_seconds, warmup=30))
             finally:
                 server.stop()
     finally:

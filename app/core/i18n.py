@@ -10,13 +10,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import format_currency, format_date, get_babel, get_locale
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask_babel import Domain, get_babel, get_locale
 
 SUPPORTED_LANGUAGES = ("fr", "nl", "en")
 FORMAT_LOCALES = {"fr": "fr_BE", "nl": "nl_BE", "en": "en"}
+LC_DEFAULT = "en"  # formatting outside any application context (scripts, some tests)
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[2] / "translations"
 
 
@@ -64,20 +66,69 @@ def _locale_for_request() -> str:
 
 
 def install_locale_selector(app: Flask) -> None:
-    """Replace FAB's selector (which pins the default language into the session on first use)."""
-    get_babel(app).locale_selector = _locale_for_request
+    """Replace FAB's selector (which pins the default language into the session on first use),
+    and look each request's catalogue up once instead of once per string."""
+    babel = get_babel(app)
+    babel.locale_selector = _locale_for_request
+    domain = RequestCatalogueDomain(domain=babel.default_domain)
+    # Flask-Babel's `domain_instance` is a cached_property: assigning it replaces the cached
+    # Domain, which every gettext/lazy_gettext and the templates' _() go through.
+    babel.instance.domain_instance = domain
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: domain.get_translations().ugettext(s),
+        ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
+        newstyle=True)
     app.jinja_env.globals.update(money=money, day=day, current_language=current_language)
 
 
+def _babel_namespace():
+    """Flask-Babel's per-context namespace (locale, catalogue), or None outside a context.
+
+    Read through one context-local lookup: Flask-Babel's own helpers resolve `g` three or four
+    times per call, and a page makes about fifty such calls."""
+    if not has_app_context():
+        return None
+    return g._get_current_object().__dict__.get("_flask_babel")
+
+
+class RequestCatalogueDomain(Domain):
+    """Flask-Babel's Domain that keeps the catalogue found for the current locale on the
+    request's Babel namespace. A changed locale (``flask_babel.refresh()``, ``force_locale``)
+    is a different Locale object, so the next string looks the catalogue up again."""
+
+    def get_translations(self):
+        namespace = _babel_namespace()
+        if namespace is not None:
+            cached = namespace.__dict__.get("creditdesk_catalogue")
+            if cached is not None and cached[0] is namespace.__dict__.get("babel_locale"):
+                return cached[1]
+        translations = super().get_translations()
+        namespace = _babel_namespace()  # created by the lookup above when it was missing
+        if namespace is not None:
+            namespace.creditdesk_catalogue = (namespace.__dict__.get("babel_locale"),
+                                              translations)
+        return translations
+
+
+def current_locale() -> Locale | None:
+    """The request's Babel locale: the cached one when known, else Flask-Babel's selection."""
+    namespace = _babel_namespace()
+    locale = namespace.__dict__.get("babel_locale") if namespace is not None else None
+    return locale if locale is not None else get_locale()
+
+
 def current_language() -> str:
-    locale = get_locale()
+    locale = current_locale()
     return normalise_language(str(locale)) or "en"
 
 
 def money(amount: Decimal | int | str | None, currency: str = "EUR") -> str:
     if amount is None:
         return ""
-    return format_currency(Decimal(amount), currency)
+    return numbers.format_currency(Decimal(amount), currency,
+                                   locale=current_locale() or LC_DEFAULT)
 
 
 def day(value: date | datetime | None, style: str = "medium") -> str:
@@ -85,7 +136,7 @@ def day(value: date | datetime | None, style: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, style)
+    return dates.format_date(value, style, locale=current_locale() or LC_DEFAULT)
 
 
 def language_locale(language: str) -> str:

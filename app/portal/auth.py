@@ -22,6 +22,7 @@ How it fits together
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -38,7 +39,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import parse as parse_limit
 from limits import storage as limit_storage
 from limits import strategies
-from sqlalchemy import func, select, update
+from sqlalchemy import String, bindparam, func, select, update
 
 from app.core.models import utcnow
 from app.customers.models import Contact, Customer
@@ -338,6 +339,16 @@ def end_session() -> None:
     g.portal_contact_id = None
 
 
+@functools.cache
+def _session_query():
+    """The signed-in session's row and its customer: on every portal request, so built once
+    per process (building the statement cost more than running it)."""
+    return (select(PortalAccess, Customer)
+            .join(Customer, Customer.id == PortalAccess.customer_id)
+            .where(PortalAccess.token_hash == bindparam("token_hash", type_=String),
+                   PortalAccess.kind == "session"))
+
+
 def load_session() -> None:
     """Before each portal request: who is signed in (g.portal_customer), or nobody.
 
@@ -354,11 +365,7 @@ def load_session() -> None:
     raw = session.get(SESSION_KEY)
     if not raw:
         return
-    row = db.session.execute(
-        select(PortalAccess, Customer)
-        .join(Customer, Customer.id == PortalAccess.customer_id)
-        .where(PortalAccess.token_hash == hash_token(raw), PortalAccess.kind == "session")
-    ).first()
+    row = db.session.execute(_session_query(), {"token_hash": hash_token(raw)}).first()
     now = utcnow()
     if row is None:
         session.pop(SESSION_KEY, None)

@@ -11,6 +11,7 @@ customer_id), so a page costs the same whatever the size of the whole ledger.
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,7 +20,19 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import Date, and_, func, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy import literal as sa_literal
 
 from app.core.models import ZERO
 from app.core.settings import company_details
@@ -31,6 +44,7 @@ from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice, InvoiceLine
 from app.payments import epc
 from app.payments.models import Allocation, Payment
 from app.payments.models import StatementLine as BankStatementLine
+from app.payments.money_out_models import WriteOff
 from app.payments.references import format_ogm, format_rf
 from app.requests.models import (
     REQUEST_KINDS,
@@ -178,10 +192,22 @@ def _state(row: Any, today: date) -> InvoiceState:
     return InvoiceState(invoice, today, deferred, bool(planned), min(amount, invoice.open_amount))
 
 
+# The pages' most frequent queries are built once per process with bind parameters (:cid,
+# :today, ...) and executed with the values: building and hashing a statement with correlated
+# subqueries cost more CPU than PostgreSQL spent running it (bench/portal.py).
+CID = bindparam("cid", type_=Integer)
+TODAY = bindparam("today", type_=Date)
+
+
+@functools.cache
+def _open_states_query():
+    return (_with_state(CID, Invoice.status.in_(OPEN_STATUSES))
+            .order_by(Invoice.due_date, Invoice.id))
+
+
 def open_invoice_states(customer_id: int, today: date | None = None) -> list[InvoiceState]:
     today = today or business_today()
-    rows = db.session.execute(_with_state(customer_id, Invoice.status.in_(OPEN_STATUSES))
-                              .order_by(Invoice.due_date, Invoice.id))
+    rows = db.session.execute(_open_states_query(), {"cid": customer_id})
     return [_state(row, today) for row in rows]
 
 
@@ -268,15 +294,8 @@ class Dashboard:
 def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
     today = today or business_today()
     states = open_invoice_states(customer.id, today)
-    # Open credit notes and the number of open requests, in one round trip.
-    credits, request_count = db.session.execute(select(
-        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
-            CreditNote.customer_id == customer.id, CreditNote.status == "open")
-        .scalar_subquery(),
-        select(func.count(CustomerRequest.id)).where(
-            CustomerRequest.customer_id == customer.id,
-            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)).scalar_subquery(),
-    )).one()
+    credits, request_count, any_returned = db.session.execute(
+        _dashboard_figures_query(), {"cid": customer.id}).one()
     balance = sum((s.invoice.open_amount for s in states), ZERO) - Decimal(credits or 0)
     overdue = [s for s in states if s.is_overdue]
     upcoming = sorted((s for s in states if not s.is_overdue and not s.in_plan and s.payable),
@@ -297,12 +316,27 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
         next_action=NextAction("none", ""),
     )
     board.next_action = _next_action(customer, board)
-    board.returned = returned_payment_notices(customer.id)
+    board.returned = returned_payment_notices(customer.id) if any_returned else []
     if customer.risk_flags:
         from app.customers.risk import portal_proposals
 
         board.risk_proposals = portal_proposals(customer)
     return board
+
+
+@functools.cache
+def _dashboard_figures_query():
+    """Open credit notes, the number of open requests and whether any payment was returned,
+    in one round trip (returned payments are rare: their own queries run only then)."""
+    return select(
+        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
+            CreditNote.customer_id == CID, CreditNote.status == "open").scalar_subquery(),
+        select(func.count(CustomerRequest.id)).where(
+            CustomerRequest.customer_id == CID,
+            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)).scalar_subquery(),
+        select(Payment.id).where(Payment.customer_id == CID, Payment.status == "returned")
+        .exists(),
+    )
 
 
 def _next_action(customer: Customer, board: Dashboard) -> NextAction:
@@ -390,63 +424,83 @@ def parse_filters(args: Any) -> tuple[InvoiceFilters, dict[str, list[str]]]:
     return InvoiceFilters(status, q, date_from, date_to, page), errors.errors
 
 
-def _filter_clause(customer_id: int, status: str, today: date):
-    clause = [Invoice.customer_id == customer_id]
+def _filter_clause(status: str, searched: bool, date_from: bool, date_to: bool) -> list[Any]:
+    """The tab's condition and the filters given (bind parameters :pattern, :date_from,
+    :date_to), after the customer's id (:cid)."""
+    clause = [Invoice.customer_id == CID]
     if status == "open":
         clause.append(Invoice.status.in_(OPEN_STATUSES))
     elif status == "overdue":
-        clause.append(overdue_clause(customer_id, today))
+        clause.append(overdue_clause(CID, TODAY))
     elif status == "paid":
         clause.append(Invoice.status == "paid")
     else:
         clause.append(Invoice.status != "cancelled")
+    if searched:
+        pattern = bindparam("pattern", type_=String)
+        clause.append(or_(Invoice.number.ilike(pattern, escape="\\"),
+                          Invoice.description.ilike(pattern, escape="\\")))
+    if date_from:
+        clause.append(Invoice.issue_date >= bindparam("date_from", type_=Date))
+    if date_to:
+        clause.append(Invoice.issue_date <= bindparam("date_to", type_=Date))
     return clause
+
+
+INVOICE_ORDER = {
+    "open": (Invoice.due_date, Invoice.id),
+    "overdue": (Invoice.due_date, Invoice.id),
+    "paid": (Invoice.paid_on.desc(), Invoice.id.desc()),
+    "all": (Invoice.issue_date.desc(), Invoice.id.desc()),
+}
+
+
+@functools.cache
+def _invoice_list_queries(status: str, searched: bool, date_from: bool, date_to: bool):
+    """(rows, count) for one combination of tab and filters, paged by :offset and :limit."""
+    clause = _filter_clause(status, searched, date_from, date_to)
+    rows = (_with_state(CID, *clause[1:]).order_by(*INVOICE_ORDER[status])
+            .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
+    return rows, select(func.count(Invoice.id)).where(and_(*clause))
 
 
 def invoice_page(customer_id: int, filters: InvoiceFilters, today: date | None = None
                  ) -> InvoicePage:
     today = today or business_today()
-    clause = _filter_clause(customer_id, filters.status, today)
-    if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
-        clause.append(or_(Invoice.number.ilike(pattern, escape="\\"),
-                          Invoice.description.ilike(pattern, escape="\\")))
-    if filters.date_from:
-        clause.append(Invoice.issue_date >= filters.date_from)
-    if filters.date_to:
-        clause.append(Invoice.issue_date <= filters.date_to)
-    order = {
-        "open": (Invoice.due_date, Invoice.id),
-        "overdue": (Invoice.due_date, Invoice.id),
-        "paid": (Invoice.paid_on.desc(), Invoice.id.desc()),
-        "all": (Invoice.issue_date.desc(), Invoice.id.desc()),
-    }[filters.status]
+    filtered = bool(filters.q or filters.date_from or filters.date_to)
+    rows_query, count_query = _invoice_list_queries(
+        filters.status, bool(filters.q), bool(filters.date_from), bool(filters.date_to))
+    values = {"cid": customer_id, "today": today, "pattern": f"%{_escape_like(filters.q)}%",
+              "date_from": filters.date_from, "date_to": filters.date_to}
     counts = tab_counts(customer_id, today)
-    if filters.q or filters.date_from or filters.date_to:
-        total = db.session.scalar(select(func.count(Invoice.id)).where(and_(*clause))) or 0
+    if filtered:
+        total = db.session.scalar(count_query, values) or 0
     else:
         total = counts[filters.status]  # the tab's own count: no second COUNT query
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     page = min(filters.page, pages)
-    rows = db.session.execute(_with_state(customer_id, *clause[1:]).order_by(*order)
-                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    rows = db.session.execute(rows_query, {**values, "offset": (page - 1) * PAGE_SIZE,
+                                           "limit": PAGE_SIZE})
     states = [_state(row, today) for row in rows]
     return InvoicePage(states, total, page, pages, filters, counts)
 
 
+@functools.cache
+def _tab_counts_query():
+    is_open = Invoice.status.in_(OPEN_STATUSES)
+    return select(
+        func.count(Invoice.id).filter(is_open),
+        # Deferred and planned invoices are not overdue for the customer, though past their
+        # due_date: the same clause as the tab's list (_filter_clause).
+        func.count(Invoice.id).filter(overdue_clause(CID, TODAY)),
+        func.count(Invoice.id).filter(Invoice.status == "paid"),
+        func.count(Invoice.id).filter(Invoice.status != "cancelled"),
+    ).where(Invoice.customer_id == CID)
+
+
 def tab_counts(customer_id: int, today: date) -> dict[str, int]:
     """How many invoices each tab holds, in one query."""
-    is_open = Invoice.status.in_(OPEN_STATUSES)
-    row = db.session.execute(
-        select(
-            func.count(Invoice.id).filter(is_open),
-            # Deferred and planned invoices are not overdue for the customer, though past
-            # their due_date: the same clause as the tab's list (_filter_clause).
-            func.count(Invoice.id).filter(overdue_clause(customer_id, today)),
-            func.count(Invoice.id).filter(Invoice.status == "paid"),
-            func.count(Invoice.id).filter(Invoice.status != "cancelled"),
-        ).where(Invoice.customer_id == customer_id)
-    ).one()
+    row = db.session.execute(_tab_counts_query(), {"cid": customer_id, "today": today}).one()
     return dict(zip(("open", "overdue", "paid", "all"), (int(n or 0) for n in row)))
 
 
@@ -630,71 +684,110 @@ def statement(customer: Customer, date_from: date | None = None, date_to: date |
               today: date | None = None) -> Statement:
     """Invoices, credit notes and payments in date order with a running balance.
 
-    Everything before ``date_from`` is summed into the opening balance (three aggregate
-    queries), so the running balance is right whatever period is shown.
+    Everything before ``date_from`` is summed into the opening balance, so the running balance
+    is right whatever period is shown. Two round trips: the period's lines, then the opening
+    balance and the aging summary together.
     """
     today = today or business_today()
     default_from, default_to = default_period(today)
     date_from, date_to = date_from or default_from, date_to or default_to
     cid = customer.id
     entries = _statement_entries(cid, date_from, date_to)
-    opening = _balance_before(cid, date_from)
+    sums = db.session.execute(_statement_sums_query(),
+                              {"cid": cid, "before": date_from, **_aging_limits(today)}).one()
+    opening = _opening_balance(sums[:len(OPENING_PARTS)])
+    aging, aging_total = _aging_buckets(sums[len(OPENING_PARTS):])
     balance = opening
     for entry in entries:
         balance += entry.debit - entry.credit
         entry.balance = balance
-    aging, aging_total = aging_summary(cid, today)
     return Statement(customer, date_from, date_to, opening, entries, balance, aging, aging_total)
 
 
 def _statement_entries(cid: int, date_from: date, date_to: date) -> list[StatementLine]:
-    lines: list[StatementLine] = []
-    invoices = db.session.execute(
-        select(Invoice.id, Invoice.number, Invoice.issue_date, Invoice.due_date,
-               Invoice.total_amount, Invoice.status, Invoice.open_amount, Invoice.updated_at,
-               Invoice.description)
-        .where(Invoice.customer_id == cid, Invoice.status != "cancelled",
-               or_(Invoice.issue_date.between(date_from, date_to),
-                   and_(Invoice.status == "written_off",
-                        func.date(Invoice.updated_at).between(date_from, date_to)))))
-    for _id, number, issued, due, total, status, open_amount, updated, description in invoices:
-        if date_from <= issued <= date_to:
-            lines.append(StatementLine(issued, "invoice", number, description or _(
-                "Invoice, due on %(date)s", date=_day(due)), total, ZERO))
-        if status == "written_off" and open_amount and date_from <= updated.date() <= date_to:
-            lines.append(StatementLine(updated.date(), "write_off", number,
-                                       _("Written off"), ZERO, open_amount))
-    for number, issued, amount, reason in db.session.execute(
-        select(CreditNote.number, CreditNote.issue_date, CreditNote.amount, CreditNote.reason)
-        .where(CreditNote.customer_id == cid, CreditNote.issue_date.between(date_from, date_to))
-    ):
-        lines.append(StatementLine(issued, "credit_note", number,
-                                   _("Credit note"), ZERO, amount))
+    """The period's lines in date order, each with its text in the customer's language."""
     from app.payments.models import PAYMENT_METHODS
 
-    # Every payment received, returned ones too: the bank's return is a line of its own (a
-    # debit on the day the bank took the money back), so the running balance shows both.
-    for received, amount, method, communication in db.session.execute(
-        select(Payment.received_on, Payment.amount, Payment.method, Payment.communication)
-        .where(Payment.customer_id == cid, Payment.received_on.between(date_from, date_to))
-    ):
-        lines.append(StatementLine(received, "payment", communication or "",
-                                   _("Payment (%(method)s)",
-                                     method=PAYMENT_METHODS.get(method, method)), ZERO, amount))
-    returned_on = _returned_on()
-    for on, received, amount, method, communication in db.session.execute(
-        select(returned_on, Payment.received_on, Payment.amount, Payment.method,
-               Payment.communication)
-        .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id)
-        .where(Payment.customer_id == cid, Payment.status == "returned",
-               returned_on.between(date_from, date_to))
-    ):
-        text = (_("Direct debit of %(date)s returned by your bank", date=_day(received))
-                if method == "direct_debit" else
-                _("Payment of %(date)s returned by your bank", date=_day(received)))
-        lines.append(StatementLine(on, "returned", communication or "", text, amount, ZERO))
+    rows = db.session.execute(_statement_entries_query(),
+                              {"cid": cid, "date_from": date_from, "date_to": date_to})
+    lines: list[StatementLine] = []
+    for on, kind, reference, description, other_day, method, amount in rows:
+        on = _as_date(on)
+        if kind == "invoice":
+            text = description or _("Invoice, due on %(date)s", date=_day(_as_date(other_day)))
+            lines.append(StatementLine(on, kind, reference, text, amount, ZERO))
+        elif kind == "write_off":
+            lines.append(StatementLine(on, kind, reference, _("Written off"), ZERO, amount))
+        elif kind == "credit_note":
+            lines.append(StatementLine(on, kind, reference, _("Credit note"), ZERO, amount))
+        elif kind == "payment":
+            text = _("Payment (%(method)s)", method=PAYMENT_METHODS.get(method, method))
+            lines.append(StatementLine(on, kind, reference, text, ZERO, amount))
+        else:
+            received = _day(_as_date(other_day))
+            text = (_("Direct debit of %(date)s returned by your bank", date=received)
+                    if method == "direct_debit" else
+                    _("Payment of %(date)s returned by your bank", date=received))
+            lines.append(StatementLine(on, kind, reference, text, amount, ZERO))
     lines.sort(key=lambda line: (line.on, KIND_ORDER[line.kind], line.reference))
     return lines
+
+
+@functools.cache
+def _statement_entries_query():
+    """One UNION ALL of (day, kind, reference, description, other day, payment method, amount)
+    for the period's invoices, write-offs, credit notes, payments and returned payments."""
+    cid = CID
+    date_from, date_to = bindparam("date_from", type_=Date), bindparam("date_to", type_=Date)
+
+    def branch(on, kind, reference, amount, *where, description=None, other_day=None,
+               method=None):
+        return select(on.label("on"), sa_literal(kind).label("kind"),
+                      reference.label("reference"), _or_null(description, String),
+                      _or_null(other_day, Date), _or_null(method, String),
+                      amount.label("amount")).where(*where)
+
+    written_off_on, approved_on = func.date(Invoice.updated_at), func.date(WriteOff.approved_at)
+    returned_on = _returned_on()
+    return union_all(
+        branch(Invoice.issue_date, "invoice", Invoice.number, Invoice.total_amount,
+               Invoice.customer_id == cid, Invoice.status != "cancelled",
+               Invoice.issue_date.between(date_from, date_to),
+               description=Invoice.description, other_day=Invoice.due_date),
+        branch(approved_on, "write_off", Invoice.number, WriteOff.amount,
+               *_approved_write_offs(cid), approved_on.between(date_from, date_to))
+        .select_from(WriteOff).join(Invoice, Invoice.id == WriteOff.invoice_id),
+        branch(written_off_on, "write_off", Invoice.number, Invoice.open_amount,
+               *_status_write_offs(cid), written_off_on.between(date_from, date_to)),
+        branch(CreditNote.issue_date, "credit_note", CreditNote.number, CreditNote.amount,
+               CreditNote.customer_id == cid, CreditNote.issue_date.between(date_from, date_to)),
+        # Every payment received, returned ones too: the bank's return is a line of its own
+        # (a debit on the day the bank took the money back), so the running balance shows both.
+        branch(Payment.received_on, "payment", func.coalesce(Payment.communication, ""),
+               Payment.amount, Payment.customer_id == cid,
+               Payment.received_on.between(date_from, date_to), method=Payment.method),
+        branch(returned_on, "returned", func.coalesce(Payment.communication, ""),
+               Payment.amount, Payment.customer_id == cid, Payment.status == "returned",
+               returned_on.between(date_from, date_to), other_day=Payment.received_on,
+               method=Payment.method)
+        .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id),
+    )
+
+
+@functools.cache
+def _statement_sums_query():
+    """The opening balance's parts (before :before) and the aging buckets, in one row."""
+    return select(*_opening_columns(CID, bindparam("before", type_=Date)), *_aging_columns(CID))
+
+
+def _or_null(column, type_):
+    """A UNION branch's column, or a typed NULL where that kind of line has none."""
+    return column if column is not None else null().cast(type_)
+
+
+def _as_date(value: date | str) -> date:
+    """SQLite gives func.date() and the UNION's columns back as text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _returned_on():
@@ -705,44 +798,96 @@ def _returned_on():
                          Payment.received_on, type_=Date)
 
 
-def _balance_before(cid: int, before: date) -> Decimal:
-    """Invoiced - written off - credited - paid + returned before ``before``: five sums, one
-    round trip."""
+def _approved_write_offs(cid: Any) -> list[Any]:
+    """Write-offs approved under the approval limits (app/invoices/adjustments.py): the
+    invoice is left with nothing open, the amount given up is on the WriteOff row. Needs
+    Invoice joined; an invoice taken back into the receivables since then no longer counts."""
+    return [WriteOff.customer_id == cid, WriteOff.status == "approved",
+            Invoice.status == "written_off"]
+
+
+def _status_write_offs(cid: Any) -> list[Any]:
+    """Invoices staff marked "written off" in the invoice screen: the open amount is kept on
+    the invoice, and that amount is what was given up."""
+    return [Invoice.customer_id == cid, Invoice.status == "written_off", Invoice.open_amount != 0]
+
+
+# Invoiced - written off (both ways) - credited - paid + returned before the period: the
+# opening balance.
+OPENING_PARTS = (1, -1, -1, -1, -1, 1)
+
+
+def _opening_columns(cid: Any, before: Any) -> list[Any]:
+    """Scalar subqueries, in the order and with the signs of OPENING_PARTS."""
     def total(column, *where):
         return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
 
     returned_on = _returned_on()
-    returned_total = (select(func.coalesce(func.sum(Payment.amount), 0))
-                      .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id)
-                      .where(Payment.customer_id == cid, Payment.status == "returned",
-                             returned_on < before).scalar_subquery())
-    invoiced, written_off, credited, paid, returned = db.session.execute(select(
+    return [
         total(Invoice.total_amount, Invoice.customer_id == cid, Invoice.status != "cancelled",
               Invoice.issue_date < before),
-        total(Invoice.open_amount, Invoice.customer_id == cid, Invoice.status == "written_off",
+        select(func.coalesce(func.sum(WriteOff.amount), 0))
+        .join(Invoice, Invoice.id == WriteOff.invoice_id)
+        .where(*_approved_write_offs(cid), func.date(WriteOff.approved_at) < before)
+        .scalar_subquery(),
+        total(Invoice.open_amount, *_status_write_offs(cid),
               func.date(Invoice.updated_at) < before),
         total(CreditNote.amount, CreditNote.customer_id == cid, CreditNote.issue_date < before),
         total(Payment.amount, Payment.customer_id == cid, Payment.received_on < before),
-        returned_total,
-    )).one()
-    result = Decimal(invoiced or 0) - Decimal(written_off or 0) - Decimal(credited or 0) \
-        - Decimal(paid or 0) + Decimal(returned or 0)
-    return result.quantize(Decimal("0.01"))
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id)
+        .where(Payment.customer_id == cid, Payment.status == "returned",
+               returned_on < before).scalar_subquery(),
+    ]
+
+
+def _opening_balance(sums: Any) -> Decimal:
+    total = sum((sign * Decimal(value or 0) for sign, value in zip(OPENING_PARTS, sums)), ZERO)
+    return total.quantize(Decimal("0.01"))
+
+
+def _aging_limits(today: date) -> dict[str, date]:
+    """The due dates that bound the aging buckets today, as bind parameters: "d days overdue"
+    is compared as a due date (due <= today - d), so the SQL is the same on PostgreSQL and
+    SQLite and does not change from day to day."""
+    limits = {}
+    for key, _label, first, last in AGING_BUCKETS:
+        if first is not None:
+            limits[f"aging_{key}_first"] = today - timedelta(days=first)
+        if last is not None:
+            limits[f"aging_{key}_last"] = today - timedelta(days=last)
+    return limits
+
+
+def _aging_columns(cid: Any) -> list[Any]:
+    """One scalar subquery per aging bucket: the open amount of the invoices due in its days
+    (bind parameters from _aging_limits)."""
+    columns = []
+    for key, _label, first, last in AGING_BUCKETS:
+        where = [Invoice.customer_id == cid, Invoice.status.in_(OPEN_STATUSES)]
+        if first is not None:
+            where.append(Invoice.due_date <= bindparam(f"aging_{key}_first", type_=Date))
+        if last is not None:
+            where.append(Invoice.due_date >= bindparam(f"aging_{key}_last", type_=Date))
+        columns.append(select(func.coalesce(func.sum(Invoice.open_amount), 0))
+                       .where(*where).scalar_subquery())
+    return columns
+
+
+def _aging_buckets(sums: Any) -> tuple[list[tuple[str, str, Decimal]], Decimal]:
+    buckets = [(key, str(label), Decimal(value or 0).quantize(Decimal("0.01")))
+               for (key, label, *_), value in zip(AGING_BUCKETS, sums)]
+    return buckets, sum((amount for *_, amount in buckets), ZERO)
+
+
+@functools.cache
+def _aging_query():
+    return select(*_aging_columns(CID))
 
 
 def aging_summary(cid: int, today: date | None = None) -> tuple[list[tuple[str, str, Decimal]],
                                                                   Decimal]:
     """Open amounts by how long they are overdue: [(key, label, amount)], total."""
     today = today or business_today()
-    sums = {key: ZERO for key, *_ in AGING_BUCKETS}
-    for due, amount in db.session.execute(
-        select(Invoice.due_date, Invoice.open_amount).where(
-            Invoice.customer_id == cid, Invoice.status.in_(OPEN_STATUSES))
-    ):
-        late = (today - due).days
-        for key, _label, _low, high in AGING_BUCKETS:
-            if high is None or late <= high:
-                sums[key] += amount
-                break
-    buckets = [(key, str(label), sums[key]) for key, label, *_ in AGING_BUCKETS]
-    return buckets, sum(sums.values(), ZERO)
+    return _aging_buckets(db.session.execute(
+        _aging_query(), {"cid": cid, **_aging_limits(today)}).one())

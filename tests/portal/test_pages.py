@@ -466,6 +466,57 @@ def test_statement_csv_and_pdf_carry_the_aging_summary(portal_client, language):
     assert "50" + decimal + "00" in flat and "75" + decimal + "00" in flat
 
 
+def test_aging_buckets_at_their_boundaries(app):
+    """Days overdue -> bucket: 0 and earlier "not yet due", 1-30, 31-60, 61-90, 91 and more."""
+    from app.portal.services import aging_summary
+
+    customer = make_customer(email="agingedges@example.test")
+    amount = 1
+    for due_in_days in (5, 0, -1, -30, -31, -60, -61, -90, -91):
+        make_invoice(customer, total=f"{amount}.00", due_in_days=due_in_days)
+        amount *= 2
+    buckets, total = aging_summary(customer.id, TODAY)
+    assert {key: value for key, _label, value in buckets} == {
+        "current": Decimal("3.00"), "d1_30": Decimal("12.00"), "d31_60": Decimal("48.00"),
+        "d61_90": Decimal("192.00"), "d90": Decimal("256.00")}
+    assert total == Decimal("511.00")
+
+
+def test_statement_shows_what_was_written_off_either_way(app, portal_client, english):
+    """An approved write-off leaves nothing open on the invoice and keeps the amount on its
+    WriteOff row; an invoice staff marked "written off" keeps its open amount. Both are credit
+    lines on the statement, and both count in an opening balance."""
+    from app.core.roles import AR_CLERK
+    from app.invoices.adjustments import approve_write_off, propose_write_off
+    from app.portal.services import statement
+    from tests.helpers import make_staff_user
+
+    customer = make_customer(email="writtenoff@example.test")
+    approved = make_invoice(customer, total="40.00", issue_date=TODAY - timedelta(days=200),
+                            due_in_days=-170)
+    marked = make_invoice(customer, total="30.00", issue_date=TODAY - timedelta(days=10),
+                          due_in_days=20)
+    clerk = make_staff_user(app, AR_CLERK)
+    write_off = propose_write_off(approved, "Estate insolvent", clerk)
+    db.session.commit()
+    approve_write_off(write_off, clerk)
+    marked.status = "written_off"
+    db.session.commit()
+
+    found = statement(customer, TODAY - timedelta(days=60), TODAY)
+    assert found.opening_balance == Decimal("40.00")  # invoiced before the period
+    write_offs = sorted((line.reference, line.credit) for line in found.lines
+                        if line.kind == "write_off")
+    assert write_offs == sorted([(approved.number, Decimal("40.00")),
+                                 (marked.number, Decimal("30.00"))])
+    assert found.closing_balance == 0
+    later = statement(customer, TODAY + timedelta(days=1), TODAY + timedelta(days=2))
+    assert later.opening_balance == 0 and later.lines == []
+    page = text_of(portal_client(customer).get(
+        f"/portal/statement?from={(TODAY - timedelta(days=60)).isoformat()}&lang=en"))
+    assert "Closing balance €0.00" in page and "Written off" in page
+
+
 def test_statement_with_wrong_dates_explains(portal_client, english):
     customer = make_customer(email="baddates@example.test")
     response = portal_client(customer).get("/portal/statement?from=2024-13-01&to=yesterday"
