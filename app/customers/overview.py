@@ -5,11 +5,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core.models import ZERO
 from app.core.time import business_today
 from app.customers.models import Customer, Mandate
+from app.customers.services import compute_balance
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 
@@ -61,11 +62,9 @@ def customer_overview(customer: Customer, today: date | None = None,
     overdue = [i for i in invoices if i.days_overdue > 0]
     mandate = db.session.scalar(select(Mandate).where(
         Mandate.customer_id == customer.id, Mandate.status == "active").limit(1))
-    # The stored balance is kept by the services; recomputed here only when no row is loaded
-    # (a customer with more open invoices than shown keeps the right total).
-    balance = customer.balance if customer.balance is not None else ZERO
-    if len(rows) < invoice_limit:
-        balance = sum((i.open_amount for i in invoices), ZERO) - _open_credits(customer.id)
+    # Recomputed (one aggregate query, the rule of compute_balance) rather than the stored
+    # balance, which a nightly job re-checks: staff act on what this page says.
+    balance = compute_balance(customer.id)
     return Overview(
         customer=customer, balance=balance,
         overdue=sum((i.open_amount for i in overdue), ZERO), overdue_count=len(overdue),
@@ -75,14 +74,6 @@ def customer_overview(customer: Customer, today: date | None = None,
         risk_flags=list(customer.risk_flags or []),
         paused=bool(customer.dunning_paused_until and customer.dunning_paused_until >= today),
     )
-
-
-def _open_credits(customer_id: int) -> Decimal:
-    from app.invoices.models import CreditNote
-
-    return Decimal(db.session.scalar(select(func.coalesce(func.sum(CreditNote.open_amount), 0))
-                                     .where(CreditNote.customer_id == customer_id,
-                                            CreditNote.status == "open")) or 0)
 
 
 def _mark_plans_and_deferrals(invoices: list[OpenInvoice]) -> None:

@@ -28,13 +28,7 @@ from app.portal.account_forms import (
     SmsCodeForm,
 )
 from app.portal.auth import current_customer, login_required
-from app.portal.forms import show_errors, submit_form
-
-
-def _csrf_refused():
-    from app.portal.routes import _csrf_refused as refused
-
-    return refused()
+from app.portal.forms import csrf_refused, show_errors, submit_form
 
 
 def _when(value) -> str:
@@ -82,7 +76,7 @@ def confirm_email_change(token: str):
         return render_template("portal/profile_email.html", state="invalid"), 410
     if request.method == "POST":
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         change = profile.confirm_email_change(token)
         if change is None:
             db.session.rollback()
@@ -156,7 +150,7 @@ def revoke_direct_debit():
     customer = current_customer()
     form = RevokeMandateForm()
     if not form.validate_on_submit():
-        return _csrf_refused()
+        return csrf_refused()
     try:
         mandates.revoke_mandate(customer)
         db.session.commit()
@@ -229,7 +223,7 @@ def preferences_sms_resend():
     customer = current_customer()
     form = ResendCodeForm()
     if not form.validate_on_submit():
-        return _csrf_refused()
+        return csrf_refused()
     last = preferences.pending_sms_code(customer)
     phone = last.phone if last else None
     try:

@@ -5,7 +5,8 @@ failed CSRF check as a refused request (400), never as "invalid input, try again
 """
 from __future__ import annotations
 
-from flask import request
+from flask import render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SubmitField
@@ -36,6 +37,17 @@ class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Log out"))
 
 
+def refused(message: str, status: int):
+    """The portal's page for a request it will not carry out, with its HTTP status."""
+    return render_template("portal/error.html", message=message, status=status), status
+
+
+def csrf_refused():
+    """A form posted without a valid CSRF token: refused, nothing changed (400)."""
+    return refused(_("This form has expired or did not come from this site. Reload the page "
+                     "and try again."), 400)
+
+
 def csrf_failed(form: FlaskForm) -> bool:
     """True when the form was posted without a valid CSRF token."""
     return bool(getattr(form, "csrf_token", None) is not None and form.csrf_token.errors)
@@ -63,12 +75,11 @@ def submit_form(form: FlaskForm, save):
     """
     from app.core.validation import ValidationError
     from app.extensions import db
-    from app.portal.routes import _csrf_refused
 
     if request.method != "POST":
         return None, [], 200
     if not form.validate_on_submit():
-        return (_csrf_refused() if csrf_failed(form) else None), [], 400
+        return (csrf_refused() if csrf_failed(form) else None), [], 400
     try:
         response = save()
         db.session.commit()

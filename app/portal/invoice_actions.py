@@ -22,6 +22,7 @@ from app.payments import epc
 from app.payments.references import format_ogm
 from app.portal import bp, services
 from app.portal.auth import current_customer, login_required
+from app.portal.forms import csrf_refused
 from app.requests import attachments, deferrals, disputes, plans
 from app.requests import self_service as ss
 from app.requests.models import DISPUTE_REASONS, Attachment, CustomerRequest, Installment
@@ -30,12 +31,6 @@ from app.requests.models import DISPUTE_REASONS, Attachment, CustomerRequest, In
 class ActionForm(FlaskForm):
     """Only the CSRF token: the fields are read from request.form and checked by the services,
     which give the same translated messages to the portal, the admin and the API."""
-
-
-def _csrf_refused():
-    from app.portal.routes import _csrf_refused as refused
-
-    return refused()
 
 
 def _eligible(customer_id: int) -> list[services.InvoiceState]:
@@ -70,7 +65,7 @@ def _deferral_page(states: list[services.InvoiceState], single: services.Invoice
     new_due = ""
     if request.method == "POST":
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         chosen = [single.invoice.id] if single else _chosen_ids(request.form.getlist("invoices"))
         new_due = (request.form.get("new_due_date") or "").strip()[:20]
         try:
@@ -140,7 +135,7 @@ def plan_wizard():
     preview = None
     if request.method == "POST":
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         values = {"invoices": _chosen_ids(request.form.getlist("invoices")),
                   "installment_count": (request.form.get("installment_count") or "")[:3],
                   "day_of_month": (request.form.get("day_of_month") or "")[:2]}
@@ -227,7 +222,7 @@ def invoice_dispute(invoice_id: int):
             errors = {"files": [_("The files are too large together. Send smaller files.")]}
             status, valid = 413, None
         if valid is False:
-            return _csrf_refused()
+            return csrf_refused()
         if valid:
             values = {k: (request.form.get(k) or "")[:disputes.MAX_TEXT + 1] for k in values}
             try:

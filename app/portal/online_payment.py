@@ -35,6 +35,7 @@ from app.invoices.models import Invoice
 from app.payments import online
 from app.portal import auth, bp, services
 from app.portal.auth import current_customer, login_required
+from app.portal.forms import csrf_refused
 
 log = logging.getLogger(__name__)
 PAY_PAGES = ("portal.pay_invoice", "portal.pay_overdue")
@@ -87,10 +88,8 @@ def pay_overdue_online():
 
 
 def _start(parts: list[tuple[Invoice, Decimal]], description: str, back: str):
-    from app.portal.routes import _csrf_refused
-
     if not PayOnlineForm().validate_on_submit():
-        return _csrf_refused()
+        return csrf_refused()
     base = auth.base_url()
     try:
         checkout = online.start_checkout(
@@ -194,8 +193,6 @@ def _allow_webhook(ip: str | None) -> bool:
 @bp.route("/demo-checkout/<int(max=2147483647):checkout_id>", methods=["GET", "POST"])
 @login_required
 def demo_checkout(checkout_id: int):
-    from app.portal.routes import _csrf_refused
-
     checkout = online.customer_checkout(current_customer().id, checkout_id)
     provider = online.provider_named(DEMO)
     if checkout is None or checkout.provider != DEMO or provider is None \
@@ -205,7 +202,7 @@ def demo_checkout(checkout_id: int):
     form = DemoCheckoutForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         from plugins.psp_demo import decide
 
         decide(checkout, pay=bool(form.pay.data))

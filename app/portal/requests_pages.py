@@ -23,7 +23,7 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.portal import bp
 from app.portal.auth import current_customer, login_required
-from app.portal.forms import csrf_failed
+from app.portal.forms import submit_form
 from app.requests import services as rs
 from app.requests.models import REQUEST_KINDS, REQUEST_STATUSES, CustomerRequest
 
@@ -54,15 +54,6 @@ class SurveyForm(FlaskForm):
     score = StringField(_l("How likely are you to recommend us to a friend or colleague?"))
     comment = TextAreaField(_l("Anything you would like to tell us? (optional)"), validators=[
         Length(max=rs.SURVEY_COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
-
-
-def _refused(message: str, status: int):
-    return render_template("portal/error.html", message=message, status=status), status
-
-
-def _csrf_refused():
-    return _refused(_("This form has expired or did not come from this site. Reload the page "
-                      "and try again."), 400)
 
 
 def answer_by(req: CustomerRequest) -> str:
@@ -113,29 +104,26 @@ def ask_question():
     form.invoice.choices = _invoice_choices(customer.id)
     if request.method == "GET" and request.args.get("invoice", "").isdigit():
         form.invoice.data = request.args["invoice"]
-    status = 200
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            if csrf_failed(form):
-                return _csrf_refused()
-            status = 400
-        else:
-            invoices = []
-            if form.invoice.data:
-                invoice = None
-                if form.invoice.data.isdigit() and len(form.invoice.data) < 10:
-                    invoice = db.session.scalar(select(Invoice).where(
-                        Invoice.id == int(form.invoice.data),
-                        Invoice.customer_id == customer.id))
-                if invoice is None:
-                    form.invoice.errors = [_("Choose one of your invoices.")]
-                    return render_template("portal/requests_new.html", form=form), 400
-                invoices = [invoice]
-            req = rs.open_request(customer, "question", channel="portal",
-                                        subject=form.subject.data.strip(),
-                                        message=form.text.data.strip(), invoices=invoices)
-            db.session.commit()
-            return redirect(url_for("portal.request_detail", request_id=req.id, sent="1"))
+
+    def save():
+        invoices = []
+        if form.invoice.data:
+            invoice = None
+            if form.invoice.data.isdigit() and len(form.invoice.data) < 10:
+                invoice = db.session.scalar(select(Invoice).where(
+                    Invoice.id == int(form.invoice.data), Invoice.customer_id == customer.id))
+            if invoice is None:
+                raise ValidationError({"invoice": _("Choose one of your invoices.")})
+            invoices = [invoice]
+        req = rs.open_request(customer, "question", channel="portal",
+                              subject=form.subject.data.strip(),
+                              message=form.text.data.strip(), invoices=invoices)
+        return redirect(url_for("portal.request_detail", request_id=req.id, sent="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
+    form.subject.errors = list(form.subject.errors) + general  # none expected: shown anyway
     return render_template("portal/requests_new.html", form=form), status
 
 
@@ -162,18 +150,16 @@ def request_detail(request_id: int):
 def request_reply(request_id: int):
     req = _own_request(request_id)
     form = ReplyForm()
-    if not form.validate_on_submit():
-        if csrf_failed(form):
-            return _csrf_refused()
-        return _detail(req, reply_form=form, status=400)
-    try:
+
+    def save():
         rs.add_comment(req, form.text.data, author="customer")
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        form.text.errors = [m for messages in exc.errors.values() for m in messages]
-        return _detail(req, reply_form=form, status=400)
-    return redirect(url_for("portal.request_detail", request_id=req.id, replied="1"))
+        return redirect(url_for("portal.request_detail", request_id=req.id, replied="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
+    form.text.errors = list(form.text.errors) + general  # e.g. "this request is closed"
+    return _detail(req, reply_form=form, status=status)
 
 
 @bp.route("/requests/<int(max=2147483647):request_id>/survey", methods=["POST"])
@@ -181,17 +167,13 @@ def request_reply(request_id: int):
 def request_survey(request_id: int):
     req = _own_request(request_id)
     form = SurveyForm()
-    if not form.validate_on_submit():
-        if csrf_failed(form):
-            return _csrf_refused()
-        return _detail(req, survey_form=form, status=400)
-    try:
+
+    def save():
         rs.record_satisfaction(req, form.score.data, form.comment.data)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        form.score.errors = list(exc.errors.get("score", []))
-        form.comment.errors = list(exc.errors.get("comment", []))
-        db.session.refresh(req)
-        return _detail(req, survey_form=form, status=400)
-    return redirect(url_for("portal.request_detail", request_id=req.id, thanks="1"))
+        return redirect(url_for("portal.request_detail", request_id=req.id, thanks="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
+    form.score.errors = list(form.score.errors) + general  # e.g. "already rated"
+    return _detail(req, survey_form=form, status=status)

@@ -31,7 +31,15 @@ from app.core.validation import ValidationError
 from app.extensions import db
 from app.portal import auth, bp, exports, services
 from app.portal.auth import current_customer, login_required
-from app.portal.forms import ConfirmLoginForm, DeepLinkForm, LoginForm, LogoutForm, csrf_failed
+from app.portal.forms import (
+    ConfirmLoginForm,
+    DeepLinkForm,
+    LoginForm,
+    LogoutForm,
+    csrf_failed,
+    csrf_refused,
+    refused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +116,6 @@ def _language_url(code: str) -> str:
     return url_for("portal.set_language", code=code, next=here)
 
 
-def _refused(message: str, status: int):
-    return render_template("portal/error.html", message=message, status=status), status
-
-
-def _csrf_refused():
-    return _refused(_("This form has expired or did not come from this site. Reload the page "
-                      "and try again."), 400)
-
-
 # --- signing in and out -----------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -130,7 +129,7 @@ def login():
     if request.method == "POST":
         if not form.validate_on_submit():
             if csrf_failed(form):
-                return _csrf_refused()
+                return csrf_refused()
             status = 400
         elif not auth.allow_login_attempt(request.remote_addr, form.email.data):
             return render_template("portal/login.html", form=form, too_many=True), 429
@@ -159,7 +158,7 @@ def confirm_login(token: str):
         return render_template("portal/link_invalid.html"), 410
     if request.method == "POST":
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         access = auth.spend_magic_link(token)
         if access is None:
             return render_template("portal/link_invalid.html"), 410
@@ -190,7 +189,7 @@ def deep_link(token: str):
     form = DeepLinkForm()
     if request.method == "POST" and email:
         if not form.validate_on_submit():
-            return _csrf_refused()
+            return csrf_refused()
         if not auth.allow_login_attempt(request.remote_addr, email):
             return render_template("portal/deep_link.html", form=form, masked=_mask(email),
                                    too_many=True, target=access.target), 429
@@ -217,7 +216,7 @@ def _mask(email: str) -> str:
 def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
-        return _csrf_refused()
+        return csrf_refused()
     auth.end_session()
     return redirect(url_for("portal.login", signed_out="1"))
 
@@ -286,7 +285,7 @@ def invoice_pdf(invoice_id: int):
         data = invoice_pdf_bytes(found)
     except ValidationError:
         log.exception("invoice %s: PDF could not be made", found.id)
-        return _refused(_("This PDF cannot be made right now. Please try again later."), 503)
+        return refused(_("This PDF cannot be made right now. Please try again later."), 503)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"{found.number}.pdf")
 
@@ -353,12 +352,12 @@ def _statement_name(found: services.Statement, extension: str) -> str:
 
 @bp.errorhandler(404)
 def _not_found(_error):
-    return _refused(_("This page does not exist, or it is not part of your account."), 404)
+    return refused(_("This page does not exist, or it is not part of your account."), 404)
 
 
 @bp.errorhandler(405)
 def _not_allowed(_error):
-    return _refused(_("This page cannot be used this way."), 405)
+    return refused(_("This page cannot be used this way."), 405)
 
 
 @bp.app_errorhandler(404)

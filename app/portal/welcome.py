@@ -19,6 +19,7 @@ from app.customers.welcome import checklist, confirm_details
 from app.extensions import db
 from app.portal import bp
 from app.portal.auth import SESSION_KEY, current_customer, hash_token, login_required, safe_target
+from app.portal.forms import csrf_refused
 from app.portal.models import PortalAccess
 
 
@@ -58,9 +59,7 @@ def welcome():
     form = WelcomeForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            from app.portal.routes import _csrf_refused
-
-            return _csrf_refused()
+            return csrf_refused()
         if request.form.get("action") == "confirm":
             confirm_details(customer)
             db.session.commit()

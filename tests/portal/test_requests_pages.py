@@ -114,6 +114,21 @@ def test_customer_replies_and_sees_the_staff_answer(app, portal_client):
     assert _count(RequestComment) == 2
 
 
+def test_a_reply_to_a_cancelled_request_is_refused_with_the_reason(app, portal_client):
+    customer = make_customer(email="closedreply@example.test", language="en")
+    req = services.open_request(customer, "question", subject="Q", message="Hello")
+    db.session.commit()
+    client = portal_client(customer)
+    token = csrf_from(client.get(f"/portal/requests/{req.id}").get_data(as_text=True))
+    req.status = "cancelled"
+    db.session.commit()
+    response = client.post(f"/portal/requests/{req.id}/reply",
+                           data={"text": "One more thing", "csrf_token": token})
+    assert response.status_code == 400
+    assert "This request is closed" in response.get_data(as_text=True)
+    assert _count(RequestComment) == 0
+
+
 def test_survey_only_on_answered_requests_and_only_once(app, portal_client):
     customer = make_customer(email="h@example.test", language="en")
     req = services.open_request(customer, "question", subject="Q")
