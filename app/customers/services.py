@@ -137,16 +137,41 @@ def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
     return customer, created
 
 
+def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
+    """What a customer owes, net, is the open amount of their open invoices, less their open
+    credit notes, less money received from them and not allocated yet (an overpayment, a
+    payment made before the invoice arrived): three scalar subqueries for ``customer_id`` (a
+    value, a bind parameter or a correlated column such as ``Customer.id``; None: the sums
+    over every customer, i.e. the whole book).
+
+    The one place of this rule: compute_balance, the stored balance (payments.consequences),
+    the portal's dashboard and the aging report's net balance use these parts."""
+    from app.payments.models import Payment
+
+    def of_customer(column):
+        return column.is_not(None) if customer_id is None else column == customer_id
+
+    invoices = select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
+        of_customer(Invoice.customer_id), Invoice.status.in_(OPEN_STATUSES))
+    credit_notes = select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
+        of_customer(CreditNote.customer_id), CreditNote.status == "open")
+    unallocated = select(func.coalesce(func.sum(Payment.unallocated_amount), 0)).where(
+        of_customer(Payment.customer_id), Payment.status != "returned",
+        Payment.unallocated_amount > 0)
+    return (invoices.scalar_subquery(), credit_notes.scalar_subquery(),
+            unallocated.scalar_subquery())
+
+
+def net_balance(parts: tuple[Any, Any, Any]) -> Any:
+    """The SQL expression of the balance from balance_parts()."""
+    invoices, credit_notes, unallocated = parts
+    return invoices - credit_notes - unallocated
+
+
 def compute_balance(customer_id: int) -> Decimal:
-    invoices = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
-            Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
-    )
-    credits = db.session.scalar(
-        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
-            CreditNote.customer_id == customer_id, CreditNote.status == "open")
-    )
-    return (Decimal(invoices or 0) - Decimal(credits or 0)).quantize(Decimal("0.01"))
+    """What the customer owes, net (negative: we owe them). See balance_parts."""
+    value = db.session.scalar(select(net_balance(balance_parts(customer_id))))
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def refresh_balance(customer: Customer) -> Decimal:

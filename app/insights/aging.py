@@ -25,8 +25,9 @@ from app.core.models import ZERO
 from app.core.settings import get_setting, register_setting
 from app.core.time import business_today
 from app.customers.models import Customer
+from app.customers.services import balance_parts
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice
 
 register_setting("insights.dso_period_days", 90, "int",
                  _l("DSO: credit sales are counted over this many days"), "insights")
@@ -70,13 +71,15 @@ class AgingReport:
     customers: list[Row]
     offset: int
     has_more: bool
-    # Open credit notes: not aged (they are not due), but the book's net balance deducts them,
-    # as every customer's balance does (app.customers.services.compute_balance).
+    # Open credit notes and money received but not allocated yet: not aged (nothing is due),
+    # but the book's net balance deducts them, as every customer's balance does
+    # (app.customers.services.balance_parts).
     open_credit_notes: Decimal = ZERO
+    unallocated_payments: Decimal = ZERO
 
     @property
     def net_balance(self) -> Decimal:
-        return self.total.total - self.open_credit_notes
+        return self.total.total - self.open_credit_notes - self.unallocated_payments
 
 
 def _bucket_columns(today: date):
@@ -124,13 +127,14 @@ def aging_report(today: date | None = None, customer_limit: int = 50,
         .order_by(per_customer.c.amount.desc(), per_customer.c.customer_id)
         .limit(customer_limit + 1).offset(customer_offset)).all()
     customers = [_row(r.number, r.name, r, r.customer_id) for r in records[:customer_limit]]
-    credit_notes = Decimal(db.session.scalar(
-        select(func.coalesce(func.sum(CreditNote.open_amount), 0))
-        .where(CreditNote.status == "open")) or 0).quantize(Q)
+    # The other parts of the customers' balances, for the whole book.
+    _invoices, credit_notes, unallocated = balance_parts(None)
+    credit_notes, unallocated = (Decimal(value or 0).quantize(Q) for value in db.session.execute(
+        select(credit_notes, unallocated)).one())
     return AgingReport(today, total,
                        {k: sorted(v.values(), key=lambda r: -r.total) for k, v in segments.items()},
                        customers, customer_offset, len(records) > customer_limit,
-                       open_credit_notes=credit_notes)
+                       open_credit_notes=credit_notes, unallocated_payments=unallocated)
 
 
 def _segment_label(segment: str, value: str) -> str:

@@ -27,8 +27,10 @@ def _rows(report: AgingReport) -> list[list]:
     blank = [""] * (len(BUCKETS) + 1)
     rows.append([_("Total"), "", _("Open credit notes"), "", *blank[:-1],
                  -report.open_credit_notes])
-    rows.append([_("Total"), "", _("Net balance (open invoices less open credit notes)"), "",
-                 *blank[:-1], report.net_balance])
+    rows.append([_("Total"), "", _("Payments received, not yet allocated"), "", *blank[:-1],
+                 -report.unallocated_payments])
+    rows.append([_("Total"), "", _("Net balance (open invoices less open credit notes and "
+                                   "unallocated payments)"), "", *blank[:-1], report.net_balance])
     return rows
 
 

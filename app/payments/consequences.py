@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +32,7 @@ from app.core.sets import chunks, where_in
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.models import Allocation, InstallmentPayment, Payment
 from app.requests.models import Deferral, Installment, PaymentPlan
 
@@ -45,8 +45,8 @@ class Consequences:
                  balances: str = "refresh"):
         self.messages = messages or ("inline" if notify else "off")
         # "refresh": recompute the touched customers' balances (exact, a query per batch of
-        # customers); "delta": add what was allocated or taken back to the stored balance (one
-        # statement: the statement import's fast path).
+        # customers); "delta": subtract the payments booked from the stored balance (one
+        # statement: the statement import's fast path, which only books payments).
         self.balances = balances
         self.balance_deltas: dict[int, Decimal] = {}
         self.paid_invoices: dict[int, object] = {}
@@ -59,10 +59,9 @@ class Consequences:
 
     # -- recording --
     def invoice_changed(self, invoice: Invoice, delta: Decimal | None = None) -> None:
-        """``delta``: how much the invoice's open amount changed (negative when paid)."""
-        if delta:
-            self.balance_deltas[invoice.customer_id] = \
-                self.balance_deltas.get(invoice.customer_id, ZERO) + delta
+        """``delta``: how much the invoice's open amount changed (negative when paid). The
+        balance nets money received against invoices, so allocating changes nothing there;
+        "refresh" recomputes what else changed (write-offs, undone allocations)."""
         if invoice.id is not None:
             if invoice.status == "paid":
                 self.paid_invoices[invoice.id] = invoice
@@ -77,6 +76,9 @@ class Consequences:
         if payment.customer_id:
             self.customer_ids.add(payment.customer_id)
             self.paying_customer_ids.add(payment.customer_id)
+            # Money received lowers what the customer owes by all of it, allocated or not.
+            self.balance_deltas[payment.customer_id] = \
+                self.balance_deltas.get(payment.customer_id, ZERO) - payment.amount
 
     # -- instalments --
     def pay_installments(self, payment: Payment, installments: list[Installment],
@@ -182,7 +184,8 @@ def queue_payment_messages(payment_ids: list[int], balances: dict[int, Decimal],
     if settled is None:
         return
     for customer_id in sorted(set(paying_customer_ids)):
-        if balances.get(customer_id) == ZERO:
+        # Nothing left to pay: settled, also when they paid a little too much.
+        if customer_id in balances and balances[customer_id] <= ZERO:
             customer = db.session.get(Customer, customer_id)
             if customer is not None:
                 _safely(settled, customer)
@@ -191,9 +194,9 @@ def queue_payment_messages(payment_ids: list[int], balances: dict[int, Decimal],
 def apply_balance_deltas(deltas: dict[int, Decimal]) -> dict[int, Decimal]:
     """Add each change to the customer's stored balance; returns the new balances.
 
-    The same rule as refresh_balances, counted incrementally: an allocation lowers an open
-    invoice's open amount by exactly what it allocates, so the balance drops by that much
-    (the nightly refresh-balances job recomputes every balance from scratch anyway).
+    The same rule as refresh_balances (customers.services.balance_parts), counted
+    incrementally: a payment booked lowers the balance by its amount, whatever part of it is
+    allocated (the nightly refresh-balances job recomputes every balance from scratch anyway).
     """
     changes = {customer_id: delta for customer_id, delta in deltas.items() if delta}
     if not changes:
@@ -222,20 +225,15 @@ def apply_balance_deltas(deltas: dict[int, Decimal]) -> dict[int, Decimal]:
 
 
 def refresh_balances(customer_ids: Iterable[int]) -> dict[int, Decimal]:
-    """customers.services.compute_balance for many customers at once (one UPDATE per chunk).
+    """customers.services.compute_balance for many customers at once (one UPDATE per chunk),
+    with the same rule (balance_parts, correlated on the customer row)."""
+    from app.customers.services import balance_parts, net_balance
 
-    Same rule: open invoices' open amounts minus open credit notes.
-    """
     result: dict[int, Decimal] = {}
     for ids in chunks(sorted(i for i in customer_ids if i)):
-        invoices = (select(func.coalesce(func.sum(Invoice.open_amount), 0))
-                    .where(Invoice.customer_id == Customer.id,
-                           Invoice.status.in_(OPEN_STATUSES)).scalar_subquery())
-        credits = (select(func.coalesce(func.sum(CreditNote.open_amount), 0))
-                   .where(CreditNote.customer_id == Customer.id, CreditNote.status == "open")
-                   .scalar_subquery())
         rows = db.session.execute(
-            update(Customer).where(Customer.id.in_(ids)).values(balance=invoices - credits)
+            update(Customer).where(Customer.id.in_(ids))
+            .values(balance=net_balance(balance_parts(Customer.id)))
             .returning(Customer.id, Customer.balance)
             .execution_options(synchronize_session=False)).all()
         for customer_id, balance in rows:

@@ -276,7 +276,7 @@ class NextAction:
 
 @dataclass
 class Dashboard:
-    balance_due: Decimal
+    balance_due: Decimal  # negative: the customer has a credit with us
     overdue_amount: Decimal
     overdue_count: int
     payable_overdue: Decimal
@@ -285,6 +285,8 @@ class Dashboard:
     open_requests: list[CustomerRequest]
     open_request_count: int
     next_action: NextAction
+    # Money received from the customer not yet allocated to an invoice (deducted above).
+    unallocated: Decimal = ZERO
     # A friendly proposal for customers flagged by the risk signals (app/customers/risk.py).
     risk_proposals: list[dict] = field(default_factory=list)
     # Payments the bank took back while the invoices they paid are still open.
@@ -294,9 +296,12 @@ class Dashboard:
 def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
     today = today or business_today()
     states = open_invoice_states(customer.id, today)
-    credits, request_count, any_returned = db.session.execute(
+    credit_notes, unallocated, request_count, any_returned = db.session.execute(
         _dashboard_figures_query(), {"cid": customer.id}).one()
-    balance = sum((s.invoice.open_amount for s in states), ZERO) - Decimal(credits or 0)
+    unallocated = Decimal(unallocated or 0)
+    # The rule of customers.services.balance_parts, with the open invoices already loaded.
+    balance = sum((s.invoice.open_amount for s in states), ZERO) - Decimal(credit_notes or 0) \
+        - unallocated
     overdue = [s for s in states if s.is_overdue]
     upcoming = sorted((s for s in states if not s.is_overdue and not s.in_plan and s.payable),
                       key=lambda s: (s.effective_due, s.invoice.id))
@@ -306,6 +311,7 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
         .order_by(CustomerRequest.created_at.desc()).limit(5))) if request_count else []
     board = Dashboard(
         balance_due=balance.quantize(Decimal("0.01")),
+        unallocated=unallocated,
         overdue_amount=sum((s.invoice.open_amount for s in overdue), ZERO),
         overdue_count=len(overdue),
         payable_overdue=sum((s.payable for s in overdue), ZERO),
@@ -326,11 +332,14 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
 
 @functools.cache
 def _dashboard_figures_query():
-    """Open credit notes, the number of open requests and whether any payment was returned,
-    in one round trip (returned payments are rare: their own queries run only then)."""
+    """Open credit notes, money received and not allocated, the number of open requests and
+    whether any payment was returned, in one round trip (returned payments are rare: their
+    own queries run only then)."""
+    from app.customers.services import balance_parts
+
+    _invoices, credit_notes, unallocated = balance_parts(CID)
     return select(
-        select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
-            CreditNote.customer_id == CID, CreditNote.status == "open").scalar_subquery(),
+        credit_notes, unallocated,
         select(func.count(CustomerRequest.id)).where(
             CustomerRequest.customer_id == CID,
             CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)).scalar_subquery(),

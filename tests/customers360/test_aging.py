@@ -121,6 +121,7 @@ def test_open_credit_notes_bring_the_total_to_the_net_balance_of_the_book(staff_
     from app.customers.models import Customer
     from app.customers.services import compute_balance
     from app.invoices.models import CreditNote
+    from app.payments.models import Payment
 
     bakery = db.session.scalar(select(Customer).where(Customer.name == "Bakery"))
     db.session.add_all([
@@ -129,21 +130,32 @@ def test_open_credit_notes_bring_the_total_to_the_net_balance_of_the_book(staff_
         CreditNote(customer=bakery, number="CN-2", issue_date=TODAY, amount=D("9.00"),
                    open_amount=D("0.00"), status="allocated"),
     ])
+    # Money received and not allocated is a credit too; unidentified money (no customer) and
+    # a returned payment are not.
+    db.session.add_all([
+        Payment(customer=bakery, amount=D("15.00"), unallocated_amount=D("15.00"),
+                received_on=TODAY, status="unmatched"),
+        Payment(customer=None, amount=D("99.00"), unallocated_amount=D("99.00"),
+                received_on=TODAY, status="unmatched"),
+        Payment(customer=bakery, amount=D("7.00"), unallocated_amount=D("7.00"),
+                received_on=TODAY, status="returned"),
+    ])
     db.session.commit()
     report = aging_report(TODAY)
     assert report.total.total == D("460.00")
-    assert report.open_credit_notes == D("25.00") and report.net_balance == D("435.00")
+    assert report.open_credit_notes == D("25.00") and report.unallocated_payments == D("15.00")
+    assert report.net_balance == D("420.00")
     balances = sum(compute_balance(c.id) for c in db.session.scalars(select(Customer)))
     assert report.net_balance == balances
 
     client = staff_client("Read-only")
     html = client.get("/insights/aging").get_data(as_text=True)
-    assert 'id="aging-net"' in html and 'data-amount="435.00"' in html
+    assert 'id="aging-net"' in html and 'data-amount="420.00"' in html
     rows = list(csv.reader(io.StringIO(client.get("/insights/aging.csv").get_data(
         as_text=True).lstrip("\ufeff")), delimiter=";"))
-    assert [rows[-2][-1], rows[-1][-1]] == ["-25.00", "435.00"]
+    assert [rows[-3][-1], rows[-2][-1], rows[-1][-1]] == ["-25.00", "-15.00", "420.00"]
 
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(client.get("/insights/aging.xlsx").data)).active
-    assert Decimal(str(list(sheet.iter_rows(values_only=True))[-1][-1])) == D("435.00")
+    assert Decimal(str(list(sheet.iter_rows(values_only=True))[-1][-1])) == D("420.00")

@@ -87,6 +87,25 @@ def test_dashboard_figures_and_next_action(portal_client, english):
     assert "Pay the overdue invoices" in page
 
 
+def test_dashboard_nets_money_received_and_not_allocated(portal_client, english):
+    """The balance is what the customer owes net: an overpayment is deducted, and a customer
+    who paid more than everything open sees their credit and how to get it back."""
+    customer = make_customer(email="overpaid@example.test")
+    first = make_invoice(customer, total="100.00", due_in_days=-3)
+    pay(customer, "130.00", invoice_number=first.number)  # 30.00 left unallocated
+    client = portal_client(customer)
+    page = text_of(client.get("/portal/" + english))
+    assert "Your credit with us €30.00" in page and "Ask for a refund" in page
+    assert "€30.00 from you that is not yet allocated" in page
+
+    make_invoice(customer, total="80.00", due_in_days=10)
+    page = text_of(client.get("/portal/" + english))
+    assert "Balance due €50.00" in page and "Your credit with us" not in page
+    from app.customers.services import compute_balance
+
+    assert compute_balance(customer.id) == Decimal("50.00")
+
+
 def test_next_action_when_nothing_is_overdue(portal_client, english):
     customer = make_customer(email="calm@example.test")
     invoice = make_invoice(customer, total="80.00", due_in_days=12)

@@ -54,7 +54,11 @@ def test_a_payment_bigger_than_its_invoice_pays_the_oldest_others_then_is_credit
     # 500 - 451: credit on the customer's account, for a refund or the next invoice.
     assert payment.unallocated_amount == D("49.00")
     assert payment.status == "partially_allocated"
-    assert fresh(customer).balance == D("0.00")
+    # The balance nets the credit: the customer owes -49.00 (we owe them), the same figure the
+    # statement import's fast path stored and compute_balance gives.
+    from app.customers.services import compute_balance
+
+    assert fresh(customer).balance == D("-49.00") == compute_balance(customer.id)
 
 
 def test_one_payment_for_several_invoices_named_in_the_text(customer, invoices):
@@ -133,6 +137,16 @@ def test_thank_you_and_account_settled_messages_are_queued(templates):
     assert fresh(line.payment).notified_at is not None
     thanks = db.session.scalar(select(Message).where(Message.event == "payment_received"))
     assert "60,00" in thanks.body_text  # in the customer's language
+
+
+def test_paying_a_little_too_much_still_settles_the_account(templates):
+    customer = make_customer(email="over@example.test", language="nl")
+    only = make_invoice(customer, "60.00")
+    _pay("60.50", strd=_strd(only))
+    events = sorted(db.session.scalars(select(Message.event).where(
+        Message.customer_id == customer.id)))
+    assert events == ["account_settled", "payment_received"]
+    assert fresh(customer).balance == D("-0.50")
 
 
 def test_a_partial_payment_thanks_without_settling(templates, customer, invoices):
