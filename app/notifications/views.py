@@ -2,10 +2,7 @@
 again", the local mailbox and the print batches of letters."""
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
-from pathlib import Path
 
 from flask import abort, flash, g, jsonify, redirect, request, send_file
 from flask_appbuilder import AppBuilder, expose
@@ -15,6 +12,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from jinja2 import TemplateSyntaxError
 from markupsafe import Markup, escape
 from sqlalchemy import func, inspect, or_, select
@@ -39,6 +37,7 @@ from app.notifications.models import (
     MessageTemplate,
     PrintBatch,
 )
+from app.notifications.print_batches import batch_zip, withdraw_settled_letters
 from app.notifications.rendering import TemplateBroken, check_syntax, render_source
 
 CATEGORY = "Messages"
@@ -289,8 +288,19 @@ class PrintBatchView(ReadOnlyModelView):
         batch = db.session.get(PrintBatch, pk)
         if batch is None:
             abort(404)
+        self._withdraw_settled(batch)
         return send_file(io.BytesIO(batch_zip(batch)), mimetype="application/zip",
                          as_attachment=True, download_name=f"letters-{batch.name}.zip")
+
+    @staticmethod
+    def _withdraw_settled(batch: PrintBatch) -> None:
+        withdrawn = withdraw_settled_letters(batch)
+        db.session.commit()
+        if withdrawn:
+            flash(ngettext("%(num)s reminder letter was taken out of batch %(batch)s: its "
+                           "invoices were paid.",
+                           "%(num)s reminder letters were taken out of batch %(batch)s: their "
+                           "invoices were paid.", withdrawn, batch=batch.name), "info")
 
     @action("close", _l("Mark as sent to the print shop"),
             _l("New letters will go into a new batch. Continue?"), "fa-check", multiple=True)
@@ -298,33 +308,12 @@ class PrintBatchView(ReadOnlyModelView):
         items = items if isinstance(items, list) else [items]
         for batch in items:
             if batch is not None and batch.status == "open":
+                self._withdraw_settled(batch)
                 batch.status = "closed"
                 batch.closed_at = utcnow()
         db.session.commit()
         flash(_("Batch(es) marked as sent to the print shop."), "success")
         return redirect(request.referrer or self.get_redirect())
-
-
-def batch_zip(batch: PrintBatch) -> bytes:
-    """Every letter PDF of the batch, the invoices to enclose, and a manifest for the shop."""
-    folder = Path(batch.folder)
-    buffer = io.BytesIO()
-    manifest = io.StringIO()
-    writer = csv.writer(manifest, delimiter=";")
-    writer.writerow(["file", "message", "customer", "language", "address"])
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for message in sorted(batch.messages, key=lambda m: m.id):
-            name = f"{message.id:08d}.pdf"
-            path = folder / name
-            if not path.is_file():
-                continue
-            archive.write(path, name)
-            for enclosure in sorted(folder.glob(f"{message.id:08d}-enclosure-*.pdf")):
-                archive.write(enclosure, enclosure.name)
-            writer.writerow([name, message.id, message.customer.number if message.customer
-                             else "", message.language, message.recipient.replace("\n", ", ")])
-        archive.writestr("manifest.csv", manifest.getvalue())
-    return buffer.getvalue()
 
 
 def register(appbuilder: AppBuilder) -> None:

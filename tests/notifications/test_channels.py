@@ -122,6 +122,60 @@ def test_paper_customer_gets_a_letter_in_a_print_batch(defaults, staff_client):
     assert later.print_batch_id != batch.id  # a new batch collects the next letters
 
 
+def test_a_reminder_letter_paid_before_the_batch_goes_to_print_is_taken_out(defaults,
+                                                                           staff_client):
+    """The letter waits in the open batch until staff download it; the customer pays the
+    reminded invoice meanwhile: the download leaves it out (and says so), the message is
+    "withdrawn" and its PDF deleted. A letter about an invoice still open stays in."""
+    from app.core.time import business_today
+    from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun
+    from app.payments.services import clean_payment, post_payment
+
+    today = business_today()
+    policy = DunningPolicy(name="BE consumers", segment="consumer", country="BE")
+    level = DunningLevel(policy=policy, sequence=1, name="Friendly", days_after_due=7,
+                         template_key="payment_received", channels="letter")
+    run = DunningRun(run_date=today, status="done", counts={})
+    db.session.add_all([policy, level, run])
+
+    def reminded(name):
+        customer = make_customer(name=name, delivery_channel="paper",
+                                 address_line1="Rue Haute 12", postal_code="1000",
+                                 city="Bruxelles")
+        invoice = make_invoice(customer, total="45.00", due_in_days=-20)
+        db.session.add(DunningAction(run=run, run_date=today, customer=customer, level=level,
+                                     invoice_ids=[invoice.id]))
+        messages = queue_message(customer, event="dunning.friendly",
+                                 template_key="payment_received",
+                                 context=preview_context("payment_received", customer),
+                                 idempotency_key=f"dunning:{today.isoformat()}:{customer.id}")
+        db.session.commit()
+        [letter] = messages
+        assert letter.channel == "letter" and letter.status == "sent"
+        return customer, invoice, letter
+
+    payer, paid, moot = reminded("Paid Meanwhile")
+    _late, _open, still_due = reminded("Still Late")
+    batch = db.session.scalar(select(PrintBatch))
+    moot_pdf = Path(batch.folder) / f"{moot.id:08d}.pdf"
+    assert moot_pdf.is_file()
+    post_payment(clean_payment({"customer_number": payer.number, "amount": "45.00",
+                                "reference": paid.number, "received_on": today.isoformat()}))
+    db.session.commit()
+
+    client = staff_client("AR clerk")
+    names = zipfile.ZipFile(io.BytesIO(client.get(f"/printbatchview/zip/{batch.id}").data)
+                            ).namelist()
+    assert f"{still_due.id:08d}.pdf" in names and f"{moot.id:08d}.pdf" not in names
+    db.session.expire_all()
+    moot = db.session.get(Message, moot.id)
+    assert moot.status == "withdrawn" and moot.print_batch_id is None
+    assert not moot_pdf.exists()
+    assert db.session.get(Message, still_due.id).status == "sent"
+    page = client.get("/printbatchview/list/").get_data(as_text=True)
+    assert "taken out of batch" in page  # the flash after the download
+
+
 def test_sms_only_with_the_customers_opt_in(defaults):
     without = make_customer(phone="+32470123456", sms_reminders=False)
     with_opt_in = make_customer(phone="+32470123457", sms_reminders=True)
