@@ -5,6 +5,7 @@ Belgian formatting conventions are used for French and Dutch: fr -> fr_BE, nl ->
 """
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import date, datetime
 from decimal import Decimal
@@ -125,10 +126,40 @@ def current_language() -> str:
 
 
 def money(amount: Decimal | int | str | None, currency: str = "EUR") -> str:
+    """An amount as the locale writes it: "1 234,56 €" (fr_BE), "€ 1.234,56" (nl_BE),
+    "€1,234.56" (en); the same text as Babel's format_currency (tested), about ten times
+    faster: a statement page shows a hundred amounts."""
     if amount is None:
         return ""
-    return numbers.format_currency(Decimal(amount), currency,
-                                   locale=current_locale() or LC_DEFAULT)
+    locale = current_locale() or Locale.parse(LC_DEFAULT)
+    shape = _currency_shape(str(locale), currency)
+    if shape is None:
+        return numbers.format_currency(Decimal(amount), currency, locale=locale)
+    places, prefixes, suffixes, group, decimal_symbol = shape
+    value = Decimal(amount).quantize(places)  # ROUND_HALF_EVEN, as Babel
+    negative = value.is_signed()  # "-0,00" after rounding, as Babel
+    whole, _, fraction = f"{abs(value):f}".partition(".")
+    grouped = f"{int(whole):,}".replace(",", group)
+    return (f"{prefixes[negative]}{grouped}"
+            f"{decimal_symbol + fraction if fraction else ''}{suffixes[negative]}")
+
+
+@functools.cache
+def _currency_shape(locale_id: str, currency: str):
+    """(quantum, (prefix, negative prefix), (suffix, negative suffix), group, decimal) of the
+    locale's standard currency pattern; None for a pattern this shortcut does not cover
+    (grouping other than by three, scientific or scaled formats): Babel formats those."""
+    locale = Locale.parse(locale_id)
+    pattern = locale.currency_formats["standard"]
+    digits = numbers.get_currency_precision(currency)
+    if (pattern.grouping != (3, 3) or pattern.exp_prec or pattern.scale
+            or pattern.frac_prec != (2, 2) or pattern.int_prec[0] != 1):
+        return None
+    symbol = locale.currency_symbols.get(currency, currency)
+    return (Decimal(1).scaleb(-digits),
+            tuple(part.replace("¤", symbol) for part in pattern.prefix),
+            tuple(part.replace("¤", symbol) for part in pattern.suffix),
+            numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale))
 
 
 def day(value: date | datetime | None, style: str = "medium") -> str:

@@ -1,7 +1,9 @@
 """Locale choice (explicit, then customer, then Accept-Language) and per-locale formatting."""
+import random
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from flask import g
 from flask_babel import force_locale
 
@@ -46,6 +48,27 @@ def test_amounts_and_dates_follow_the_locale(app):
         with force_locale("en"):
             assert money(amount) == "€1,234.56"
             assert day(date(2026, 3, 5)) == "Mar 5, 2026"
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_money_writes_amounts_exactly_as_babel(app, language):
+    """money() formats without Babel's pattern machinery (it is on every line of a statement):
+    the text must stay Babel's, rounding, negative amounts and other currencies included."""
+    from babel import numbers
+
+    from app.core.i18n import current_locale
+
+    rng = random.Random(7)
+    values = [Decimal(0), Decimal("-0.001"), Decimal("0.005"), Decimal("0.015"),
+              Decimal("-1234567.891"), Decimal("999.995"), Decimal(1000000000), 12, "3.5"]
+    values += [Decimal(rng.randint(-10**9, 10**9)) / 100 for _ in range(500)]
+    values += [Decimal(rng.randint(-10**6, 10**6)) / 1000 for _ in range(200)]
+    with app.test_request_context(f"/?lang={language}"):
+        for currency in ("EUR", "USD", "GBP", "CHF", "JPY"):
+            for value in values:
+                expected = numbers.format_currency(Decimal(value), currency,
+                                                   locale=current_locale())
+                assert money(value, currency) == expected, (value, currency)
 
 
 def test_staff_language_switch_shows_french_screens(staff_client):
