@@ -6,7 +6,9 @@ never show another customer's data by passing the wrong invoice id: a lookup by 
 belong to the customer returns None and the route answers 404.
 
 Queries are set-wise per customer (a handful per page, each on an index that starts with
-customer_id), so a page costs the same whatever the size of the whole ledger.
+customer_id), so a page costs the same whatever the size of the whole ledger. The busiest ones
+are prepared once with a ``:cid`` bind parameter (CID below); a call that forgot to give it
+fails ("a value is required for bind parameter 'cid'") rather than reading anyone's rows.
 """
 from __future__ import annotations
 
