@@ -71,6 +71,24 @@ def test_money_writes_amounts_exactly_as_babel(app, language):
                 assert money(value, currency) == expected, (value, currency)
 
 
+def test_the_request_catalogue_follows_a_changed_locale(app):
+    """The catalogue is kept for the request (app.core.i18n.RequestCatalogueDomain), yet
+    force_locale (messages in the customer's language) and refresh (the portal learns who is
+    signed in) still switch the language of the very next string."""
+    import flask_babel
+    from flask_babel import gettext
+
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        assert gettext("Invoices") == "Factures"
+        assert gettext("Invoices") == "Factures"  # from the kept catalogue
+        with force_locale("nl_BE"):
+            assert gettext("Invoices") == "Facturen"
+        assert gettext("Invoices") == "Factures"
+        g.customer_language = "en"  # the signed-in customer's language beats the browser's
+        flask_babel.refresh()
+        assert gettext("Invoices") == "Invoices"
+
+
 def test_staff_language_switch_shows_french_screens(staff_client):
     client = staff_client("Admin")
     client.get("/lang/fr")
