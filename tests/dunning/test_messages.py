@@ -100,7 +100,13 @@ def test_dutch_consumers_get_the_fourteen_day_letter_with_the_costs():
 
 
 def test_sms_waits_for_the_end_of_the_quiet_hours():
-    set_setting("dunning.sms_quiet_hours", "00:00-23:59")
+    from app.core.time import BUSINESS_TZ
+
+    # Quiet from an hour ago until two hours from now, Brussels time, whatever the hour the
+    # test runs (a fixed "00:00-23:59" ended a minute after a run at 23:58).
+    here = datetime.now(BUSINESS_TZ)
+    window = f"{(here - timedelta(hours=1)):%H:%M}-{(here + timedelta(hours=2)):%H:%M}"
+    set_setting("dunning.sms_quiet_hours", window)
     db.session.commit()
     customer = consumer(sms_reminders=True, phone="+32470000000")
     overdue(customer, 10)

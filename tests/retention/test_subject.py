@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.core.time import business_today
 from app.customers.models import BankAccount, Contact, Customer
 from app.extensions import db
 from app.notifications.defaults import install_defaults as install_templates
@@ -147,7 +148,7 @@ def test_erasure_through_the_queue_tells_what_is_kept_in_the_customers_language(
     assert db.session.scalar(select(func.count(BankAccount.id))) == 0
     assert db.session.scalar(select(func.count(PortalAccess.id))) == 0
     assert not attachment.exists()
-    assert row.relationship_ended_on == date.today()
+    assert row.relationship_ended_on == business_today()  # Brussels date, not the UTC one
     message = db.session.scalar(select(Message).where(Message.event == "erasure_done"))
     assert message.recipient == "jan.peeters@example.test" and message.language == "nl"
     assert "Btw-Wetboek, art. 60" in message.body_text  # why, in Dutch
