@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
+
+# "Today" in a test is the business day (Europe/Brussels, app.core.time.business_today), which
+# the code uses for due dates, deferrals and the dunning run. Run the test process on Brussels
+# time so that date.today() in a test agrees with it: between midnight in Brussels and
+# midnight UTC the two dates differ, and tests written with date.today() failed in that hour.
+os.environ["TZ"] = "Europe/Brussels"
+time.tzset()
 
 _TMP = Path(tempfile.mkdtemp(prefix="creditdesk-tests-"))
 os.environ.setdefault("CREDITDESK_INSTANCE_DIR", str(_TMP / "instance"))

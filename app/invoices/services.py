@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.core import sequences
 from app.core import validation as v
 from app.core.models import ZERO
+from app.core.time import business_today
 from app.customers.models import Customer
 from app.customers.services import refresh_balance
 from app.extensions import db
@@ -145,7 +146,7 @@ def set_open_amount(invoice: Invoice, open_amount: Decimal, paid_on: date | None
         return
     if invoice.open_amount == 0:
         invoice.status = "paid"
-        invoice.paid_on = invoice.paid_on or paid_on or date.today()
+        invoice.paid_on = invoice.paid_on or paid_on or business_today()
     elif invoice.open_amount < invoice.total_amount:
         invoice.status, invoice.paid_on = "partially_paid", None
     else:

@@ -7,7 +7,7 @@ there are some.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.core.settings import company_details, get_setting
+from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
 
@@ -54,7 +55,7 @@ def preview_context(key: str, customer: Customer) -> dict[str, Any]:
     """Believable values for every variable the default template of ``key`` uses."""
     from app.invoices.models import Invoice
 
-    today = date.today()
+    today = business_today()
     invoice = db.session.scalar(select(Invoice).where(Invoice.customer_id == customer.id)
                                 .order_by(Invoice.due_date.desc()).limit(1))
     number = invoice.number if invoice else "INV-000123"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import date
 from pathlib import Path
 
 from flask import current_app
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.i18n import day, language_locale
 from app.core.settings import company_details
+from app.core.time import business_today
 from app.extensions import db
 from app.invoices.pdf import STYLES, _markup
 from app.notifications.models import Message, PrintBatch
@@ -60,7 +60,7 @@ def open_batch(root: Path) -> PrintBatch:
                               .order_by(PrintBatch.id).limit(1))
     if batch is not None:
         return batch
-    today = date.today().isoformat()
+    today = business_today().isoformat()
     count = db.session.query(PrintBatch).filter(PrintBatch.name.like(f"{today}%")).count()
     name = today if count == 0 else f"{today}-{count + 1}"
     batch = PrintBatch(name=name, status="open", folder=str(root / name))
@@ -82,7 +82,7 @@ def letter_pdf(message: Message) -> bytes:
     sender = "\n".join(filter(None, [company.get("name"), company.get("address"),
                                      company.get("phone"), company.get("email")]))
     with force_locale(language_locale(message.language)):
-        today = day(message.created_at or date.today(), "long")
+        today = day(message.created_at or business_today(), "long")
     head = Table([[Paragraph(_markup(sender), STYLES["small"]), ""],
                   ["", Paragraph(_markup(message.recipient), STYLES["customer"])]],
                  colWidths=[95 * mm, 75 * mm], rowHeights=[32 * mm, 30 * mm])
