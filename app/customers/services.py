@@ -162,15 +162,15 @@ def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
             unallocated.scalar_subquery())
 
 
-def net_balance(parts: tuple[Any, Any, Any]) -> Any:
-    """The SQL expression of the balance from balance_parts()."""
-    invoices, credit_notes, unallocated = parts
+def net_balance(customer_id: Any) -> Any:
+    """The SQL expression of the balance (see balance_parts)."""
+    invoices, credit_notes, unallocated = balance_parts(customer_id)
     return invoices - credit_notes - unallocated
 
 
 def compute_balance(customer_id: int) -> Decimal:
     """What the customer owes, net (negative: we owe them). See balance_parts."""
-    value = db.session.scalar(select(net_balance(balance_parts(customer_id))))
+    value = db.session.scalar(select(net_balance(customer_id)))
     return Decimal(value or 0).quantize(Decimal("0.01"))
 
 

@@ -119,7 +119,7 @@ def allocate_credit_note(note: CreditNote, user: Any = None) -> list[Allocation]
         db.session.add(allocation)
         note.open_amount -= part
         set_open_amount(invoice, invoice.open_amount - part, paid_on=note.issue_date)
-        consequences.invoice_changed(invoice, -part)
+        consequences.invoice_changed(invoice)
         made.append(allocation)
     if note.open_amount == ZERO:
         note.status = "allocated"
@@ -174,7 +174,7 @@ def approve_write_off(write_off: WriteOff, user: Any, note: str | None = None) -
     invoice.status = "written_off"
     set_open_amount(invoice, ZERO)
     consequences = Consequences(notify=False)
-    consequences.invoice_changed(invoice, -amount)
+    consequences.invoice_changed(invoice)
     consequences.apply()
     audit_decision(user, "write_off_approved", "write_off", write_off.id, invoice.customer_id,
                    f"{invoice.number} {money(amount)}")

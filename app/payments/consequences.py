@@ -58,10 +58,10 @@ class Consequences:
         self.paying_customer_ids: set[int] = set()
 
     # -- recording --
-    def invoice_changed(self, invoice: Invoice, delta: Decimal | None = None) -> None:
-        """``delta``: how much the invoice's open amount changed (negative when paid). The
-        balance nets money received against invoices, so allocating changes nothing there;
-        "refresh" recomputes what else changed (write-offs, undone allocations)."""
+    def invoice_changed(self, invoice: Invoice) -> None:
+        """The invoice's open amount changed. Not a balance change by itself: the balance nets
+        money received against invoices, so allocating moves nothing; "refresh" recomputes what
+        else changed (write-offs, undone allocations)."""
         if invoice.id is not None:
             if invoice.status == "paid":
                 self.paid_invoices[invoice.id] = invoice
@@ -227,13 +227,13 @@ def apply_balance_deltas(deltas: dict[int, Decimal]) -> dict[int, Decimal]:
 def refresh_balances(customer_ids: Iterable[int]) -> dict[int, Decimal]:
     """customers.services.compute_balance for many customers at once (one UPDATE per chunk),
     with the same rule (balance_parts, correlated on the customer row)."""
-    from app.customers.services import balance_parts, net_balance
+    from app.customers.services import net_balance
 
     result: dict[int, Decimal] = {}
     for ids in chunks(sorted(i for i in customer_ids if i)):
         rows = db.session.execute(
             update(Customer).where(Customer.id.in_(ids))
-            .values(balance=net_balance(balance_parts(Customer.id)))
+            .values(balance=net_balance(Customer.id))
             .returning(Customer.id, Customer.balance)
             .execution_options(synchronize_session=False)).all()
         for customer_id, balance in rows:

@@ -215,10 +215,10 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, rule: str = "m
     set_open_amount(invoice, invoice.open_amount - amount, paid_on=payment.received_on)
     if consequences is None:
         own = Consequences(notify=False)
-        own.invoice_changed(invoice, -amount)
+        own.invoice_changed(invoice)
         own.apply()
     else:
-        consequences.invoice_changed(invoice, -amount)
+        consequences.invoice_changed(invoice)
     return allocation
 
 
@@ -335,7 +335,7 @@ def _reverse(allocation: Allocation, reason: str, consequences: Consequences) ->
     invoice = allocation.invoice
     _lock([invoice])
     set_open_amount(invoice, invoice.open_amount + allocation.amount)
-    consequences.invoice_changed(invoice, allocation.amount)
+    consequences.invoice_changed(invoice)
     if allocation.payment is not None:
         allocation.payment.unallocated_amount += allocation.amount
     if allocation.credit_note is not None:

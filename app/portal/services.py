@@ -748,7 +748,6 @@ def _statement_entries(cid: int, date_from: date, date_to: date) -> list[Stateme
 def _statement_entries_query():
     """One UNION ALL of (day, kind, reference, description, other day, payment method, amount)
     for the period's invoices, write-offs, credit notes, payments and returned payments."""
-    cid = CID
     date_from, date_to = bindparam("date_from", type_=Date), bindparam("date_to", type_=Date)
 
     def branch(on, kind, reference, amount, *where, description=None, other_day=None,
@@ -762,23 +761,23 @@ def _statement_entries_query():
     returned_on = _returned_on()
     return union_all(
         branch(Invoice.issue_date, "invoice", Invoice.number, Invoice.total_amount,
-               Invoice.customer_id == cid, Invoice.status != "cancelled",
+               Invoice.customer_id == CID, Invoice.status != "cancelled",
                Invoice.issue_date.between(date_from, date_to),
                description=Invoice.description, other_day=Invoice.due_date),
         branch(approved_on, "write_off", Invoice.number, WriteOff.amount,
-               *_approved_write_offs(cid), approved_on.between(date_from, date_to))
+               *_approved_write_offs(CID), approved_on.between(date_from, date_to))
         .select_from(WriteOff).join(Invoice, Invoice.id == WriteOff.invoice_id),
         branch(written_off_on, "write_off", Invoice.number, Invoice.open_amount,
-               *_status_write_offs(cid), written_off_on.between(date_from, date_to)),
+               *_status_write_offs(CID), written_off_on.between(date_from, date_to)),
         branch(CreditNote.issue_date, "credit_note", CreditNote.number, CreditNote.amount,
-               CreditNote.customer_id == cid, CreditNote.issue_date.between(date_from, date_to)),
+               CreditNote.customer_id == CID, CreditNote.issue_date.between(date_from, date_to)),
         # Every payment received, returned ones too: the bank's return is a line of its own
         # (a debit on the day the bank took the money back), so the running balance shows both.
         branch(Payment.received_on, "payment", func.coalesce(Payment.communication, ""),
-               Payment.amount, Payment.customer_id == cid,
+               Payment.amount, Payment.customer_id == CID,
                Payment.received_on.between(date_from, date_to), method=Payment.method),
         branch(returned_on, "returned", func.coalesce(Payment.communication, ""),
-               Payment.amount, Payment.customer_id == cid, Payment.status == "returned",
+               Payment.amount, Payment.customer_id == CID, Payment.status == "returned",
                returned_on.between(date_from, date_to), other_day=Payment.received_on,
                method=Payment.method)
         .outerjoin(BankStatementLine, BankStatementLine.id == Payment.return_line_id),
@@ -889,16 +888,3 @@ def _aging_buckets(sums: Any) -> tuple[list[tuple[str, str, Decimal]], Decimal]:
     buckets = [(key, str(label), Decimal(value or 0).quantize(Decimal("0.01")))
                for (key, label, *_), value in zip(AGING_BUCKETS, sums)]
     return buckets, sum((amount for *_, amount in buckets), ZERO)
-
-
-@functools.cache
-def _aging_query():
-    return select(*_aging_columns(CID))
-
-
-def aging_summary(cid: int, today: date | None = None) -> tuple[list[tuple[str, str, Decimal]],
-                                                                  Decimal]:
-    """Open amounts by how long they are overdue: [(key, label, amount)], total."""
-    today = today or business_today()
-    return _aging_buckets(db.session.execute(
-        _aging_query(), {"cid": cid, **_aging_limits(today)}).one())

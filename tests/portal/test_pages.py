@@ -487,14 +487,15 @@ def test_statement_csv_and_pdf_carry_the_aging_summary(portal_client, language):
 
 def test_aging_buckets_at_their_boundaries(app):
     """Days overdue -> bucket: 0 and earlier "not yet due", 1-30, 31-60, 61-90, 91 and more."""
-    from app.portal.services import aging_summary
+    from app.portal.services import statement
 
     customer = make_customer(email="agingedges@example.test")
     amount = 1
     for due_in_days in (5, 0, -1, -30, -31, -60, -61, -90, -91):
         make_invoice(customer, total=f"{amount}.00", due_in_days=due_in_days)
         amount *= 2
-    buckets, total = aging_summary(customer.id, TODAY)
+    found = statement(customer, today=TODAY)
+    buckets, total = found.aging, found.aging_total
     assert {key: value for key, _label, value in buckets} == {
         "current": Decimal("3.00"), "d1_30": Decimal("12.00"), "d31_60": Decimal("48.00"),
         "d61_90": Decimal("192.00"), "d90": Decimal("256.00")}
