@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.models import PluginConfig
+from app.core.time import business_today
 from app.customers.models import Customer
 from app.dunning.defaults import install_defaults
 from app.dunning.models import DunningAction, DunningActionInvoice, DunningLevel, DunningPolicy
@@ -17,11 +18,15 @@ from app.invoices.models import Invoice
 from app.notifications.models import Message
 from tests.helpers import make_customer, make_invoice
 
-TODAY = date.today()
+
+def today() -> date:
+    """The business day (Europe/Brussels) at the time of use: a module constant taken at import
+    went stale when a run crossed midnight in Brussels."""
+    return business_today()
 
 
 def day(offset: int) -> date:
-    return TODAY + timedelta(days=offset)
+    return today() + timedelta(days=offset)
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def business(**fields) -> Customer:
 def overdue(customer: Customer, days: int, total: str = "100.00", **fields) -> Invoice:
     """An invoice of ``customer`` that is ``days`` days overdue today."""
     return make_invoice(customer, total=total, due_in_days=-days,
-                        issue_date=TODAY - timedelta(days=days + 30), **fields)
+                        issue_date=today() - timedelta(days=days + 30), **fields)
 
 
 def remind_state(invoice: Invoice, level: int, reminded_days_ago: int,

@@ -6,7 +6,7 @@ import pytest
 from app.dunning.cli import dunning
 from app.dunning.models import DunningAction, DunningRun
 from app.notifications.models import Message
-from tests.dunning.conftest import TODAY, consumer, count, day, overdue
+from tests.dunning.conftest import consumer, count, day, overdue, today
 
 pytestmark = pytest.mark.usefixtures("defaults")
 
@@ -25,11 +25,11 @@ def test_dry_run_prints_each_decision_and_why_and_changes_nothing(app):
 
     db.session.commit()
 
-    result = invoke(app, "--dry-run", "--date", TODAY.isoformat())
+    result = invoke(app, "--dry-run", "--date", today().isoformat())
 
     assert result.exit_code == 0, result.output
     out = result.output
-    assert f"Dry run for {TODAY.isoformat()}: nothing is changed" in out
+    assert f"Dry run for {today().isoformat()}: nothing is changed" in out
     assert "remind: 1" in out and "excluded: 1" in out
     assert reminded.number in out and "First reminder (free)" in out
     assert invoice.number in out and "10 days overdue: reaches level 1" in out
@@ -42,10 +42,10 @@ def test_dry_run_prints_each_decision_and_why_and_changes_nothing(app):
 
 def test_run_applies_once_per_date(app):
     overdue(consumer(), 10)
-    first = invoke(app, "--date", TODAY.isoformat())
+    first = invoke(app, "--date", today().isoformat())
     assert first.exit_code == 0, first.output
     assert "remind: 1" in first.output and "messages: 1" in first.output
-    again = invoke(app, "--date", TODAY.isoformat())
+    again = invoke(app, "--date", today().isoformat())
     assert "done: 1" in again.output
     assert count(DunningAction) == 1 and count(Message) == 1 and count(DunningRun) == 1
     later = invoke(app, "--date", day(1).isoformat())

@@ -14,7 +14,6 @@ from app.dunning.engine import evaluate, run
 from app.dunning.models import DunningAction
 from app.extensions import db
 from tests.dunning.conftest import (
-    TODAY,
     consumer,
     count,
     day,
@@ -22,6 +21,7 @@ from tests.dunning.conftest import (
     overdue,
     remind_state,
     texts,
+    today,
 )
 
 pytestmark = pytest.mark.usefixtures("defaults")
@@ -42,7 +42,7 @@ def test_hand_over_through_the_csv_plugin_changes_the_legal_status(tmp_path):
     enable_plugin("collection_csv", directory=str(tmp_path), delimiter=";")
     customer, invoice = _after_formal_notice()
 
-    result = run(TODAY)
+    result = run(today())
 
     assert result.counts["handed_over"] == 1
     action = _action()
@@ -59,14 +59,14 @@ def test_hand_over_through_the_csv_plugin_changes_the_legal_status(tmp_path):
     # From now on, no more reminders: the agency has the file.
     [decision] = evaluate(day(30), customer_ids=[customer.id]).decisions
     assert decision.outcome == "excluded" and "legal status" in texts(decision.reasons)
-    run(TODAY)  # the same date again: nothing new, no second file
+    run(today())  # the same date again: nothing new, no second file
     assert count(DunningAction) == 1 and len(list(tmp_path.iterdir())) == 1
 
 
 def test_collection_needs_the_minimum_amount():
     enable_plugin("collection_csv")
     customer, _invoice = _after_formal_notice(total="20.00")
-    [decision] = evaluate(TODAY, customer_ids=[customer.id]).decisions
+    [decision] = evaluate(today(), customer_ids=[customer.id]).decisions
     assert decision.outcome == "waiting"
     assert "needs at least €50.00" in texts(decision.invoices[0].reasons)
 
@@ -113,7 +113,7 @@ def test_hand_over_through_the_http_plugin(monkeypatch):
     with FakeAgency() as agency:
         enable_plugin("collection_http", url=agency.url, timeout=5)
         agency.status = 503  # the agency is down on the first day
-        run(TODAY)
+        run(today())
         action = _action()
         assert action.handover_status == "failed" and "HTTP 503" in action.handover_error
         assert db.session.get(Customer, customer.id).legal_status == "none"
@@ -138,7 +138,7 @@ def test_hand_over_through_the_http_plugin(monkeypatch):
 
 def test_without_an_enabled_agency_plugin_the_hand_over_waits_and_says_why():
     customer, _invoice = _after_formal_notice()
-    run(TODAY)
+    run(today())
     action = _action()
     assert action.handover_status == "failed"
     assert "No collection agency plugin is enabled" in action.handover_error

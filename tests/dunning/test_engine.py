@@ -17,7 +17,6 @@ from app.notifications.models import Message
 from app.payments.models import Payment
 from app.requests.models import Deferral, Dispute, Installment, PaymentPlan
 from tests.dunning.conftest import (
-    TODAY,
     business,
     consumer,
     count,
@@ -26,13 +25,14 @@ from tests.dunning.conftest import (
     overdue,
     remind_state,
     texts,
+    today,
 )
 
 pytestmark = pytest.mark.usefixtures("defaults")
 
 
-def decision_for(customer, on=TODAY):
-    [decision] = evaluate(on, customer_ids=[customer.id]).decisions
+def decision_for(customer, on=None):
+    [decision] = evaluate(on or today(), customer_ids=[customer.id]).decisions
     return decision
 
 
@@ -43,7 +43,7 @@ def test_one_message_at_the_highest_level_listing_every_overdue_invoice():
     newer = overdue(customer, 20, total="80.00")          # first reminder due (7 days)
     recent = overdue(customer, 2, total="30.00")          # overdue, not yet reminded
 
-    result = run(TODAY)
+    result = run(today())
 
     assert result.counts["remind"] == 1
     [action] = db.session.scalars(select(DunningAction)).all()
@@ -56,7 +56,7 @@ def test_one_message_at_the_highest_level_listing_every_overdue_invoice():
     assert all(number in body for number in (oldest.number, newer.number, recent.number))
     db.session.expire_all()
     assert (oldest.dunning_level, newer.dunning_level, recent.dunning_level) == (2, 1, 0)
-    assert oldest.last_reminded_on == TODAY and recent.last_reminded_on is None
+    assert oldest.last_reminded_on == today() and recent.last_reminded_on is None
     assert oldest.last_reminder_effective_on == day(1)  # e-mail: counts from the next day
     # Fees only where the invoice's own level charges them (level 2 for Belgian consumers).
     assert oldest.dunning_fees == be_consumer_lump_sum(D("200.00")) and newer.dunning_fees == 0
@@ -70,7 +70,7 @@ def test_fourteen_day_wait_between_belgian_consumer_levels_counts_per_channel():
     overdue(by_email, 10)
     by_letter = consumer(delivery_channel="paper")
     overdue(by_letter, 10)
-    run(TODAY)
+    run(today())
     actions = {a.customer_id: a for a in db.session.scalars(select(DunningAction))}
     assert actions[by_email.id].channels == "email"
     assert actions[by_letter.id].channels == "letter"
@@ -146,7 +146,7 @@ def test_invoice_exclusions_are_explained(kind):
     assert left_out.status == "excluded"
     assert EXCLUSIONS[kind] in texts(left_out.reasons)
     assert decision.outcome == "remind" and [i.invoice.id for i in decision.listed] == [other.id]
-    run(TODAY)
+    run(today())
     [action] = db.session.scalars(select(DunningAction)).all()
     assert action.invoice_ids == [other.id]
     assert any(EXCLUSIONS[kind] in r for r in _stored_reasons(action, invoice.id))
@@ -178,7 +178,7 @@ def test_customers_in_legal_proceedings_insolvency_or_collection_get_nothing(sta
     decision = decision_for(customer)
     assert decision.outcome == "excluded"
     assert "legal status" in texts(decision.reasons)
-    run(TODAY)
+    run(today())
     assert count(DunningAction) == 0 and count(Message) == 0
 
 
@@ -275,13 +275,13 @@ def test_a_broken_promise_resumes_reminders_by_itself():
     assert decision.outcome == "remind"
     assert "was not kept: reminders resume" in texts(decision.listed[0].reasons)
     assert db.session.get(Deferral, deferral.id).status == "active"  # a dry run changes nothing
-    run(TODAY)
+    run(today())
     db.session.expire_all()
     assert db.session.get(Deferral, deferral.id).status == "broken"
     assert count(DunningAction) == 1
     told = db.session.scalars(select(Message).where(Message.event == "promise_broken")).all()
     assert [m.customer_id for m in told] == [customer.id]
-    run(TODAY)  # a second run of the same day tells nobody twice
+    run(today())  # a second run of the same day tells nobody twice
     assert db.session.scalar(select(func.count()).select_from(Message)
                              .where(Message.event == "promise_broken")) == 1
 
@@ -298,10 +298,10 @@ def test_a_broken_plan_resumes_reminders_by_itself():
     db.session.commit()
     decision = decision_for(customer)
     assert "is broken (instalment due on" in texts(decision.listed[0].reasons)
-    run(TODAY)
+    run(today())
     db.session.expire_all()
     plan = db.session.get(PaymentPlan, plan.id)
-    assert plan.status == "broken" and plan.broken_on == TODAY
+    assert plan.status == "broken" and plan.broken_on == today()
     assert db.session.get(Installment, late.id).status == "late"
     assert count(DunningAction) == 1
     told = db.session.scalars(select(Message).where(Message.event == "plan_broken")).all()
@@ -316,7 +316,7 @@ def test_reminder_waits_until_just_after_the_preferred_payment_day():
     assert decision.outcome == "postponed"
     assert decision.until == payday + timedelta(days=1)
     assert f"prefers to pay on day {payday.day}" in texts(decision.reasons)
-    run(TODAY)
+    run(today())
     assert count(DunningAction) == 0
     assert decision_for(customer, payday + timedelta(days=1)).outcome == "remind"
 
@@ -325,7 +325,7 @@ def test_never_more_than_one_reminder_in_n_days():
     customer = consumer()
     overdue(customer, 10)
     later = overdue(customer, 5)  # reaches the first level in 2 days
-    run(TODAY)
+    run(today())
     assert db.session.get(type(later), later.id).dunning_level == 0
     decision = decision_for(customer, day(2))
     assert decision.outcome == "postponed" and decision.until == day(7)
@@ -346,20 +346,20 @@ def test_optional_pre_due_notice():
     decision = decision_for(customer)
     assert decision.outcome == "remind" and decision.level.tone == "pre_due"
     assert decision_for(by_debit).outcome == "not_due"
-    run(TODAY)
+    run(today())
     [message] = db.session.scalars(select(Message)).all()
     assert message.template.key == "dunning_pre_due" and soon.number in message.body_text
     db.session.expire_all()
-    assert soon.dunning_level == 0 and soon.last_reminded_on == TODAY
+    assert soon.dunning_level == 0 and soon.last_reminded_on == today()
     assert decision_for(customer, day(1)).outcome == "not_due"  # once only
 
 
 def test_same_date_twice_creates_nothing_new():
     for n in range(3):
         overdue(consumer(), 10 + n)
-    first = run(TODAY)
+    first = run(today())
     before = (count(DunningAction), count(Message))
-    second = run(TODAY)
+    second = run(today())
     assert before == (count(DunningAction), count(Message)) == (3, 3)
     assert first.run_id == second.run_id
     assert second.counts["done"] == 3 and second.counts.get("remind", 0) == 0
@@ -368,7 +368,7 @@ def test_same_date_twice_creates_nothing_new():
 def test_customer_with_nothing_to_send_to_is_not_marked_reminded():
     customer = make_customer_without_address()
     overdue(customer, 10)
-    result = run(TODAY)
+    result = run(today())
     assert result.counts["no_address"] == 1
     assert count(DunningAction) == 0
     assert db.session.scalar(select(Customer).where(Customer.id == customer.id)) is not None

@@ -12,7 +12,6 @@ from app.notifications.models import Message
 from app.portal.models import PortalAccess
 from app.requests.models import Deferral
 from tests.dunning.conftest import (
-    TODAY,
     business,
     consumer,
     count,
@@ -20,6 +19,7 @@ from tests.dunning.conftest import (
     outcome_snapshot,
     overdue,
     remind_state,
+    today,
 )
 
 pytestmark = pytest.mark.usefixtures("defaults")
@@ -73,12 +73,12 @@ def test_a_crash_after_a_batch_and_a_rerun_give_the_result_of_one_clean_run():
             raise Crash("worker killed")
 
     with pytest.raises(Crash):
-        run(TODAY, batch_size=3, after_batch=crash_after_first_batch)
+        run(today(), batch_size=3, after_batch=crash_after_first_batch)
     db.session.expire_all()
     assert count(DunningAction) == 3  # the first batch was committed, nothing of the rest
     assert db.session.scalar(select(DunningRun.status)) == "failed"
 
-    resumed = run(TODAY, batch_size=3)
+    resumed = run(today(), batch_size=3)
     assert resumed.counts["done"] == 3 and resumed.counts["remind"] == 4
     after_crash = outcome_snapshot()
     assert db.session.scalar(select(func.count()).select_from(DunningRun)) == 1
@@ -86,7 +86,7 @@ def test_a_crash_after_a_batch_and_a_rerun_give_the_result_of_one_clean_run():
 
     _forget_every_run(initial)
     assert count(Message) == 0 and all(v["dunning_level"] in (0, 1) for v in initial.values())
-    run(TODAY, batch_size=100)
+    run(today(), batch_size=100)
     assert outcome_snapshot() == after_crash
     assert len(after_crash["actions"]) == 7
     assert len(after_crash["messages"]) == 7
@@ -94,9 +94,9 @@ def test_a_crash_after_a_batch_and_a_rerun_give_the_result_of_one_clean_run():
 
 def test_running_the_same_date_again_changes_nothing():
     _population()
-    run(TODAY)
+    run(today())
     first = outcome_snapshot()
-    run(TODAY)
+    run(today())
     assert outcome_snapshot() == first
     assert count(DunningRun) == 1
 
@@ -111,7 +111,7 @@ def test_a_dry_run_changes_nothing():
     before = (outcome_snapshot(), count(DunningRun), count(PortalAccess),
               db.session.scalar(select(Deferral.status)))
 
-    evaluation = evaluate(TODAY)
+    evaluation = evaluate(today())
 
     assert evaluation.counts["remind"] == 8
     db.session.rollback()

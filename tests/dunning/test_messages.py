@@ -21,7 +21,7 @@ from app.extensions import db
 from app.notifications.defaults import load_defaults
 from app.notifications.models import Message
 from app.notifications.rendering import render_source
-from tests.dunning.conftest import TODAY, consumer, day, overdue, remind_state
+from tests.dunning.conftest import consumer, day, overdue, remind_state, today
 
 pytestmark = pytest.mark.usefixtures("defaults")
 
@@ -50,7 +50,7 @@ def _messages(customer):
 def test_belgian_consumer_first_reminder_has_the_mandatory_content(language):
     customer = consumer(language=language)
     invoice = overdue(customer, 10, total="420.00", description="Abonnement fibre - mars")
-    run(TODAY)
+    run(today())
     [message] = _messages(customer)
     text = message.body_text
     assert message.template.key == "dunning_be_consumer_first"
@@ -75,7 +75,7 @@ def test_formal_notice_goes_by_email_and_letter_with_fees(language):
     customer = consumer(language=language)
     invoice = overdue(customer, 60, total="300.00")
     remind_state(invoice, level=2, reminded_days_ago=20)
-    run(TODAY)
+    run(today())
     messages = _messages(customer)
     assert [m.channel for m in messages] == ["email", "letter"]
     assert "Rue Haute 1" in messages[1].recipient
@@ -92,7 +92,7 @@ def test_dutch_consumers_get_the_fourteen_day_letter_with_the_costs():
                         postal_code="3511 AZ", city="Utrecht")
     invoice = overdue(customer, 30, total="500.00")
     remind_state(invoice, level=1, reminded_days_ago=10)
-    run(TODAY)
+    run(today())
     email = _messages(customer)[0]
     assert email.template.key == "dunning_nl_consumer_14_day"
     assert "binnen 14 dagen" in email.body_text
@@ -110,7 +110,7 @@ def test_sms_waits_for_the_end_of_the_quiet_hours():
     db.session.commit()
     customer = consumer(sms_reminders=True, phone="+32470000000")
     overdue(customer, 10)
-    run(TODAY)
+    run(today())
     by_channel = {m.channel: m for m in _messages(customer)}
     assert set(by_channel) == {"email", "sms"}
     now = datetime.now(UTC)
@@ -124,7 +124,7 @@ def test_every_default_template_renders_in_every_language():
     invoice = overdue(customer, 60, total="300.00")
     remind_state(invoice, level=1, reminded_days_ago=20)
     overdue(customer, 10, total="45.50", description="Entretien")
-    [decision] = evaluate(TODAY, customer_ids=[customer.id]).decisions
+    [decision] = evaluate(today(), customer_ids=[customer.id]).decisions
     from app.notifications.context import base_context
 
     details = invoice_details([i.invoice.id for i in decision.listed])
@@ -133,7 +133,7 @@ def test_every_default_template_renders_in_every_language():
     for default in defaults:
         where = (default.key, default.channel, default.language)
         links = {"pay": "https://pay", "plan": "https://plan"}
-        context = {**message_context(decision, TODAY, default.channel, links, default.language,
+        context = {**message_context(decision, today(), default.channel, links, default.language,
                                      details), **base_context(customer)}
         subject, text, html = render_source(default.subject, default.body_text,
                                             default.body_html, default.language, context)
@@ -166,7 +166,7 @@ def test_reminder_links_open_the_pay_page_and_the_payment_plan_page(app, languag
 
     customer = consumer(language=language, email=f"plan.{language}@example.test")
     overdue(customer, 10, total="420.00")
-    run(TODAY)
+    run(today())
     [message] = _messages(customer)
     adapter = app.url_map.bind("localhost")
     opened = {}

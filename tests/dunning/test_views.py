@@ -8,7 +8,7 @@ from app.dunning.models import DunningAction
 from app.extensions import db
 from app.invoices.models import Invoice
 from tests.backoffice.conftest import session_csrf
-from tests.dunning.conftest import TODAY, consumer, count, overdue
+from tests.dunning.conftest import consumer, count, overdue, today
 from tests.helpers import csrf_token
 
 pytestmark = pytest.mark.usefixtures("defaults")
@@ -21,7 +21,7 @@ def test_dry_run_screen_shows_each_customer_level_and_reasons(staff_client):
     overdue(excluded, 10)
     client = staff_client("Credit manager")
 
-    page = client.get(f"/dunning/dry-run/?date={TODAY.isoformat()}&outcome=all")
+    page = client.get(f"/dunning/dry-run/?date={today().isoformat()}&outcome=all")
 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -66,7 +66,7 @@ def test_excluding_an_invoice_needs_a_reason_and_shows_in_the_dry_run(app, staff
     db.session.expire_all()
     blocked = db.session.get(Invoice, invoice.id)
     assert blocked.dunning_blocked and blocked.dunning_blocked_by == "ar_clerk"
-    assert blocked.dunning_blocked_on == TODAY
+    assert blocked.dunning_blocked_on == today()
     html = client.get("/dunning/dry-run/?outcome=all").get_data(as_text=True)
     assert "Excluded from reminders by hand: Customer called: paying on Friday" in html
 
@@ -89,7 +89,7 @@ def test_read_only_staff_cannot_exclude(app, staff_client):
 def test_invoice_page_offers_the_exclusion_and_lists_its_reminders(app, staff_client):
     customer = consumer()
     invoice = overdue(customer, 10)
-    run(TODAY)
+    run(today())
     client = staff_client("Credit manager")
     page = client.get(f"/invoiceview/show/{invoice.id}")
     assert page.status_code == 200

@@ -21,7 +21,7 @@ from app.invoices.models import CreditNote
 from app.payments.models import Allocation
 from app.payments.money_out_models import WriteOff
 from tests.backoffice.conftest import session_csrf
-from tests.dunning.conftest import TODAY, consumer, overdue
+from tests.dunning.conftest import consumer, overdue, today
 from tests.helpers import make_invoice, make_staff_user
 
 
@@ -104,7 +104,7 @@ def test_write_off_ends_dunning_with_the_reason_kept(app):
     assert invoice.status == "written_off" and invoice.open_amount == 0
     assert _fresh(write_off).reason == "Customer deceased, estate insolvent"
     assert _fresh(customer).balance == 0
-    run(TODAY)
+    run(today())
     assert _count(DunningActionInvoice, DunningActionInvoice.invoice_id == written.id) == 0
     # The same situation without the write-off is reminded: the run did look.
     assert _count(DunningActionInvoice, DunningActionInvoice.invoice_id == reminded.id) == 1
