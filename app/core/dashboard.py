@@ -9,7 +9,7 @@ from flask import abort, current_app, g, has_request_context, redirect, request,
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.core.models import ZERO
+from app.core.models import ZERO, utcnow
 from app.core.time import business_today
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
@@ -58,9 +58,11 @@ def dashboard_figures(today: date | None = None) -> dict:
         amount, count = _sum_and_count(*conditions)
         buckets.append({"label": bucket.label, "amount": amount, "count": count,
                         "url": _overdue_url(bucket)})
-    open_requests = db.session.scalar(
-        select(func.count()).select_from(CustomerRequest).where(
-            CustomerRequest.status.in_(OPEN_REQUEST_STATUSES)))
+    open_requests, late_requests = db.session.execute(
+        select(func.count(),
+               func.count().filter(CustomerRequest.sla_due_at <= utcnow()))
+        .select_from(CustomerRequest).where(CustomerRequest.status.in_(OPEN_REQUEST_STATUSES))
+    ).one()
     return {
         "total_open": total_open,
         "open_count": open_count,
@@ -69,6 +71,8 @@ def dashboard_figures(today: date | None = None) -> dict:
         "due_soon": due_soon,
         "due_soon_count": due_soon_count,
         "open_requests": open_requests or 0,
+        # Open requests past their answer time (SLA), the same rule as the list it links to.
+        "late_requests": late_requests or 0,
         "buckets": buckets,
         "links": _links(),
         "work": _work_queues(),
