@@ -1,12 +1,12 @@
 """The aging report as CSV or XLSX (one row per customer, then segments and the total)."""
 from __future__ import annotations
 
-import csv
 import io
 from decimal import Decimal
 
 from flask_babel import gettext as _
 
+from app.core.spreadsheets import append_row, csv_writer
 from app.insights.aging import BUCKET_LABELS, BUCKETS, SEGMENT_LABELS, AgingReport, Row
 
 
@@ -34,19 +34,12 @@ def _rows(report: AgingReport) -> list[list]:
     return rows
 
 
-def _safe(value):
-    """No formula injection: a text cell starting with = + - @ is prefixed with a quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def to_csv(report: AgingReport) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv_writer(out, delimiter=";")
     writer.writerow(_header())
     for row in _rows(report):
-        writer.writerow([_safe(v) if not isinstance(v, Decimal) else f"{v:.2f}" for v in row])
+        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel reads UTF-8 then
 
 
@@ -56,9 +49,9 @@ def to_xlsx(report: AgingReport) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = _("Aging")[:31]
-    sheet.append(_header())
+    append_row(sheet, _header())
     for row in _rows(report):
-        sheet.append([_safe(v) for v in row])
+        append_row(sheet, row)
     for column in range(5, 5 + len(BUCKETS) + 1):
         for cell in sheet.iter_cols(min_col=column, max_col=column, min_row=2):
             for c in cell:

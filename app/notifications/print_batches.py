@@ -9,12 +9,12 @@ same rule the delivery job applies to messages still in the outbox
 """
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import zipfile
 from pathlib import Path
 
+from app.core.spreadsheets import csv_writer
 from app.dunning.services import reminder_is_moot
 from app.notifications.models import PrintBatch
 
@@ -47,7 +47,7 @@ def batch_zip(batch: PrintBatch) -> bytes:
     folder = Path(batch.folder)
     buffer = io.BytesIO()
     manifest = io.StringIO()
-    writer = csv.writer(manifest, delimiter=";")
+    writer = csv_writer(manifest, delimiter=";")  # addresses are customer text
     writer.writerow(["file", "message", "customer", "language", "address"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for message in sorted(batch.messages, key=lambda m: m.id):

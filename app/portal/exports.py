@@ -4,7 +4,6 @@ Both are built from services.statement(), the same figures the statement page sh
 """
 from __future__ import annotations
 
-import csv
 import io
 from decimal import Decimal
 
@@ -16,6 +15,7 @@ from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from app.core.i18n import current_language, day, money
 from app.core.settings import company_details
+from app.core.spreadsheets import csv_writer
 from app.invoices.pdf import INK, MUTED, RULE, SHADE, P
 from app.portal.services import Statement
 
@@ -106,14 +106,14 @@ def statement_csv(statement: Statement) -> bytes:
     """UTF-8 with BOM; ';' and decimal comma in French and Dutch, as spreadsheets there expect."""
     continental = current_language() in ("fr", "nl")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";" if continental else ",", lineterminator="\r\n")
+    writer = csv_writer(buffer, delimiter=";" if continental else ",", lineterminator="\r\n")
     writer.writerow([_("Date"), _("Type"), _("Document"), _("Description"), _("Debit"),
                      _("Credit"), _("Balance")])
     writer.writerow([statement.date_from.isoformat(), "", "", _("Opening balance"), "", "",
                      _number(statement.opening_balance)])
     for line in statement.lines:
-        writer.writerow([line.on.isoformat(), kind_label(line.kind), _cell(line.reference),
-                         _cell(line.text), _number(line.debit) if line.debit else "",
+        writer.writerow([line.on.isoformat(), kind_label(line.kind), line.reference,
+                         line.text, _number(line.debit) if line.debit else "",
                          _number(line.credit) if line.credit else "", _number(line.balance)])
     writer.writerow([statement.date_to.isoformat(), "", "", _("Closing balance"), "", "",
                      _number(statement.closing_balance)])
@@ -121,7 +121,7 @@ def statement_csv(statement: Statement) -> bytes:
     writer.writerow([])
     writer.writerow([_("Open amounts by age"), _("Amount")])
     for _key, label, amount in statement.aging:
-        writer.writerow([_cell(label), _number(amount)])
+        writer.writerow([label, _number(amount)])
     writer.writerow([_("Total open"), _number(statement.aging_total)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -129,9 +129,3 @@ def statement_csv(statement: Statement) -> bytes:
 def _number(amount: Decimal) -> str:
     """2 decimals, no thousands separator (so that a spreadsheet reads it as a number)."""
     return format_decimal(amount, format="0.00")
-
-
-def _cell(value: str | None) -> str:
-    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

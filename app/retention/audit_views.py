@@ -6,7 +6,6 @@ all: no role, however broad its permissions, can change or remove an audit event
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 
 from app.core.admin import READ_ONLY, FilterCustomerText, StaffModelView, customer_search_field
+from app.core.spreadsheets import csv_writer
 from app.extensions import db
 from app.retention import audit
 from app.retention.models import ACTOR_TYPES, AUDIT_ACTIONS, AuditEvent
@@ -28,13 +28,12 @@ CSV_COLUMNS = ("at", "actor_type", "actor", "ip", "action", "entity", "entity_id
 
 
 def _cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
+    """A CSV cell's text (the writer neutralises formulas)."""
     if value is None:
         return ""
     if isinstance(value, list):
         value = " ".join(str(v) for v in value)
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 class AuditEventView(StaffModelView):
@@ -92,7 +91,7 @@ class AuditEventView(StaffModelView):
     @staticmethod
     def _rows(query) -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(CSV_COLUMNS)
         for event in query.yield_per(1000):
             writer.writerow([_cell(getattr(event, column)) for column in CSV_COLUMNS])

@@ -1,7 +1,6 @@
 """Writing a hand-over case as a CSV file (see the package docstring)."""
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -9,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+
+from app.core.spreadsheets import csv_writer
 
 COLUMNS = (
     "case_id", "handed_over_on", "creditor_name", "creditor_enterprise_number",
@@ -44,7 +45,7 @@ def render(case: dict[str, Any], delimiter: str = ";") -> str:
     address = debtor.get("address") or {}
     reminders = " | ".join(f"{r['date']} {r['level']}" for r in case.get("reminders", []))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer = csv_writer(buffer, delimiter=delimiter, lineterminator="\r\n")  # no formulas
     writer.writerow(COLUMNS)
     for invoice in case["invoices"]:
         writer.writerow([

@@ -545,10 +545,10 @@ def test_statement_with_wrong_dates_explains(portal_client, english):
 
 
 def test_csv_cells_cannot_run_formulas(app):
-    from app.portal.exports import _cell
+    from app.core.spreadsheets import safe_cell  # the writer statement_csv uses
 
-    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
-    assert _cell("INV-1") == "INV-1"
+    assert safe_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert safe_cell("INV-1") == "INV-1"
 
 
 # --- languages and page hygiene ---------------------------------------------------------------
