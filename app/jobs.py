@@ -84,14 +84,21 @@ def redis_connection(app: Flask | None = None):
 
 
 def enqueue(func: Callable | str, *args: Any, job_id: str | None = None,
-            queue: str = "default", **kwargs: Any) -> str | Future | None:
-    """Queue ``func(*args, **kwargs)`` to run in the background; returns the job id or future."""
+            queue: str = "default", scheduled_run_id: int | None = None,
+            **kwargs: Any) -> str | Future | None:
+    """Queue ``func(*args, **kwargs)`` to run in the background; returns the job id or future.
+
+    ``scheduled_run_id`` (the scheduler's app.core.job_runs row) makes the wrapper record the
+    job's start, end and result on that row, in every mode.
+    """
     app = current_app._get_current_object()
     mode = app.config.get("JOBS_MODE", "thread")
     path = func_path(func)
     if mode == "rq":
         from rq import Queue, Retry
 
+        if scheduled_run_id is not None:
+            kwargs = {**kwargs, RUN_ID_KWARG: scheduled_run_id}
         rq_queue = Queue(queue, connection=redis_connection(app))
         job = rq_queue.enqueue(
             run_in_app_context, path, *args, job_id=job_id, retry=Retry(max=3, interval=[10, 60, 300]),
@@ -99,9 +106,9 @@ def enqueue(func: Callable | str, *args: Any, job_id: str | None = None,
         )
         return job.id
     if mode == "sync":
-        run_with_app(app, path, args, kwargs)
+        run_with_app(app, path, args, kwargs, scheduled_run_id)
         return job_id
-    return _thread_executor(app).submit(run_with_app, app, path, args, kwargs)
+    return _thread_executor(app).submit(run_with_app, app, path, args, kwargs, scheduled_run_id)
 
 
 def _thread_executor(app: Flask) -> ThreadPoolExecutor:
@@ -112,16 +119,41 @@ def _thread_executor(app: Flask) -> ThreadPoolExecutor:
     return state["executor"]
 
 
-def run_with_app(app: Flask, path: str, args: tuple, kwargs: dict) -> Any:
-    token = current_job.set(path)
+def run_with_app(app: Flask, path: str, args: tuple, kwargs: dict,
+                 scheduled_run_id: int | None = None) -> Any:
     with app.app_context():
         try:
-            return resolve(path)(*args, **kwargs)
+            return _run_recorded(path, args, kwargs, scheduled_run_id)
         except Exception:
             log.exception("job %s failed", path)
             raise
-        finally:
-            current_job.reset(token)
+
+
+# The keyword that carries the scheduler's run id through RQ to run_in_app_context.
+RUN_ID_KWARG = "_creditdesk_scheduled_run_id"
+
+
+def _run_recorded(path: str, args: tuple, kwargs: dict, scheduled_run_id: int | None) -> Any:
+    """Run the job (inside an app context); for a scheduled job, record start, end and result."""
+    token = current_job.set(path)
+    try:
+        if scheduled_run_id is None:
+            return resolve(path)(*args, **kwargs)
+        from app.core import job_runs
+        from app.extensions import db
+
+        job_runs.record_start(scheduled_run_id)
+        try:
+            result = resolve(path)(*args, **kwargs)
+        except BaseException as exc:
+            db.session.rollback()  # the record goes on a connection of its own: no lock held
+            job_runs.record_failure(scheduled_run_id, exc)
+            raise
+        db.session.rollback()  # the job committed what it meant to; nothing left to hold
+        job_runs.record_success(scheduled_run_id, result)
+        return result
+    finally:
+        current_job.reset(token)
 
 
 # --- RQ side -------------------------------------------------------------------------------
@@ -139,21 +171,34 @@ def run_in_app_context(path: str, *args: Any, **kwargs: Any) -> Any:
         from app import create_app
 
         _worker_app = create_app()
-    token = current_job.set(path)
-    try:
-        with _worker_app.app_context():
-            return resolve(path)(*args, **kwargs)
-    finally:
-        current_job.reset(token)
+    scheduled_run_id = kwargs.pop(RUN_ID_KWARG, None)
+    with _worker_app.app_context():
+        return _run_recorded(path, args, kwargs, scheduled_run_id)
+
+
+# Waits between two attempts to reach Redis again: doubled each time, at most this.
+RECONNECT_FIRST_SECONDS = 1.0
+RECONNECT_MAX_SECONDS = 60.0
 
 
 def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
-    """Run an RQ worker in this process for ``app`` (used by ``flask creditdesk worker``)."""
-    global _worker_app
+    """Run an RQ worker in this process for ``app`` (used by ``flask creditdesk worker``).
+
+    RQ's worker leaves its loop (and the process would exit) when Redis goes away outside the
+    wait for a job. This loop starts it again with a capped exponential back-off, so workers
+    come back by themselves when Redis does; only a stop request (SIGTERM, Ctrl-C) ends it.
+    """
+    import signal
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Worker
+    from rq.exceptions import StopRequested
 
     from app.extensions import db
 
+    global _worker_app
     _worker_app = app
 
     class AppWorker(Worker):
@@ -163,5 +208,34 @@ def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
                 db.engine.dispose(close=False)
             return super().perform_job(job, queue)
 
-    worker = AppWorker(queues, connection=redis_connection(app))
-    return worker.work(burst=burst, with_scheduler=True)
+    stop = threading.Event()
+    delay = RECONNECT_FIRST_SECONDS
+    while True:
+        worker = AppWorker(queues, connection=redis_connection(app))
+        began = time.monotonic()
+        try:
+            worked = worker.work(burst=burst, with_scheduler=True)
+            if burst or worker._shutdown_requested_date is not None:
+                return worked  # finished its burst, or asked to stop (SIGTERM, Ctrl-C)
+            problem = "the worker loop ended"
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        except StopRequested:
+            return False
+        if burst:
+            return False
+        if time.monotonic() - began > 5 * RECONNECT_MAX_SECONDS:
+            delay = RECONNECT_FIRST_SECONDS  # it had been working: a new outage starts small
+        log.warning("worker: Redis unreachable (%s); reconnecting in %.0f s", problem, delay)
+        # RQ's own handlers are gone with its loop: a stop request during the wait ends here.
+        previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            stop.wait(delay)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if stop.is_set():
+            log.info("worker: stop requested while waiting for Redis")
+            return False
+        delay = min(delay * 2, RECONNECT_MAX_SECONDS)

@@ -35,6 +35,8 @@ POLICY_VIEWS = r"(Dunning(Policy|Level)|MessageTemplate|Setting|PluginConfig|Ref
 # User and role administration (FAB's security screens and their menu category): Admin only.
 # ResetPasswordView sets *another* user's password, so it belongs here too.
 SECURITY_VIEWS = r"(User|Role|Permission|ViewMenu|Register|Group|ApiKey|ResetPassword)\w*|Security"
+# Operations screens (the scheduled jobs and how they ended): Admin only.
+OPERATIONS_VIEWS = r"Scheduled ?[jJ]ob\w*"
 # Uploads and imports: their pages are forms that change data, so read-only grants leave them out.
 UPLOAD_VIEWS = r"Import\w*"
 # The REST API classes the ERP uses (built by the API module).
@@ -73,17 +75,19 @@ def _all_but(*groups: str) -> str:
 
 FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ADMIN: [(r".*", r".*")],
-    CREDIT_MANAGER: SELF_SERVICE + [(_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS), r".*")],
+    CREDIT_MANAGER: SELF_SERVICE + [(_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS, OPERATIONS_VIEWS),
+                                      r".*")],
     AR_CLERK: SELF_SERVICE + [
-        (_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS, POLICY_VIEWS), r".*"),
+        (_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS, POLICY_VIEWS, OPERATIONS_VIEWS), r".*"),
         (rf"^(?:{POLICY_VIEWS})$", READ_PERMISSIONS),
     ],
     COMPLIANCE_OFFICER: SELF_SERVICE + [
         (rf"^(?:{COMPLIANCE_VIEWS})$", r".*"),
-        (_all_but(SECURITY_VIEWS, UPLOAD_VIEWS), READ_PERMISSIONS),
+        (_all_but(SECURITY_VIEWS, UPLOAD_VIEWS, OPERATIONS_VIEWS), READ_PERMISSIONS),
     ],
     READ_ONLY: READ_ONLY_SELF_SERVICE + [
-        (_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS, UPLOAD_VIEWS), READ_PERMISSIONS),
+        (_all_but(SECURITY_VIEWS, COMPLIANCE_VIEWS, UPLOAD_VIEWS, OPERATIONS_VIEWS),
+         READ_PERMISSIONS),
     ],
     ERP_INTEGRATION: [(rf"^(?:{ERP_API_VIEWS})$", r".*")],
 }

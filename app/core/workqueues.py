@@ -163,6 +163,20 @@ def _plans_at_risk(today: date, rows: bool):
     return count, listed
 
 
+def _late_jobs(now: datetime, rows: bool):
+    from app.core.job_runs import STATUS_LABELS, late_jobs
+
+    late = late_jobs(now)
+    listed = []
+    if rows:
+        for state in late[:LIST_SIZE]:
+            status = state.today.status if state.today is not None else None
+            listed.append((state.name, _url("ScheduledJobView.index"),
+                           str(STATUS_LABELS.get(status, status)) if status
+                           else str(_l("not enqueued"))))
+    return len(late), listed
+
+
 def work_queues(user=None, rows: bool = False, now: datetime | None = None,
                 today: date | None = None) -> list[Queue]:
     """The queues for ``user`` (default: the signed-in staff member)."""
@@ -184,6 +198,8 @@ def work_queues(user=None, rows: bool = False, now: datetime | None = None,
          "WorkQueueView.flagged", "WorkQueueView"),
         ("plans", _l("Payment plans about to break"), lambda: _plans_at_risk(today, rows),
          "PaymentPlanView.list", "PaymentPlanView"),
+        ("late_jobs", _l("Daily jobs late or failed"), lambda: _late_jobs(now, rows),
+         "ScheduledJobView.index", "ScheduledJobView"),
     ]
     queues = []
     for key, label, compute, endpoint, view in specs:

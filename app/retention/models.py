@@ -61,7 +61,8 @@ class RetentionRun(Model):
     __tablename__ = "retention_run"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(10), default="running")
+    # running, done, failed, or interrupted (its process died: no heartbeat for a while)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     triggered_by: Mapped[str | None] = mapped_column(String(100))
@@ -78,6 +79,8 @@ class RetentionRun(Model):
     pending_files: Mapped[list] = mapped_column(JSON, default=list)
     longest_transaction_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # Refreshed with each committed batch: a "running" run that stopped beating was killed.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tombstones: Mapped[list[RetentionTombstone]] = relationship(back_populates="run")
 
     def __repr__(self) -> str:

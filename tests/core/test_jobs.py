@@ -83,20 +83,26 @@ def test_rq_mode_queues_the_job_and_a_worker_runs_it(app, monkeypatch):
 
 
 def test_scheduler_enqueues_each_job_once_per_day(monkeypatch):
+    from app.core.job_runs import ScheduledJobRun
+
     ran = []
     monkeypatch.setattr(scheduler, "SCHEDULE", [jobs.ScheduledJob(
         "refresh-balances", "02:30", "app.customers.jobs.refresh_all_balances")])
-    monkeypatch.setattr(scheduler, "enqueue", lambda func, job_id=None: ran.append(job_id))
+    monkeypatch.setattr(scheduler, "enqueue",
+                        lambda func, job_id=None, scheduled_run_id=None: ran.append(job_id))
     morning = datetime(2026, 11, 23, 1, 0, tzinfo=BUSINESS_TZ)
     night = datetime(2026, 11, 23, 3, 0, tzinfo=BUSINESS_TZ)
     assert scheduler.tick(morning) == []  # refresh-balances is planned at 02:30
     assert scheduler.tick(night) == ["refresh-balances"]
     assert scheduler.tick(night) == []  # not twice the same day, even after a restart
-    assert ran == ["refresh-balances:2026-11-23"]
+    assert ran == ["refresh-balances-2026-11-23"]  # RQ 2 refuses ":" in a job id
     next_day = datetime(2026, 11, 24, 9, 0, tzinfo=BUSINESS_TZ)
     assert scheduler.tick(next_day) == ["refresh-balances"]
-    row = db.session.scalar(select(Setting).where(Setting.key.like("scheduler.%")))
-    assert row.value == "2026-11-24"
+    days = db.session.scalars(select(ScheduledJobRun.business_date)
+                              .order_by(ScheduledJobRun.business_date)).all()
+    assert [d.isoformat() for d in days] == ["2026-11-23", "2026-11-24"]
+    # The scheduler's bookkeeping is not a business rule.
+    assert db.session.scalar(select(Setting).where(Setting.key.like("scheduler.%"))) is None
 
 
 @pytest.mark.parametrize("mode", ["sync", "thread"])
