@@ -1,4 +1,8 @@
-"""`flask dunning run [--date D] [--dry-run]`: the same run the scheduler starts every day."""
+"""`flask dunning run [--date D] [--dry-run]`: the same run the scheduler starts every day.
+
+A second run of the same date started while one is running changes nothing: it says so and
+exits with code 3.
+"""
 from __future__ import annotations
 
 import textwrap
@@ -12,6 +16,7 @@ from app.core.i18n import money
 from app.core.time import business_today
 
 dunning = AppGroup("dunning", help="Reminders for overdue invoices.")
+IN_PROGRESS_EXIT_CODE = 3
 SHOW = ("remind", "postponed", "waiting", "excluded", "not_due", "done", "all")
 
 
@@ -39,15 +44,22 @@ def run_command(run_date, dry_run: bool, customers: tuple[str, ...], show: str,
 
 
 def _run(day: date) -> None:
-    from app.dunning.engine import run
+    from app.dunning.engine import RunInProgress, run
 
-    with click.progressbar(length=1, label=f"Dunning run {day.isoformat()}",
-                           show_pos=True) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
+    try:
+        with click.progressbar(length=1, label=f"Dunning run {day.isoformat()}",
+                               show_pos=True) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
 
-        result = run(day, triggered_by="cli", progress=progress)
+            result = run(day, triggered_by="cli", progress=progress)
+    except RunInProgress:
+        # Exit code 3: nothing was done because another run of that date is working on it
+        # (scripts can tell this from a failure, 1, and retry later).
+        click.echo(f"A dunning run for {day.isoformat()} is in progress; nothing was done. "
+                   "Try again when it has finished.", err=True)
+        raise SystemExit(IN_PROGRESS_EXIT_CODE) from None
     _warn_stale_rates(day)
     click.echo(_counts_line(result.counts))
 

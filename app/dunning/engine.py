@@ -435,8 +435,40 @@ def run(run_date: date, *, triggered_by: str | None = None, batch_size: int | No
     """Apply the decisions of ``run_date``: actions, levels, messages, hand-overs. Idempotent.
 
     ``progress(done, total)`` is called after each batch; ``after_batch(n)`` too (tests use it
-    to crash the run after a committed batch).
+    to crash the run after a committed batch). RunInProgress when another run of that date
+    is running.
     """
+    from app.core import job_runs
+
+    # One run per date at a time: a second one started in parallel stops here, cleanly; a run
+    # whose process died (no heartbeat for a while) is taken over. Its actions are idempotent.
+    lease = f"dunning-run-{run_date.isoformat()}"
+    try:
+        holder = job_runs.acquire_lock(lease, RUN_STALE_AFTER)
+    except job_runs.LockBusy:
+        raise RunInProgress(run_date) from None
+    try:
+        return _run_locked(run_date, lease, holder, triggered_by, batch_size, progress,
+                           after_batch)
+    finally:
+        job_runs.release_lock(lease, holder)
+
+
+# A run that has not finished a batch for this long is taken to be dead.
+RUN_STALE_AFTER = timedelta(minutes=10)
+
+
+class RunInProgress(Exception):
+    """Another dunning run for this date is still running."""
+
+    def __init__(self, run_date: date) -> None:
+        super().__init__(f"a dunning run for {run_date.isoformat()} is in progress")
+        self.run_date = run_date
+
+
+def _run_locked(run_date, lease, holder, triggered_by, batch_size, progress,
+                after_batch) -> RunResult:
+    from app.core import job_runs
     from app.dunning.apply import apply_batch, finish_run, start_run
     from app.dunning.collection import hand_over_pending
     from app.dunning.snapshot import candidate_customer_ids
@@ -451,6 +483,7 @@ def run(run_date: date, *, triggered_by: str | None = None, batch_size: int | No
         for number, start in enumerate(range(0, len(customer_ids), size), start=1):
             snapshot = load(run_date, customer_ids[start:start + size], policies)
             batch_counts, handovers = apply_batch(run_row_id, snapshot, decide_all(snapshot))
+            job_runs.heartbeat(lease, holder)
             db.session.commit()  # the batch is done: actions, levels, messages, broken promises
             counts.update(batch_counts)
             counts.update(hand_over_pending(handovers))

@@ -1,6 +1,7 @@
 """`flask retention purge [--dry-run]` and `flask retention replay [--journal FILE]`."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def purge_command(dry_run: bool, as_of, batch_size: int | None) -> None:
             click.echo(line)
         click.echo(f"customers concerned: {run.counts.get('_subjects', 0)}")
         return
-    with click.progressbar(length=1, label="Retention purge", show_pos=True) as bar:
+    with click.progressbar(length=1, label="Retention purge", show_pos=True) as bar, \
+            _refused_while_running():
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
@@ -59,7 +61,8 @@ def replay_command(journal: Path | None) -> None:
     """Apply again the purges recorded in the journal and tombstones (after a restore)."""
     from app.retention import purge
 
-    with click.progressbar(length=1, label="Retention replay", show_pos=True) as bar:
+    with click.progressbar(length=1, label="Retention replay", show_pos=True) as bar, \
+            _refused_while_running():
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
@@ -68,6 +71,19 @@ def replay_command(journal: Path | None) -> None:
     click.echo(f"Replay run #{outcome.run_id}: {outcome.subjects} customers purged again.")
     for line in _counts_lines(outcome.counts):
         click.echo(line)
+
+
+@contextmanager
+def _refused_while_running():
+    """Another purge is running: say so and exit with code 3 (nothing was done)."""
+    from app.retention.purge import PurgeInProgress
+
+    try:
+        yield
+    except PurgeInProgress:
+        click.echo("A retention purge is in progress; nothing was done. Try again when it has "
+                   "finished.", err=True)
+        raise SystemExit(3) from None
 
 
 def register(app: Flask) -> None:

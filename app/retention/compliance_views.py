@@ -65,6 +65,10 @@ def next_run_at(now: datetime | None = None) -> datetime | None:
     return planned if planned > now else planned + timedelta(days=1)
 
 
+RUN_STATUSES = {"running": _l("running"), "done": _l("done"), "failed": _l("failed"),
+                "interrupted": _l("interrupted")}
+
+
 # Days before the legal deadline from which an open request shows as "due soon".
 DEADLINE_WARNING_DAYS = 7
 
@@ -101,8 +105,10 @@ class RetentionDashboardView(BaseView):
     def index(self):
         from app.requests.models import REQUEST_KINDS, CustomerRequest
         from app.requests.services import OPEN_STATUSES
+        from app.retention.purge import mark_interrupted
         from app.retention.rules import PRESETS
 
+        mark_interrupted()  # a run whose process died no longer shows as running
         runs = list(db.session.scalars(select(RetentionRun).order_by(RetentionRun.id.desc())
                                        .limit(8)))
         latest_dry = db.session.scalar(select(RetentionRun).where(
@@ -124,7 +130,7 @@ class RetentionDashboardView(BaseView):
         return self.render_template(
             "retention/dashboard.html", runs=runs, latest_dry=latest_dry, ran=ran,
             requests=requests, deadlines=deadlines, deadline_state=deadline_state,
-            kinds=REQUEST_KINDS,
+            kinds=REQUEST_KINDS, run_statuses=RUN_STATUSES,
             next_run=next_run_at(), counts_table=counts_table, form=FlaskForm(),
             preset_form=preset_form, auto_purge=get_setting("retention.auto_purge"))
 

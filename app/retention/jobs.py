@@ -18,7 +18,11 @@ def daily() -> str:
     """The scheduled job: a real purge when ``retention.auto_purge`` is on, otherwise a dry
     run the Compliance officer approves on the dashboard."""
     if get_setting("retention.auto_purge"):
-        outcome = purge.execute(triggered_by="scheduler")
+        try:
+            outcome = purge.execute(triggered_by="scheduler")
+        except purge.PurgeInProgress:
+            log.warning("retention: daily purge not started, a purge is in progress")
+            return "a purge is in progress; nothing done"
         return f"run {outcome.run_id}: {outcome.subjects} subjects"
     run = purge.dry_run(triggered_by="scheduler")
     return f"dry run {run.id}: {run.counts.get('_subjects', 0)} subjects to approve"
@@ -34,5 +38,11 @@ def run_approved(dry_run_id: int, user_name: str) -> str:
         RetentionRun.source_run_id == dry.id, RetentionRun.status == "done").first()
     if already is not None:
         return f"already run as {already.id}"
-    outcome = purge.execute(triggered_by=user_name, source_run=dry)
+    try:
+        outcome = purge.execute(triggered_by=user_name, source_run=dry)
+    except purge.PurgeInProgress:
+        # RQ retries the job later (Retry in app.jobs.enqueue): the approval is not lost.
+        log.warning("retention: approved run of dry run %s waits for the purge in progress",
+                    dry_run_id)
+        raise
     return f"run {outcome.run_id}: {outcome.subjects} subjects"

@@ -25,12 +25,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.core.models import utcnow
 from app.core.sets import one_of
@@ -150,10 +151,74 @@ class Outcome:
     seconds: float
 
 
+# One purge (or replay) at a time, through a lease with a heartbeat (app.core.job_runs): a run
+# that has not committed a batch for this long belonged to a process that died.
+LEASE = "retention-purge"
+STALE_AFTER = timedelta(minutes=10)
+
+
+class PurgeInProgress(Exception):
+    """Another purge is running (its process beat recently)."""
+
+
+def mark_interrupted(now: datetime | None = None, everything: bool = False) -> int:
+    """Runs left "running" by a process that died become "interrupted" (shown on the dashboard).
+
+    ``everything``: the caller holds the lease, so no other purge is alive.
+    """
+    now = now or utcnow()
+    query = update(RetentionRun).where(RetentionRun.status == "running",
+                                       RetentionRun.dry_run.is_(False))
+    if not everything:
+        query = query.where(func.coalesce(RetentionRun.heartbeat_at, RetentionRun.started_at)
+                            <= now - STALE_AFTER)
+    result = db.session.execute(query.values(
+        status="interrupted", finished_at=now,
+        error="the process running it stopped; the next run takes over")
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if result.rowcount:
+        log.warning("retention: %s purge run(s) interrupted by a dead process", result.rowcount)
+    return result.rowcount
+
+
+@contextmanager
+def _one_at_a_time():
+    from app.core import job_runs
+
+    try:
+        holder = job_runs.acquire_lock(LEASE, STALE_AFTER)
+    except job_runs.LockBusy:
+        mark_interrupted()  # a live purge may still have left a dead one behind
+        raise PurgeInProgress("a retention purge is in progress") from None
+    try:
+        mark_interrupted(everything=True)
+        yield holder
+    finally:
+        job_runs.release_lock(LEASE, holder)
+
+
+def _beat(run_id: int, holder: str) -> None:
+    """In the batch's transaction: the run and its lease are alive."""
+    from app.core import job_runs
+
+    db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id)
+                       .values(heartbeat_at=utcnow()))
+    job_runs.heartbeat(LEASE, holder)
+
+
 def execute(as_of: date | None = None, triggered_by: str | None = None,
             source_run: RetentionRun | None = None, batch_size: int | None = None,
             progress: Progress | None = None) -> Outcome:
-    """Purge everything past its period, in batches; see the module docstring."""
+    """Purge everything past its period, in batches; see the module docstring.
+
+    PurgeInProgress when another purge runs; a run killed earlier is marked interrupted and
+    this one takes over (what it had not done is still past its period: it is purged now)."""
+    with _one_at_a_time() as holder:
+        return _execute(as_of, triggered_by, source_run, batch_size, progress, holder)
+
+
+def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> Outcome:
     retry_pending_files()
     as_of = as_of or (source_run.as_of if source_run is not None else None) or business_today()
     batch_size = max(1, int(batch_size or get_setting("retention.batch_size") or 500))
@@ -161,7 +226,7 @@ def execute(as_of: date | None = None, triggered_by: str | None = None,
     reads = _ShortReads()
     found = plan(as_of, after_each_read=reads)
     run = RetentionRun(dry_run=False, status="running", as_of=as_of, triggered_by=triggered_by,
-                       counts={}, pending_files=[],
+                       counts={}, pending_files=[], heartbeat_at=utcnow(),
                        source_run_id=source_run.id if source_run is not None else None)
     db.session.add(run)
     db.session.commit()
@@ -192,6 +257,7 @@ def execute(as_of: date | None = None, triggered_by: str | None = None,
                 _before_commit(batch)
             db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
                 counts=counts, pending_files=files, longest_transaction_ms=int(longest)))
+            _beat(run_id, holder)
             db.session.commit()
             elapsed = (time.perf_counter() - t0) * 1000
             longest = max(longest, elapsed)
@@ -403,13 +469,19 @@ def replay(journal: Path | None = None, triggered_by: str | None = None,
 
     Holds and periods are not re-evaluated: the decision was taken when the purge ran. What is
     already purged is left alone, so a replay done twice changes nothing the second time."""
+    with _one_at_a_time() as holder:
+        return _replay(journal, triggered_by, batch_size, progress, holder)
+
+
+def _replay(journal, triggered_by, batch_size, progress, holder) -> Outcome:
     todo = _tombstones_to_replay(journal)
     existing = set(db.session.scalars(select(Customer.id).where(Customer.id.in_(list(todo)))))\
         if todo else set()
     customer_ids = sorted(i for i in todo if i in existing)
     batch_size = max(1, int(batch_size or get_setting("retention.batch_size") or 500))
     run = RetentionRun(dry_run=False, status="running", as_of=business_today(),
-                       triggered_by=triggered_by or "replay", counts={}, pending_files=[])
+                       triggered_by=triggered_by or "replay", counts={}, pending_files=[],
+                       heartbeat_at=utcnow())
     db.session.add(run)
     db.session.commit()
     run_id = run.id
@@ -435,6 +507,7 @@ def replay(journal: Path | None = None, triggered_by: str | None = None,
             files += more
         db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id)
                            .values(counts=counts, pending_files=files))
+        _beat(run_id, holder)
         db.session.commit()
         longest = max(longest, (time.perf_counter() - t0) * 1000)
         batches += 1
