@@ -90,6 +90,15 @@ class Config:
     # ProxyFix, in create_app): the client IP for sign-in limits, mandate evidence and the audit
     # trail, and HTTPS for the Secure session cookie. 0: no proxy, the headers are ignored.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+    # Every link in a message is built from PUBLIC_URL, never from a request's Host header
+    # (app/core/links.py). Required in production (DATABASE_URL or REDIS_URL set): the web
+    # process refuses to start without it. It also makes TRUSTED_HOSTS: requests for any other
+    # host than PUBLIC_URL's and those listed in TRUSTED_HOSTS (comma-separated) get a 400.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip()
+    PUBLIC_URL_REQUIRED = _env_bool(
+        "PUBLIC_URL_REQUIRED", bool(os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL")))
+    TRUSTED_HOSTS_EXTRA = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",")
+                           if h.strip()]
 
     # --- Flask-AppBuilder -------------------------------------------------------------
     FAB_API_SWAGGER_UI = False  # the Swagger UI loads assets from a CDN; the JSON spec stays
@@ -151,3 +160,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     SEED_DEMO_DATA = False
     FAB_UPDATE_PERMS = False
+    # Links on the embedded default's address; tests that need PUBLIC_URL set it themselves.
+    PUBLIC_URL = ""
+    PUBLIC_URL_REQUIRED = False
+    TRUSTED_HOSTS_EXTRA: list[str] = []

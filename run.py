@@ -48,14 +48,19 @@ def print_logins(logins: list[tuple[str, str, str]], base_url: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from app import create_app
+    from app.core import links
 
     app = create_app()
+    # Links in messages (and the console's "read it at" lines) use the address we listen on,
+    # unless PUBLIC_URL or the setting says where people reach us; never a request's Host.
+    address = links.listen_url(args.host, args.port)
+    links.remember_listen_url(app, address)
     logins = prepare(app, seed_demo=not args.no_demo)
     if not args.no_scheduler and app.config["JOBS_MODE"] != "rq":
         from app.core.scheduler import start_in_thread
 
         start_in_thread(app)
-    print_logins(logins, f"http://{args.host}:{args.port}")
+    print_logins(logins, address)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
 

@@ -23,6 +23,9 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
 
     app.config.setdefault("FAB_ROLES", FAB_ROLES)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
+    from app.core import links
+
+    links.init_app(app)  # PUBLIC_URL checked, TRUSTED_HOSTS derived from it
     app.wsgi_app = TrustedProxies(app, app.wsgi_app)
     app.session_interface = HttpsSessionInterface()
 

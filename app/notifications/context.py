@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.core.settings import company_details, get_setting
@@ -21,10 +20,10 @@ from app.extensions import db
 
 
 def public_url(path: str = "") -> str:
-    base = str(get_setting("notifications.public_url") or "").rstrip("/")
-    if not base and has_app_context():
-        base = current_app.config.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
-    return base + path
+    """``path`` on the public address (app.core.links: PUBLIC_URL, never a request's Host)."""
+    from app.core.links import absolute
+
+    return absolute(path)
 
 
 def contact_name(customer: Customer) -> str:

@@ -34,7 +34,7 @@ from app.core.settings import get_setting
 from app.extensions import db
 from app.notifications.channels import DeliveryError, PermanentError, PluginPool
 from app.notifications.models import Message
-from app.notifications.outbox import DELIVERY_BATCH, enqueue_delivery
+from app.notifications.outbox import DELIVERY_BATCH, SecretExpired, enqueue_delivery, revealed
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,13 @@ def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder) -> str:
         return "withdrawn"
     try:
         name, plugin = pool.get(message.channel)
-        provider_id = plugin.send(message)
+        # A message carrying a secret is stored with it hidden: the real text exists only
+        # while the plugin hands it over (outbox.revealed).
+        with revealed(message):
+            provider_id = plugin.send(message)
+    except SecretExpired as exc:
+        _fail(message, str(exc), recorder)
+        return "failed"
     except PermanentError as exc:
         pool.discard(message.channel)
         _fail(message, str(exc), recorder)
@@ -206,12 +212,13 @@ def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder) -> str:
     recorder.record(message, status="sent", provider=name,
                     provider_message_id=str(provider_id)[:200] if provider_id else None,
                     sent_at=utcnow(), error=None, next_attempt_at=None,
-                    print_batch_id=message.print_batch_id)
+                    print_batch_id=message.print_batch_id, sealed_body=None)
     return "sent"
 
 
 def _fail(message: Message, error: str, recorder: Recorder) -> None:
-    recorder.record(message, status="failed", error=error[:4000], next_attempt_at=None)
+    recorder.record(message, status="failed", error=error[:4000], next_attempt_at=None,
+                    sealed_body=None)  # a secret given up on is forgotten
     log.warning("message %s failed: %s", message.id, error)
 
 

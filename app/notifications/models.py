@@ -68,6 +68,10 @@ class Message(Model):
     # The channel plugin that delivered it (e.g. "email_smtp", "local_mailbox").
     provider: Mapped[str | None] = mapped_column(String(60), index=True)
     print_batch_id: Mapped[int | None] = mapped_column(ForeignKey("print_batch.id"), index=True)
+    # A message that carries a secret (sign-in link, SMS code...) is stored with the secret
+    # hidden; its real subject and text are sealed here (Fernet, app.core.crypto) for the
+    # delivery job only, and wiped once delivered or given up (outbox.seal / outbox.revealed).
+    sealed_body: Mapped[str | None] = mapped_column(Text, deferred=True)
     customer = relationship("Customer")
     template: Mapped[MessageTemplate | None] = relationship()
     print_batch: Mapped[PrintBatch | None] = relationship(back_populates="messages")

@@ -8,13 +8,16 @@ a message is never lost, and the idempotency key makes a repeated event a no-op.
 """
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import utcnow
 from app.customers.models import Customer
@@ -84,7 +87,9 @@ def recipient_for(customer: Customer, channel: str, dunning: bool = False) -> st
 def queue_message(customer: Customer, *, event: str, template_key: str, context: dict[str, Any],
                   idempotency_key: str, channels: Iterable[str] | None = None,
                   dunning: bool = False, attachments: list[dict] | None = None,
-                  language: str | None = None, recipient: str | None = None) -> list[Message]:
+                  language: str | None = None, recipient: str | None = None,
+                  secrets: dict[str, Any] | None = None,
+                  secret_valid_until: datetime | None = None) -> list[Message]:
     """Add the message(s) for ``event`` to the session; the caller commits.
 
     The same ``idempotency_key`` never produces a second message on a channel: the existing row
@@ -96,6 +101,11 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
     ``[{"invoice_id": 12}, ...]``. ``recipient`` sends to that address on exactly the
     ``channels`` given, whatever the customer's preferences (a log-in link goes to the e-mail
     typed in, even for a paper customer).
+
+    ``secrets`` marks the values a staff member must never read (a sign-in link, a code): it
+    maps those context keys to a harmless stand-in (``hidden_link``, ``HIDDEN``). The stored
+    message is rendered with the stand-ins; the real text is sealed for the delivery job alone
+    (see ``seal``), until ``secret_valid_until`` at the latest.
     """
     language = language or customer.language or "en"
     session = db.session()
@@ -135,16 +145,87 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
             if lookup not in cache:
                 cache[lookup] = active_template(*lookup)
             rendered = render_template(cache[lookup], full_context)
+            shown = (render_template(cache[lookup], {**full_context, **secrets})
+                     if secrets else rendered)
             message = Message(customer=customer, channel=channel, recipient=address,
                               language=rendered.template.language, template=rendered.template,
-                              event=event, subject=rendered.subject, body_text=rendered.text,
-                              body_html=rendered.html if channel == "email" else None,
+                              event=event, subject=shown.subject, body_text=shown.text,
+                              body_html=shown.html if channel == "email" else None,
                               attachments=_clean_attachments(attachments),
                               status="queued", idempotency_key=key, next_attempt_at=utcnow())
+            if secrets:
+                seal(message, rendered.subject, rendered.text,
+                     rendered.html if channel == "email" else None, secret_valid_until)
             session.add(message)
             _remember(session, message)
             messages.append(message)
         return messages
+
+
+# --- secrets in messages ----------------------------------------------------------------------
+# What staff see instead of a secret: language-neutral, and obviously not a working link/code.
+HIDDEN = "••••••"
+
+
+def hidden_link(url: str) -> str:
+    """The link with its token (last path segment) hidden: where it leads stays readable."""
+    head, _sep, _token = url.rstrip("/").rpartition("/")
+    return f"{head}/{HIDDEN}" if head else HIDDEN
+
+
+def seal(message: Message, subject: str | None, text: str, html: str | None,
+         valid_until: datetime | None = None) -> None:
+    """Keep the real wording of ``message`` encrypted, for the delivery job only.
+
+    The message's own subject/body hold the wording with the secret hidden: that is what every
+    staff screen, export, API and timeline reads. The sealed copy is wiped once the message is
+    delivered or given up, and is refused after ``valid_until``.
+    """
+    from app.core import crypto
+
+    payload = {"subject": subject, "text": text, "html": html,
+               "until": valid_until.isoformat() if valid_until else None}
+    message.sealed_body = crypto.encrypt(json.dumps(payload))
+
+
+class SecretExpired(Exception):
+    """The sealed secret is past its validity: sending it would only send a dead link."""
+
+
+@contextmanager
+def revealed(message: Message) -> Iterator[None]:
+    """While the channel plugin sends ``message``, it carries its real wording.
+
+    Only the loaded object changes (committed values: the session never writes them back), and
+    it is put back to the hidden wording afterwards, whatever happens.
+    """
+    from app.core import crypto
+
+    sealed = db.session.scalar(select(Message.sealed_body).where(Message.id == message.id))
+    if not sealed:
+        yield
+        return
+    payload = json.loads(crypto.decrypt(sealed))
+    until = payload.get("until")
+    if until and datetime.fromisoformat(until) <= utcnow():
+        raise SecretExpired(f"the secret expired at {until} before the message could be sent")
+    shown = {"subject": message.subject, "body_text": message.body_text,
+             "body_html": message.body_html}
+    real = {"subject": payload.get("subject"), "body_text": payload.get("text") or "",
+            "body_html": payload.get("html") if message.body_html is not None else None}
+    try:
+        for name, value in real.items():
+            set_committed_value(message, name, value)
+        yield
+    finally:
+        for name, value in shown.items():
+            set_committed_value(message, name, value)
+
+
+def wipe_secret(message_id: int) -> None:
+    """Forget a message's sealed secret (the caller commits)."""
+    db.session.execute(update(Message).where(Message.id == message_id)
+                       .values(sealed_body=None).execution_options(synchronize_session=False))
 
 
 # Every channel a message of one event can go out on (each has its own idempotency key).

@@ -30,7 +30,7 @@ from app.core.time import BUSINESS_TZ, business_today
 from app.customers.models import Contact, Contract, Customer, Mandate
 from app.extensions import db
 from app.notifications.models import Message
-from app.notifications.outbox import already_queued, queue_message
+from app.notifications.outbox import HIDDEN, already_queued, hidden_link, queue_message
 from app.payments.references import format_ogm
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,9 @@ def notify_magic_link(customer: Customer, contact: Contact | None, url: str,
     return queue_message(customer, event="magic_link", template_key="magic_link",
                          context={"login_url": url, "valid_minutes": valid_minutes},
                          idempotency_key=f"magic-link:{digest}", channels=["email"],
-                         language=language, recipient=email)
+                         language=language, recipient=email,
+                         secrets={"login_url": hidden_link(url)},
+                         secret_valid_until=utcnow() + timedelta(minutes=valid_minutes))
 
 
 def notify_email_change(customer: Customer, new_email: str, confirm_url: str,
@@ -299,7 +301,9 @@ def notify_email_change(customer: Customer, new_email: str, confirm_url: str,
                          context={"new_email": new_email, "confirm_url": confirm_url,
                                   "valid_hours": valid_hours},
                          idempotency_key=f"email-change:{digest}", channels=["email"],
-                         language=language, recipient=new_email)
+                         language=language, recipient=new_email,
+                         secrets={"confirm_url": hidden_link(confirm_url)},
+                         secret_valid_until=utcnow() + timedelta(hours=valid_hours))
 
 
 # --- contracts -------------------------------------------------------------------------------
@@ -446,7 +450,8 @@ def notify_sms_code(customer: Customer, phone: str, code: str, valid_minutes: in
                          template_key="sms_confirmation_code",
                          context={"code": code, "valid_minutes": valid_minutes},
                          idempotency_key=f"sms-code:{code_id}", channels=["sms"],
-                         recipient=phone)
+                         recipient=phone, secrets={"code": HIDDEN},
+                         secret_valid_until=utcnow() + timedelta(minutes=valid_minutes))
 
 
 # --- direct debit (app.payments.direct_debit) --------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import flask_babel
-from flask import current_app, g, has_request_context, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import parse as parse_limit
 from limits import storage as limit_storage
@@ -164,91 +164,123 @@ def _limiter() -> strategies.MovingWindowRateLimiter:
     return state
 
 
+def _fallback_limiter() -> strategies.MovingWindowRateLimiter:
+    """Counters in this process, used while the shared store (Redis) is unreachable."""
+    state = current_app.extensions.get("creditdesk_portal_limiter_fallback")
+    if state is None:
+        state = strategies.MovingWindowRateLimiter(limit_storage.MemoryStorage())
+        current_app.extensions["creditdesk_portal_limiter_fallback"] = state
+    return state
+
+
 def reset_rate_limits() -> None:
     """Forget every counter (tests, or staff unblocking after an incident)."""
     current_app.extensions.pop("creditdesk_portal_limiter", None)
+    current_app.extensions.pop("creditdesk_portal_limiter_fallback", None)
+
+
+def _hit(limiter: strategies.MovingWindowRateLimiter, ip: str | None, email: str) -> bool:
+    ip_ok = limiter.hit(parse_limit(setting("PORTAL_LOGIN_LIMIT_PER_IP")),
+                        "portal-login-ip", ip or "unknown")
+    address_ok = limiter.hit(parse_limit(setting("PORTAL_LOGIN_LIMIT_PER_ADDRESS")),
+                             "portal-login-address", hash_token(normalise_email(email)))
+    return ip_ok and address_ok
 
 
 def allow_login_attempt(ip: str | None, email: str) -> bool:
     """Count one attempt for the IP and for the address; False when either is over its limit.
 
     Unknown and known addresses are counted alike, so a refusal reveals nothing. When the
-    counter store (Redis) is down, sign-in stays possible: the tokens remain unguessable.
+    shared counter store (Redis) is down, the limits still hold, counted in this process: the
+    sign-in form keeps working (never a 500) and is still not an open door.
     """
     if not setting("PORTAL_RATELIMIT_ENABLED"):
         return True
-    limiter = _limiter()
     try:
-        ip_ok = limiter.hit(parse_limit(setting("PORTAL_LOGIN_LIMIT_PER_IP")),
-                            "portal-login-ip", ip or "unknown")
-        address_ok = limiter.hit(parse_limit(setting("PORTAL_LOGIN_LIMIT_PER_ADDRESS")),
-                                 "portal-login-address", hash_token(normalise_email(email)))
+        return _hit(_limiter(), ip, email)
     except Exception:
-        log.exception("portal rate limiter unavailable; attempt allowed")
-        return True
-    return ip_ok and address_ok
+        log.warning("portal rate limiter store unavailable; counting in this process",
+                    exc_info=True)
+        return _hit(_fallback_limiter(), ip, email)
 
 
 # --- magic links ------------------------------------------------------------------------------
 
 def base_url() -> str:
-    """Where the portal is reached from outside (for links in messages).
+    """Where the portal is reached from outside: app.core.links, never the request's Host."""
+    from app.core.links import public_base
 
-    The address staff set for the notifications (setting "notifications.public_url"), else
-    config PUBLIC_URL, else the address this request came in on.
-    """
-    from app.core.settings import get_setting, is_customised
-
-    configured = ""
-    try:
-        if is_customised("notifications.public_url"):
-            configured = str(get_setting("notifications.public_url") or "")
-    except KeyError:  # the notifications settings are not loaded in this process
-        pass
-    configured = configured or current_app.config.get("PUBLIC_URL") or ""
-    if configured:
-        return configured.rstrip("/")
-    if has_request_context():
-        return request.host_url.rstrip("/")
-    return "http://127.0.0.1:5000"
+    return public_base()
 
 
 def portal_path(endpoint: str, **values: Any) -> str:
-    """The path of a portal page, also outside a request (jobs building messages)."""
+    """The path of a portal page, built the same way in a request and in a job."""
+    from app.core.links import path_for
+
     if not endpoint.startswith("portal."):
         endpoint = "portal." + endpoint
-    if has_request_context():
-        return url_for(endpoint, **values)
-    return current_app.url_map.bind("localhost").build(endpoint, values)
+    return path_for(endpoint, **values)
+
+
+def login_url(raw: str) -> str:
+    """The absolute sign-in link for a raw magic-link token."""
+    return base_url() + portal_path("confirm_login", token=sign(raw))
 
 
 def request_login_link(email: str, target: str | None, language: str) -> None:
-    """Queue the sign-in e-mail(s) for whoever owns ``email``; known or not, nothing shows."""
+    """Queue the sign-in e-mail(s) for whoever owns ``email``; known or not, nothing shows.
+
+    The work runs as a job (the response time tells nothing). When the queue is down the job
+    runs here instead, so that the sign-in e-mail is in the outbox (committed) before the page
+    says it was sent; its delivery then waits for the queue or the sweep.
+    """
     from app.jobs import enqueue
 
-    enqueue("app.portal.auth.send_login_links", normalise_email(email), safe_target(target),
-            request.remote_addr, language, base_url())
+    args = (normalise_email(email), safe_target(target), request.remote_addr, language)
+    try:
+        enqueue("app.portal.auth.send_login_links", *args)
+    except Exception:
+        log.warning("job queue unavailable: the sign-in link is written to the outbox now",
+                    exc_info=True)
+        db.session.rollback()
+        send_login_links(*args)
+
+
+def request_deep_link_login(access_id: int, language: str) -> None:
+    """The same for a deep link's "e-mail me a sign-in link" button."""
+    from app.jobs import enqueue
+
+    args = (access_id, request.remote_addr, language)
+    try:
+        enqueue("app.portal.auth.send_deep_link_login", *args)
+    except Exception:
+        log.warning("job queue unavailable: the sign-in link is written to the outbox now",
+                    exc_info=True)
+        db.session.rollback()
+        send_deep_link_login(*args)
 
 
 def send_login_links(email: str, target: str | None, ip: str | None, language: str,
-                     site: str) -> int:
+                     site: str | None = None) -> int:
     """Job: create a magic link per customer this address may sign in as, and queue the e-mail.
 
     Returns how many links were made (0 for an unknown address: nothing is sent, nothing kept).
+    ``site`` is ignored (jobs queued by older versions pass the request's address): links are
+    built from the public base address only.
     """
     made = 0
     for customer, contact in login_identities(email):
         raw = create_magic_link(customer, contact, target, ip)
-        link = site.rstrip("/") + portal_path("confirm_login", token=sign(raw))
         from app.portal.mail import send_magic_link
 
-        send_magic_link(customer, contact, email, link, language, MAGIC_LINK_MINUTES)
+        send_magic_link(customer, contact, email, login_url(raw), language, MAGIC_LINK_MINUTES)
         made += 1
     db.session.commit()
     return made
 
 
-def send_deep_link_login(access_id: int, ip: str | None, language: str, site: str) -> bool:
+def send_deep_link_login(access_id: int, ip: str | None, language: str,
+                         site: str | None = None) -> bool:
     """Job: e-mail a magic link that opens a deep link's page, to the address on file."""
     access = db.session.get(PortalAccess, access_id)
     if access is None or access.kind != "deep_link" or access.expires_at <= utcnow():
@@ -259,10 +291,9 @@ def send_deep_link_login(access_id: int, ip: str | None, language: str, site: st
     if not email:
         return False
     raw = create_magic_link(customer, contact, access.target, ip)
-    link = site.rstrip("/") + portal_path("confirm_login", token=sign(raw))
     from app.portal.mail import send_magic_link
 
-    send_magic_link(customer, contact, email, link, language, MAGIC_LINK_MINUTES)
+    send_magic_link(customer, contact, email, login_url(raw), language, MAGIC_LINK_MINUTES)
     db.session.commit()
     return True
 
@@ -322,6 +353,10 @@ def start_session(access: PortalAccess) -> None:
         expires_at=now + timedelta(minutes=int(setting("PORTAL_IDLE_MINUTES"))),
         ip=(request.remote_addr or "")[:45] or None))
     session[SESSION_KEY] = raw
+    # A new CSRF token for the signed-in session: one planted or seen before sign-in (session
+    # fixation) is worthless after it.
+    session.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop("csrf_token", None)
 
 
 def end_session() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -57,14 +58,19 @@ def send_magic_link(customer: Customer, contact: Contact | None, email: str, lin
 
 def _builtin_message(customer: Customer, email: str, language: str, name: str, link: str,
                      minutes: int, key: str) -> Message:
+    def body(shown_link: str) -> str:
+        return _("Hello %(name)s,\n\nOpen this link to sign in to your customer portal:\n"
+                 "%(link)s\n\nThe link works once, for %(minutes)s minutes. If you did not ask "
+                 "for it, ignore this e-mail.", name=name, link=shown_link, minutes=minutes)
+
     with force_locale(language_locale(language)):
         subject = _("Your sign-in link")
-        body = _("Hello %(name)s,\n\nOpen this link to sign in to your customer portal:\n"
-                 "%(link)s\n\nThe link works once, for %(minutes)s minutes. If you did not ask "
-                 "for it, ignore this e-mail.", name=name, link=link, minutes=minutes)
+        real, shown = body(link), body(outbox.hidden_link(link))
+    # Stored with the link hidden (staff screens); the real text is sealed for delivery only.
     message = Message(customer=customer, channel="email", recipient=email, language=language,
-                      event=EVENT, subject=subject, body_text=body, attachments=[],
+                      event=EVENT, subject=subject, body_text=shown, attachments=[],
                       status="queued", idempotency_key=key + ":email", next_attempt_at=utcnow())
+    outbox.seal(message, subject, real, None, utcnow() + timedelta(minutes=minutes))
     db.session.add(message)
     # Same after-commit delivery as queue_message (the outbox's own hook).
     outbox._remember(db.session(), message)

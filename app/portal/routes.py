@@ -194,10 +194,7 @@ def deep_link(token: str):
             return render_template("portal/deep_link.html", form=form, masked=_mask(email),
                                    too_many=True, target=access.target), 429
         try:
-            from app.jobs import enqueue
-
-            enqueue("app.portal.auth.send_deep_link_login", access.id, request.remote_addr,
-                    current_language(), auth.base_url())
+            auth.request_deep_link_login(access.id, current_language())
         except Exception:
             db.session.rollback()
             log.exception("could not queue a portal sign-in link for a deep link")

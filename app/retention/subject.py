@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 # Columns never handed out: secrets and internal file locations.
 HIDDEN_COLUMNS = {"token_hash", "code_hash", "storage_path", "password", "provider_data",
-                  "iban_hash", "idempotency_key", "body_html"}
+                  "iban_hash", "idempotency_key", "body_html", "sealed_body"}
 # Internal tables: not data about the customer.
 SKIPPED_TABLES = {"retention_tombstone", "retention_run", "number_sequence"}
 

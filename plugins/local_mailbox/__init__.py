@@ -3,13 +3,15 @@
 Nothing leaves the machine: the message row itself is the mail (marked sent, provider
 "local_mailbox"), staff read it under Messages → Mailbox, and the console shows a line with the
 mailbox link and the links in the mail (e.g. a portal log-in link) so that a developer can
-follow them.
+follow them. A secret in a mail (a sign-in link, a code) is hidden in the stored copy like in
+every message; only the console line carries it.
 """
 from __future__ import annotations
 
 import logging
 import re
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.plugins import PluginSetting, PluginSpec
@@ -26,15 +28,24 @@ class LocalMailbox:
         return True
 
     def send(self, message) -> str:
-        from app.notifications.context import public_url
+        from app.core.links import PublicUrlMissing, absolute
 
-        links = _LINK.findall(message.body_text or "")
+        try:
+            where = absolute(f"/mailboxview/show/{message.id}")
+        except PublicUrlMissing:
+            where = f"/mailboxview/show/{message.id}"
         line = (f"[mailbox] to {message.recipient}: {message.subject or ''} — read it at "
-                f"{public_url(f'/mailboxview/show/{message.id}')}")
-        if links:
-            line += "\n[mailbox]   links: " + "  ".join(links)
+                f"{where}")
+        # The log keeps no link: a sign-in link in it would be a secret readable by whoever
+        # reads the logs. The stored copy (Messages → Mailbox) has the secret hidden too; the
+        # real links are printed on the console of `python run.py` only, for the developer.
         log.info(line)
-        if self.echo:
+        if self.echo and not current_app.config.get("PUBLIC_URL_REQUIRED"):
+            # production's stdout ends up in the logs: the links are printed on the embedded
+            # default only
+            links = _LINK.findall(message.body_text or "")
+            if links:
+                line += "\n[mailbox]   links: " + "  ".join(links)
             print(line, flush=True)
         return f"local-mailbox:{message.id}"
 

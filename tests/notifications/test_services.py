@@ -14,6 +14,7 @@ from app.notifications.models import Message
 from app.payments.models import Allocation, Payment
 from app.requests.models import CustomerRequest, Deferral, Installment, PaymentPlan
 from tests.helpers import make_customer, make_invoice
+from tests.notifications.received import received_text
 
 
 def _count() -> int:
@@ -102,7 +103,8 @@ def test_mandate_email_change_and_magic_link(defaults):
     [change] = _commit(services.notify_email_change(customer, "new@example.test",
                                                     "http://x.test/confirm/1"))
     assert change.recipient == "new@example.test" and "http://x.test/confirm/1" in \
-        change.body_text
+        received_text(change)
+    assert "http://x.test/confirm/••••••" in change.body_text  # hidden from staff
     [link] = _commit(services.notify_magic_link(customer, None, "http://x.test/login/2"))
     assert link.recipient == "old@example.test"
 

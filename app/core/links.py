@@ -1,0 +1,163 @@
+"""The one place every absolute link in a message is built: sign-in links, e-mail-change
+confirmations, deep links and pay links in reminders, the console's "read it at" lines.
+
+A link is never built from the request (its ``Host`` or ``X-Forwarded-Host`` header): anyone
+can send a request with ``Host: attacker.example`` and a victim's address, and the victim would
+receive a genuine sign-in link to the attacker's site. The base address comes, in this order,
+from:
+
+1. ``PUBLIC_URL`` (environment, read in config.py): required in production, where it wins over
+   everything else, so that nobody with access to the settings screen can redirect links;
+2. the setting "notifications.public_url", when staff stored one (embedded default only);
+3. the address ``python run.py`` listens on (its ``--host``/``--port``);
+4. ``http://127.0.0.1:5000``, the embedded default's address.
+
+In production (``PUBLIC_URL_REQUIRED``, on when DATABASE_URL or REDIS_URL is set) steps 2-4 do
+not apply: without PUBLIC_URL the web process refuses to start and a link cannot be built
+(``PublicUrlMissing``). ``init_app`` also derives Flask's ``TRUSTED_HOSTS`` from PUBLIC_URL
+(plus the ``TRUSTED_HOSTS`` environment list), so requests for another host get a 400.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+LISTEN_FILE = "listen_url"  # in the instance folder: run.py's address, for the CLI as well
+SETTING = "notifications.public_url"
+
+
+class PublicUrlMissing(RuntimeError):
+    """Production without PUBLIC_URL: no link may be built from anything else."""
+
+    def __init__(self) -> None:
+        super().__init__("PUBLIC_URL is not set: set it to the address customers and staff use "
+                         "to reach CreditDesk (e.g. https://credit.example.com). Links in "
+                         "messages are never built from a request's Host header.")
+
+
+def clean_base(value: str | None) -> str:
+    """``https://host[:port][/prefix]`` without a trailing slash; "" when not a web address."""
+    value = (value or "").strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username or parts.password:
+        return ""
+    return value
+
+
+def listen_url(host: str, port: int) -> str:
+    """The address run.py's links use: 0.0.0.0 (all interfaces) is not an address to open."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"http://{host}:{port}"
+
+
+def remember_listen_url(app: Flask, url: str) -> None:
+    """run.py: links use the address it listens on, in this process and in CLI commands."""
+    app.config["EMBEDDED_URL"] = url
+    try:
+        folder = Path(app.config.get("INSTANCE_DIR") or app.instance_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / LISTEN_FILE).write_text(url + "\n")
+    except OSError:
+        log.warning("could not record the listening address in the instance folder")
+
+
+def _embedded_url(config: Any) -> str:
+    url = clean_base(config.get("EMBEDDED_URL"))
+    if url:
+        return url
+    folder = config.get("INSTANCE_DIR")
+    if folder:
+        try:
+            return clean_base((Path(folder) / LISTEN_FILE).read_text())
+        except OSError:
+            pass
+    return ""
+
+
+def _stored_setting() -> str:
+    from app.core.settings import get_setting, is_customised
+
+    try:
+        if is_customised(SETTING):
+            return clean_base(str(get_setting(SETTING) or ""))
+    except KeyError:  # the notifications settings are not loaded in this process
+        pass
+    return ""
+
+
+def public_base() -> str:
+    """The base address of every link in a message (see the module docstring)."""
+    config = current_app.config
+    configured = clean_base(config.get("PUBLIC_URL"))
+    if configured:
+        return configured
+    if config.get("PUBLIC_URL_REQUIRED"):
+        raise PublicUrlMissing()
+    return _stored_setting() or _embedded_url(config) or DEFAULT_URL
+
+
+def absolute(path: str = "") -> str:
+    """``path`` (e.g. "/portal/") on the public base address."""
+    if path and not path.startswith("/"):
+        path = "/" + path
+    return public_base() + path
+
+
+def path_for(endpoint: str, **values: Any) -> str:
+    """The path of a page, built the same way in a request and in a job (no request data)."""
+    return current_app.url_map.bind("localhost", script_name="/").build(endpoint, values)
+
+
+def url_for_endpoint(endpoint: str, **values: Any) -> str:
+    """An absolute link to a page, on the public base address."""
+    return absolute(path_for(endpoint, **values))
+
+
+# --- configuration -------------------------------------------------------------------------
+
+def trusted_hosts(config: Any) -> list[str] | None:
+    """The hosts requests may be for: PUBLIC_URL's host and the TRUSTED_HOSTS list; None (any
+    host) when neither is set, i.e. on the embedded default."""
+    extra = config.get("TRUSTED_HOSTS_EXTRA") or []
+    if isinstance(extra, str):
+        extra = [h.strip() for h in extra.split(",")]
+    hosts = [h for h in extra if h]
+    base = clean_base(config.get("PUBLIC_URL"))
+    if base:
+        hosts.insert(0, urlsplit(base).hostname)
+    return list(dict.fromkeys(hosts)) or None
+
+
+def init_app(app: Flask) -> None:
+    """Check PUBLIC_URL and derive TRUSTED_HOSTS (create_app)."""
+    raw = app.config.get("PUBLIC_URL")
+    if raw and not clean_base(raw):
+        raise RuntimeError(f"PUBLIC_URL {raw!r} is not a web address like "
+                           "https://credit.example.com")
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
+    if app.config.get("PUBLIC_URL_REQUIRED") and not clean_base(raw):
+        log.error(str(PublicUrlMissing()))
+
+
+def require_public_url(app: Flask) -> None:
+    """The production web process (wsgi.py) does not start without PUBLIC_URL."""
+    if app.config.get("PUBLIC_URL_REQUIRED") and not clean_base(app.config.get("PUBLIC_URL")):
+        raise PublicUrlMissing()
