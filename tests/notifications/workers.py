@@ -15,6 +15,7 @@ def start_worker(database_url: str, redis_url: str, instance_dir: str,
     """A worker in its own process group, so that killing it takes its work horse too."""
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "JOBS_MODE": "rq", "CREDITDESK_INSTANCE_DIR": instance_dir,
+           "PUBLIC_URL": "http://127.0.0.1:5000",
            "SEED_DEMO_DATA": "0", "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "ab")  # noqa: SIM115  (closed with the process)
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "creditdesk",
