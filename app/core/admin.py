@@ -215,6 +215,10 @@ class StaffModelView(ModelView):
     service_field_map: Mapping[str, str] = {}
 
     def __init__(self, **kwargs):
+        from app.core.money_guard import guard_view
+
+        # Money-moving columns, adds and deletions: only through the services (issue 12 #4).
+        guard_view(self)
         cls = type(self)
         labels = cls.label_columns or {}
         self.formatters_columns = {**self._default_formatters(), **(cls.formatters_columns or {})}

@@ -64,7 +64,13 @@ def _protected() -> dict[type, Protection]:
     from app.dunning.models import DunningAction, DunningActionInvoice, DunningRun
     from app.invoices.models import CreditNote, Invoice
     from app.notifications.models import Message
-    from app.payments.models import Allocation, BankStatement, InstallmentPayment, Payment, StatementLine
+    from app.payments.models import (
+        Allocation,
+        BankStatement,
+        InstallmentPayment,
+        Payment,
+        StatementLine,
+    )
     from app.payments.money_out_models import (
         CollectionBatch,
         CollectionItem,
