@@ -167,6 +167,13 @@ def day(value: date | datetime | None, style: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.date()
+    if not isinstance(value, date):
+        # Babel only asserts; a template's |date on a missing value or a text must say so.
+        from jinja2 import Undefined
+
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        raise TypeError(f"|date needs a date, not {type(value).__name__}")
     return dates.format_date(value, style, locale=current_locale() or LC_DEFAULT)
 
 

@@ -13,9 +13,8 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from jinja2 import TemplateSyntaxError
 from markupsafe import Markup, escape
-from sqlalchemy import func, inspect, or_, select
+from sqlalchemy import func, or_, select
 
 from app.core.admin import (
     READ_WRITE,
@@ -23,12 +22,13 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
-    form_validator,
     refuse,
 )
 from app.core.models import utcnow
 from app.customers.models import LANGUAGES, Customer
 from app.extensions import db
+from app.notifications.editing import add_template, describe, edit_template
+from app.notifications.events import event_for, sample_context
 from app.notifications.models import (
     CHANNELS,
     MESSAGE_STATUSES,
@@ -38,23 +38,10 @@ from app.notifications.models import (
     PrintBatch,
 )
 from app.notifications.print_batches import batch_zip, withdraw_settled_letters
-from app.notifications.rendering import TemplateBroken, check_syntax, render_source
+from app.notifications.rendering import TemplateBroken, render_source
 
 CATEGORY = "Messages"
 TEMPLATE_FIELDS = ("active", "subject", "body_text", "body_html")
-
-
-def _check_template(text: str) -> None:
-    """Templates render in a sandbox; a syntax error is told when saving, not when sending."""
-    try:
-        check_syntax(text)
-    except TemplateBroken as exc:
-        cause = exc.__cause__
-        if isinstance(cause, TemplateSyntaxError):  # the form validator expects ValueError
-            raise ValueError(  # noqa: TRY004
-                _("Template error on line %(line)s: %(error)s", line=cause.lineno,
-                  error=cause.message)) from exc
-        raise ValueError(_("Template error: %(error)s", error=str(exc))) from exc
 
 
 def html_frame(value) -> Markup:
@@ -73,28 +60,41 @@ def find_customer(text: str | None) -> Customer | None:
     """The customer whose number is, or whose name contains, the text (the preview's choice)."""
     text = (text or "").strip()
     if not text:
-        return db.session.scalar(select(Customer).order_by(Customer.id).limit(1))
+        return None
     return db.session.scalar(select(Customer).where(
         or_(Customer.number == text, Customer.name.ilike(f"%{text}%"))).order_by(Customer.id)
         .limit(1))
 
 
+def template_variables(key: str | None, channel: str | None = None) -> dict:
+    """The event of a template key and the variables its templates may use (the editor)."""
+    event = event_for(key)
+    return {"event": str(event.label),
+            "variables": [{"name": name, "help": text}
+                          for name, text in event.listed(html=channel in (None, "email"))]}
+
+
 def preview(key: str, channel: str, language: str, subject: str | None, body_text: str,
             body_html: str | None, customer_text: str | None) -> dict:
-    """Render what staff typed for a real customer; errors are returned, never raised."""
-    from app.notifications.context import preview_context
+    """Render what staff typed with the event's samples, in the template's language and
+    channel; on a real customer when one is named. Errors are returned, never raised."""
+    from app.notifications.context import customer_view
 
     customer = find_customer(customer_text)
-    if customer is None:
-        return {"error": _("No customer found for the preview.")}
+    if customer is None and (customer_text or "").strip():
+        return {"error": _("No customer found for the preview."),
+                **template_variables(key, channel)}
+    shown = f"{customer.number} {customer.name}" if customer is not None else ""
+    context = sample_context(key, language, channel,
+                             customer_view(customer) if customer is not None else None)
     try:
         subject_out, text, html = render_source(subject, body_text, body_html, language,
-                                                preview_context(key, customer))
+                                                context)
     except TemplateBroken as exc:
-        return {"error": _("Template error: %(error)s", error=str(exc)),
-                "customer": f"{customer.number} {customer.name}"}
-    return {"subject": subject_out, "text": text, "html": html,
-            "customer": f"{customer.number} {customer.name}"}
+        return {"error": describe(exc), "customer": shown, **template_variables(key, channel)}
+    return {"subject": subject_out if channel != "sms" else None, "text": text,
+            "html": html if channel == "email" else None, "customer": shown,
+            **template_variables(key, channel)}
 
 
 class MessageTemplateView(StaffModelView):
@@ -119,9 +119,6 @@ class MessageTemplateView(StaffModelView):
     base_order = ("key", "asc")
     choice_columns = {"channel": CHANNELS, "language": LANGUAGES}
     formatters_columns = {"body_text": preformatted, "body_html": preformatted}
-    validators_columns = {"subject": [form_validator(_check_template)],
-                          "body_text": [form_validator(_check_template)],
-                          "body_html": [form_validator(_check_template)]}
     description_columns = {
         "key": _l("Which message this is, e.g. reminder_friendly; dunning levels name it."),
         "body_text": _l("Jinja template, e.g. {{ customer.contact_name }}, "
@@ -133,33 +130,23 @@ class MessageTemplateView(StaffModelView):
     edit_template = "notifications/template_edit.html"
     show_template = "notifications/template_show.html"
 
-    def pre_add(self, item: MessageTemplate) -> None:
-        newest = db.session.scalar(select(func.max(MessageTemplate.version)).where(
-            MessageTemplate.key == item.key, MessageTemplate.channel == item.channel,
-            MessageTemplate.language == item.language))
-        item.version = (newest or 0) + 1
-        item.created_by_id = g.user.id
+    extra_args = {"template_variables": template_variables,
+                  "template_row": lambda pk: db.session.get(MessageTemplate, int(pk))
+                  if str(pk or "").isdigit() else None}
 
-    def pre_update(self, item: MessageTemplate) -> None:
-        """An edit never changes a version that may have been sent: it adds the next one."""
-        state = inspect(item)
-        changed = {name: getattr(item, name) for name in TEMPLATE_FIELDS
-                   if state.attrs[name].history.has_changes()}
-        if not set(changed) - {"active"}:
-            return  # only "In use" ticked or unticked: that is not new wording
-        new = MessageTemplate(key=item.key, channel=item.channel, language=item.language,
-                              created_by_id=g.user.id,
-                              **{name: getattr(item, name) for name in TEMPLATE_FIELDS})
-        for name in changed:  # the edited version stays exactly as it was
-            original = state.attrs[name].history.deleted
-            setattr(item, name, original[0] if original else None)
-        newest = db.session.scalar(select(func.max(MessageTemplate.version)).where(
-            MessageTemplate.key == item.key, MessageTemplate.channel == item.channel,
-            MessageTemplate.language == item.language))
-        new.version = (newest or 0) + 1
-        db.session.add(new)
-        flash(_("Saved as version %(version)s; earlier versions are kept.",
-                version=new.version), "info")
+    # Saving goes through app.notifications.editing: the template is checked against its
+    # event's variables and rendered with its samples; an edit becomes the next version.
+    def create_from_form(self, form) -> None:
+        add_template(form.key.data, form.channel.data, form.language.data,
+                     bool(form.active.data), form.subject.data or None,
+                     form.body_text.data or "", form.body_html.data or None, g.user.id)
+
+    def update_from_form(self, item: MessageTemplate, form) -> None:
+        new = edit_template(item, bool(form.active.data), form.subject.data or None,
+                            form.body_text.data or "", form.body_html.data or None, g.user.id)
+        if new is not None:
+            flash(_("Saved as version %(version)s; earlier versions are kept.",
+                    version=new.version), "info")
 
     def pre_delete(self, item: MessageTemplate) -> None:
         used = db.session.scalar(select(func.count(Message.id))
