@@ -211,9 +211,9 @@ def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     stop = threading.Event()
     delay = RECONNECT_FIRST_SECONDS
     while True:
-        worker = AppWorker(queues, connection=redis_connection(app))
         began = time.monotonic()
         try:
+            worker = AppWorker(queues, connection=redis_connection(app))  # talks to Redis too
             worked = worker.work(burst=burst, with_scheduler=True)
             if burst or worker._shutdown_requested_date is not None:
                 return worked  # finished its burst, or asked to stop (SIGTERM, Ctrl-C)
