@@ -5,35 +5,39 @@ hidden; the real text exists sealed until delivery and in the channel. Tests tha
 customer's journey read it here:
 
 * still undelivered (e.g. SMS without a gateway): the sealed copy, decrypted;
-* delivered to the local mailbox (the tests' e-mail channel): the copy the plugin was handed,
-  recorded by wrapping LocalMailbox.send (installed when this module is imported).
+* delivered (any channel plugin): the copy the plugin was handed, recorded by wrapping the
+  delivery job's ``revealed`` (installed when this module is imported).
 """
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 from sqlalchemy import select
 
 from app.core import crypto
 from app.extensions import db
+from app.notifications import jobs
 from app.notifications.models import Message
-from plugins.local_mailbox import LocalMailbox
 
-_HANDED_OVER: dict[int, dict] = {}
+# By idempotency key: ids come back after a test's rows are deleted, keys do not repeat.
+_HANDED_OVER: dict[str, dict] = {}
 
 
 def _install() -> None:
-    original = LocalMailbox.send
+    original = jobs.revealed
     if getattr(original, "_records", False):
         return
 
-    def send(self, message) -> str:
-        _HANDED_OVER[message.id] = {"subject": message.subject, "text": message.body_text,
-                                    "html": message.body_html}
-        return original(self, message)
+    @contextmanager
+    def revealed(message):
+        with original(message):
+            _HANDED_OVER[message.idempotency_key] = {
+                "subject": message.subject, "text": message.body_text, "html": message.body_html}
+            yield
 
-    send._records = True
-    LocalMailbox.send = send
+    revealed._records = True
+    jobs.revealed = revealed
 
 
 _install()
@@ -44,8 +48,8 @@ def received(message: Message) -> dict:
     sealed = db.session.scalar(select(Message.sealed_body).where(Message.id == message.id))
     if sealed:
         return json.loads(crypto.decrypt(sealed))
-    if message.id in _HANDED_OVER:
-        return _HANDED_OVER[message.id]
+    if message.idempotency_key in _HANDED_OVER:
+        return _HANDED_OVER[message.idempotency_key]
     return {"subject": message.subject, "text": message.body_text, "html": message.body_html}
 
 
