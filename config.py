@@ -118,8 +118,15 @@ class Config:
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
+    # Staff sign-in throttling (app/core/login_throttle.py): FAILED sign-ins per client address
+    # and per account, counted in the database (works while Redis is down).
     AUTH_RATE_LIMITED = _env_bool("AUTH_RATE_LIMITED", True)
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minute")
+    AUTH_RATE_LIMIT_PER_ACCOUNT = os.environ.get("AUTH_RATE_LIMIT_PER_ACCOUNT", "5 per 15 minute")
+    # Staff password policy (app/core/passwords.py) and the TOTP second factor, required for
+    # Admin and Compliance officer accounts when AUTH_TOTP_REQUIRED is set.
+    AUTH_PASSWORD_MIN_LENGTH = max(12, int(os.environ.get("AUTH_PASSWORD_MIN_LENGTH", "12")))
+    AUTH_TOTP_REQUIRED = _env_bool("AUTH_TOTP_REQUIRED", False)
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("JWT_MINUTES", "60")))
