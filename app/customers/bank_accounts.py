@@ -178,3 +178,31 @@ def pending_accounts(limit: int = 200) -> list[BankAccount]:
         select(BankAccount).where(BankAccount.purpose == "refund",
                                   BankAccount.status == "pending")
         .order_by(BankAccount.active_from).limit(limit)))
+
+
+def record_account(customer: Customer, iban: str | None, bic: str | None = None,
+                   holder: str | None = None, purpose: str | None = "refund", *,
+                   channel: str = "staff", now: datetime | None = None) -> BankAccount:
+    """An account staff record for ``customer`` (the back office form); never active by hand.
+
+    A refund account goes through the cool-off like one given in the portal
+    (``set_refund_account``); a direct-debit account waits, pending, for its mandate to be
+    confirmed (``app.customers.mandates``); a known payer account only helps recognise the
+    customer's payments and is active at once. The caller commits. Bad input: ValidationError,
+    nothing changed.
+    """
+    from app.customers.models import BANK_ACCOUNT_PURPOSES
+
+    if purpose not in BANK_ACCOUNT_PURPOSES:
+        raise ValidationError({"purpose": [_("Choose what the account is used for.")]})
+    if purpose == "refund":
+        return set_refund_account(customer, iban, bic, holder, channel=channel, now=now)
+    compact, bic_clean, holder = clean_account(iban, bic, holder)
+    now = now or utcnow()
+    account = BankAccount(customer=customer, iban=compact, bic=bic_clean,
+                          holder=holder or customer.name, purpose=purpose,
+                          status="pending" if purpose == "direct_debit" else "active",
+                          active_from=None if purpose == "direct_debit" else now)
+    db.session.add(account)
+    db.session.flush()
+    return account

@@ -228,3 +228,31 @@ def staff_decide(mandate: Mandate, user, approve: bool, note: str | None = None)
         confirm_mandate(mandate)
     else:
         reject_mandate(mandate)
+
+
+def record_mandate(customer: Customer, bank_account: BankAccount | None, *,
+                   reference: str | None = None, creditor_id: str | None = None,
+                   scheme: str | None = "CORE", sequence: str | None = "recurrent",
+                   signed_on=None, signed_place: str | None = None,
+                   signature_name: str | None = None) -> Mandate:
+    """A mandate signed on paper, recorded by staff (the back office form): pending, like one
+    signed in the portal, until it is confirmed (``staff_decide``), which activates its account
+    and switches the customer to direct debit. The caller commits."""
+    errors: dict[str, list[str]] = {}
+    if bank_account is None or bank_account.customer_id != customer.id \
+            or bank_account.purpose != "direct_debit" or bank_account.status == "retired":
+        errors["bank_account"] = [_("Choose one of this customer's direct-debit accounts.")]
+    reference = (reference or "").strip() or None
+    if reference and db.session.scalar(select(Mandate.id).where(Mandate.reference == reference)):
+        errors["reference"] = [_("This mandate reference is already used.")]
+    if errors:
+        raise ValidationError(errors)
+    mandate = Mandate(customer=customer, bank_account=bank_account,
+                      reference=reference or new_reference(customer),
+                      creditor_id=creditor_id or str(get_setting("company.creditor_id") or "")
+                      or None, scheme=scheme or "CORE", sequence=sequence or "recurrent",
+                      status="pending", signed_on=signed_on, signed_place=signed_place,
+                      signature_name=signature_name)
+    db.session.add(mandate)
+    db.session.flush()
+    return mandate
