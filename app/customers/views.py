@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.actions import action
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
@@ -11,9 +12,13 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 from stdnum import iban as iban_rules
 from stdnum.exceptions import ValidationError as StdnumError
+from wtforms import StringField
+from wtforms.validators import Length, Optional
 
 from app.core.admin import StaffModelView, form_validator, refuse
 from app.core.crypto import iban_hash
+from app.core.validation import ValidationError
+from app.customers.bank_accounts import record_account
 from app.customers.models import (
     ADDRESS_KINDS,
     BANK_ACCOUNT_PURPOSES,
@@ -227,13 +232,21 @@ class BankAccountView(StaffModelView):
     search_columns = ["iban", "holder", "purpose", "status"]
     show_columns = ["customer", "iban", "bic", "holder", "purpose", "status", "active_from",
                     "retired_at", "created_at", "updated_at"]
-    add_columns = edit_columns = ["customer", "iban", "bic", "holder", "purpose", "status"]
+    # Where refunds are paid and direct debits collected (app.core.money_guard): an account is
+    # recorded through the cool-off rules (record_account), its IBAN, purpose and status are
+    # never changed by hand, and it is not deleted (it is evidence; a pending refund account is
+    # stopped by rejecting its request, a direct-debit one by refusing or revoking the mandate).
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    add_columns = ["customer", "iban", "bic", "holder", "purpose"]
+    edit_columns = ["bic", "holder"]
     base_order = ("created_at", "desc")
     choice_columns = {"purpose": BANK_ACCOUNT_PURPOSES, "status": BANK_ACCOUNT_STATUSES}
     validators_columns = {"iban": [form_validator(_check_iban)]}
     description_columns = {
         "active_from": _l("For a new refund account: the end of its cool-off. No refund is "
                           "paid to a pending account; reject its request to stop it."),
+        "purpose": _l("A new refund account is used only after its cool-off; a direct-debit "
+                      "account once its mandate is confirmed."),
     }
 
     def __init__(self, **kwargs):
@@ -242,10 +255,11 @@ class BankAccountView(StaffModelView):
         for registry in (self._filters._search_filters, self._filters._all_filters):
             registry["iban"] = [FilterIban("iban", self.datamodel)]
 
-    def pre_add(self, item: BankAccount) -> None:
-        item.iban = iban_rules.compact(item.iban)
-
-    pre_update = pre_add
+    def create_from_form(self, form) -> BankAccount:
+        if form.customer.data is None:
+            raise ValidationError({"customer": [_("Choose a customer.")]})
+        return record_account(form.customer.data, form.iban.data, form.bic.data,
+                              form.holder.data, form.purpose.data, channel="staff")
 
 
 class MandateView(StaffModelView):
@@ -269,13 +283,33 @@ class MandateView(StaffModelView):
                     "status", "signed_on", "signed_place", "signature_name", "signature_ip",
                     "signed_at", "mandate_text", "last_collection_on", "revoked_at",
                     "created_at", "updated_at"]
+    # A mandate decides which account is debited (app.core.money_guard): recorded pending
+    # (record_mandate), confirmed or refused by the actions below, its status, account and
+    # signature evidence never changed by hand, and never deleted (evidence the bank may ask for).
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     add_columns = ["customer", "bank_account", "reference", "creditor_id", "scheme", "sequence",
-                   "status", "signed_on", "signed_place", "signature_name"]
-    edit_columns = ["bank_account", "creditor_id", "scheme", "sequence", "status", "signed_on",
-                    "signed_place", "signature_name"]
+                   "signed_on", "signed_place", "signature_name"]
+    edit_columns = ["creditor_id", "scheme", "sequence", "signed_place"]
     base_order = ("created_at", "desc")
     choice_columns = {"scheme": MANDATE_SCHEMES, "sequence": MANDATE_SEQUENCES,
                       "status": MANDATE_STATUSES}
+
+    # Empty: record_mandate gives the mandate its own unique reference.
+    add_form_extra_fields = {"reference": StringField(
+        _l("Mandate reference"), validators=[Optional(), Length(max=35)],
+        description=_l("Leave empty: CreditDesk gives the mandate its own reference."),
+        widget=BS3TextFieldWidget())}
+
+    def create_from_form(self, form) -> Mandate:
+        from app.customers.mandates import record_mandate
+
+        if form.customer.data is None:
+            raise ValidationError({"customer": [_("Choose a customer.")]})
+        return record_mandate(form.customer.data, form.bank_account.data,
+                              reference=form.reference.data, creditor_id=form.creditor_id.data,
+                              scheme=form.scheme.data, sequence=form.sequence.data,
+                              signed_on=form.signed_on.data, signed_place=form.signed_place.data,
+                              signature_name=form.signature_name.data)
 
     # Staff confirm a mandate signed in the portal (or refuse it): app/customers/mandates.py.
     @action("confirm_mandates", _l("Confirm"), _l("Confirm the selected pending mandates?"),

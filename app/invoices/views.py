@@ -1,13 +1,15 @@
 """Back office screens for invoices, their lines and credit notes."""
 from __future__ import annotations
 
-from flask import g, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Optional
 
@@ -20,12 +22,12 @@ from app.core.admin import (
     StaffModelView,
     customer_search_field,
     form_validator,
-    refuse,
     text_search_field,
 )
-from app.customers.models import Customer
+from app.core.i18n import money
 from app.customers.services import refresh_balance
 from app.extensions import db
+from app.invoices.adjustments import approve_credit_note, propose_credit_note
 from app.invoices.models import (
     CREDIT_NOTE_STATUSES,
     INVOICE_STATUSES,
@@ -33,7 +35,8 @@ from app.invoices.models import (
     Invoice,
     InvoiceLine,
 )
-from app.invoices.services import allocated_amount, clean_invoice, set_open_amount, upsert_invoice
+from app.invoices.services import clean_invoice, upsert_invoice
+from app.payments.approvals import may_approve
 from app.payments.references import InvalidReference, format_ogm, format_rf, make_rf, normalise_ogm
 
 CATEGORY = "Receivables"
@@ -114,13 +117,18 @@ class InvoiceView(StaffModelView):
                                                    "disputed_amount"]}),
         (_l("History"), {"fields": ["created_at", "updated_at"], "expanded": False}),
     ]
-    # The open amount follows from payments and credit notes: never typed in.
+    # Status, open amount and total move money (app.core.money_guard): shown, never typed in
+    # here. They follow from payments, credit notes and approved write-offs ("Credit notes and
+    # write-offs", under the approval limits); the total of an existing invoice comes from the
+    # ERP (import, API), a reduction is a credit note.
     add_columns = ["customer", "number", "issue_date", "due_date", "total_amount",
                    "description", "structured_reference"]
-    edit_columns = ["customer", "issue_date", "due_date", "total_amount", "description",
-                    "structured_reference", "status", "disputed", "dunning_blocked",
+    edit_columns = ["customer", "issue_date", "due_date", "description",
+                    "structured_reference", "disputed", "dunning_blocked",
                     "dunning_block_reason"]
     base_order = ("due_date", "asc")
+    # Not deleted by people: a receivable given up is a write-off or a credit note.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     choice_columns = {"status": INVOICE_STATUSES}
     money_columns = ("total_amount", "open_amount", "disputed_amount", "dunning_fees")
     formatters_columns = {"structured_reference": _ogm, "rf_reference": format_rf}
@@ -136,10 +144,6 @@ class InvoiceView(StaffModelView):
     add_form_extra_fields = {"structured_reference": ogm_field(
         _l("Leave empty: CreditDesk gives the invoice its own. Fill in only to keep the ERP's."))}
     edit_form_extra_fields = {"structured_reference": ogm_field()}
-    description_columns = {
-        "status": _l("Paid and partly paid follow from the payments booked; choose Written off "
-                     "or Cancelled to take the invoice out of the receivables."),
-    }
     related_view_names = ("InvoiceLineView", "AllocationView", "DunningActionInvoiceView")
     service_field_map = {"customer_number": "customer"}
 
@@ -150,16 +154,22 @@ class InvoiceView(StaffModelView):
         return redirect(url_for("DunningExclusionView.exclude", invoice_id=item.id))
 
     def create_from_form(self, form) -> Invoice:
-        invoice, _created = upsert_invoice(clean_invoice(self._service_data(form, form.number.data)))
+        # upsert_invoice updates an existing number: here only a new invoice is created.
+        number = (form.number.data or "").strip()
+        if number and db.session.scalar(select(Invoice.id).where(Invoice.number == number)):
+            raise v.ValidationError({"number": _(
+                "An invoice with number %(number)s already exists.", number=number)})
+        invoice, _created = upsert_invoice(clean_invoice(self._service_data(form, number,
+                                                                            form.total_amount.data)))
         return invoice
 
     def update_from_form(self, invoice: Invoice, form) -> Invoice:
-        """The invoice rules (clean_invoice / upsert_invoice) apply the edit, then the status."""
-        upsert_invoice(clean_invoice(self._service_data(form, invoice.number)))
+        """The invoice rules (clean_invoice / upsert_invoice) apply the edit; the total stays."""
+        upsert_invoice(clean_invoice(self._service_data(form, invoice.number,
+                                                        invoice.total_amount)))
         # The RF reference is derived from the structured communication: it follows it.
         if invoice.structured_reference and invoice.rf_reference != make_rf(invoice.structured_reference):
             invoice.rf_reference = make_rf(invoice.structured_reference)
-        self._apply_status(invoice, form.status.data)
         invoice.disputed = form.disputed.data
         invoice.dunning_blocked = form.dunning_blocked.data
         invoice.dunning_block_reason = form.dunning_block_reason.data
@@ -167,36 +177,12 @@ class InvoiceView(StaffModelView):
         return invoice
 
     @staticmethod
-    def _service_data(form, number: str) -> dict:
+    def _service_data(form, number: str, total) -> dict:
         customer = form.customer.data
         return {"number": number, "customer_number": customer.number if customer else None,
                 "issue_date": form.issue_date.data, "due_date": form.due_date.data,
-                "total_amount": form.total_amount.data, "description": form.description.data,
+                "total_amount": total, "description": form.description.data,
                 "structured_reference": form.structured_reference.data}
-
-    @staticmethod
-    def _apply_status(invoice: Invoice, wanted: str) -> None:
-        if wanted in ("written_off", "cancelled"):
-            invoice.status = wanted
-            return
-        if invoice.status in ("written_off", "cancelled"):  # taken back into the receivables
-            invoice.status = "open"
-            set_open_amount(invoice, invoice.total_amount - allocated_amount(invoice))
-        if wanted != invoice.status:
-            raise v.ValidationError({"status": _(
-                "The status follows from the payments booked (now: %(status)s); book a payment "
-                "or a credit note instead.", status=INVOICE_STATUSES[invoice.status])})
-
-    def pre_delete(self, item: Invoice) -> None:
-        if allocated_amount(item):
-            refuse(_("Payments are booked on invoice %(number)s: it cannot be deleted. "
-                     "Cancel it or write it off instead.", number=item.number))
-        g.deleted_invoice_customer_id = item.customer_id
-
-    def post_delete(self, item: Invoice) -> None:
-        customer = db.session.get(Customer, g.pop("deleted_invoice_customer_id"))
-        refresh_balance(customer)
-        db.session.commit()
 
 
 class InvoiceLineView(StaffModelView):
@@ -236,30 +222,33 @@ class CreditNoteView(StaffModelView):
     search_columns = ["number", "customer", "status", "issue_date", "amount"]
     show_columns = ["number", "customer", "invoice", "issue_date", "amount", "open_amount",
                     "status", "reason", "approved_at", "created_at", "updated_at"]
-    add_columns = ["customer", "invoice", "number", "issue_date", "amount", "reason"]
-    # The amount is fixed once booked (allocations may use it); status and reason may change.
-    edit_columns = ["issue_date", "reason", "status"]
+    # A credit note is issued through the approval rules (app.invoices.adjustments): proposed,
+    # then approved at once when the amount is within the user's limit, else waiting for someone
+    # whose limit covers it ("Credit notes and write-offs"). Its number, amount and status are
+    # never typed in; it is never deleted (a proposed one is rejected there).
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    add_columns = ["customer", "invoice", "issue_date", "amount", "reason"]
+    edit_columns = ["issue_date", "reason"]
     base_order = ("issue_date", "desc")
     choice_columns = {"status": CREDIT_NOTE_STATUSES}
     money_columns = ("amount", "open_amount")
+    service_field_map = {"customer_number": "customer", "invoice_number": "invoice"}
 
-    def pre_add(self, item: CreditNote) -> None:
-        if item.amount is None or item.amount <= 0:
-            refuse(_("%(field)s: the amount must be greater than zero.", field=_("Amount")))
-        if item.invoice is not None and item.invoice.customer_id != item.customer.id:
-            refuse(_("Invoice %(invoice)s does not belong to customer %(customer)s.",
-                     invoice=item.invoice.number, customer=item.customer.number))
-        item.open_amount = item.amount
-        item.status = "open"
-
-    def post_add(self, item: CreditNote) -> None:
-        self._refresh(item)
+    def create_from_form(self, form) -> CreditNote:
+        if form.customer.data is None:
+            raise v.ValidationError({"customer": [_("Choose a customer.")]})
+        note = propose_credit_note(form.customer.data, form.amount.data, form.reason.data,
+                                   current_user, invoice=form.invoice.data,
+                                   issue_date=form.issue_date.data)
+        if may_approve(current_user, "credit_note", note.amount):
+            approve_credit_note(note, current_user)
+        else:
+            flash(_("Credit note %(number)s of %(amount)s is above your approval limit: it waits "
+                    "for approval by someone whose limit covers it.", number=note.number,
+                    amount=money(note.amount)), "warning")
+        return note
 
     def post_update(self, item: CreditNote) -> None:
-        self._refresh(item)
-
-    @staticmethod
-    def _refresh(item: CreditNote) -> None:
         refresh_balance(item.customer)
         db.session.commit()
 

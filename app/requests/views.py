@@ -96,6 +96,9 @@ class CustomerRequestView(StaffModelView):
                                          "satisfaction_at"],
                               "expanded": False}),
     ]
+    # Never deleted by people: a request is answered, closed or cancelled; the retention rules
+    # remove it when its time has come (for GDPR access and erasure requests, the only way).
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     add_columns = ["customer", "kind", "channel", "subject", "message", "assignee"]
     # Decisions go through the request page (RequestQueueView): it runs the kind's rules.
     edit_columns = ["assignee", "sla_due_at"]

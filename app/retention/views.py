@@ -86,6 +86,8 @@ class LegalHoldView(StaffModelView):
     list_columns = ["customer", "reason", "until", "created_at", "released_at"]
     search_columns = ["customer", "until", "created_at", "released_at"]
     show_columns = ["customer", "reason", "until", "created_at", "released_at"]
+    # Released (its release date), never deleted: the record shows the hold existed.
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     add_columns = ["customer", "reason", "until"]
     edit_columns = ["reason", "until", "released_at"]
     base_order = ("created_at", "desc")
