@@ -183,8 +183,8 @@ def confirm_sms_code(customer: Customer, code: str | None, *, channel: str = "po
                      now: datetime | None = None) -> SmsCode:
     """Check the typed code; when right, the number is saved and SMS reminders are on.
 
-    A wrong code counts one try, and that count is committed at once (so that a refused
-    attempt cannot be rolled back to try again); then ValidationError. The caller commits a
+    Every try counts, taken atomically and committed at once (parallel or rolled-back tries
+    cannot get past the limit); a wrong code then raises ValidationError. The caller commits a
     success."""
     now = now or utcnow()
     row = pending_sms_code(customer, now)
@@ -192,16 +192,27 @@ def confirm_sms_code(customer: Customer, code: str | None, *, channel: str = "po
     if row is None:
         raise ValidationError({"code": _("This code has expired. Ask for a new one.")})
     limit = int(get_setting(CODE_ATTEMPTS))
-    if row.attempts >= limit:
+    code_id, phone, code_hash = row.id, row.phone, row.code_hash
+    # Each try is taken in one UPDATE ... WHERE attempts < limit before the code is compared
+    # (the row lock serialises parallel tries), so no number of parallel guesses gets more than
+    # ``limit`` codes checked; the count is committed at once (a refusal cannot be rolled back).
+    taken = db.session.execute(
+        update(SmsCode).where(SmsCode.id == code_id, SmsCode.used_at.is_(None),
+                              SmsCode.attempts < limit)
+        .values(attempts=SmsCode.attempts + 1).returning(SmsCode.id)
+        .execution_options(synchronize_session=False)).scalar()
+    db.session.commit()
+    if taken is None:
         raise ValidationError({"code": _("Too many wrong codes. Ask for a new one.")})
     if len(typed) != 6 or not hmac.compare_digest(
-            row.code_hash, _code_hash(customer.id, row.phone, typed)):
-        db.session.execute(update(SmsCode).where(SmsCode.id == row.id)
-                           .values(attempts=SmsCode.attempts + 1)
-                           .execution_options(synchronize_session=False))
-        db.session.commit()
+            code_hash, _code_hash(customer.id, phone, typed)):
         raise ValidationError({"code": _("This code is not right. Check the SMS and try again.")})
-    row.used_at = now
+    spent = db.session.execute(
+        update(SmsCode).where(SmsCode.id == code_id, SmsCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:  # a parallel right answer used it first
+        raise ValidationError({"code": _("This code has expired. Ask for a new one.")})
+    db.session.refresh(row)
     customer.phone = row.phone
     customer.sms_reminders = True
     _record(customer, ["sms_reminders", "phone"], channel)
