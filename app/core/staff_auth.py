@@ -236,6 +236,7 @@ def _gate():
         return None
     if not getattr(current_user, "is_authenticated", False):
         return None
+    g.user = current_user  # FAB's own before_request, which sets it, runs after this one
     if is_api_only(current_user):
         return api_only_page(current_user)
     if not current_app.config.get("AUTH_TOTP_REQUIRED"):

@@ -49,14 +49,18 @@ EXCLUDED_TABLES = frozenset({
     "audit_event", "portal_access", "sms_code", "number_sequence", "message",
     "statement_line", "bank_statement", "dunning_action", "dunning_action_invoice",
     "retention_tombstone", "alembic_version",
+    # staff sign-in bookkeeping (app/core/staff_auth_models.py): a row per sign-in and per
+    # failed attempt, written by anyone who types at the login form
+    "staff_session", "staff_login_failure",
 })
 # FAB's permission bookkeeping (synced from app/core/roles.py, not edited by people).
 FAB_TECHNICAL = ("ab_permission", "ab_view_menu", "ab_register_user")
 # Bulk statements on these are not summarised either (technical, or the audit table itself).
-BULK_EXCLUDED_TABLES = frozenset({"audit_event", "number_sequence", "portal_access", "sms_code"})
+BULK_EXCLUDED_TABLES = frozenset({"audit_event", "number_sequence", "portal_access", "sms_code",
+                                  "staff_session", "staff_login_failure"})
 IGNORED_FIELDS = frozenset({
     "created_at", "updated_at", "changed_on", "changed_by_fk", "created_on", "created_by_fk", "balance",
-    "iban_hash", "last_login", "login_count", "fail_login_count", "last_used_on",
+    "iban_hash", "last_login", "login_count", "fail_login_count", "last_used_on", "last_step",
 })
 # Values kept as "old → new" in the event's detail: states and codes, nothing personal.
 VALUE_FIELDS = frozenset({
