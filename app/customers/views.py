@@ -154,6 +154,18 @@ class CustomerView(StaffModelView):
                             "This customer has %(num)s invoices and cannot be deleted; the "
                             "retention rules anonymise customers when their time has come.",
                             invoices))
+        # Money received or credited, and requests (GDPR ones above all), outlive a deletion
+        # by hand: the retention rules decide when they go.
+        from app.invoices.models import CreditNote
+        from app.payments.models import Payment
+        from app.requests.models import CustomerRequest
+
+        for model in (Payment, CreditNote, CustomerRequest):
+            if db.session.scalar(select(func.count()).select_from(model)
+                                 .where(model.customer_id == item.id)):
+                refuse(_("This customer has payments, credit notes or requests on record and "
+                         "cannot be deleted; the retention rules anonymise customers when their "
+                         "time has come."))
 
 
 class ContactView(StaffModelView):
