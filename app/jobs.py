@@ -100,9 +100,10 @@ def enqueue(func: Callable | str, *args: Any, job_id: str | None = None,
         if scheduled_run_id is not None:
             kwargs = {**kwargs, RUN_ID_KWARG: scheduled_run_id}
         rq_queue = Queue(queue, connection=redis_connection(app))
+        # RQ takes positional arguments or explicit args= / kwargs=, not both.
         job = rq_queue.enqueue(
-            run_in_app_context, path, *args, job_id=job_id, retry=Retry(max=3, interval=[10, 60, 300]),
-            **({"kwargs": kwargs} if kwargs else {}),
+            run_in_app_context, args=(path, *args), kwargs=kwargs, job_id=job_id,
+            retry=Retry(max=3, interval=[10, 60, 300]),
         )
         return job.id
     if mode == "sync":

@@ -97,9 +97,12 @@ def _insert_if_absent(model, values: dict) -> bool:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        result = db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+        # RETURNING tells whether the row went in (rowcount is -1 here with psycopg 3).
+        key = next(iter(model.__table__.primary_key.columns))
+        inserted = db.session.execute(insert(model).values(**values).on_conflict_do_nothing()
+                                      .returning(key)).first()
         db.session.commit()
-        return result.rowcount == 1
+        return inserted is not None
     try:  # other databases: the unique index decides
         with db.session.begin_nested():
             db.session.execute(model.__table__.insert().values(**values))
