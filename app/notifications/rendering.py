@@ -96,6 +96,7 @@ class _Budget:
     deadline: float
     steps: int = 0
     produced: int = 0
+    writes: int = 0
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("creditdesk_template_budget", default=None)
@@ -251,6 +252,7 @@ _STRINGIFYING = frozenset({
     "string", "tojson", "pprint", "e", "escape", "forceescape", "urlize", "striptags",
     "wordcount", "safe", "title", "upper", "lower", "capitalize", "trim", "center", "indent",
     "wordwrap", "truncate", "replace", "format", "urlencode", "xmlattr", "paragraphs"})
+_CHECKED_FILTERS = _STRINGIFYING | {"batch", "slice", "round"}
 
 
 def _limited_filter(name: str, func):
@@ -271,16 +273,26 @@ def _limited_filter(name: str, func):
             return _check_size(func(*args[:offset], items, *args[offset + 1:], **kwargs))
         return join
 
-    @wraps(func)
-    def limited(*args, **kwargs):
-        _step()
-        _filter_arguments(name, args[offset:], kwargs)
-        result = func(*args, **kwargs)
-        if isinstance(result, str) and len(result) > _limits().max_value:
-            raise _too_big()
-        return result
+    if name in _CHECKED_FILTERS:
+        @wraps(func)
+        def checked(*args, **kwargs):
+            _step()
+            _filter_arguments(name, args[offset:], kwargs)
+            return _short(func(*args, **kwargs))
+        return checked
 
-    return limited
+    @wraps(func)
+    def counted(*args, **kwargs):
+        _step()
+        return _short(func(*args, **kwargs))
+
+    return counted
+
+
+def _short(result: Any) -> Any:
+    if isinstance(result, str) and len(result) > _limits().max_value:
+        raise _too_big()
+    return result
 
 
 # --- the template's own helpers, inserted by the code generator below ---------------------------
@@ -300,17 +312,31 @@ def _sized(context, value):
 
 @pass_context
 def _produce(context, value):
-    """Every piece of text a template writes goes through here (it is the environment's
-    ``finalize``): literal text too, so that a loop or macro repeating it is counted."""
+    """Every value a template writes goes through here (the environment's ``finalize``)."""
     budget = _BUDGET.get()
     if budget is not None:
-        budget.produced += _size(value, budget.limits.max_output)
-        if budget.produced > budget.limits.max_output:
-            raise LimitExceeded(_("The template writes more than %(n)s characters.",
-                                  n=budget.limits.max_output))
-        if time.monotonic() > budget.deadline:
-            _too_slow(budget)
+        _count_output(budget, len(value) if isinstance(value, str)
+                      else _size(value, budget.limits.max_output))
     return value
+
+
+@pass_context
+def _literal(context, length: int) -> str:
+    """Counts the literal text of the output node it leads (a loop or macro repeats it)."""
+    budget = _BUDGET.get()
+    if budget is not None:
+        _count_output(budget, length)
+    return ""
+
+
+def _count_output(budget: _Budget, length: int) -> None:
+    budget.produced += length
+    if budget.produced > budget.limits.max_output:
+        raise LimitExceeded(_("The template writes more than %(n)s characters.",
+                              n=budget.limits.max_output))
+    budget.writes += 1
+    if not budget.writes & 63 and time.monotonic() > budget.deadline:
+        _too_slow(budget)
 
 
 def _range(*args: int) -> range:
@@ -321,7 +347,7 @@ def _range(*args: int) -> range:
     return numbers
 
 
-_INTERNAL = {"_cd_loop": _loop, "_cd_sized": _sized}
+_INTERNAL = {"_cd_loop": _loop, "_cd_sized": _sized, "_cd_literal": _literal}
 
 
 def _internal_filter(name: str, node: nodes.Expr) -> nodes.Filter:
@@ -330,7 +356,7 @@ def _internal_filter(name: str, node: nodes.Expr) -> nodes.Filter:
 
 class _Instrument(NodeTransformer):
     """Rewrites a parsed template before it is compiled: loops count their rounds, ``~``
-    checks its operands and result, and literal text is written through ``finalize``."""
+    checks its operands and result, and each output node counts its literal text."""
 
     def visit_For(self, node: nodes.For) -> nodes.For:
         self.generic_visit(node)
@@ -344,8 +370,10 @@ class _Instrument(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Output:
         self.generic_visit(node)
-        node.nodes = [nodes.MarkSafe(nodes.Const(n.data), lineno=n.lineno)
-                      if isinstance(n, nodes.TemplateData) else n for n in node.nodes]
+        literal = sum(len(n.data) for n in node.nodes if isinstance(n, nodes.TemplateData))
+        if literal:
+            node.nodes.insert(0, _internal_filter("_cd_literal", nodes.Const(literal,
+                                                                             lineno=node.lineno)))
         return node
 
 
