@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.locking import lock
 from app.core.models import utcnow
 from app.core.settings import get_setting, register_setting
 from app.core.validation import ValidationError
@@ -91,9 +92,11 @@ def set_refund_account(customer: Customer, iban: str | None, bic: str | None = N
 
     Giving the account that is already the active refund account changes nothing. Giving a new
     one while another is pending replaces that one and restarts the cool-off. The caller
-    commits. Bad input: ValidationError, nothing changed.
+    commits. Bad input: ValidationError, nothing changed. The customer is locked first: two
+    accounts given at once leave one pending (the later one).
     """
     compact, bic_clean, holder = clean_account(iban, bic, holder)
+    lock(customer)
     now = now or utcnow()
     current = usable_refund_account(customer, now)
     if current is not None and current.iban == compact:
@@ -148,7 +151,12 @@ def activate_cooled_off_accounts(now: datetime | None = None) -> int:
     activated = 0
     for account_id in ids:
         account = db.session.get(BankAccount, account_id)
-        if account is None or account.status != "pending" or account.active_from > now:
+        if account is None:
+            continue
+        lock(account.customer)  # two ticks at once, or the customer changing it meanwhile
+        if (account.status != "pending" or account.retired_at is not None
+                or account.active_from > now):
+            db.session.rollback()
             continue
         for other in account.customer.bank_accounts:
             if other.id != account.id and other.purpose == "refund" and other.status == "active":
@@ -162,6 +170,7 @@ def activate_cooled_off_accounts(now: datetime | None = None) -> int:
 def on_bank_account_decision(req, approved: bool, user) -> None:
     """Staff decision on a "bank_account" request: rejecting it retires the pending account
     (the fraud stop). Approving does not shorten the cool-off."""
+    lock(req.customer)
     account = db.session.get(BankAccount, (req.payload or {}).get("bank_account_id") or 0)
     if account is None or account.customer_id != req.customer_id:
         return

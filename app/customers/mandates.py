@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.i18n import language_locale
+from app.core.locking import lock, lock_rows
 from app.core.models import utcnow
 from app.core.settings import get_setting
 from app.core.time import business_today
@@ -85,7 +86,9 @@ def sign_mandate(customer: Customer, *, iban: str | None, bic: str | None = None
                  channel: str = "portal", now: datetime | None = None) -> Mandate:
     """Record a signed mandate, pending staff confirmation; ValidationError changes nothing.
 
+    The customer is locked first: the form sent twice at once leaves one pending mandate.
     The caller commits."""
+    lock(customer)
     errors: dict[str, list[str]] = {}
     compact = bic_clean = None
     try:
@@ -132,7 +135,11 @@ def sign_mandate(customer: Customer, *, iban: str | None, bic: str | None = None
 
 def confirm_mandate(mandate: Mandate, now: datetime | None = None) -> None:
     """Staff confirm a pending mandate: it becomes active, the customer pays by direct debit
-    (an earlier active mandate is replaced) and is told."""
+    (an earlier active mandate is replaced) and is told.
+
+    The customer is locked first, and the status checked after: a mandate revoked or
+    confirmed meanwhile is refused."""
+    lock(mandate.customer)
     if mandate.status != "pending":
         raise ValidationError({"status": _("Only a pending mandate can be confirmed.")})
     now = now or utcnow()
@@ -151,6 +158,7 @@ def confirm_mandate(mandate: Mandate, now: datetime | None = None) -> None:
 
 
 def reject_mandate(mandate: Mandate, now: datetime | None = None) -> None:
+    lock(mandate.customer)
     if mandate.status != "pending":
         raise ValidationError({"status": _("Only a pending mandate can be refused.")})
     _revoke(mandate, now or utcnow())
@@ -168,7 +176,19 @@ def revoke_mandate(customer: Customer, *, channel: str = "portal",
                    now: datetime | None = None) -> Mandate:
     """The customer (or staff for them) stops direct debit: back to bank transfer.
 
-    A pending mandate is withdrawn (its open request cancelled). The caller commits."""
+    A pending mandate is withdrawn (its open request cancelled). The caller commits.
+
+    Locks the open mandate requests, then the customer (the order a staff decision takes them
+    in): revoking while staff confirm ends one way or the other, and twice at once revokes once.
+    """
+    from app.requests.models import CustomerRequest
+    from app.requests.services import OPEN_STATUSES, auto_approve
+
+    open_requests = select(CustomerRequest.id).where(
+        CustomerRequest.customer_id == customer.id, CustomerRequest.kind == "mandate",
+        CustomerRequest.status.in_(OPEN_STATUSES))
+    lock_rows(CustomerRequest, db.session.scalars(open_requests).all())
+    lock(customer)
     mandate = current_mandate(customer)
     if mandate is None:
         raise ValidationError({"mandate": _("There is no direct debit mandate to revoke.")})
@@ -177,9 +197,6 @@ def revoke_mandate(customer: Customer, *, channel: str = "portal",
     _revoke(mandate, now)
     if not any(m.status == "active" for m in customer.mandates):
         customer.payment_method = "transfer"
-    from app.requests.models import CustomerRequest
-    from app.requests.services import OPEN_STATUSES, auto_approve
-
     if was_pending:
         for req in db.session.scalars(select(CustomerRequest).where(
                 CustomerRequest.customer_id == customer.id, CustomerRequest.kind == "mandate",

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.i18n import money
+from app.core.locking import claim, lock
 from app.core.models import ZERO, utcnow
 from app.core.sequences import allocate as next_numbers
 from app.core.time import business_today
@@ -82,10 +83,11 @@ def propose_credit_note(customer: Customer, amount: Any, reason: str | None, use
 
 
 def approve_credit_note(note: CreditNote, user: Any) -> list[Allocation]:
-    """Approve (within the user's limit) and allocate; returns the allocations. Caller commits."""
-    if note.status != "proposed":
-        raise ValidationError({"status": _("Only a credit note waiting for approval can be "
-                                           "approved.")})
+    """Approve (within the user's limit) and allocate; returns the allocations. Caller commits.
+
+    The note is locked first (app/core/locking.py): approved twice at once, it is allocated
+    once and the second approver is refused."""
+    claim(note, ("proposed",), _("Only a credit note waiting for approval can be approved."))
     check_approval(user, "credit_note", note.amount)
     note.status, note.approved_by_id, note.approved_at = "open", getattr(user, "id", None), utcnow()
     audit_decision(user, "credit_note_approved", "credit_note", note.id, note.customer_id,
@@ -94,9 +96,7 @@ def approve_credit_note(note: CreditNote, user: Any) -> list[Allocation]:
 
 
 def reject_credit_note(note: CreditNote, user: Any) -> None:
-    if note.status != "proposed":
-        raise ValidationError({"status": _("Only a credit note waiting for approval can be "
-                                           "rejected.")})
+    claim(note, ("proposed",), _("Only a credit note waiting for approval can be rejected."))
     note.status, note.open_amount = "rejected", ZERO
     audit_decision(user, "credit_note_rejected", "credit_note", note.id, note.customer_id,
                    note.number)
@@ -133,6 +133,7 @@ def allocate_credit_note(note: CreditNote, user: Any = None) -> list[Allocation]
 def propose_write_off(invoice: Invoice, reason: str | None, user: Any = None) -> WriteOff:
     """Propose giving up what is open on ``invoice``. Caller commits."""
     reason = _reason(reason)
+    lock(invoice)  # proposed twice at once: one waits for approval, the other is refused
     if invoice.status not in OPEN_STATUSES or invoice.open_amount <= 0:
         raise ValidationError({"invoice": _("Invoice %(invoice)s has nothing open to write off.",
                                             invoice=invoice.number)})
@@ -153,9 +154,12 @@ def propose_write_off(invoice: Invoice, reason: str | None, user: Any = None) ->
 
 
 def approve_write_off(write_off: WriteOff, user: Any, note: str | None = None) -> WriteOff:
-    """Within the user's limit: the invoice is written off (nothing open, out of dunning)."""
-    if write_off.status != "proposed":
-        raise ValidationError({"status": _("Only a proposed write-off can be approved.")})
+    """Within the user's limit: the invoice is written off (nothing open, out of dunning).
+
+    The write-off, then its invoice, are locked first: approved twice at once, or while a
+    payment is booked on the invoice, it is decided on what is committed."""
+    claim(write_off, ("proposed",), _("Only a proposed write-off can be approved."))
+    lock(write_off.invoice)
     invoice = write_off.invoice
     if invoice.status not in OPEN_STATUSES or invoice.open_amount <= 0:
         raise ValidationError({"invoice": _("Invoice %(invoice)s has nothing open to write off.",
@@ -182,8 +186,7 @@ def approve_write_off(write_off: WriteOff, user: Any, note: str | None = None) -
 
 
 def reject_write_off(write_off: WriteOff, user: Any, note: str | None = None) -> WriteOff:
-    if write_off.status != "proposed":
-        raise ValidationError({"status": _("Only a proposed write-off can be rejected.")})
+    claim(write_off, ("proposed",), _("Only a proposed write-off can be rejected."))
     write_off.status = "rejected"
     write_off.decision_note = (note or "").strip() or None
     audit_decision(user, "write_off_rejected", "write_off", write_off.id, write_off.customer_id,

@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.core.i18n import day, money
+from app.core.locking import claim, lock, lock_rows
 from app.core.models import ZERO, utcnow
 from app.core.settings import company_details, get_setting, register_setting
 from app.core.time import business_today
@@ -79,7 +80,10 @@ def refundable(customer_id: int, *, ignoring: Refund | None = None) -> Decimal:
 def propose_refund(customer: Customer, amount: Decimal | None, user: Any = None, *,
                    source: str = "manual", request_id: int | None = None,
                    reason: str | None = None) -> Refund:
-    """A refund proposal (nothing is paid until approved and exported). Caller commits."""
+    """A refund proposal (nothing is paid until approved and exported). Caller commits.
+
+    The customer is locked first: two proposals at once cannot share out the same credit."""
+    lock(customer)
     available = refundable(customer.id)
     amount = available if amount is None else Decimal(amount).quantize(Decimal("0.01"))
     if amount <= 0:
@@ -132,9 +136,13 @@ def account_refusal(customer: Customer) -> str:
 
 def approve_refund(refund: Refund, user: Any, note: str | None = None) -> Refund:
     """Approve within the user's limit, to the usable refund account; else ValidationError
-    and nothing changes. Caller commits."""
-    if refund.status != "proposed":
-        raise ValidationError({"status": _("Only a proposed refund can be approved.")})
+    and nothing changes. Caller commits.
+
+    The customer, then the refund, are locked first (app/core/locking.py): a refund approved
+    twice at once is approved once, and two refunds of one customer approved at once are
+    checked against the credit one after the other."""
+    lock(refund.customer)
+    claim(refund, ("proposed",), _("Only a proposed refund can be approved."))
     check_approval(user, "refund", refund.amount)
     if refund.amount > refundable(refund.customer_id, ignoring=refund):
         raise ValidationError({"amount": _(
@@ -152,8 +160,7 @@ def approve_refund(refund: Refund, user: Any, note: str | None = None) -> Refund
 
 
 def reject_refund(refund: Refund, user: Any, note: str | None = None) -> Refund:
-    if refund.status not in PENDING:
-        raise ValidationError({"status": _("This refund can no longer be rejected.")})
+    claim(refund, PENDING, _("This refund can no longer be rejected."))
     refund.status = "rejected"
     refund.decision_note = (note or "").strip() or None
     audit_decision(user, "refund_rejected", "refund", refund.id, refund.customer_id,
@@ -184,10 +191,13 @@ def export_blocker(refund: Refund) -> str | None:
 
 def export_refunds(user: Any = None, execution_date: date | None = None) -> ExportResult:
     """The pain.001 file of every approved refund that may be paid; the others stay approved
-    and are reported with the reason. Caller commits."""
+    and are reported with the reason. Caller commits.
+
+    The approved refunds are locked first: two exports started at once put each refund in one
+    file only (the second finds nothing left to export)."""
     result = ExportResult()
-    refunds = list(db.session.scalars(select(Refund).where(Refund.status == "approved")
-                                      .order_by(Refund.id)))
+    approved = db.session.scalars(select(Refund.id).where(Refund.status == "approved"))
+    refunds = [r for r in lock_rows(Refund, approved) if r.status == "approved"]
     ready = []
     for refund in refunds:
         reason = export_blocker(refund)
@@ -259,8 +269,7 @@ def _consume(refund: Refund) -> None:
 
 def mark_paid(refund: Refund, user: Any = None) -> None:
     """The transfer left our account (seen on the statement, or confirmed by the bank)."""
-    if refund.status != "exported":
-        raise ValidationError({"status": _("Only a refund sent to the bank can be marked paid.")})
+    claim(refund, ("exported",), _("Only a refund sent to the bank can be marked paid."))
     refund.status, refund.paid_at = "paid", utcnow()
     audit_decision(user, "refund_paid", "refund", refund.id, refund.customer_id,
                    money(refund.amount))

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from app.core import validation as v
 from app.core.i18n import day, money
+from app.core.locking import lock
 from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.customers.models import Customer
@@ -111,8 +112,10 @@ def request_deferral(customer: Customer, invoices: Iterable[Invoice | int], new_
                      today: date | None = None) -> ss.Outcome:
     """Ask to pay ``invoices`` by ``new_due_date``. ValidationError: nothing changed.
 
-    With ``user`` and ``override_reason`` (staff for the customer) the rules are bypassed."""
+    With ``user`` and ``override_reason`` (staff for the customer) the rules are bypassed.
+    The customer is locked first: the same request sent twice at once is decided once."""
     today = today or business_today()
+    lock(customer)
     found, new_due, total = _check(customer, invoices, new_due_date, today)
     override = (override_reason or "").strip() if user is not None else ""
     if user is not None and override_reason is not None and not override:
@@ -153,6 +156,7 @@ def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
     """Staff approved a deferral the rules sent them: the deferrals are made now."""
     if not approved:
         return
+    lock(req.customer)
     payload = req.payload or {}
     try:
         new_due = date.fromisoformat(payload["new_due_date"])

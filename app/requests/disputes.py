@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.core import validation as v
 from app.core.i18n import money
+from app.core.locking import lock_rows
 from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.customers.models import Customer
@@ -51,8 +52,10 @@ def open_dispute(customer: Customer, invoice: Invoice | int, amount: Any, reason
     """Dispute ``amount`` of ``invoice`` (None or empty: all that is not disputed yet).
 
     ValidationError (translated, per field) when something is wrong: nothing is stored then,
-    not even the files."""
+    not even the files. The invoice is locked first: two disputes sent at once cannot both
+    take the same open amount."""
     invoice_id = invoice if isinstance(invoice, int) else invoice.id
+    lock_rows(Invoice, [invoice_id])
     found = db.session.scalar(select(Invoice).where(
         Invoice.id == invoice_id, Invoice.customer_id == customer.id,
         Invoice.status.in_(OPEN_STATUSES)))

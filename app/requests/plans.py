@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from app.core import sequences
 from app.core.i18n import money
+from app.core.locking import lock
 from app.core.settings import get_setting
 from app.core.time import business_today
 from app.core.validation import ValidationError
@@ -189,10 +190,14 @@ def request_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
                  day_of_month: Any, *, channel: str = "portal", user: Any = None,
                  override_reason: str | None = None, today: date | None = None) -> ss.Outcome:
     """Ask for a plan. Within the rules it is active at once (``outcome.plan``); otherwise a
-    request for staff (``outcome.refused_rules``). ValidationError: nothing changed."""
+    request for staff (``outcome.refused_rules``). ValidationError: nothing changed.
+
+    The customer is locked first (app/core/locking.py): the same form sent twice at once makes
+    one plan, the second is refused as if it came later ("already in a payment plan")."""
     override = (override_reason or "").strip() if user is not None else ""
     if user is not None and override_reason is not None and not override:
         raise ValidationError({"override_reason": _("Say why the rules are bypassed.")})
+    lock(customer)
     preview = preview_plan(customer, invoices, installment_count, day_of_month, today=today,
                            override=bool(override))
     payload = {"invoice_ids": [i.id for i in preview.invoices],
@@ -242,6 +247,7 @@ def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
     """Staff approved a plan the rules sent them: it is made now, from today's amounts."""
     if not approved:
         return
+    lock(req.customer)  # after the request (decide_request): no plan made meanwhile is missed
     payload = req.payload or {}
     ids = payload.get("invoice_ids") or [i.id for i in req.invoices]
     preview = preview_plan(req.customer, ids, payload.get("installment_count"),

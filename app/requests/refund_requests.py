@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from app.core import validation as v
 from app.core.i18n import day, money
+from app.core.locking import lock
 from app.core.models import ZERO
 from app.core.validation import ValidationError
 from app.customers.bank_accounts import pending_refund_account, usable_refund_account
@@ -91,7 +92,9 @@ def request_refund(customer: Customer, amount: Any, message: str | None = None, 
                    channel: str = "portal") -> CustomerRequest:
     """Ask for ``amount`` of the credit to be paid back; ValidationError: nothing changed.
 
+    The customer is locked first: two requests sent at once cannot ask for the same credit.
     The caller commits."""
+    lock(customer)
     account = usable_refund_account(customer)
     if account is None:
         raise ValidationError({"bank_account": no_account_reason(customer)})
@@ -131,6 +134,7 @@ def on_refund_decision(req: CustomerRequest, approved: bool, user: Any) -> Refun
     over the approver's limit, without a usable account, or above the credit left."""
     if not approved:
         return None
+    lock(req.customer)
     existing = db.session.scalar(select(Refund).where(Refund.request_id == req.id,
                                                       Refund.status != "rejected"))
     if existing is not None:

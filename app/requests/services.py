@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from app.core.locking import claim
 from app.core.models import utcnow
 from app.core.settings import get_setting, register_setting
 from app.core.validation import ValidationError
@@ -102,9 +103,10 @@ def auto_approve(customer: Customer, kind: str, *, note: str | None = None,
 def decide_request(req: CustomerRequest, user: Any, approve: bool, note: str | None) -> None:
     """Staff approve or reject an open request; the customer sees ``note``.
 
-    Refused (ValidationError, nothing changed) when the request is already decided."""
-    if req.status not in OPEN_STATUSES:
-        raise ValidationError({"status": _("This request has already been decided.")})
+    Refused (ValidationError, nothing changed) when the request is already decided. The
+    request is locked first (app/core/locking.py): of two staff deciding at the same moment,
+    the second waits and is refused like one who comes later."""
+    claim(req, OPEN_STATUSES, _("This request has already been decided."))
     handler = _DECISION_HANDLERS.get(req.kind)
     if handler is not None:
         handler(req, approve, user)
@@ -139,8 +141,7 @@ SCORE_MIN, SCORE_MAX = 0, 10
 def close_request(req: CustomerRequest, user: Any = None, note: str | None = None) -> None:
     """Staff close a request: an answered question, or a decided request whose follow-up is
     done. An open request closed this way counts as answered (decided_at/by are filled)."""
-    if req.status not in OPEN_STATUSES + DECIDED_STATUSES:
-        raise ValidationError({"status": _("This request is already closed.")})
+    claim(req, OPEN_STATUSES + DECIDED_STATUSES, _("This request is already closed."))
     if req.status in OPEN_STATUSES:
         req.decided_at = utcnow()
         req.decided_by_id = getattr(user, "id", None)
@@ -151,9 +152,7 @@ def close_request(req: CustomerRequest, user: Any = None, note: str | None = Non
 
 def cancel_request(req: CustomerRequest, user: Any = None) -> None:
     """Withdraw a request nobody has decided yet (the customer changed their mind)."""
-    if req.status not in OPEN_STATUSES:
-        raise ValidationError({"status": _("Only a request that is still open can be "
-                                           "cancelled.")})
+    claim(req, OPEN_STATUSES, _("Only a request that is still open can be cancelled."))
     req.status = "cancelled"
     req.decided_at = utcnow()
     req.decided_by_id = getattr(user, "id", None)
@@ -161,8 +160,7 @@ def cancel_request(req: CustomerRequest, user: Any = None) -> None:
 
 def assign_request(req: CustomerRequest, user: Any) -> None:
     """A staff member takes the request: assigned to them, and "in review" for the customer."""
-    if req.status not in OPEN_STATUSES:
-        raise ValidationError({"status": _("This request has already been decided.")})
+    claim(req, OPEN_STATUSES, _("This request has already been decided."))
     req.assignee_id = user.id
     req.status = "in_review"
 
