@@ -81,6 +81,7 @@ class Limits:
     max_steps: int = 200_000       # loop rounds + calls + filters in one part
     max_int_digits: int = 1_000    # digits of a number built with * or **
     max_seconds: float = 1.0       # render time of one part
+    max_source: int = 50_000       # characters of one part's template text
 
 
 LIMITS = Limits()
@@ -467,6 +468,9 @@ _NOT_ALLOWED = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 def parse(source: str) -> nodes.Template:
     """The checked AST of a source: it compiles, and reaches for no other template.
     Raises TemplateBroken with the line."""
+    if len(source or "") > LIMITS.max_source:
+        raise TemplateBroken(_("The template is longer than %(n)s characters.",
+                               n=LIMITS.max_source), lineno=1)
     try:
         ast = _TEXT_ENV.parse(source or "")
     except TemplateSyntaxError as exc:

@@ -58,6 +58,7 @@ ATTACKS = [
     "{% extends 'layout.html' %}",
     "{{ config.SECRET_KEY }}",
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ total_due|money }}" * 20000,
 ]
 
 
