@@ -180,6 +180,10 @@ def _check_format(fmt: str, values: Iterable[Any]) -> None:
     limit = _limits().max_value
     if any(len(n) > 7 or int(n) > limit for n in _FORMAT_NUMBER.findall(fmt)) or "*" in fmt:
         raise _too_big()
+    values = list(values)
+    # a number may also be a width: "{0:{1}}".format(x, 10**9)
+    if any(isinstance(v, int) and abs(v) > limit for v in values):
+        raise _too_big()
     largest = max((_size(v, limit) for v in values), default=0)
     fields = fmt.count("%") + fmt.count("{")
     if len(fmt) + fields * largest > limit:

@@ -59,6 +59,9 @@ ATTACKS = [
     "{{ config.SECRET_KEY }}",
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
     "{{ total_due|money }}" * 20000,
+    "{{ '{0:{1}}'.format(1, 10 ** 9) }}",
+    "{{ '{0:>{w}}'.format(1, w=10 ** 9) }}",
+    "{{ '%s'|format(10 ** 9) }}{{ '{:{}}'.format('x', 999999999) }}",
 ]
 
 
