@@ -23,9 +23,10 @@ import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, has_request_context, request
+from markupsafe import escape
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,27 @@ def trusted_hosts(config: Any) -> list[str] | None:
     return list(dict.fromkeys(hosts)) or None
 
 
+def _relative_location(response: Response) -> Response:
+    """A redirect to this site never names a host: an absolute Location built from the request
+    (e.g. Flask-AppBuilder's "back" from its page history) becomes a path, which the browser
+    resolves against the address it really asked. So a forged Host cannot reach a Location,
+    nor a cached redirect."""
+    location = response.headers.get("Location")
+    if not location or not has_request_context():
+        return response
+    parts = urlsplit(location)
+    if parts.netloc and parts.netloc.lower() == request.host.lower():
+        relative = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+        response.headers["Location"] = relative
+        if not response.is_streamed:  # werkzeug's "Redirecting..." page repeats the address
+            response.set_data(response.get_data().replace(
+                str(escape(location)).encode(), str(escape(relative)).encode()))
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Check PUBLIC_URL and derive TRUSTED_HOSTS (create_app)."""
+    """Check PUBLIC_URL, derive TRUSTED_HOSTS, keep redirects relative (create_app)."""
+    app.after_request(_relative_location)
     raw = app.config.get("PUBLIC_URL")
     if raw and not clean_base(raw):
         raise RuntimeError(f"PUBLIC_URL {raw!r} is not a web address like "

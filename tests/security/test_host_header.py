@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from app.core import links
@@ -286,3 +287,47 @@ def test_run_py_links_use_its_own_port_never_the_host_header(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _get_routes(app) -> list[str]:
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static" \
+                and "logout" not in rule.rule:
+            paths.append(rule.rule)
+    return sorted(paths)
+
+
+@pytest.mark.parametrize(("headers", "proxies"), FORGERIES)
+def test_no_redirect_anywhere_points_at_a_forged_host(app, fresh_limits, monkeypatch, headers,
+                                                      proxies):
+    """Every page without parameters, signed out, then signed in to the portal and to the back
+    office: a redirect's Location never carries the forged host."""
+    from tests.portal.conftest import sign_in
+
+    install_magic_link_templates()
+    make_customer(email="crawl@example.test")
+    monkeypatch.setitem(app.config, "TRUSTED_PROXY_COUNT", proxies)
+    portal = _client(app)
+    sign_in(portal, "crawl@example.test")
+    from tests.helpers import logged_in_client
+
+    g.pop("csrf_token", None)
+    staff = logged_in_client(app, "Admin")
+    for signed_in in (portal, staff):  # the sessions go along to the forged host as well
+        signed_in.set_cookie("session", signed_in.get_cookie("session").value, domain=ATTACKER)
+    checked = 0
+    for client in (_client(app), portal, staff):
+        for path in [*_get_routes(app), "/portal/language/fr?next=/portal/invoices",
+                     "/portal/login?next=/portal/statement", "/lang/fr"]:
+            response = client.get(path, headers=headers)
+            location = response.headers.get("Location", "")
+            assert ATTACKER not in location, (path, location)
+            assert ATTACKER.encode() not in response.get_data(), path
+            checked += 1
+    # The sign-in and sign-out posts as well.
+    g.pop("csrf_token", None)
+    page = portal.get("/portal/profile", headers=headers).get_data(as_text=True)
+    out = portal.post("/portal/logout", headers=headers, data={"csrf_token": csrf_from(page)})
+    assert out.status_code == 302 and ATTACKER not in out.headers["Location"]
+    assert checked > 100
