@@ -3,8 +3,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.settings import register_setting
 
+# Used on the embedded default only: the PUBLIC_URL environment variable, required in
+# production, wins over it (app/core/links.py), so the settings screen cannot redirect links.
 register_setting("notifications.public_url", "http://127.0.0.1:5000", "str",
-                 _l("Web address of CreditDesk, used in the links of messages"),
+                 _l("Web address of CreditDesk, used in the links of messages when the "
+                    "PUBLIC_URL environment variable is not set"),
                  "notifications")
 # A message is "sending" from the moment its job takes it until its outcome is written; the
 # clock restarts right before its hand-over (jobs.Recorder.still_ours). A hand-over measures
