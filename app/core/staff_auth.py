@@ -40,6 +40,7 @@ from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelVie
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_user, user_logged_in, user_logged_out
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
@@ -274,8 +275,10 @@ class ChangeMyPasswordForm(DynamicForm):
         try:
             attempt = login_throttle.begin(g.user.username)
         except login_throttle.LoginThrottled as exc:
-            raise ValidationError(_("Too many wrong passwords. Try again in %(n)s minutes.",
-                                    n=max(1, -(-exc.retry_after // 60)))) from None
+            raise ValidationError(ngettext(
+                "Too many wrong passwords. Try again in %(num)s minute.",
+                "Too many wrong passwords. Try again in %(num)s minutes.",
+                max(1, -(-exc.retry_after // 60)))) from None
         if check_password_hash(g.user.password or "", field.data or ""):
             login_throttle.succeeded(attempt)
             return
