@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 class CreditDeskSecurityManager(SecurityManager):
     authdbview = staff_auth.AuthDBView
     resetmypasswordview = staff_auth.ResetMyPasswordView
+    resetpasswordview = staff_auth.ResetPasswordView
     userdbmodelview = staff_auth.UserDBModelView
 
     def __init__(self, appbuilder):
@@ -35,6 +36,13 @@ class CreditDeskSecurityManager(SecurityManager):
     @property
     def is_auth_limited(self) -> bool:
         return False
+
+    def create_limiter(self, app):
+        # Any limit FAB attaches to a view later keeps counting in memory, never answers 500,
+        # while its Redis storage is down (unless the configuration says otherwise).
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+        return super().create_limiter(app)
 
     def create_login_manager(self, app) -> LoginManager:
         lm = super().create_login_manager(app)

@@ -36,6 +36,7 @@ from flask_appbuilder.security.decorators import has_access, no_cache
 from flask_appbuilder.security.forms import LoginForm_db
 from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
 from flask_appbuilder.security.views import ResetMyPasswordView as FabResetMyPasswordView
+from flask_appbuilder.security.views import ResetPasswordView as FabResetPasswordView
 from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
@@ -50,7 +51,7 @@ from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from app.core import login_throttle, roles, totp
 from app.core.models import utcnow
-from app.core.passwords import password_problem
+from app.core.passwords import PasswordRejected, password_problem
 from app.core.staff_auth_models import StaffSession, StaffTotp
 from app.extensions import db
 
@@ -358,6 +359,27 @@ class ResetMyPasswordView(FabResetMyPasswordView):
     form = ChangeMyPasswordForm
     form_title = _l("Change my password")
     message = _l("Your password has been changed. Other sessions of your account are closed.")
+
+
+class ResetPasswordView(FabResetPasswordView):
+    """An administrator sets another user's password: a missing user or a password the policy
+    refuses (e.g. it contains that user's name) is said on the form, never a 500."""
+
+    def form_post(self, form):
+        pk = request.args.get("pk", "")
+        user = self.appbuilder.sm.get_user_by_id(int(pk)) if pk.isdigit() else None
+        if user is None:
+            flash(_("This user does not exist."), "warning")
+            return redirect(self.appbuilder.get_url_for_index)
+        try:
+            self.appbuilder.sm.reset_password(user.id, form.password.data)
+        except PasswordRejected as exc:
+            form.password.errors = [exc.message]
+            return self.render_template(self.form_template, title=self.form_title,
+                                        widgets=self._get_edit_widget(form=form),
+                                        appbuilder=self.appbuilder)
+        flash(str(self.message), "info")
+        return None
 
 
 class UserDBModelView(FabUserDBModelView):

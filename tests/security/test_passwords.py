@@ -139,3 +139,19 @@ def test_sign_in_still_works_with_an_older_short_password(app):
     db.session.commit()
     response = sign_in(app, app.test_client(), user.username, "old")
     assert "/login" not in response.headers["Location"]
+
+
+def test_an_admin_reset_with_the_users_name_or_a_bad_id_is_a_message_not_a_500(app):
+    user = make_staff_user(app, "AR clerk")  # user name "ar_clerk"
+    admin, _ = signed_in_client(app, "Admin")
+    url = f"/resetpassword/form?pk={user.id}"
+    response = post(admin, url, data={"password": "ar_clerk-violet-9", "conf_password":
+                                      "ar_clerk-violet-9", "csrf_token": page_token(admin, url)})
+    assert response.status_code == 200
+    assert "must not contain the user name" in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert check_password_hash(user.password, PASSWORD)
+    for pk in ("abc", "999999"):
+        response = post(admin, f"/resetpassword/form?pk={pk}", data={
+            "password": GOOD, "conf_password": GOOD, "csrf_token": page_token(admin, url)})
+        assert response.status_code == 302
