@@ -234,30 +234,30 @@ def request_login_link(email: str, target: str | None, language: str) -> None:
     runs here instead, so that the sign-in e-mail is in the outbox (committed) before the page
     says it was sent; its delivery then waits for the queue or the sweep.
     """
-    from app.jobs import enqueue
-
     args = (normalise_email(email), safe_target(target), request.remote_addr, language)
-    try:
-        enqueue("app.portal.auth.send_login_links", *args)
-    except Exception:
-        log.warning("job queue unavailable: the sign-in link is written to the outbox now",
-                    exc_info=True)
-        db.session.rollback()
-        send_login_links(*args)
+    _enqueue_or_run("app.portal.auth.send_login_links", send_login_links, args)
 
 
 def request_deep_link_login(access_id: int, language: str) -> None:
     """The same for a deep link's "e-mail me a sign-in link" button."""
+    args = (access_id, request.remote_addr, language)
+    _enqueue_or_run("app.portal.auth.send_deep_link_login", send_deep_link_login, args)
+
+
+def _enqueue_or_run(path: str, job: Callable, args: tuple) -> None:
+    """Queue the job; when the queue (Redis) refuses it, run it here, so that its message is
+    in the outbox, committed, before the page says it was sent. (In the other job modes
+    enqueue() runs the job itself: a failure there is the job's, and is not run twice.)"""
     from app.jobs import enqueue
 
-    args = (access_id, request.remote_addr, language)
     try:
-        enqueue("app.portal.auth.send_deep_link_login", *args)
+        enqueue(path, *args)
     except Exception:
-        log.warning("job queue unavailable: the sign-in link is written to the outbox now",
-                    exc_info=True)
+        if current_app.config.get("JOBS_MODE") != "rq":
+            raise
+        log.warning("job queue unavailable: %s runs in the request", path, exc_info=True)
         db.session.rollback()
-        send_deep_link_login(*args)
+        job(*args)
 
 
 def send_login_links(email: str, target: str | None, ip: str | None, language: str,
