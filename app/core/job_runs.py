@@ -257,6 +257,14 @@ def mark_interrupted(run_ids: list[int], reason: str) -> int:
     return result.rowcount
 
 
+def running_before(moment: datetime) -> list[int]:
+    """Runs still "running" that started before ``moment`` (e.g. before this process did)."""
+    ids = list(db.session.scalars(select(ScheduledJobRun.id).where(
+        ScheduledJobRun.status == "running", ScheduledJobRun.started_at < moment)))
+    db.session.commit()
+    return ids
+
+
 def find_interrupted_rq(connection) -> int:
     """Runs still "running" whose RQ job no longer runs (its worker was killed): interrupted."""
     from rq.exceptions import NoSuchJobError

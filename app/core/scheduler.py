@@ -17,12 +17,14 @@ from datetime import datetime
 from flask import Flask, current_app
 
 from app.core import job_runs
+from app.core.models import utcnow
 from app.core.time import BUSINESS_TZ
 from app.extensions import db
 from app.jobs import FREQUENT, SCHEDULE, ScheduledJob, enqueue
 
 log = logging.getLogger(__name__)
 
+PROCESS_STARTED = utcnow()
 # (job, date) pairs already reported late by this process: one log warning a day, not a tick.
 _warned: set[tuple[str, str]] = set()
 
@@ -74,7 +76,11 @@ def check_late(now: datetime | None = None) -> list[str]:
     "running" by a killed worker is first marked interrupted.
     """
     app = current_app._get_current_object()
-    if app.config.get("JOBS_MODE") == "rq":
+    if app.config.get("JOBS_MODE") == "thread":
+        # The in-process runner died with its process: what it left running is interrupted.
+        job_runs.mark_interrupted(job_runs.running_before(PROCESS_STARTED),
+                                  "the process running it stopped before it finished")
+    elif app.config.get("JOBS_MODE") == "rq":
         try:
             from app.jobs import redis_connection
 

@@ -488,6 +488,9 @@ def _run_locked(run_date, lease, holder, triggered_by, batch_size, progress,
             counts.update(batch_counts)
             counts.update(hand_over_pending(handovers))
             tried.update(handovers)
+            if handovers:  # the agency may be slow: still alive after the hand-overs
+                job_runs.heartbeat(lease, holder)
+                db.session.commit()
             if progress is not None:
                 progress(min(start + size, len(customer_ids)), len(customer_ids))
             if after_batch is not None:

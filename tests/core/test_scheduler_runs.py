@@ -135,3 +135,15 @@ def test_the_scheduled_jobs_screen_is_for_admins(schedule, staff_client):
     for role in ("Credit manager", "AR clerk", "Compliance officer", "Read-only"):
         response = staff_client(role).get("/scheduled-jobs/")
         assert response.status_code in (302, 403), role
+
+
+def test_a_run_left_running_by_a_dead_process_is_interrupted(app, schedule, monkeypatch):
+    """The embedded default runs jobs in a thread of its own process: after a restart, what
+    the old process left "running" will never finish."""
+    run_id = job_runs.claim_slot("ok-job", DAY.date())
+    job_runs.record_start(run_id)
+    monkeypatch.setattr(scheduler, "PROCESS_STARTED", utcnow() + timedelta(seconds=1))
+    monkeypatch.setitem(app.config, "JOBS_MODE", "thread")
+    scheduler.check_late(DAY)
+    run = _runs()["ok-job"]
+    assert run.status == "interrupted" and run.finished_at is not None and run.error
