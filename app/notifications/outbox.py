@@ -165,6 +165,8 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
 # --- secrets in messages ----------------------------------------------------------------------
 # What staff see instead of a secret: language-neutral, and obviously not a working link/code.
 HIDDEN = "••••••"
+# The events whose messages carry a secret (see services.py: they pass ``secrets``).
+SECRET_EVENTS = frozenset({"magic_link", "email_change_confirmation", "sms_confirmation_code"})
 
 
 def hidden_link(url: str) -> str:

@@ -258,3 +258,28 @@ def test_the_local_mailbox_keeps_the_secret_hidden_and_only_the_console_has_it(
     assert f"/portal/login/{HIDDEN}" in box and token not in box
     assert crawl_for(app, staff, [token]) > 20
     reset_rate_limits()
+
+
+def test_a_failed_secret_is_wiped_and_not_sent_again_hidden(app, channels, staff_client):
+    """A sign-in e-mail the server refused: its sealed link is wiped at once, and "Send again"
+    does not mail the customer a hidden link — staff are told the customer asks anew."""
+    from tests.helpers import csrf_token
+
+    smtp, _sms = channels
+    smtp.handler.reply = "550 5.1.1 no such user"
+    make_customer(email="gone@example.test", language="en")
+    assert _post(_fresh(app), "/portal/login", {"email": "gone@example.test"}).status_code == 302
+    [message] = db.session.scalars(select(Message).where(Message.event == "magic_link")).all()
+    db.session.refresh(message)
+    assert message.status == "failed"
+    assert db.session.scalar(select(Message.sealed_body).where(Message.id == message.id)) is None
+    smtp.handler.reply = None
+    g.pop("csrf_token", None)
+    admin = staff_client("Admin")
+    page = admin.get("/messagetemplateview/add").get_data(as_text=True)  # a form: the token
+    response = admin.post("/messageview/action_post", follow_redirects=True,
+                          data={"action": "resend", "rowid": [str(message.id)],
+                                "csrf_token": csrf_token(page)})
+    assert "the customer asks for a new one" in response.get_data(as_text=True)
+    db.session.refresh(message)
+    assert message.status == "failed" and smtp.handler.messages == []
