@@ -149,3 +149,34 @@ def test_read_only_on_an_upload_page_is_told_why(app):
     html = response.get_data(as_text=True)
     assert "cannot import or upload files" in html and "navbar" in html
     assert "Forbidden" not in html
+
+
+def test_parallel_guesses_get_no_more_tries_than_the_limit(throttled):
+    """Each attempt is counted before its password is checked: a burst of parallel guesses
+    cannot all pass a check made before any of them was written."""
+    import threading
+
+    user = make_staff_user(throttled, "Credit manager")
+    clients, tokens = [], []
+    for _ in range(8):
+        client = throttled.test_client()
+        client.environ_base.update({"REMOTE_ADDR": "198.51.100.77"})
+        tokens.append(page_token(client, "/login/"))
+        clients.append(client)
+    barrier = threading.Barrier(len(clients))
+    statuses = []
+
+    def guess(client, token):
+        barrier.wait()
+        response = client.post("/login/", data={"username": user.username,
+                                                "password": "wrong password", "csrf_token": token})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(statuses) == 8 and set(statuses) <= {302, 429}
+    assert statuses.count(302) <= 3  # AUTH_RATE_LIMIT_PER_ACCOUNT: 3 failures
+    assert db.session.scalar(select(func.count()).select_from(StaffLoginFailure)) <= 3
