@@ -5,17 +5,22 @@ Only the Admin opens it (app/core/roles.py OPERATIONS_VIEWS).
 """
 from __future__ import annotations
 
+from babel import dates
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from app.core import job_runs
+from app.core.i18n import LC_DEFAULT, current_locale
 from app.core.settings import get_setting
+from app.core.time import BUSINESS_TZ
 
 
 def when(value) -> str:
-    """A timestamp in Europe/Brussels (BABEL_DEFAULT_TIMEZONE), in the reader's locale."""
-    return format_datetime(value, "short") if value is not None else ""
+    """A timestamp in Europe/Brussels, written the way the reader's locale writes it."""
+    if value is None:
+        return ""
+    return dates.format_datetime(value, "short", tzinfo=BUSINESS_TZ,
+                                 locale=current_locale() or LC_DEFAULT)
 
 
 class ScheduledJobView(BaseView):

@@ -132,6 +132,16 @@ def test_the_scheduled_jobs_screen_is_for_admins(schedule, staff_client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'id="job-ok-job"' in html and "agency down" in html
+    # Times in Europe/Brussels, written the reader's way.
+    run = _runs()["ok-job"]
+    local = run.started_at.astimezone(BUSINESS_TZ)
+    assert local.strftime("%-m/%-d/%y, %-I:%M") in html  # en: 12/7/26, 9:00 AM
+    from flask import g
+
+    g.pop("_flask_babel", None)  # the test's app context outlives the request: forget "en"
+    french = admin.get("/scheduled-jobs/?lang=fr").get_data(as_text=True)
+    row = french[french.index('id="job-ok-job"'):][:600]
+    assert local.strftime("%-d/%m/%y %H:%M") in french, row  # fr_BE: 7/12/26 09:00
     for role in ("Credit manager", "AR clerk", "Compliance officer", "Read-only"):
         response = staff_client(role).get("/scheduled-jobs/")
         assert response.status_code in (302, 403), role
