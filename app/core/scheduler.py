@@ -89,6 +89,8 @@ def check_late(now: datetime | None = None) -> list[str]:
             db.session.rollback()
             log.debug("could not look for interrupted jobs", exc_info=True)
     late = job_runs.late_jobs(now)
+    today = (now or utcnow()).astimezone(BUSINESS_TZ).date().isoformat()
+    _warned.difference_update({key for key in _warned if key[1] != today})
     for state in late:
         key = (state.name, state.planned.date().isoformat())
         if key in _warned:
