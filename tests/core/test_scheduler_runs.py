@@ -157,3 +157,17 @@ def test_a_run_left_running_by_a_dead_process_is_interrupted(app, schedule, monk
     scheduler.check_late(DAY)
     run = _runs()["ok-job"]
     assert run.status == "interrupted" and run.finished_at is not None and run.error
+
+
+def test_the_thread_mode_records_start_end_and_result_too(app, schedule, monkeypatch):
+    import time
+
+    monkeypatch.setitem(app.config, "JOBS_MODE", "thread")
+    assert scheduler.tick(DAY) == ["ok-job", "bad-job"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(r.status not in job_runs.FINISHED
+                                              for r in _runs().values()):
+        time.sleep(0.1)
+    runs = _runs()
+    assert runs["ok-job"].status == "succeeded" and runs["ok-job"].finished_at
+    assert runs["bad-job"].status == "failed" and "agency down" in runs["bad-job"].error
