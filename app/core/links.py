@@ -126,11 +126,6 @@ def path_for(endpoint: str, **values: Any) -> str:
     return current_app.url_map.bind("localhost", script_name="/").build(endpoint, values)
 
 
-def url_for_endpoint(endpoint: str, **values: Any) -> str:
-    """An absolute link to a page, on the public base address."""
-    return absolute(path_for(endpoint, **values))
-
-
 # --- configuration -------------------------------------------------------------------------
 
 def trusted_hosts(config: Any) -> list[str] | None:
