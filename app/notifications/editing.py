@@ -40,18 +40,34 @@ def _unknown_variable(source: str, html: bool, allowed: frozenset[str], event_la
                            event=event_label), lineno=lines.get(name))
 
 
+def _check_part(key: str, part: str, source: str | None, html: bool) -> None:
+    if not source:
+        return
+    event = event_for(key)
+    try:
+        check_syntax(source, html)
+        _unknown_variable(source, html, event.names(html=html), event.label)
+    except TemplateBroken as exc:
+        raise TemplateBroken(exc.error, lineno=exc.lineno, part=part) from exc
+
+
+def check_sources(key: str, subject: str | None, body_text: str | None,
+                  body_html: str | None) -> None:
+    """Raise TemplateBroken (with its part and line) for the first part that does not compile
+    or uses a variable the event of ``key`` does not have."""
+    sources = {"subject": subject, "body_text": body_text, "body_html": body_html}
+    for part, html in PARTS:
+        _check_part(key, part, sources[part], html)
+
+
 def check_template(key: str, channel: str, language: str, subject: str | None,
                    body_text: str | None, body_html: str | None) -> None:
     """Raise ValidationError({field: [message]}) when the template would not work."""
-    event = event_for(key)
     errors = Errors()
     sources = {"subject": subject, "body_text": body_text, "body_html": body_html}
-    for part, html in PARTS:
-        if not sources[part]:
-            continue
+    for part, html in PARTS:  # each part's mistake next to its field
         try:
-            check_syntax(sources[part], html)
-            _unknown_variable(sources[part], html, event.names(html=html), event.label)
+            _check_part(key, part, sources[part], html)
         except TemplateBroken as exc:
             errors.add(part, describe(exc))
     errors.raise_if_any()

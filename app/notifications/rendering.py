@@ -33,6 +33,7 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateSyntaxError,
+    Undefined,
     nodes,
     pass_context,
 )
@@ -453,10 +454,21 @@ def paragraphs(text: Any) -> Markup:
     return Markup("\n".join(html))
 
 
+def _defined(func):
+    """Our filters name the missing variable (not "cannot convert StrictUndefined")."""
+    @wraps(func)
+    def check(value, *args, **kwargs):
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        return func(value, *args, **kwargs)
+    return check
+
+
 def _environment(autoescape: bool) -> LimitedSandbox:
     env = LimitedSandbox(autoescape=autoescape, undefined=StrictUndefined,
                          trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
-    env.install_filters(money=money, date=day, paragraphs=paragraphs)
+    env.install_filters(money=_defined(money), date=_defined(day),
+                        paragraphs=_defined(paragraphs))
     # No globals beyond Jinja's harmless defaults (range, dict, cycler, joiner, namespace);
     # the sandbox keeps them from reaching __globals__ and friends.
     return env

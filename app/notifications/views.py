@@ -27,7 +27,7 @@ from app.core.admin import (
 from app.core.models import utcnow
 from app.customers.models import LANGUAGES, Customer
 from app.extensions import db
-from app.notifications.editing import add_template, describe, edit_template
+from app.notifications.editing import add_template, check_sources, describe, edit_template
 from app.notifications.events import event_for, sample_context
 from app.notifications.models import (
     CHANNELS,
@@ -88,6 +88,7 @@ def preview(key: str, channel: str, language: str, subject: str | None, body_tex
     context = sample_context(key, language, channel,
                              customer_view(customer) if customer is not None else None)
     try:
+        check_sources(key, subject, body_text, body_html)  # names an unknown variable
         subject_out, text, html = render_source(subject, body_text, body_html, language,
                                                 context)
     except TemplateBroken as exc:
@@ -274,7 +275,8 @@ class PrintBatchView(ReadOnlyModelView):
     choice_columns = {"status": PRINT_BATCH_STATUSES}
     show_template = "notifications/print_batch_show.html"
 
-    @expose("/zip/<int:pk>")
+    # POST (with the CSRF token): downloading also takes out the letters of settled invoices.
+    @expose("/zip/<int:pk>", methods=["POST"])
     @has_access
     @permission_name("download")
     def zip(self, pk: int):
