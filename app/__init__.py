@@ -52,6 +52,9 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
     jobs.init_app(app)
     cli.init_app(app)
     register_portal(app)
+    from app.core import web_security
+
+    web_security.init_app(app)  # CSRF app-wide, no state change on GET, security headers
     return app
 
 

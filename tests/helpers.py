@@ -59,6 +59,19 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def csrf_for(client) -> str:
+    """A valid CSRF token for this test client's session: what the forms of any page it
+    opens carry (every POST needs one, app/core/web_security.py)."""
+    import secrets
+
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    with client.session_transaction() as session:
+        raw = session.setdefault("csrf_token", secrets.token_hex(20))
+    return URLSafeTimedSerializer(current_app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
 def logged_in_client(app, role: str):
     user = make_staff_user(app, role)
     client = app.test_client()

@@ -6,32 +6,17 @@ services.py, filtered by the signed-in customer.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask
+
+from app.core import web_security
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-# Nothing from another host, no inline script, no framing (clickjacking), no referrer (a magic
-# link's token in the address must not travel to anyone).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-
-
-@bp.after_request
-def security_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if request.endpoint != "portal.static":
-        # Pages show personal data: no shared cache, no copy left on a library computer.
-        response.headers["Cache-Control"] = "no-store"
-        response.vary.add("Cookie")
-    return response
+# The portal's headers (CSP without any inline script, no framing, no referrer to another
+# host, no-store) come from the app-wide helper, as the back office's do; the 404 page for
+# an unknown /portal/ address, answered before the blueprint is chosen, calls it by name.
+security_headers = web_security.security_headers
 
 
 def register_portal(app: Flask) -> None:

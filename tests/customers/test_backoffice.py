@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.customers import bank_accounts, mandates
 from app.extensions import db
 from app.requests.models import CustomerRequest
-from tests.helpers import make_customer, make_invoice
+from tests.helpers import csrf_for, make_customer, make_invoice
 
 
 def _signed(customer):
@@ -21,7 +21,8 @@ def test_staff_confirm_a_pending_mandate_from_the_mandate_list(staff_client):
     mandate = _signed(customer)
     client = staff_client("AR clerk")
     response = client.post("/mandateview/action_post",
-                           data={"action": "confirm_mandates", "rowid": [str(mandate.id)]})
+                           data={"action": "confirm_mandates", "rowid": [str(mandate.id)],
+                                 "csrf_token": csrf_for(client)})
     assert response.status_code == 302
     db.session.expire_all()
     assert mandate.status == "active" and customer.payment_method == "direct_debit"
@@ -29,7 +30,8 @@ def test_staff_confirm_a_pending_mandate_from_the_mandate_list(staff_client):
     assert req.status == "approved"  # the customer's request is answered too
     # Confirming again changes nothing (not pending any more).
     client.post("/mandateview/action_post",
-                data={"action": "reject_mandates", "rowid": [str(mandate.id)]})
+                data={"action": "reject_mandates", "rowid": [str(mandate.id)],
+                      "csrf_token": csrf_for(client)})
     db.session.expire_all()
     assert mandate.status == "active"
 
@@ -38,7 +40,8 @@ def test_read_only_staff_cannot_confirm(staff_client):
     mandate = _signed(make_customer())
     client = staff_client("Read-only")
     client.post("/mandateview/action_post",
-                data={"action": "confirm_mandates", "rowid": [str(mandate.id)]})
+                data={"action": "confirm_mandates", "rowid": [str(mandate.id)],
+                      "csrf_token": csrf_for(client)})
     db.session.expire_all()
     assert mandate.status == "pending"
 

@@ -10,7 +10,7 @@ from app.core import plugins
 from app.extensions import db
 from app.notifications.models import MessageTemplate
 from app.notifications.rendering import active_template
-from tests.helpers import csrf_token, make_customer
+from tests.helpers import csrf_for, csrf_token, make_customer
 
 
 def _template(key="payment_received", channel="email", language="fr"):
@@ -58,13 +58,13 @@ def test_live_preview_on_a_real_customer(defaults, staff_client):
     result = client.post("/messagetemplateview/preview", data={
         "template_id": str(template.id), "customer": "C-PREVIEW",
         "subject": "Dag {{ customer.name }}", "body_text": "Saldo: {{ customer.balance|money }}",
-        "body_html": "<b>{{ customer.name }}</b>"}).get_json()
+        "body_html": "<b>{{ customer.name }}</b>", "csrf_token": csrf_for(client)}).get_json()
     assert result["subject"] == "Dag Nora Janssens"
     assert result["text"].startswith("Saldo: €\xa00,00")  # Belgian Dutch money format
     assert result["html"] == "<b>Nora Janssens</b>"
     broken = client.post("/messagetemplateview/preview", data={
         "template_id": str(template.id), "customer": "Nora",
-        "body_text": "{{ config.SECRET_KEY }}"}).get_json()
+        "body_text": "{{ config.SECRET_KEY }}", "csrf_token": csrf_for(client)}).get_json()
     assert "Template error" in broken["error"] and "text" not in broken
 
     page = client.get(f"/messagetemplateview/preview/{template.id}?customer=Nora")

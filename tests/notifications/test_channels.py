@@ -19,7 +19,7 @@ from app.extensions import db
 from app.notifications.context import preview_context
 from app.notifications.models import Message, PrintBatch
 from app.notifications.outbox import queue_message
-from tests.helpers import make_customer, make_invoice
+from tests.helpers import csrf_for, make_customer, make_invoice
 from tests.notifications.conftest import configure_plugin
 from tests.notifications.received import received_text
 
@@ -107,7 +107,8 @@ def test_paper_customer_gets_a_letter_in_a_print_batch(defaults, staff_client):
     assert "Albert Lambert" in text and "Rue Haute 12" in text and "Merci" in text
 
     client = staff_client("AR clerk")
-    response = client.get(f"/printbatchview/zip/{batch.id}")
+    response = client.post(f"/printbatchview/zip/{batch.id}",
+                           data={"csrf_token": csrf_for(client)})
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     names = archive.namelist()
@@ -115,8 +116,8 @@ def test_paper_customer_gets_a_letter_in_a_print_batch(defaults, staff_client):
     assert f"{message.id:08d}-enclosure-{invoice.number}.pdf" in names
     assert customer.number in archive.read("manifest.csv").decode()
 
-    client.post("/printbatchview/action_post", data={"action": "close",
-                                                     "rowid": [str(batch.id)]})
+    client.post("/printbatchview/action_post", data={"action": "close", "rowid": [str(batch.id)],
+                                                     "csrf_token": csrf_for(client)})
     db.session.refresh(batch)
     assert batch.status == "closed"
     [later] = _queue(customer, key="evt-2")
@@ -165,8 +166,8 @@ def test_a_reminder_letter_paid_before_the_batch_goes_to_print_is_taken_out(defa
     db.session.commit()
 
     client = staff_client("AR clerk")
-    names = zipfile.ZipFile(io.BytesIO(client.get(f"/printbatchview/zip/{batch.id}").data)
-                            ).namelist()
+    names = zipfile.ZipFile(io.BytesIO(client.post(
+        f"/printbatchview/zip/{batch.id}", data={"csrf_token": csrf_for(client)}).data)).namelist()
     assert f"{still_due.id:08d}.pdf" in names and f"{moot.id:08d}.pdf" not in names
     db.session.expire_all()
     moot = db.session.get(Message, moot.id)

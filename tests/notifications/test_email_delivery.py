@@ -12,7 +12,7 @@ from app.notifications.channels import message_id_for
 from app.notifications.jobs import deliver_due_messages, deliver_message
 from app.notifications.models import Message
 from app.notifications.outbox import queue_message
-from tests.helpers import make_customer, make_invoice
+from tests.helpers import csrf_for, make_customer, make_invoice
 from tests.notifications.conftest import configure_plugin
 
 
@@ -129,7 +129,8 @@ def test_permanent_error_fails_visibly_and_staff_resend_it(use_smtp, staff_clien
 
     use_smtp.handler.reply = None  # the address was fixed on the mail server's side
     response = client.post("/messageview/action_post",
-                           data={"action": "resend", "rowid": [str(message.id)]})
+                           data={"action": "resend", "rowid": [str(message.id)],
+                                 "csrf_token": csrf_for(client)})
     assert response.status_code == 302
     db.session.refresh(message)
     assert message.status == "sent"

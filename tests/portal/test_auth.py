@@ -219,7 +219,10 @@ def _ask_link_via_proxy(app, email, client_ip, proto="https"):
     client = _fresh_client(app)
     headers = {"X-Forwarded-For": client_ip, "X-Forwarded-Proto": proto}
     page = client.get("/portal/login", headers=headers, environ_base=PROXY)
-    response = client.post("/portal/login", headers=headers, environ_base=PROXY,
+    # A browser sends the page it posts from (Referrer-Policy same-origin), which Flask-WTF
+    # checks over HTTPS.
+    response = client.post("/portal/login", environ_base=PROXY,
+                           headers={**headers, "Referer": f"{proto}://localhost/portal/login"},
                            data={"email": email,
                                  "csrf_token": csrf_from(page.get_data(as_text=True))})
     return page, response

@@ -14,7 +14,7 @@ from app.notifications.models import Message
 from app.payments.models import Payment
 from app.payments.online_models import OnlineCheckout
 from app.requests.models import Dispute
-from tests.helpers import make_customer, make_invoice, money
+from tests.helpers import csrf_for, make_customer, make_invoice, money
 from tests.plugins.test_psp_mollie import fake_mollie, mollie  # noqa: F401  (fixtures)
 from tests.portal.conftest import csrf_from
 
@@ -137,7 +137,9 @@ def test_no_button_when_no_provider_is_enabled(portal_client):
 def test_csrf_is_required_and_pages_need_a_login(portal_client, client):
     customer = make_customer(language="en", email="csrf@example.test")
     invoice = make_invoice(customer, total="10.00", due_in_days=-1)
-    assert client.post(f"/portal/invoices/{invoice.id}/pay/online").status_code == 302
+    assert client.post(f"/portal/invoices/{invoice.id}/pay/online").status_code == 400
+    assert client.post(f"/portal/invoices/{invoice.id}/pay/online",
+                       data={"csrf_token": csrf_for(client)}).status_code == 302
     assert client.get("/portal/payments/1/return").status_code == 302
     signed_in = portal_client(customer)
     assert signed_in.post(f"/portal/invoices/{invoice.id}/pay/online").status_code == 400

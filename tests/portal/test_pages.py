@@ -583,7 +583,7 @@ def test_security_headers_and_no_other_host(portal_client):
         csp = response.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "http" not in csp
         assert response.headers["X-Frame-Options"] == "DENY"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"  # never to another host
         assert response.headers["Cache-Control"] == "no-store"
         html = response.get_data(as_text=True)
         assert not re.search(r'(src|href)="(https?:)?//', html), url
