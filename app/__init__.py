@@ -51,6 +51,9 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
 
     jobs.init_app(app)
     cli.init_app(app)
+    from app.core import request_guards  # ids, FAB list parameters, dates: 400/404, never 500
+
+    request_guards.init_app(app)
     register_portal(app)
     from app.core import web_security
 

@@ -222,12 +222,23 @@ def logout():
 def set_language(code: str):
     if code in SUPPORTED_LANGUAGES:
         session["locale"] = code
-    target = request.args.get("next") or ""
-    parts = urlsplit(target)
+    return redirect(_local_portal_path(request.args.get("next")) or url_for("portal.dashboard"))
+
+
+def _local_portal_path(target: str | None) -> str | None:
+    """A portal path on this site, or None: no other host (open redirect), and only printable
+    ASCII (url_for's own links are), so no line break can reach the Location header."""
+    if not target or len(target) > 2000 or any(not 32 < ord(c) < 127 for c in target) \
+            or "\\" in target:
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//[x": not a URL at all
+        return None
     if parts.scheme or parts.netloc or not parts.path.startswith("/portal/") \
-            or "//" in parts.path or "\\" in target:
-        target = url_for("portal.dashboard")
-    return redirect(target)
+            or "//" in parts.path:
+        return None
+    return target
 
 
 # --- what the customer sees -------------------------------------------------------------------
