@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import Index, event, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from app.core.validation import ValidationError
@@ -95,6 +95,13 @@ def lock(*objects: Any) -> None:
             by_model.setdefault(type(obj), []).append(obj)
     for model, found in by_model.items():
         lock_rows(model, [inspect(obj).identity[0] for obj in found])
+
+
+def unique_where(name: str, *columns: str, where: str) -> Index:
+    """A unique partial index (PostgreSQL and SQLite): the database's own guarantee behind a
+    locked decision, e.g. one plan per request. ``where`` is plain SQL on the table's columns."""
+    return Index(name, *columns, unique=True, postgresql_where=text(where),
+                 sqlite_where=text(where))
 
 
 def claim(obj: Any, allowed: Collection[str], refusal: str, *, attribute: str = "status",

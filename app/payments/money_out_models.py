@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import EncryptedString
+from app.core.locking import unique_where
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime
 from app.customers.models import BankAccount, Customer, Mandate
 from app.invoices.models import Invoice
@@ -95,6 +96,9 @@ class Refund(TimestampMixin, Model):
     export: an account that changed in between blocks the export (fraud path)."""
 
     __tablename__ = "refund"
+    # One live refund per customer request (app/core/locking.py guards the decision).
+    __table_args__ = (unique_where("uq_refund_request", "request_id",
+                                   where="request_id IS NOT NULL AND status <> 'rejected'"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -129,6 +133,9 @@ class Refund(TimestampMixin, Model):
 
 class WriteOff(TimestampMixin, Model):
     __tablename__ = "write_off"
+    # One write-off waiting for approval per invoice.
+    __table_args__ = (unique_where("uq_write_off_proposed_invoice", "invoice_id",
+                                   where="status = 'proposed'"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)

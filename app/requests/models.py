@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.locking import unique_where
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 from app.customers.models import Customer
 from app.invoices.models import Invoice
@@ -133,6 +134,9 @@ class Attachment(Model):
 
 class PaymentPlan(TimestampMixin, Model):
     __tablename__ = "payment_plan"
+    # One plan per request, however many staff approve it at once (app/core/locking.py).
+    __table_args__ = (unique_where("uq_payment_plan_request", "request_id",
+                                   where="request_id IS NOT NULL AND status <> 'cancelled'"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("customer_request.id"))
@@ -170,6 +174,9 @@ class Deferral(TimestampMixin, Model):
     """A promise to pay one invoice by a new date; reminders wait until then."""
 
     __tablename__ = "deferral"
+    # One deferral per invoice of a request: an approval taken twice makes none twice.
+    __table_args__ = (unique_where("uq_deferral_request_invoice", "request_id", "invoice_id",
+                                   where="request_id IS NOT NULL"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
@@ -185,6 +192,8 @@ class Dispute(TimestampMixin, Model):
     """A contested invoice (or part of it); reminders stop for the disputed amount while open."""
 
     __tablename__ = "dispute"
+    __table_args__ = (unique_where("uq_dispute_request", "request_id",
+                                   where="request_id IS NOT NULL"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)

@@ -463,3 +463,77 @@ def test_cancelling_while_staff_decide_ends_one_way(app):
         status = db.session.get(CustomerRequest, req.id).status
         plans = _count(PaymentPlan, PaymentPlan.customer_id == customer.id)
         assert (status, plans) in (("approved", 1), ("cancelled", 0))
+
+
+# --- the database's own guarantee (migration races_0007) ----------------------------------------
+
+def test_the_database_refuses_a_second_plan_for_one_request(app):
+    from sqlalchemy.exc import IntegrityError
+
+    customer = make_customer(language="en")
+    req = _plan_request(customer)
+    decide_request(req, None, True, None)
+    db.session.commit()
+    plan = _one_plan(customer.id)
+    db.session.add(PaymentPlan(customer_id=customer.id, request_id=req.id, status="active",
+                               total_amount=plan.total_amount, installment_count=1,
+                               day_of_month=1, start_date=TODAY))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def _migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "races_0007_one_decision.py"
+    spec = importlib.util.spec_from_file_location("races_0007", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(step) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    db.session.rollback()  # PostgreSQL: DDL waits for this session's locks on the tables
+    with db.engine.begin() as connection, \
+            Operations.context(MigrationContext.configure(connection)):
+        step()
+
+
+def test_the_migration_skips_an_index_that_old_duplicates_prevent(app, caplog):
+    """Plans made twice before the fix must not stop the upgrade: that index is skipped with a
+    warning naming the rows, the others are built; resolved, a re-run builds it."""
+    from sqlalchemy import inspect as schema_of
+
+    migration = _migration()
+    customer = make_customer(language="en")
+    req = _plan_request(customer)
+    decide_request(req, None, True, None)
+    db.session.commit()
+    plan = _one_plan(customer.id)
+    try:
+        _run(migration.downgrade)
+        db.session.add(PaymentPlan(customer_id=customer.id, request_id=req.id, status="active",
+                                   total_amount=plan.total_amount, installment_count=1,
+                                   day_of_month=1, start_date=TODAY))
+        db.session.commit()
+        _run(migration.upgrade)
+        names = {i["name"] for i in schema_of(db.engine).get_indexes("payment_plan")}
+        assert "uq_payment_plan_request" not in names
+        assert "uq_payment_plan_request not created" in caplog.text
+        assert "uq_refund_request" in {i["name"] for i in schema_of(db.engine).get_indexes(
+            "refund")}
+    finally:
+        db.session.rollback()
+        db.session.execute(PaymentPlan.__table__.update().where(
+            PaymentPlan.request_id == req.id, PaymentPlan.id != plan.id)
+            .values(status="cancelled"))
+        db.session.commit()
+        _run(migration.downgrade)
+        _run(migration.upgrade)
+    names = {i["name"] for i in schema_of(db.engine).get_indexes("payment_plan")}
+    assert "uq_payment_plan_request" in names
