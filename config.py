@@ -130,9 +130,16 @@ class Config:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(os.environ.get("JWT_MINUTES", "60")))
+    # Every POST/PUT/PATCH/DELETE carries the session's CSRF token (app/core/web_security.py);
+    # over HTTPS Flask-WTF also checks that the Referer is this site.
     WTF_CSRF_ENABLED = True
+    WTF_CSRF_SSL_STRICT = True
     SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
+    # Lax, not Strict: staff and customers share the session cookie, and customers arrive from
+    # other sites (the sign-in link in an e-mail, the payment provider's return), which Strict
+    # would show signed out. With a token on every state change and none on GET, Lax is the
+    # equivalent defence (README, Security). A back office not serving the portal may set Strict.
+    SESSION_COOKIE_SAMESITE = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
     # True: always Secure. False: Secure whenever the request came over HTTPS (see create_app).
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
