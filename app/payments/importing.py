@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.core.crypto import iban_hash
+from app.core.file_names import clean_file_name
 from app.core.models import ZERO
 from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
@@ -134,7 +135,8 @@ def import_statement(data: bytes, file_name: str | None = None, user=None, *,
     ``on_total(n)`` is called once the entries are counted, ``progress(k)`` after each chunk.
     """
     started = time.perf_counter()
-    report = StatementImportReport(file_name=(file_name or "")[:200] or None)
+    # The name is shown on the cash screen: no path, control or bidi-override characters.
+    report = StatementImportReport(file_name=clean_file_name(file_name)[:200] if file_name else None)
     progress = progress or (lambda n: None)
     digest = hashlib.sha256(data).hexdigest()
     earlier = db.session.scalar(select(BankStatement).where(BankStatement.file_sha256 == digest))

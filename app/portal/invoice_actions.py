@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import abort, redirect, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -261,11 +261,10 @@ def attachment(attachment_id: int):
     """A file the customer sent us, back to the same customer only."""
     found = db.session.scalar(select(Attachment).join(CustomerRequest).where(
         Attachment.id == attachment_id, CustomerRequest.customer_id == current_customer().id))
-    path = attachments.path_of(found) if found is not None else None
-    if path is None:
+    response = attachments.download(found) if found is not None else None
+    if response is None:
         abort(404)
-    return send_file(path, mimetype=found.content_type, as_attachment=True,
-                     download_name=found.file_name)
+    return response
 
 
 @bp.app_template_global("invoice_actions_for")

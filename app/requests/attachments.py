@@ -3,21 +3,24 @@
 Only PDF, PNG and JPEG are accepted, recognised by their first bytes (the name and the type the
 browser claims are not trusted), each at most ``self_service.dispute.max_file_mb``. They are
 stored under the app's UPLOAD_DIR (config.py; by default instance/uploads, never under a static
-folder) with a random name; the name the customer gave is only shown.
+folder) with a random name; the name the customer gave is only shown, cleaned (clean_file_name):
+no folder, no control or bidirectional-override characters (U+202E makes "invoice<U+202E>fdp.html"
+read "invoicelmth.pdf"), and the extension of what the file really is, so a PDF named "x.html" is
+shown and downloaded as "x.pdf" — a browser never opens a customer's file as a page.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, send_file
 from flask_babel import gettext as _
 
+from app.core.file_names import clean_file_name
 from app.core.validation import ValidationError
 from app.requests import self_service as ss
 from app.requests.models import Attachment, CustomerRequest
@@ -51,11 +54,13 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     return None
 
 
+# Other spellings of a sniffed type's extension that a customer's name may keep.
+SPELLINGS = {"jpg": ("jpeg", "jpe")}
+
+
 def _display_name(name: str | None, extension: str) -> str:
-    # Only the last path part, no control characters; kept for display, never for storage.
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()[:150]
-    return base or f"attachment.{extension}"
+    own = (name or "").rsplit(".", 1)[-1].strip().lower() if "." in (name or "") else ""
+    return clean_file_name(name, own if own in SPELLINGS.get(extension, ()) else extension)
 
 
 def _read(item: Any, limit: int) -> tuple[str | None, bytes]:
@@ -120,6 +125,24 @@ def store(req: CustomerRequest, uploads: list[Upload]) -> list[Attachment]:
         req.attachments.append(attachment)
         made.append(attachment)
     return made
+
+
+def download(attachment: Attachment) -> Response | None:
+    """The file as a download that no browser renders: Content-Disposition attachment with
+    the cleaned name and the real extension, the sniffed type (application/octet-stream for
+    anything else), nosniff. None when the file is missing."""
+    path = path_of(attachment)
+    if path is None:
+        return None
+    known = {content_type: extension for _magic, content_type, extension in SIGNATURES}
+    extension = known.get(attachment.content_type)
+    response = send_file(path, mimetype=attachment.content_type if extension
+                         else "application/octet-stream", as_attachment=True,
+                         download_name=_display_name(attachment.file_name, extension or "bin"))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def path_of(attachment: Attachment) -> Path | None:
