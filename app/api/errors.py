@@ -204,6 +204,50 @@ def commit(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _http_messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Authentication required: send \"Authorization: Bearer <token or API key>\"."),
+        403: _("Your role does not allow this operation."),
+        404: _("There is nothing at this address of the API."),
+        405: _("This address of the API does not accept the %(method)s method.",
+               method=request.method[:10]),
+        413: _("The request body is too large."),
+        415: _("This content type is not accepted here."),
+        429: _("Too many requests; wait a moment and try again."),
+    }
+
+
+def install_json_http_errors(app: Any) -> None:
+    """Every error answer under /api/ in the API's shape, {"message": ...}, translated.
+
+    Routing answers an unknown address (404) or method (405) before any API view runs, with
+    Werkzeug's HTML page; FAB's @protect answers 403 with an English "Forbidden". An
+    after_request hook sees them all (error handlers' answers too, whichever blueprint or
+    handler produced them) and rewrites the body, keeping the status and headers (Allow).
+    """
+    if app.extensions.get("creditdesk_api_json_errors"):
+        return
+    app.extensions["creditdesk_api_json_errors"] = True
+
+    @app.after_request
+    def _json_errors_under_api(response: Response) -> Response:
+        if response.status_code < 400 or not request.path.startswith("/api/"):
+            return response
+        message = None
+        if not response.is_json:
+            message = _http_messages().get(response.status_code) or _(
+                "The request failed (HTTP %(status)s).", status=response.status_code)
+        elif response.status_code == 403 and (response.get_json(silent=True) or {}).get(
+                "message") == "Forbidden":
+            message = _http_messages()[403]
+        if message is None:
+            return response
+        response.set_data(json.dumps({"message": message}))
+        response.mimetype = "application/json"
+        return response
+
+
 def install_jwt_error_handlers(jwt_manager: JWTManager) -> None:
     """Missing, malformed or expired tokens: 401 with our error shape.
 
