@@ -28,16 +28,17 @@ from flask_babel import gettext as _
 from markupsafe import escape
 from werkzeug.datastructures import ImmutableMultiDict
 
+from app.core.validation import MAX_YEAR, MIN_YEAR
+
 DB_INT_MIN, DB_INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL INTEGER, every table's key
 MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 100  # the largest size FAB's own page-size menu offers
-MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_NUMBER_DIGITS = 30  # longer digit strings are not parsed at all (int() of huge text is slow)
 
 _INTEGER = re.compile(rf"-?\d{{1,{MAX_NUMBER_DIGITS}}}")
 _NUMBER = re.compile(r"-?\d{1,12}(?:[.,]\d{1,6})?")
 _ISO_DATE = re.compile(r"\s*(\d{1,6})-\d{1,2}-\d{1,2}\s*")
-_EU_DATE = re.compile(r"\s*\d{1,2}[/.]\d{1,2}[/.](\d{1,6})\s*")
+_EU_DATE = re.compile(r"\s*\d{1,2}[-/.]\d{1,2}[-/.](\d{1,6})\s*")
 
 
 class GuardedArgs(ImmutableMultiDict):

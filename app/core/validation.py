@@ -40,6 +40,7 @@ class Errors:
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+MIN_YEAR, MAX_YEAR = 1900, 2999  # dates people and ERPs may give; see a_date
 
 
 def text(data: Mapping[str, Any], field: str, errors: Errors, *, required: bool = False,
@@ -147,10 +148,17 @@ def a_date(data: Mapping[str, Any], field: str, errors: Errors, *, required: boo
             errors.add(field, _("This field is required."))
         return None
     try:
-        return parse_date(value)
+        parsed = parse_date(value)
     except ValueError:
         errors.add(field, _("Not a date: %(value)s. Use YYYY-MM-DD or DD/MM/YYYY.", value=value))
         return None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        # Year 1 or 9999 is a typo, and date arithmetic on it (a day before, a month after)
+        # overflows: refused like any other wrong date.
+        errors.add(field, _("Dates must lie between the years %(low)s and %(high)s.",
+                            low=MIN_YEAR, high=MAX_YEAR))
+        return None
+    return parsed
 
 
 def integer(data: Mapping[str, Any], field: str, errors: Errors, *, minimum: int | None = None,

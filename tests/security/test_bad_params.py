@@ -197,11 +197,35 @@ def test_guarded_int_arguments_fall_back_to_the_default():
 
 
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "31/12/9999", "1/1/0001",
-                                   "99999-01-01"])
+                                   "99999-01-01", "31-12-9999"])
 def test_extreme_dates_in_a_report_are_refused(admin, value):
     response = admin.get("/cash/", query_string={"day": value})
     assert response.status_code == 400
     assert "Dates must lie between the years 1900 and 2999" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "31-12-9999", "1.1.1899"])
+def test_every_date_field_refuses_years_out_of_range(app, value):
+    """The one parser behind forms, imports and the API (app.core.validation.a_date)."""
+    from app.core import validation as v
+
+    errors = v.Errors()
+    with app.test_request_context():
+        assert v.a_date({"day": value}, "day", errors) is None
+        assert "between the years 1900 and 2999" in errors.errors["day"][0]
+        assert v.a_date({"day": "2999-12-31"}, "day", v.Errors()).year == 2999
+
+
+def test_an_api_invoice_dated_year_9999_is_a_field_error(app, client):
+    from tests.api.support import ApiClient, jwt_for
+
+    erp = ApiClient(client, jwt_for(app, client, "ERP integration"))
+    customer = make_customer()
+    response = erp.post("/api/v1/invoices", json={
+        "number": "Y9999", "customer_number": customer.number, "issue_date": "2024-01-01",
+        "due_date": "9999-12-31", "total_amount": "10.00"})
+    assert response.status_code == 422
+    assert "due_date" in response.get_json()["errors"]
 
 
 def test_a_malformed_date_is_explained_not_a_500(admin):
