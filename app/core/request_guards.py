@@ -236,10 +236,10 @@ def refuse(status: int, message: str | None = None):
 
         return refused(message, status)
     title = _("Not found") if status == 404 else _("Bad request")
+    back = _("Back to the start page")
     body = (f'<!doctype html><html lang="{escape(_language())}"><head><meta charset="utf-8">'
             f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
-            f"<p>{escape(message)}</p><p><a href=\"/\">{escape(_('Back to the start page'))}"
-            "</a></p></body></html>")
+            f'<p>{escape(message)}</p><p><a href="/">{escape(back)}</a></p></body></html>')
     response = make_response(body, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     response.headers["Cache-Control"] = "no-store"
