@@ -263,6 +263,11 @@ def _argument(rule, argument: str, views: dict):
     }
     if argument in models:
         return _first_id(models[argument])
+    if argument in ("group", "key"):  # Settings -> Business rules: a group, one of its rules
+        from app.core import settings as registry
+
+        group = next(iter(registry.GROUPS))
+        return group if argument == "group" else registry.definitions(group=group)[0].key
     constants = {"kind": "customers", "token": "not-a-token", "fmt": "json",
                  "provider": "demo", "code": "fr", "group_by": "0", "locale": "fr",
                  "version": "v1", "filename": "nothing.txt"}
