@@ -218,6 +218,9 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
         kept = [{"what": _("Your invoices and payments, with the name and address printed "
                            "on them"), "why": _("Accounting law"),
                  "until": today + timedelta(days=7 * 365)}]
+        request_subject = _("Question about invoice %(number)s", number="INV-2026-0158")
+        comment_text = _("Please find a copy of the invoice attached.")
+        contract_description = _("Maintenance contract")
     samples: dict[str, Any] = {
         "payment_amount": Decimal("125.00"), "payment_date": today - timedelta(days=1),
         "balance": Decimal("49.50"), "invoices": paid_invoices, "is_direct_debit": True,
@@ -235,9 +238,9 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
         "missed_amount": Decimal("50.00"), "login_url": _link("/portal/go/SAMPLE-LINK"),
         "valid_minutes": 15, "new_email": "marie.new@example.com",
         "confirm_url": _link("/portal/confirm-email/SAMPLE-LINK"), "valid_hours": 24,
-        "contract_reference": "CTR-2024-001", "contract_description": "Maintenance",
+        "contract_reference": "CTR-2024-001", "contract_description": contract_description,
         "renewal_date": today + timedelta(days=45), "notice_deadline": today + timedelta(days=44),
-        "subject": "INV-2026-0158", "comment_text": "Please find the copy attached.",
+        "subject": request_subject, "comment_text": comment_text,
         "cooloff_ends_on": today + timedelta(days=3), "code": "123456",
         "collection_date": today + timedelta(days=14), "amount": Decimal("125.00"),
         "invoice_numbers": ["INV-2026-0141", "INV-2026-0158"],
