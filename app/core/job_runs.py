@@ -32,11 +32,11 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-register_setting("scheduler.late_after_minutes", 120, "int",
+register_setting("scheduler.late_after_minutes", 120, "minutes",
                  _l("Minutes after its planned time by which a daily job must have finished "
                     "(later: an alert on the Scheduled jobs screen and in My work today)"),
                  "scheduler")
-register_setting("scheduler.retry_claim_after_minutes", 5, "int",
+register_setting("scheduler.retry_claim_after_minutes", 5, "minutes",
                  _l("Minutes after which a scheduler that took a job's daily slot but never "
                     "confirmed the enqueue is assumed dead (another scheduler enqueues it)"),
                  "scheduler")

@@ -1,21 +1,143 @@
-"""Back office screens for business rules (Setting rows) and plugin configuration."""
+"""Back office screens for business rules and plugin configuration.
+
+Settings → Business rules is one form per group of the settings registry (app/core/settings.py
+GROUPS): every declared setting with a typed field, its translated label and help, its default,
+a mark when it differs from it and a way back. The registry decides who may change what; a
+person who may not change a group sees it read-only. The service (``change_settings``) checks
+everything before storing anything and writes each change to the audit trail.
+"""
 from __future__ import annotations
 
 import os
 
-from flask import flash
-from flask_appbuilder import AppBuilder, expose
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.core import settings as registry
 from app.core.admin import JSONTextField, StaffModelView, refuse
 from app.core.models import PluginConfig, Setting
 from app.core.plugins import discover, secret_variable, sync_plugin_configs
+from app.core.roles import ADMIN, COMPLIANCE_OFFICER, CREDIT_MANAGER
+from app.core.validation import ValidationError
 from app.extensions import db
 
 CATEGORY = "Settings"
+
+# The roles named on a read-only form ("changing them is for: ..."), in the reader's language.
+ROLE_LABELS = {ADMIN: _l("the administrator"), CREDIT_MANAGER: _l("the credit manager"),
+               COMPLIANCE_OFFICER: _l("the compliance officer")}
+UNITS = {"money": "€", "percent": "%", "days": _l("days"), "hours": _l("hours"),
+         "minutes": _l("minutes")}
+
+
+def _role_names() -> set[str]:
+    from flask_login import current_user
+
+    return {role.name for role in (getattr(current_user, "roles", None) or [])}
+
+
+def group_rows(group: str, typed: dict[str, str] | None = None,
+               errors: dict[str, list[str]] | None = None) -> list[dict]:
+    """What the form shows for each setting of ``group``: label, help, the value (or what was
+    typed when the form was refused), the default, whether it differs, and the errors."""
+    found = registry.definitions(group=group)
+    values = registry.get_settings(d.key for d in found)
+    stored = registry.stored_keys(d.key for d in found)
+    roles = _role_names()
+    rows = []
+    for d in found:
+        value = values[d.key]
+        shown = registry.display_value(d, value)
+        if typed is not None and d.key in typed:
+            shown = typed[d.key]
+        rows.append({
+            "key": d.key, "type": d.type, "label": d.label, "help": d.help,
+            "type_help": registry.type_help(d), "unit": UNITS.get(d.type, ""),
+            "value": shown, "default": registry.display_value(d, d.default),
+            "choices": [(value_, str(label)) for value_, label in d.choices],
+            "changed": d.key in stored and value != d.default, "stored": d.key in stored,
+            "editable": d.may_change(roles), "errors": (errors or {}).get(d.key, []),
+            "required": d.required,
+        })
+    return rows
+
+
+class SettingGroupView(BaseView):
+    """Settings → Business rules: the groups, then one form per group."""
+
+    route_base = "/settings/rules"
+    default_view = "index"
+    # Opening and sending the forms is one FAB permission, can_list (every staff role but the
+    # ERP's may read the rules); who may change which setting is the registry's decision.
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def index(self):
+        roles = _role_names()
+        groups = []
+        for key, group in registry.GROUPS.items():
+            found = registry.definitions(group=key)
+            groups.append({"key": key, "label": group.label, "help": group.help,
+                           "count": len(found),
+                           "editable": any(d.may_change(roles) for d in found)})
+        return self.render_template("admin/settings_index.html", groups=groups,
+                                    title=_("Business rules"))
+
+    @expose("/<group>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("list")
+    def group(self, group: str):
+        if group not in registry.GROUPS:
+            abort(404)
+        typed = errors = None
+        if request.method == "POST":
+            keys = [d.key for d in registry.definitions(group=group)
+                    if d.may_change(_role_names())]
+            typed = {key: request.form.get(key, "") for key in keys if key in request.form}
+            try:
+                changes = registry.change_settings(typed, _role_names())
+            except ValidationError as exc:
+                db.session.rollback()
+                errors = exc.errors
+                labels = {d.key: str(d.label) for d in registry.definitions(group=group)}
+                flash(_("Not saved: check %(fields)s.",
+                        fields="; ".join(labels.get(k, k) for k in errors)), "danger")
+            else:
+                db.session.commit()
+                if changes:
+                    flash(_("Saved: %(n)s setting(s) changed.", n=len(changes)), "success")
+                else:
+                    flash(_("Nothing changed."), "info")
+                return redirect(url_for("SettingGroupView.group", group=group))
+        rows = group_rows(group, typed, errors)
+        return self.render_template(
+            "admin/settings_group.html", group=registry.GROUPS[group], rows=rows,
+            groups=registry.GROUPS, editable=any(r["editable"] for r in rows),
+            role_labels=[str(ROLE_LABELS.get(r, r)) for r in registry.GROUPS[group].roles],
+            title=registry.GROUPS[group].label), 200 if not errors else 400
+
+    @expose("/<group>/reset/<key>", methods=["POST"])
+    @has_access
+    @permission_name("list")
+    def reset(self, group: str, key: str):
+        found = registry.REGISTRY.get(key)
+        if group not in registry.GROUPS or found is None or found.group != group:
+            abort(404)
+        try:
+            done = registry.reset_to_default(key, _role_names())
+        except ValidationError as exc:
+            db.session.rollback()
+            flash(f"{found.label}: {' '.join(exc.errors.get(key, []))}", "danger")
+        else:
+            db.session.commit()
+            if done:
+                flash(_("%(setting)s: back to its default.", setting=found.label), "success")
+        return redirect(url_for("SettingGroupView.group", group=group))
 
 
 class SettingView(StaffModelView):
@@ -124,8 +246,11 @@ def plugin_rows() -> dict[str, dict]:
 
 
 def register(appbuilder: AppBuilder) -> None:
-    appbuilder.add_view(SettingView, "Business rules", label=_l("Business rules"),
+    registry.load_declarations()  # every declared setting has its line on the forms
+    appbuilder.add_view(SettingGroupView, "Business rules", label=_l("Business rules"),
                         icon="fa-sliders", category=CATEGORY, category_label=_l("Settings"),
                         category_icon="fa-cogs")
+    # The stored rows as they are (no menu entry): the forms above are where rules change.
+    appbuilder.add_view_no_menu(SettingView)
     appbuilder.add_view(PluginConfigView, "Plugins", label=_l("Plugins"), icon="fa-plug",
                         category=CATEGORY)

@@ -31,7 +31,7 @@ from app.requests.services import register_decision_handler
 log = logging.getLogger(__name__)
 
 COOLOFF_SETTING = register_setting(
-    "customers.refund_cooloff_hours", 72, "int",
+    "customers.refund_cooloff_hours", 72, "hours",
     _l("Cool-off before a new refund bank account is used (hours)"), "customers").key
 
 

@@ -19,7 +19,7 @@ from app.core.time import business_today
 from app.customers.models import CALL_DIRECTIONS, CALL_OUTCOMES, Customer, CustomerNote
 from app.extensions import db
 
-register_setting("customers.max_pause_days", 90, "int",
+register_setting("customers.max_pause_days", 90, "days",
                  _l("Longest reminder pause staff may set for a customer (days)"), "dunning")
 MAX_TEXT = 4000
 

@@ -33,7 +33,7 @@ from app.customers.profile import clean_phone
 from app.customers.selfservice_models import SmsCode
 from app.extensions import db
 
-CODE_MINUTES = register_setting("customers.sms_code_minutes", 10, "int",
+CODE_MINUTES = register_setting("customers.sms_code_minutes", 10, "minutes",
                                 _l("An SMS confirmation code is valid for (minutes)"),
                                 "customers").key
 CODE_ATTEMPTS = register_setting("customers.sms_code_attempts", 5, "int",

@@ -40,7 +40,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCKED_WITH_INVOICES = ("name", "vat_number")
 
 EMAIL_CHANGE_HOURS = register_setting(
-    "customers.email_change_hours", 24, "int",
+    "customers.email_change_hours", 24, "hours",
     _l("A link confirming a new e-mail address is valid for (hours)"), "customers").key
 
 # The form's fields: customer columns, billing address, and the two contacts.

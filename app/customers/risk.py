@@ -38,21 +38,21 @@ FLAG_LABELS = {
     "returned_debit": _l("Direct debit returned"),
     "growing_balance": _l("Growing balance"),
 }
-register_setting("risk.late_days", 10, "int",
+register_setting("risk.late_days", 10, "days",
                  _l("Risk: an invoice paid more than this many days late counts as late"), "risk")
 register_setting("risk.late_window", 6, "int",
                  _l("Risk: how many of the last invoices are looked at"), "risk")
 register_setting("risk.late_count", 3, "int",
                  _l("Risk: this many late invoices among them flag a recurring late payer"),
                  "risk")
-register_setting("risk.lookback_days", 365, "int",
+register_setting("risk.lookback_days", 365, "days",
                  _l("Risk: broken promises and returned debits count for this many days"),
                  "risk")
-register_setting("risk.growth_days", 90, "int",
+register_setting("risk.growth_days", 90, "days",
                  _l("Risk: period over which invoicing and payments are compared (days)"), "risk")
 register_setting("risk.growth_ratio", Decimal("1.5"), "decimal",
                  _l("Risk: growing balance when invoiced exceeds paid by this factor"), "risk")
-register_setting("risk.growth_min_balance", Decimal("250.00"), "decimal",
+register_setting("risk.growth_min_balance", Decimal("250.00"), "money",
                  _l("Risk: a growing balance is flagged from this balance on"), "risk")
 register_setting("risk.send_proposals", True, "bool",
                  _l("Risk: send flagged customers a friendly proposal (once a month)"), "risk")

@@ -14,28 +14,30 @@ from app.core.settings import register_setting
 CATEGORY = "dunning"
 
 MINIMUM_AMOUNT = register_setting(
-    "dunning.minimum_amount", Decimal("5.00"), "decimal",
+    "dunning.minimum_amount", Decimal("5.00"), "money",
     _l("Reminders: smallest overdue amount a customer is reminded of"), CATEGORY)
 MIN_DAYS_BETWEEN_MESSAGES = register_setting(
-    "dunning.min_days_between_messages", 7, "int",
+    "dunning.min_days_between_messages", 7, "days",
     _l("Reminders: at most one reminder per customer in this many days"), CATEGORY)
 UNMATCHED_PAYMENT_DAYS = register_setting(
-    "dunning.unmatched_payment_days", 5, "int",
+    "dunning.unmatched_payment_days", 5, "days",
     _l("Reminders wait while a payment received in the last N days is not matched yet"),
     CATEGORY)
 SMS_QUIET_HOURS = register_setting(
-    "dunning.sms_quiet_hours", "21:00-08:00", "str",
-    _l("Reminders: no SMS between these hours (HH:MM-HH:MM, Brussels time)"), CATEGORY)
+    "dunning.sms_quiet_hours", "21:00-08:00", "time_range",
+    _l("Reminders: no SMS between these hours (HH:MM-HH:MM, Brussels time)"), CATEGORY,
+    group="messages", help=_l("An SMS due in these hours waits until they end. Leave empty "
+                              "for no quiet hours."))
 SALARY_DAY_WINDOW = register_setting(
-    "dunning.salary_day_window", 5, "int",
+    "dunning.salary_day_window", 5, "days",
     _l("Reminders wait when the customer's preferred payment day is at most this many days "
        "away"), CATEGORY)
 SALARY_DAY_DELAY = register_setting(
-    "dunning.salary_day_delay", 1, "int",
+    "dunning.salary_day_delay", 1, "days",
     _l("Reminders: days after the preferred payment day that a waiting reminder goes out"),
     CATEGORY)
 PLAN_BROKEN_AFTER_DAYS = register_setting(
-    "dunning.plan_broken_after_days", 10, "int",
+    "dunning.plan_broken_after_days", 10, "days",
     _l("A payment plan is broken when an instalment is this many days late"), CATEGORY)
 BATCH_SIZE = register_setting(
     "dunning.batch_size", 500, "int",
@@ -47,23 +49,23 @@ MAX_ATTACHED_INVOICES = register_setting(
 # Interest margins and flat amounts: set by law, kept as settings because staff must be able
 # to follow a change (or apply a lower contractual figure) without a new release.
 BE_CONSUMER_INTEREST_MARGIN = register_setting(
-    "dunning.be_consumer_interest_margin", Decimal(8), "decimal",
+    "dunning.be_consumer_interest_margin", Decimal(8), "percent",
     _l("Belgian consumers: interest at most the reference rate plus these points"), CATEGORY)
 B2B_INTEREST_MARGIN = register_setting(
-    "dunning.b2b_interest_margin", Decimal(8), "decimal",
+    "dunning.b2b_interest_margin", Decimal(8), "percent",
     _l("Businesses: late-payment interest is the reference rate plus these points"), CATEGORY)
 B2B_COMPENSATION = register_setting(
-    "dunning.b2b_compensation", Decimal("40.00"), "decimal",
+    "dunning.b2b_compensation", Decimal("40.00"), "money",
     _l("Businesses: flat recovery compensation per late invoice"), CATEGORY)
 FR_INTEREST_MARGIN = register_setting(
-    "dunning.fr_interest_margin", Decimal(10), "decimal",
+    "dunning.fr_interest_margin", Decimal(10), "percent",
     _l("French businesses: penalty rate is the reference rate plus these points"), CATEGORY)
 FR_LEGAL_RATE_MULTIPLIER = register_setting(
     "dunning.fr_legal_rate_multiplier", Decimal(3), "decimal",
     _l("French businesses: the penalty rate is at least this many times the legal rate"),
     CATEGORY)
 FR_INDEMNITY = register_setting(
-    "dunning.fr_indemnity", Decimal("40.00"), "decimal",
+    "dunning.fr_indemnity", Decimal("40.00"), "money",
     _l("French businesses: flat recovery indemnity per late invoice"), CATEGORY)
 
 ALL = (MINIMUM_AMOUNT, MIN_DAYS_BETWEEN_MESSAGES, UNMATCHED_PAYMENT_DAYS, SMS_QUIET_HOURS,

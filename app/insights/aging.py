@@ -29,7 +29,7 @@ from app.customers.services import balance_parts
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 
-register_setting("insights.dso_period_days", 90, "int",
+register_setting("insights.dso_period_days", 90, "days",
                  _l("DSO: credit sales are counted over this many days"), "insights")
 
 BUCKETS = ("not_due", "d1_30", "d31_60", "d61_90", "over_90")

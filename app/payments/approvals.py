@@ -39,9 +39,9 @@ _LABELS = {
     ("write_off", CREDIT_MANAGER): _l("Largest write-off a credit manager may approve"),
 }
 for _kind, (_clerk, _manager) in _DEFAULTS.items():
-    register_setting(f"approvals.{_kind}.ar_clerk_max", _clerk, "decimal",
+    register_setting(f"approvals.{_kind}.ar_clerk_max", _clerk, "money",
                      _LABELS[(_kind, AR_CLERK)], "approvals")
-    register_setting(f"approvals.{_kind}.credit_manager_max", _manager, "decimal",
+    register_setting(f"approvals.{_kind}.credit_manager_max", _manager, "money",
                      _LABELS[(_kind, CREDIT_MANAGER)], "approvals")
 
 

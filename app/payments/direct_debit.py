@@ -54,7 +54,7 @@ from app.payments.sepa_xml import (
 
 log = logging.getLogger(__name__)
 
-register_setting("direct_debit.prenotification_days", 14, "int",
+register_setting("direct_debit.prenotification_days", 14, "days",
                  _l("Direct debit: customers are told of a collection this many days ahead "
                     "(pre-notification)"), "payments")
 register_setting("direct_debit.batch_booking", True, "bool",

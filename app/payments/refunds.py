@@ -41,7 +41,7 @@ from app.payments.models import Payment
 from app.payments.money_out_models import CreditTransferBatch, Refund
 from app.payments.sepa_xml import CreditTransaction, Party, TransferFile, transfer_xml
 
-register_setting("refunds.minimum_amount", Decimal("1.00"), "decimal",
+register_setting("refunds.minimum_amount", Decimal("1.00"), "money",
                  _l("Smallest credit balance proposed for a refund"), "payments")
 
 PENDING = ("proposed", "approved")

@@ -7,10 +7,10 @@ from app.core.settings import register_setting
 
 register_setting("payments.auto_match_confidence", Decimal("0.90"), "decimal",
                  _l("Statement lines matched with at least this confidence (0 to 1) are booked "
-                    "automatically; the others wait for a person"), "payments")
+                    "automatically; the others wait for a person"), "payments", maximum=1)
 register_setting("payments.suggest_min_confidence", Decimal("0.40"), "decimal",
                  _l("Below this confidence (0 to 1) a statement line is shown as unmatched "
-                    "rather than with a suggestion"), "payments")
+                    "rather than with a suggestion"), "payments", maximum=1)
 register_setting("payments.statement_max_mb", 100, "int",
                  _l("Largest bank statement file accepted (MB)"), "payments")
 register_setting("payments.inline_messages_max", 500, "int",

@@ -34,18 +34,20 @@ from app.requests.models import CustomerRequest, Deferral, PaymentPlan
 CATEGORY = "self_service"
 
 
-def _setting(key: str, default: Any, type_: str, label: Any):
-    return register_setting(f"self_service.{key}", default, type_, label, CATEGORY).key
+def _setting(key: str, default: Any, type_: str, label: Any, **extra: Any):
+    return register_setting(f"self_service.{key}", default, type_, label, CATEGORY, **extra).key
 
 
 DEFERRAL_MAX_DAYS = _setting(
-    "deferral.max_days", 30, "int",
-    _l("Deferral: the new date is at most this many days after the due date (or today)"))
+    "deferral.max_days", 30, "days",
+    _l("Deferral: the new date is at most this many days after the due date (or today)"),
+    maximum=365)
 DEFERRAL_MAX_AMOUNT = _setting(
-    "deferral.max_amount", Decimal("1000.00"), "decimal",
-    _l("Deferral: approved at once up to this total open amount"))
+    "deferral.max_amount", Decimal("1000.00"), "money",
+    _l("Deferral: approved at once up to this total open amount"),
+    help=_l("Customers see this limit in the portal; a larger deferral waits for a person."))
 PLAN_SINGLE_PAYMENT_BELOW = _setting(
-    "plan.single_payment_below", Decimal("100.00"), "decimal",
+    "plan.single_payment_below", Decimal("100.00"), "money",
     _l("Payment plan: below this total, a single payment only (no plan)"))
 PLAN_TIERS_DEFAULTS = ((Decimal("500.00"), 3, Decimal("50.00")),
                        (Decimal("2000.00"), 6, Decimal("100.00")),
@@ -53,22 +55,23 @@ PLAN_TIERS_DEFAULTS = ((Decimal("500.00"), 3, Decimal("50.00")),
 PLAN_TIER_KEYS: list[tuple[str, str, str]] = []
 for _n, (_up_to, _count, _minimum) in enumerate(PLAN_TIERS_DEFAULTS, start=1):
     PLAN_TIER_KEYS.append((
-        _setting(f"plan.tier{_n}_up_to", _up_to, "decimal",
+        _setting(f"plan.tier{_n}_up_to", _up_to, "money",
                  _l("Payment plan, tier %(n)s: for a total up to this amount (0: tier not used)",
                     n=_n)),
         _setting(f"plan.tier{_n}_max_installments", _count, "int",
                  _l("Payment plan, tier %(n)s: at most this many instalments", n=_n)),
-        _setting(f"plan.tier{_n}_min_installment", _minimum, "decimal",
+        _setting(f"plan.tier{_n}_min_installment", _minimum, "money",
                  _l("Payment plan, tier %(n)s: each instalment at least this amount", n=_n)),
     ))
 PLAN_MAX_INSTALLMENTS = _setting(
     "plan.max_installments", 24, "int",
-    _l("Payment plan: most instalments a customer can ask for (staff decide above tier rules)"))
+    _l("Payment plan: most instalments a customer can ask for (staff decide above tier rules)"),
+    minimum=1, maximum=120)
 PLAN_MONTHS_AFTER_BROKEN = _setting(
     "plan.months_after_broken_plan", 12, "int",
     _l("Payment plan: no automatic approval this many months after a broken plan"))
 PLAN_FIRST_INSTALLMENT_MIN_DAYS = _setting(
-    "plan.first_installment_min_days", 5, "int",
+    "plan.first_installment_min_days", 5, "days",
     _l("Payment plan: the first instalment is due at least this many days from today"))
 DISPUTE_MAX_FILE_MB = _setting(
     "dispute.max_file_mb", 5, "int", _l("Dispute: largest attachment accepted (MB)"))

@@ -36,10 +36,10 @@ _DEFAULT_SLA_HOURS = {"deferral": 24, "payment_plan": 48, "dispute": 120, "data_
                       "bank_account": 48, "mandate": 48, "preferences": 24, "access": 720,
                       "erasure": 720, "question": 48, "refund": 48}
 for _kind, _hours in _DEFAULT_SLA_HOURS.items():
-    register_setting(f"requests.sla_hours.{_kind}", _hours, "int",
+    register_setting(f"requests.sla_hours.{_kind}", _hours, "hours",
                      _l("Answer within (hours): %(kind)s", kind=REQUEST_KINDS[_kind]),
                      "requests")
-register_setting("requests.sla_due_soon_hours", 8, "int",
+register_setting("requests.sla_due_soon_hours", 8, "hours",
                  _l("A request is \"due soon\" this many hours before its SLA"), "requests")
 register_setting("requests.satisfaction_survey", True, "bool",
                  _l("Ask customers to rate an answered request (0-10)"), "requests")

@@ -24,8 +24,11 @@ from app.core.validation import ValidationError
 from app.extensions import db
 from app.retention.models import COUNTS_FROM, RETENTION_ACTIONS, RetentionRule
 
-register_setting("retention.preset", "BE", "str",
-                 _l("Retention rules follow the law of (BE, FR or NL)"), "retention")
+register_setting("retention.preset", "BE", "choice",
+                 _l("Retention rules follow the law of (BE, FR or NL)"), "retention",
+                 choices=(("BE", _l("Belgium")), ("FR", _l("France")),
+                          ("NL", _l("The Netherlands"))),
+                 help=_l("The country whose retention periods the rules start from."))
 register_setting("retention.batch_size", 500, "int",
                  _l("Purge: customers per transaction"), "retention")
 register_setting("retention.auto_purge", False, "bool",
