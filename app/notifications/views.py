@@ -138,7 +138,7 @@ class MessageTemplateView(StaffModelView):
     # Saving goes through app.notifications.editing: the template is checked against its
     # event's variables and rendered with its samples; an edit becomes the next version.
     def create_from_form(self, form) -> None:
-        add_template(form.key.data, form.channel.data, form.language.data,
+        add_template((form.key.data or "").strip(), form.channel.data, form.language.data,
                      bool(form.active.data), form.subject.data or None,
                      form.body_text.data or "", form.body_html.data or None, g.user.id)
 
