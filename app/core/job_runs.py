@@ -89,28 +89,32 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
-def _insert_if_absent(model, values: dict) -> bool:
-    """One atomic INSERT that does nothing when the unique key exists; True when inserted."""
+def _insert_if_absent(model, values: dict):
+    """One atomic INSERT that does nothing when the unique key exists.
+
+    Returns the new row's primary key, or None when the row existed. Committed at once, with
+    no read before it in the transaction (see claim_slot).
+    """
     dialect = db.session.get_bind().dialect.name
+    key = next(iter(model.__table__.primary_key.columns))
     if dialect in ("postgresql", "sqlite"):
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         # RETURNING tells whether the row went in (rowcount is -1 here with psycopg 3).
-        key = next(iter(model.__table__.primary_key.columns))
         inserted = db.session.execute(insert(model).values(**values).on_conflict_do_nothing()
                                       .returning(key)).first()
         db.session.commit()
-        return inserted is not None
+        return inserted[0] if inserted is not None else None
     try:  # other databases: the unique index decides
         with db.session.begin_nested():
-            db.session.execute(model.__table__.insert().values(**values))
+            result = db.session.execute(model.__table__.insert().values(**values))
         db.session.commit()
-        return True
+        return result.inserted_primary_key[0]
     except IntegrityError:
         db.session.rollback()
-        return False
+        return None
 
 
 # --- the scheduler's daily slots ----------------------------------------------------------------
@@ -119,14 +123,17 @@ def claim_slot(job_name: str, business_date: date, now: datetime | None = None) 
     """Take the day's slot of a job: its run id, or None when another scheduler has it."""
     now = now or utcnow()
     holder = process_name()
-    if _insert_if_absent(ScheduledJobRun, {
-            "job_name": job_name, "business_date": business_date, "status": "queued",
-            "claimed_at": now, "claimed_by": holder, "attempts": 0}):
-        return db.session.scalar(select(ScheduledJobRun.id).where(
-            ScheduledJobRun.job_name == job_name, ScheduledJobRun.business_date == business_date))
+    stale = now - timedelta(minutes=int(get_setting("scheduler.retry_claim_after_minutes")))
+    # No read left open before the writes: on SQLite, a read lock upgraded to a write lock
+    # while another process writes is refused at once ("database is locked").
+    db.session.commit()
+    run_id = _insert_if_absent(ScheduledJobRun, {
+        "job_name": job_name, "business_date": business_date, "status": "queued",
+        "claimed_at": now, "claimed_by": holder, "attempts": 0})
+    if run_id is not None:
+        return run_id
     # A scheduler that died between taking the slot and confirming the enqueue: take it over,
     # again in one statement, so only one of several schedulers does.
-    stale = now - timedelta(minutes=int(get_setting("scheduler.retry_claim_after_minutes")))
     taken = db.session.scalars(
         update(ScheduledJobRun)
         .where(ScheduledJobRun.job_name == job_name,
@@ -300,7 +307,7 @@ def acquire_lock(name: str, stale_after: timedelta, now: datetime | None = None)
     holder = f"{process_name()}:{now.timestamp():.6f}"[:100]
     db.session.commit()
     if _insert_if_absent(JobLock, {"name": name, "holder": holder, "acquired_at": now,
-                                   "heartbeat_at": now}):
+                                   "heartbeat_at": now}) is not None:
         return holder
     result = db.session.execute(update(JobLock).where(
         JobLock.name == name, JobLock.heartbeat_at <= now - stale_after)
