@@ -96,8 +96,9 @@ class SettingGroupView(BaseView):
             abort(404)
         typed = errors = None
         if request.method == "POST":
-            keys = [d.key for d in registry.definitions(group=group)
-                    if d.may_change(_role_names())]
+            # Every field of the group that was sent: one the person may not change is
+            # refused by the registry (a read-only form sends none, its fields are disabled).
+            keys = [d.key for d in registry.definitions(group=group)]
             typed = {key: request.form.get(key, "") for key in keys if key in request.form}
             try:
                 changes = registry.change_settings(typed, _role_names())
