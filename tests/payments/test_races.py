@@ -203,3 +203,57 @@ def test_a_write_off_proposed_twice_at_once_waits_once(app):
         _winner, [loser] = one_winner(race(app, proposing, proposing))
         assert "already waiting for approval" in refusal_text(loser)
         assert _count(WriteOff, WriteOff.invoice_id == invoice_id) == 1
+
+
+# --- through the back-office pages: two staff pressing "Approve" at once ---------------------------
+
+def _two_staff_clients(app):
+    from flask import g
+
+    from tests.backoffice.conftest import session_csrf
+    from tests.helpers import logged_in_client
+
+    clients = []
+    for role in (ADMIN, CREDIT_MANAGER):
+        for name in ("_login_user", "user", "csrf_token"):
+            g.pop(name, None)
+        client = logged_in_client(app, role)
+        clients.append((client, session_csrf(app, client)))
+    return clients
+
+
+def _pressing(client, token, url):
+    def action(ready):
+        ready()
+        return client.post(url, data={"csrf_token": token}, follow_redirects=True)
+    return action
+
+
+def test_two_staff_approving_a_refund_on_the_refunds_page(app):
+    clients = _two_staff_clients(app)
+    for _round in range(ROUNDS):
+        customer = _overpaid()
+        refund = propose_refund(customer, None)
+        db.session.commit()
+        url = f"/refunds/{refund.id}/approve"
+        outcomes = race(app, *(_pressing(c, t, url) for c, t in clients), context=False)
+        assert [o.result.status_code for o in outcomes] == [200, 200]  # never a 500
+        pages = [o.result.get_data(as_text=True) for o in outcomes]
+        assert sum("Only a proposed refund can be approved." in p for p in pages) == 1
+        assert _count(AuditEvent, AuditEvent.action == "refund_approved",
+                      AuditEvent.entity_id == str(refund.id)) == 1
+
+
+def test_two_staff_approving_a_credit_note_on_the_adjustments_page(app):
+    clients = _two_staff_clients(app)
+    for _round in range(ROUNDS):
+        customer = make_customer(language="en")
+        invoice = make_invoice(customer, "200.00", due_in_days=-10)
+        note = _note(customer, "120.00")
+        url = f"/adjustments/credit-notes/{note.id}/approve"
+        outcomes = race(app, *(_pressing(c, t, url) for c, t in clients), context=False)
+        assert [o.result.status_code for o in outcomes] == [200, 200]
+        pages = [o.result.get_data(as_text=True) for o in outcomes]
+        assert sum("waiting for approval can be approved" in p for p in pages) == 1
+        assert _count(Allocation, Allocation.credit_note_id == note.id) == 1
+        assert db.session.get(Invoice, invoice.id).open_amount == Decimal("80.00")
