@@ -87,9 +87,10 @@ GROUPS: dict[str, Group] = {g.key: g for g in (
              "Compliance → Retention rules."), (ADMIN, COMPLIANCE_OFFICER)),
 )}
 # The category a domain declares its settings under → the group whose form shows them.
+# Within a form, settings follow this order of categories (then their declaration order).
 CATEGORY_GROUPS = {
     "company": "company", "payments": "company",
-    "portal": "portal", "self_service": "portal", "customers": "portal",
+    "self_service": "portal", "portal": "portal", "customers": "portal",
     "requests": "requests",
     "dunning": "dunning", "risk": "dunning", "insights": "dunning",
     "approvals": "approvals",
@@ -179,9 +180,14 @@ def definition(key: str) -> SettingDefinition:
 
 def definitions(category: str | None = None, *, group: str | None = None
                 ) -> list[SettingDefinition]:
-    """Known settings in declaration order, optionally those of one category or group."""
-    return [d for d in REGISTRY.values()
-            if (category is None or d.category == category) and (group is None or d.group == group)]
+    """Known settings, optionally those of one category or group; a group's settings in the
+    order of CATEGORY_GROUPS, then in declaration order."""
+    found = [d for d in REGISTRY.values()
+             if (category is None or d.category == category) and (group is None or d.group == group)]
+    if group is not None:
+        order = list(CATEGORY_GROUPS)
+        found.sort(key=lambda d: order.index(d.category) if d.category in order else len(order))
+    return found
 
 
 # --- reading ----------------------------------------------------------------------------------
