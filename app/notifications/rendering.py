@@ -288,9 +288,17 @@ def _limited_filter(name: str, func):
         return checked
 
     @wraps(func)
-    def counted(*args, **kwargs):
-        _step()
-        return _short(func(*args, **kwargs))
+    def counted(*args, **kwargs):  # most filters (money, date): kept to a few operations
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.steps += 1
+            if budget.steps > budget.limits.max_steps or not budget.steps & 15:
+                budget.steps -= 1
+                _step()
+        result = func(*args, **kwargs)
+        if isinstance(result, str) and len(result) > _limits().max_value:
+            raise _too_big()
+        return result
 
     return counted
 
@@ -320,9 +328,14 @@ def _sized(context, value):
 def _produce(context, value):
     """Every value a template writes goes through here (the environment's ``finalize``)."""
     budget = _BUDGET.get()
-    if budget is not None:
-        _count_output(budget, len(value) if isinstance(value, str)
-                      else _size(value, budget.limits.max_output))
+    if budget is not None:  # the hot path of every render: kept to a few operations
+        budget.produced += (len(value) if isinstance(value, str)
+                            else _size(value, budget.limits.max_output))
+        budget.writes += 1
+        if budget.produced > budget.limits.max_output:
+            _too_much(budget)
+        if not budget.writes & 63 and time.monotonic() > budget.deadline:
+            _too_slow(budget)
     return value
 
 
@@ -335,11 +348,15 @@ def _literal(context, length: int) -> str:
     return ""
 
 
+def _too_much(budget: _Budget) -> None:
+    raise LimitExceeded(_("The template writes more than %(n)s characters.",
+                          n=budget.limits.max_output))
+
+
 def _count_output(budget: _Budget, length: int) -> None:
     budget.produced += length
     if budget.produced > budget.limits.max_output:
-        raise LimitExceeded(_("The template writes more than %(n)s characters.",
-                              n=budget.limits.max_output))
+        _too_much(budget)
     budget.writes += 1
     if not budget.writes & 63 and time.monotonic() > budget.deadline:
         _too_slow(budget)
