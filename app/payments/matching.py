@@ -68,6 +68,7 @@ RULE_LABELS = {
     RETURN_END_TO_END: _l("Return: end-to-end id"),
     RETURN_MANDATE: _l("Return: mandate and amount"),
     "manual": _l("Matched by hand"),
+    "picked": _l("Invoices ticked by hand"),
     "reference": _l("Reference given"),
     "oldest_first": _l("Oldest invoice first"),
     "credit_applied": _l("Credit applied"),

@@ -38,6 +38,14 @@ from app.payments.models import (
     StatementLine,
 )
 from app.payments.money_out_returns import unreviewed_returns
+from app.payments.picking import (
+    REASONS,
+    candidates_for_line,
+    candidates_for_payment,
+    confirm_pick,
+    payment_of_line,
+    picks_from_form,
+)
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.services import apply_credit, manual_match, undo_allocation
 from app.requests.models import Installment
@@ -309,7 +317,7 @@ class MatchingQueueView(BaseView):
         if not form.validate_on_submit():
             return self._line_page(line, _form_problem(form), 400, form)
         try:
-            payment = _payment_of(line)
+            payment = payment_of_line(line)
             customer = db.session.scalar(select(Customer).where(
                 Customer.number == form.customer_number.data.strip()))
             if customer is None:
@@ -337,7 +345,7 @@ class MatchingQueueView(BaseView):
         if line.status not in WAITING:
             return self._line_page(line, _("Only a line waiting in the queue can be set "
                                            "aside."), 400)
-        payment = _payment_of(line, create=False)
+        payment = payment_of_line(line, create=False)
         if payment is not None and any(a.reversed_at is None for a in payment.allocations):
             return self._line_page(line, _("Undo its allocations first."), 400)
         line.status = "ignored"
@@ -425,11 +433,83 @@ class MatchingQueueView(BaseView):
             select(Invoice.customer_id, func.count()).where(
                 Invoice.customer_id.in_({p.customer_id for p in payments}),
                 Invoice.status.in_(OPEN_STATUSES)).group_by(Invoice.customer_id)).all())
+        # Money received online or through the API that named no customer: picked by hand.
+        unplaced = db.session.scalars(
+            select(Payment).where(Payment.customer_id.is_(None), Payment.unallocated_amount > 0,
+                                  Payment.statement_line_id.is_(None),
+                                  Payment.status != "returned")
+            .order_by(Payment.received_on.desc()).limit(200)).all()
         return self.render_template("payments/credits.html", payments=payments,
+                                    unplaced=unplaced,
                                     open_counts=open_counts, form=ActionForm(),
                                     may_match=_may("can_match", "MatchingQueueView"))
 
+    @expose("/line/<int:line_id>/pick", methods=["POST"])
+    @has_access
+    @permission_name("match")
+    def pick(self, line_id: int):
+        """Book the line to the invoices ticked among the candidates (the rest as credit)."""
+        line = self._get_line(line_id)
+        if not ActionForm().validate_on_submit():
+            return self._line_page(line, _form_problem(ActionForm()), 400)
+        try:
+            customer_id, picks = picks_from_form(request.form)
+            confirm_pick(line=line, customer_id=customer_id, picks=picks, user=current_user)
+            db.session.commit()
+        except v.ValidationError as exc:
+            db.session.rollback()
+            return self._line_page(self._get_line(line_id), _errors(exc), 400)
+        flash(_("The payment is matched."), "success")
+        return redirect(url_for(".line", line_id=line_id))
+
+    @expose("/payment/<int:payment_id>")
+    @has_access
+    @permission_name("show")
+    def payment(self, payment_id: int):
+        """Picking for money received without a statement line (online, API)."""
+        return self._payment_page(self._get_payment(payment_id))
+
+    @expose("/payment/<int:payment_id>/pick", methods=["POST"])
+    @has_access
+    @permission_name("match")
+    def pick_payment(self, payment_id: int):
+        payment = self._get_payment(payment_id)
+        if payment.statement_line_id is not None:
+            return redirect(url_for(".line", line_id=payment.statement_line_id))
+        if not ActionForm().validate_on_submit():
+            return self._payment_page(payment, _form_problem(ActionForm()), 400)
+        try:
+            customer_id, picks = picks_from_form(request.form)
+            confirm_pick(payment=payment, customer_id=customer_id, picks=picks,
+                         user=current_user)
+            db.session.commit()
+        except v.ValidationError as exc:
+            db.session.rollback()
+            return self._payment_page(self._get_payment(payment_id), _errors(exc), 400)
+        flash(_("The payment is matched."), "success")
+        return redirect(url_for(".payment", payment_id=payment_id))
+
     # -- helpers --
+    @staticmethod
+    def _get_payment(payment_id: int) -> Payment:
+        payment = db.session.get(Payment, payment_id)
+        if payment is None:
+            abort(404)
+        return payment
+
+    def _payment_page(self, payment: Payment, problem: str | None = None, status: int = 200):
+        if payment.statement_line_id is not None:
+            return redirect(url_for(".line", line_id=payment.statement_line_id))
+        if problem:
+            flash(problem, "danger")
+        waiting = payment.status != "returned" and payment.unallocated_amount > 0
+        return self.render_template(
+            "payments/payment_pick.html", payment=payment, form=ActionForm(),
+            candidates=candidates_for_payment(payment) if waiting else [],
+            amount=payment.unallocated_amount, rule=_rule,
+            pick_url=url_for(".pick_payment", payment_id=payment.id), reasons=REASONS,
+            may_match=_may("can_match", "MatchingQueueView")), status
+
     @staticmethod
     def _get_line(line_id: int) -> StatementLine:
         line = db.session.get(StatementLine, line_id)
@@ -441,7 +521,7 @@ class MatchingQueueView(BaseView):
                    match_form: ManualMatchForm | None = None):
         if problem:
             flash(problem, "danger")
-        payment = _payment_of(line, create=False)
+        payment = payment_of_line(line, create=False)
         suggestions = _ranked(line) if line.status in WAITING else []
         customers = _customers({p.customer_id for p in suggestions} | {line.customer_id})
         if match_form is None:
@@ -451,8 +531,13 @@ class MatchingQueueView(BaseView):
                 match_form.customer_number.data = customers[best.customer_id].number
         returned = db.session.scalars(select(Payment).where(Payment.return_line_id == line.id)
                                       ).all()
+        picking = line.kind == "payment" and line.status in WAITING and line.amount > 0 and (
+            payment is None or payment.unallocated_amount > 0)
         return self.render_template(
             "payments/line.html", line=line, payment=payment, suggestions=suggestions,
+            candidates=candidates_for_line(line) if picking else [],
+            amount=payment.unallocated_amount if payment is not None else line.amount,
+            pick_url=url_for(".pick", line_id=line.id), reasons=REASONS,
             customers=customers, match_form=match_form, form=ActionForm(),
             may_match=_may("can_match", "MatchingQueueView"), rule=_rule, notes=NOTES,
             returned=returned, kinds=STATEMENT_LINE_KINDS, statuses=STATEMENT_LINE_STATUSES,
@@ -472,28 +557,13 @@ def _customers(ids) -> dict[int, Customer]:
     return {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
 
 
-def _payment_of(line: StatementLine, create: bool = True) -> Payment | None:
-    payment = db.session.scalar(select(Payment).where(Payment.statement_line_id == line.id))
-    if payment is None and create:
-        if line.kind != "payment" or line.amount <= 0:
-            raise v.ValidationError({"line": _("Only money received can be matched.")})
-        payment = Payment(amount=line.amount, unallocated_amount=line.amount,
-                          received_on=line.booking_date, status="unmatched",
-                          communication=(line.structured_reference or line.free_text or "")[:200]
-                          or None, counterparty_name=line.counterparty_name,
-                          counterparty_iban=line.counterparty_iban, statement_line_id=line.id)
-        db.session.add(payment)
-        db.session.flush()
-    return payment
-
-
 def _accept(line: StatementLine, proposal: Proposal) -> None:
     if line.kind != "payment" or line.status not in WAITING:
         raise v.ValidationError({"line": _("Only a payment waiting in the queue can be "
                                            "matched from a suggestion.")})
     if proposal.customer_id is None:
         raise v.ValidationError({"line": _("This suggestion names no customer.")})
-    payment = _payment_of(line)
+    payment = payment_of_line(line)
     customer = db.session.get(Customer, proposal.customer_id)
     parts = []
     left = payment.unallocated_amount
