@@ -1,7 +1,9 @@
 """Portal forms. Every one is a FlaskForm, so every POST carries and checks a CSRF token.
 
-CSRFProtect is not enabled app-wide (FAB checks CSRF per form), so the portal's routes treat a
-failed CSRF check as a refused request (400), never as "invalid input, try again".
+CSRFProtect checks every POST app-wide before a route runs (app/core/web_security.py) and
+answers a missing or wrong token with ``csrf_refused()`` below; the routes' own check stays as
+a second line, and treats a failed CSRF check as a refused request (400), never as "invalid
+input, try again".
 """
 from __future__ import annotations
 
