@@ -138,7 +138,7 @@ def request_deferral(customer: Customer, invoices: Iterable[Invoice | int], new_
 
 
 def _create(req: CustomerRequest, customer: Customer, invoices: list[Invoice],
-            new_due: date) -> list[Deferral]:
+            new_due: date, notify: bool = True) -> list[Deferral]:
     from app.notifications.services import notify_deferral_approved
 
     made = [Deferral(customer=customer, customer_id=customer.id, invoice=invoice,
@@ -147,15 +147,18 @@ def _create(req: CustomerRequest, customer: Customer, invoices: list[Invoice],
             for invoice in invoices]
     db.session.add_all(made)
     db.session.flush()
-    for deferral in made:
+    for deferral in made if notify else ():
         _safely(notify_deferral_approved, deferral)
     return made
 
 
-def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
-    """Staff approved a deferral the rules sent them: the deferrals are made now."""
+def on_decision(req: CustomerRequest, approved: bool, user: Any) -> bool:
+    """Staff approved a deferral the rules sent them: the deferrals are made now.
+
+    One decision, one message: the deferral's own message (new date, pay link) when it is
+    about one invoice and staff wrote no note; otherwise the request's answer (False)."""
     if not approved:
-        return
+        return False
     lock(req.customer)
     payload = req.payload or {}
     try:
@@ -170,7 +173,18 @@ def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
     if not invoices:
         raise ValidationError({"status": _("None of the invoices of this request is still "
                                            "open: nothing to defer.")})
-    _create(req, req.customer, invoices, new_due)
+    planned = ss.in_active_plan([i.id for i in invoices])
+    if planned:
+        # Not stacked: a plan already says when these invoices are paid.
+        numbers = ", ".join(sorted(i.number for i in invoices if i.id in planned))
+        raise ValidationError({"invoices": _(
+            "Invoice %(numbers)s is in an active payment plan: a deferral cannot be approved on "
+            "top of it. Reject this request and point the customer to the plan's instalments, "
+            "or cancel the plan (Requests > Payment plans) first and then approve.",
+            numbers=numbers)})
+    tell = len(invoices) == 1 and not req.decision_note
+    _create(req, req.customer, invoices, new_due, notify=tell)
+    return tell
 
 
 register_decision_handler("deferral", on_decision)

@@ -27,7 +27,11 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.requests import attachments
 from app.requests.models import DISPUTE_REASONS, CustomerRequest, Dispute
-from app.requests.services import open_request, register_decision_handler
+from app.requests.services import (
+    open_request,
+    register_decision_handler,
+    register_withdraw_handler,
+)
 
 MAX_TEXT = 5000
 ZERO = Decimal("0.00")
@@ -112,6 +116,16 @@ def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
 
 
 register_decision_handler("dispute", on_decision)
+
+
+def on_withdraw(req: CustomerRequest) -> None:
+    """The customer withdrew the dispute: reminders resume on the amount it held back."""
+    for dispute in db.session.scalars(select(Dispute).where(Dispute.request_id == req.id,
+                                                            Dispute.status == "open")):
+        close_dispute(dispute, "withdrawn")
+
+
+register_withdraw_handler("dispute", on_withdraw)
 
 
 def customer_dispute(customer_id: int, dispute_id: int) -> Dispute | None:

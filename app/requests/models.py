@@ -34,6 +34,7 @@ REQUEST_STATUSES = {
     "rejected": _l("Rejected"),
     "closed": _l("Closed"),
     "cancelled": _l("Cancelled"),
+    "withdrawn": _l("Withdrawn"),
 }
 REQUEST_CHANNELS = {"portal": _l("Portal"), "staff": _l("Staff"), "api": _l("API")}
 PLAN_STATUSES = {"proposed": _l("Proposed"), "active": _l("Active"), "completed": _l("Completed"),

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.core import sequences
-from app.core.i18n import money
+from app.core.i18n import day, money
 from app.core.locking import lock
 from app.core.settings import get_setting
 from app.core.time import business_today
@@ -125,6 +125,21 @@ def preview_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
     if ss.in_active_plan(ids):
         raise ValidationError({"invoices": _(
             "One of the chosen invoices is already in a payment plan.")})
+    deferred = ss.in_active_deferral(ids)
+    if deferred:
+        # A plan is not stacked on a running deferral: the two would disagree on the due date.
+        first = next(iter(deferred.values()))
+        numbers = ", ".join(sorted(i.number for i in found if i.id in deferred))
+        if deciding:
+            raise ValidationError({"invoices": _(
+                "Invoice %(numbers)s has a deferral running until %(date)s: a payment plan "
+                "cannot be approved on top of it. Reject this request and explain, or cancel the "
+                "deferral (Requests > Deferrals) first and then approve.",
+                numbers=numbers, date=day(first.new_due_date))})
+        raise ValidationError({"invoices": _(
+            "Invoice %(numbers)s is deferred until %(date)s: please pay it by then. A payment "
+            "plan is possible for it once the deferral has ended.",
+            numbers=numbers, date=day(first.new_due_date))})
     waiting = db.session.scalar(select(CustomerRequest.id).join(CustomerRequest.invoices).where(
         CustomerRequest.customer_id == customer.id, CustomerRequest.kind == "payment_plan",
         CustomerRequest.status.in_(("received", "in_review")), Invoice.id.in_(ids),
@@ -219,7 +234,7 @@ def request_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
 
 
 def _create(req: CustomerRequest, customer: Customer, preview: PlanPreview,
-            approved_by: Any = None) -> PaymentPlan:
+            approved_by: Any = None, notify: bool = True) -> PaymentPlan:
     from app.notifications.services import notify_plan_approved
 
     plan = PaymentPlan(customer=customer, customer_id=customer.id, request_id=req.id,
@@ -236,6 +251,8 @@ def _create(req: CustomerRequest, customer: Customer, preview: PlanPreview,
             paid_amount=Decimal("0.00"), structured_reference=make_ogm(number), status="due"))
     db.session.add(plan)
     db.session.flush()
+    if not notify:
+        return plan
     try:
         notify_plan_approved(plan)
     except LookupError as exc:  # a missing template never undoes the plan
@@ -243,16 +260,21 @@ def _create(req: CustomerRequest, customer: Customer, preview: PlanPreview,
     return plan
 
 
-def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:
-    """Staff approved a plan the rules sent them: it is made now, from today's amounts."""
+def on_decision(req: CustomerRequest, approved: bool, user: Any) -> bool:
+    """Staff approved a plan the rules sent them: it is made now, from today's amounts.
+
+    Without a decision note the plan's own message (the schedule) is the one answer; with a
+    note the request's answer carries it (True: the customer has been told here)."""
     if not approved:
-        return
+        return False
     lock(req.customer)  # after the request (decide_request): no plan made meanwhile is missed
     payload = req.payload or {}
     ids = payload.get("invoice_ids") or [i.id for i in req.invoices]
     preview = preview_plan(req.customer, ids, payload.get("installment_count"),
                            payload.get("day_of_month"), override=True, deciding=req.id)
-    _create(req, req.customer, preview, approved_by=user)
+    tell = not req.decision_note
+    _create(req, req.customer, preview, approved_by=user, notify=tell)
+    return tell
 
 
 register_decision_handler("payment_plan", on_decision)

@@ -194,6 +194,15 @@ def in_active_plan(invoice_ids: list[int]) -> set[int]:
                PaymentPlan.status.in_(("active", "proposed")))))
 
 
+def in_active_deferral(invoice_ids: list[int]) -> dict[int, Deferral]:
+    """Invoice id -> its running deferral (a promise to pay by a date)."""
+    if not invoice_ids:
+        return {}
+    return {d.invoice_id: d for d in db.session.scalars(
+        select(Deferral).where(Deferral.invoice_id.in_(invoice_ids), Deferral.status == "active")
+        .order_by(Deferral.new_due_date))}
+
+
 def record_override(req: CustomerRequest, user: Any, reason: str) -> None:
     """Staff bypassed the rules: who and why, on the request."""
     req.payload = {**(req.payload or {}), "override": {

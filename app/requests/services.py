@@ -46,18 +46,28 @@ register_setting("requests.satisfaction_survey", True, "bool",
 
 OPEN_STATUSES = ("received", "in_review")
 DECIDED_STATUSES = ("approved", "rejected")
-FINAL_STATUSES = ("approved", "rejected", "closed", "cancelled")
+FINAL_STATUSES = ("approved", "rejected", "closed", "cancelled", "withdrawn")
 
 # kind -> handler(request, approved: bool, user) called before the decision is recorded. A
-# handler raises ValidationError to refuse the decision (nothing is changed then).
-DecisionHandler = Callable[[CustomerRequest, bool, Any], None]
+# handler raises ValidationError to refuse the decision (nothing is changed then). A handler
+# that has already told the customer (e.g. the deferral's own message with the new date and
+# the pay link) returns True: one decision sends the customer one message.
+DecisionHandler = Callable[[CustomerRequest, bool, Any], bool | None]
 _DECISION_HANDLERS: dict[str, DecisionHandler] = {}
+# kind -> handler(request) called when the customer withdraws a pending request.
+_WITHDRAW_HANDLERS: dict[str, Callable[[CustomerRequest], None]] = {}
 
 
 def register_decision_handler(kind: str, handler: DecisionHandler) -> None:
     if kind not in REQUEST_KINDS:
         raise ValueError(f"unknown request kind {kind!r}")
     _DECISION_HANDLERS[kind] = handler
+
+
+def register_withdraw_handler(kind: str, handler: Callable[[CustomerRequest], None]) -> None:
+    if kind not in REQUEST_KINDS:
+        raise ValueError(f"unknown request kind {kind!r}")
+    _WITHDRAW_HANDLERS[kind] = handler
 
 
 def sla_hours(kind: str) -> int:
@@ -107,16 +117,19 @@ def decide_request(req: CustomerRequest, user: Any, approve: bool, note: str | N
     request is locked first (app/core/locking.py): of two staff deciding at the same moment,
     the second waits and is refused like one who comes later."""
     claim(req, OPEN_STATUSES, _("This request has already been decided."))
-    handler = _DECISION_HANDLERS.get(req.kind)
-    if handler is not None:
-        handler(req, approve, user)
-    req.status = "approved" if approve else "rejected"
+    # The note is set before the handler: a handler tells the customer itself only when
+    # there is no note to pass on (the generic answer carries it).
     req.decision_note = (note or "").strip() or None
+    handler = _DECISION_HANDLERS.get(req.kind)
+    # ``is True``: some handlers return what they made (a refund), which is no answer sent.
+    told = handler is not None and handler(req, approve, user) is True
+    req.status = "approved" if approve else "rejected"
     req.decided_at = utcnow()
     req.decided_by_id = getattr(user, "id", None)
-    from app.notifications.services import notify_request_decided
+    if not told:
+        from app.notifications.services import notify_request_decided
 
-    notify_request_decided(req)
+        notify_request_decided(req)
 
 
 def sla_state(req: CustomerRequest, now: datetime | None = None) -> str:
@@ -158,6 +171,20 @@ def cancel_request(req: CustomerRequest, user: Any = None) -> None:
     req.decided_by_id = getattr(user, "id", None)
 
 
+def withdraw_request(req: CustomerRequest) -> None:
+    """The customer withdraws a request nobody has decided yet (portal). The request is
+    claimed like a decision (app/core/locking.py): a staff decision at the same moment and the
+    withdrawal cannot both happen; the later one is refused."""
+    claim(req, OPEN_STATUSES, _("This request has already been answered: it can no longer be "
+                                "withdrawn."))
+    handler = _WITHDRAW_HANDLERS.get(req.kind)
+    if handler is not None:
+        handler(req)
+    req.status = "withdrawn"
+    req.decided_at = utcnow()
+    req.decided_by_id = None
+
+
 def assign_request(req: CustomerRequest, user: Any) -> None:
     """A staff member takes the request: assigned to them, and "in review" for the customer."""
     claim(req, OPEN_STATUSES, _("This request has already been decided."))
@@ -182,7 +209,7 @@ def add_comment(req: CustomerRequest, text: str | None, *, author: str,
     customer may not write on a request that is closed or cancelled."""
     if author not in ("customer", "staff"):
         raise ValueError(f"unknown author {author!r}")
-    if author == "customer" and req.status in ("closed", "cancelled"):
+    if author == "customer" and req.status in ("closed", "cancelled", "withdrawn"):
         raise ValidationError({"text": _("This request is closed. Please ask a new question "
                                          "instead.")})
     comment = RequestComment(request=req, request_id=req.id, author=author,
