@@ -30,8 +30,10 @@ STAFF_ROLES = (ADMIN, CREDIT_MANAGER, AR_CLERK, COMPLIANCE_OFFICER, READ_ONLY, E
 
 # Screens only the Compliance officer and the Admin may see (and their menu category).
 COMPLIANCE_VIEWS = r"(Retention|LegalHold|AuditEvent)\w*|Compliance"
-# Screens that configure how the product behaves: the AR clerk only reads them.
-POLICY_VIEWS = r"(Dunning(Policy|Level)|MessageTemplate|Setting|PluginConfig|ReferenceRate)\w*"
+# Screens that configure how the product behaves: the AR clerk only reads them. DunningSend
+# (sending a date's reminders from the screen) is decided at the same level: credit manager.
+POLICY_VIEWS = (r"(Dunning(Policy|Level|Send)|MessageTemplate|Setting|PluginConfig|ReferenceRate)"
+                r"\w*")
 # User and role administration (FAB's security screens and their menu category): Admin only.
 # ResetPasswordView sets *another* user's password, so it belongs here too.
 SECURITY_VIEWS = r"(User|Role|Permission|ViewMenu|Register|Group|ApiKey|ResetPassword)\w*|Security"

@@ -22,3 +22,40 @@ def run_daily() -> dict[str, int] | str:
     except RunInProgress:
         log.warning("dunning run for %s not started: a run for this date is in progress", day)
         return f"a run for {day.isoformat()} is in progress; nothing done"
+
+
+def run_from_screen(run_date_iso: str, username: str | None = None) -> dict[str, int] | str:
+    """The run a credit manager starts from the dry-run screen: the same engine, the same lease.
+
+    Progress is written on the date's run row after each committed batch, so that the run page
+    (another request, maybe another process) can show it.
+    """
+    from datetime import date
+
+    from app.dunning.engine import RunInProgress, run
+
+    day = date.fromisoformat(run_date_iso)
+    try:
+        return run(day, triggered_by=username or "screen", progress=_record_progress(day)).counts
+    except RunInProgress:
+        log.warning("dunning run for %s not started from the screen: a run for this date is in "
+                    "progress", day)
+        return f"a run for {day.isoformat()} is in progress; nothing done"
+
+
+def _record_progress(day):
+    from sqlalchemy import select
+
+    from app.dunning.models import DunningRun
+    from app.extensions import db
+
+    def progress(done: int, total: int) -> None:
+        row = db.session.scalar(select(DunningRun).where(DunningRun.run_date == day,
+                                                         DunningRun.dry_run.is_(False))
+                                .order_by(DunningRun.id).limit(1))
+        if row is not None and row.status == "running":
+            # A new dict: the JSON column is not mutation-tracked.
+            row.counts = {**(row.counts or {}), "progress_done": done, "progress_total": total}
+            db.session.commit()
+
+    return progress

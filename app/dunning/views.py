@@ -1,15 +1,20 @@
 """Back office screens for dunning: policies and their levels, runs and what they did, rates."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
+from collections import Counter
+from datetime import date
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -47,7 +52,7 @@ from app.dunning.rates import is_stale
 from app.dunning.reasons import render_json
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.notifications.models import CHANNELS
+from app.notifications.models import CHANNELS, Message
 
 CATEGORY = "Dunning"
 
@@ -250,7 +255,13 @@ class DunningDryRunView(BaseView):
         from app.dunning.engine import OUTCOMES, evaluate
 
         errors = v.Errors()
-        run_date = v.a_date(request.args, "date", errors) or business_today()
+        run_date = v.a_date(request.args, "date", errors)
+        if errors.errors.get("date"):
+            # An impossible date (2026-02-30) is said, not silently replaced by today.
+            return self.render_template(
+                "dunning/bad_date.html", messages=errors.errors["date"],
+                value=request.args.get("date", "")), 400
+        run_date = run_date or business_today()
         outcome = request.args.get("outcome") or "remind"
         if outcome not in (*OUTCOMES, "all"):
             errors.add("outcome", _("Unknown outcome: %(value)s.", value=outcome))
@@ -277,13 +288,141 @@ class DunningDryRunView(BaseView):
         return self.render_template(
             "dunning/dry_run.html", run_date=run_date, outcome=outcome, customer=text,
             counts=evaluation.counts, decisions=shown, total=len(chosen), page=page,
-            pages=pages, outcomes=OUTCOME_LABELS, tones=TONES)
+            pages=pages, outcomes=OUTCOME_LABELS, tones=TONES,
+            may_send=may_send() and run_date <= business_today(), level_name=level_label)
 
 
 OUTCOME_LABELS = {
     "remind": _l("Reminded"), "postponed": _l("Postponed"), "waiting": _l("Waiting"),
     "excluded": _l("Excluded"), "not_due": _l("Nothing due"), "done": _l("Already done"),
 }
+
+
+# --- Sending the reminders from the screen -------------------------------------------------------
+REMIND = "remind"  # app.dunning.engine.REMIND
+
+
+def may_send() -> bool:
+    """Credit manager and Admin (app/core/roles.py: DunningSendView is a policy screen)."""
+    return bool(current_app.appbuilder.sm.has_access("can_send", "DunningSendView"))
+
+
+def level_label(level) -> str:
+    """A level's name as the reader should see it (shipped names translated)."""
+    return level.name
+
+
+def _send_date(source) -> tuple[date | None, list[str]]:
+    """The run date of a send: a real date, not in the future (a run sends real reminders)."""
+    errors = v.Errors()
+    run_date = v.a_date(source, "date", errors, required=True)
+    if run_date is not None and run_date > business_today():
+        errors.add("date", _("Reminders cannot be sent for a date in the future (%(date)s).",
+                             date=day(run_date)))
+    return (None if errors.errors else run_date), errors.errors.get("date", [])
+
+
+def reminder_counts(decisions) -> list[tuple[str, str, int]]:
+    """[(level, channel, customers)] of the customers a run would remind, in level order."""
+    counted: Counter = Counter()
+    order: dict[str, tuple] = {}
+    for decision in decisions:
+        if decision.outcome != REMIND or decision.level is None:
+            continue
+        name = level_label(decision.level)
+        order.setdefault(name, (decision.level.sequence, name))
+        for channel in decision.level.channels:
+            counted[(name, channel)] += 1
+    return [(name, str(CHANNELS.get(channel, channel)), n)
+            for (name, channel), n in sorted(counted.items(),
+                                             key=lambda kv: (order[kv[0][0]], kv[0][1]))]
+
+
+class DunningSendView(BaseView):
+    """Send the reminders of a date: a confirmation, the run in the background, its page."""
+
+    route_base = "/dunning/send"
+    default_view = "confirm"
+
+    @expose("/", methods=["GET"])
+    @has_access
+    @permission_name("send")
+    def confirm(self):
+        from app.dunning.engine import evaluate
+
+        run_date, messages = _send_date(request.args)
+        if run_date is None:
+            return self.render_template("dunning/bad_date.html", messages=messages,
+                                        value=request.args.get("date", "")), 400
+        evaluation = evaluate(run_date)
+        return self.render_template(
+            "dunning/send_confirm.html", run_date=run_date, form=FlaskForm(),
+            total=evaluation.counts[REMIND], rows=reminder_counts(evaluation.decisions),
+            running=_current_run(run_date))
+
+    @expose("/", methods=["POST"])
+    @has_access
+    @permission_name("send")
+    def send(self):
+        from app.jobs import enqueue
+
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        run_date, messages = _send_date(request.form)
+        if run_date is None:
+            return self.render_template("dunning/bad_date.html", messages=messages,
+                                        value=request.form.get("date", "")), 400
+        current = _current_run(run_date)
+        if current is not None and current.status == "running":
+            # The engine's lease would refuse a second run anyway; say it before queueing one.
+            flash(_("A run for this date is in progress: nothing more is sent. Its progress "
+                    "is below."), "warning")
+        else:
+            enqueue("app.dunning.jobs.run_from_screen", run_date.isoformat(),
+                    getattr(g.user, "username", None),
+                    job_id=f"dunning-screen-{run_date.isoformat()}")
+            flash(_("The reminders of %(date)s are being sent. Each customer gets each reminder "
+                    "once, even if the run is started again.", date=day(run_date)), "info")
+        return redirect(url_for("DunningSendView.run_page", run_date=run_date.isoformat()))
+
+    @expose("/run/<run_date>")
+    @has_access
+    @permission_name("show")
+    def run_page(self, run_date: str):
+        errors = v.Errors()
+        parsed = v.a_date({"date": run_date}, "date", errors, required=True)
+        if parsed is None:
+            return self.render_template("dunning/bad_date.html",
+                                        messages=errors.errors.get("date", []),
+                                        value=run_date), 400
+        row = _current_run(parsed)
+        actions = list(db.session.scalars(
+            select(DunningAction).where(DunningAction.run_date == parsed)
+            .options(selectinload(DunningAction.customer), selectinload(DunningAction.level))
+            .order_by(DunningAction.id)))
+        message_ids = [i for a in actions for i in (a.message_ids or [])]
+        messages = {m.id: m for m in db.session.scalars(
+            select(Message).where(Message.id.in_(message_ids)))} if message_ids else {}
+        per_level: Counter = Counter()
+        for action in actions:
+            for channel in (action.channels or "").split(","):
+                if channel.strip():
+                    per_level[(action.level.sequence if action.level else 0,
+                               level_label(action.level) if action.level else "",
+                               str(CHANNELS.get(channel.strip(), channel)))] += 1
+        counts = dict(row.counts or {}) if row is not None else {}
+        running = row is None or row.status == "running"
+        return self.render_template(
+            "dunning/send_run.html", run_date=parsed, run=row, actions=actions,
+            messages=messages, per_level=sorted(per_level.items()), running=running,
+            done=counts.get("progress_done"), total=counts.get("progress_total"),
+            statuses=RUN_STATUSES, channels=CHANNELS, level_name=level_label)
+
+
+def _current_run(run_date: date) -> DunningRun | None:
+    return db.session.scalar(select(DunningRun).where(DunningRun.run_date == run_date,
+                                                      DunningRun.dry_run.is_(False))
+                             .order_by(DunningRun.id).limit(1))
 
 
 # --- Excluding an invoice from reminders by hand ------------------------------------------------
@@ -348,3 +487,4 @@ def register(appbuilder: AppBuilder) -> None:
                         icon="fa-eye", category=CATEGORY)
     appbuilder.add_view_no_menu(DunningActionInvoiceView)
     appbuilder.add_view_no_menu(DunningExclusionView)
+    appbuilder.add_view_no_menu(DunningSendView)
