@@ -57,13 +57,31 @@ def group_rows(group: str, typed: dict[str, str] | None = None,
         rows.append({
             "key": d.key, "type": d.type, "label": d.label, "help": d.help,
             "type_help": registry.type_help(d), "unit": UNITS.get(d.type, ""),
-            "value": shown, "default": registry.display_value(d, d.default),
+            "value": shown, "default": _default_text(d),
             "choices": [(value_, str(label)) for value_, label in d.choices],
             "changed": d.key in stored and value != d.default, "stored": d.key in stored,
             "editable": d.may_change(roles), "errors": (errors or {}).get(d.key, []),
             "required": d.required,
         })
     return rows
+
+
+def _default_text(found: registry.SettingDefinition) -> str:
+    """The default as the reader writes it: "1 000,00 €", "30 days", "Yes", a choice's label."""
+    from app.core.i18n import money
+
+    default = found.default
+    if found.type == "money":
+        return money(default)
+    if found.type == "bool":
+        return _("Yes") if default else _("No")
+    if found.type == "choice":
+        return next((str(label) for value, label in found.choices if value == default), default)
+    text = registry.display_value(found, default)
+    if not text:
+        return "—"
+    unit = UNITS.get(found.type)
+    return f"{text} {unit}" if unit else text
 
 
 class SettingGroupView(BaseView):
@@ -159,6 +177,23 @@ class SettingView(StaffModelView):
     edit_form_extra_fields = {"value": JSONTextField(
         _l("Value"), description=_l("JSON: a number (48), text in quotes (\"fr\"), true/false, "
                                     "a list [1, 2] or an object {\"a\": 1}."))}
+
+    def pre_update(self, item: Setting) -> None:
+        # The same checks and audit as the forms: a declared key gets its type's value or a
+        # refusal, and old → new goes into the audit trail.
+        found = registry.REGISTRY.get(item.key)
+        if found is None:
+            return
+        from sqlalchemy import inspect
+
+        history = inspect(item).attrs.value.history
+        old = history.deleted[0] if history.deleted else found.default
+        try:
+            value = registry.clean_setting_value(item.key, item.value)
+        except ValidationError as exc:
+            refuse("; ".join(exc.errors.get(item.key, [str(exc)])))
+        item.value = registry._to_stored(found, value)
+        registry._audit(item.key, "setting_change", old, item.value)
 
 
 class PluginConfigView(StaffModelView):

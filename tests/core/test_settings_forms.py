@@ -138,7 +138,9 @@ def test_the_form_shows_the_default_and_marks_a_changed_value_with_a_way_back(st
     row = html[html.index('id="row-self_service-deferral-max_amount"'):]
     row = row[:row.index("</div>\n  \n") if "</div>\n  \n" in row else 3000]
     assert 'value="250,50"' in row  # the French decimal comma
-    assert "1000,00" in row and "setting-changed" in row and "setting-reset" in row
+    shown = row.replace("\u202f", " ").replace("\xa0", " ")
+    assert "1 000,00 €" in shown  # the default, as a French reader writes it
+    assert "setting-changed" in row and "setting-reset" in row
     # a setting still on its default has no mark and no reset button
     other = html[html.index('id="row-self_service-deferral-max_days"'):]
     other = other[:other.index('class="form-group')]
@@ -226,6 +228,26 @@ def test_every_group_renders_in_every_language(staff_client, language):
 def test_the_old_raw_rows_screen_is_no_longer_in_the_menu(staff_client):
     html = staff_client(ADMIN).get("/settings/rules/").get_data(as_text=True)
     assert "/settingview/list" not in html
+
+
+def test_the_raw_rows_screen_checks_declared_keys_and_audits_them_too(staff_client):
+    set_setting("self_service.deferral.max_amount", "500")
+    db.session.commit()
+    row_id = db.session.scalar(select(Setting.id))
+    client = staff_client(ADMIN)
+    page = client.get(f"/settingview/edit/{row_id}").get_data(as_text=True)
+    response = client.post(f"/settingview/edit/{row_id}",
+                           data={"value": '"-3"', "csrf_token": csrf_token(page)})
+    assert response.status_code in (200, 302)
+    db.session.expire_all()
+    assert get_setting("self_service.deferral.max_amount") == Decimal("500.00")
+    client.post(f"/settingview/edit/{row_id}", data={"value": '"750,5"',
+                                                     "csrf_token": csrf_token(page)})
+    db.session.expire_all()
+    assert get_setting("self_service.deferral.max_amount") == Decimal("750.50")
+    assert db.session.scalar(select(AuditEvent.detail).where(
+        AuditEvent.action == "setting_change")) == \
+        "self_service.deferral.max_amount: 500.00 → 750.50"
 
 
 @pytest.mark.usefixtures("templates", "same_day")
