@@ -37,7 +37,7 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.matching import tokens_in
 from app.payments.models import Payment, StatementLine
-from app.payments.references import find_references
+from app.payments.references import find_references, is_valid_ogm, normalise_ogm
 from app.payments.services import manual_match
 
 PICKED = "picked"  # the rule stored on allocations booked by picking
@@ -360,3 +360,97 @@ def picks_from_form(form) -> tuple[int | None, list[Pick]]:
         errors.add("invoices", _("Tick at least one invoice."))
     errors.raise_if_any()
     return customer_id, picks
+
+
+# --- the other ways staff place a line: a suggestion accepted, invoice numbers typed ----------
+
+def accept_suggestion(line: StatementLine, proposal, user) -> Payment:
+    """Book a line as one of the rules' suggestions (app.payments.matching.Proposal) proposes:
+    its plan instalments, its invoices, then the customer's other open invoices oldest first.
+    The line is locked: accepted once however many people click. Caller commits."""
+    lock_rows(StatementLine, [line.id])
+    if line.kind != "payment" or line.status not in WAITING:
+        raise v.ValidationError({"line": _("Only a payment waiting in the queue can be "
+                                           "matched from a suggestion.")})
+    if proposal.customer_id is None:
+        raise v.ValidationError({"line": _("This suggestion names no customer.")})
+    payment = payment_of_line(line)
+    customer = db.session.get(Customer, proposal.customer_id)
+    parts: list[tuple[Invoice, Decimal]] = []
+    left = payment.unallocated_amount
+    invoices = list(proposal.invoices)
+    for installment in proposal.installments:
+        invoices.extend(installment.plan.invoices)
+    for invoice in invoices:
+        if left <= 0:
+            break
+        if invoice.status in OPEN_STATUSES and invoice.open_amount > 0 and \
+                invoice.customer_id == customer.id and invoice not in [p[0] for p in parts]:
+            part = min(left, invoice.open_amount)
+            parts.append((invoice, part))
+            left -= part
+    manual_match(payment, customer, parts, user, rule=proposal.rule,
+                 confidence=proposal.confidence, fill_oldest=True,
+                 note=_("Suggestion accepted."))
+    _pay_installments(payment, proposal.installments)
+    return payment
+
+
+def _pay_installments(payment: Payment, installments) -> None:
+    if not installments:
+        return
+    from app.payments.consequences import Consequences
+
+    consequences = Consequences(messages="off")
+    allocated = sum((a.amount for a in payment.allocations if a.reversed_at is None), ZERO)
+    consequences.pay_installments(payment, installments, allocated)
+    consequences.apply()
+
+
+def parse_invoice_lines(text: str, payment: Payment) -> list[tuple[Invoice, Decimal]]:
+    """Typed allocation, one invoice a line: "INV-1 120,50" (or just "INV-1": what is open, as
+    far as the payment goes). The number may also be the invoice's structured communication."""
+    parts: list[tuple[Invoice, Decimal]] = []
+    left = payment.unallocated_amount
+    errors = v.Errors()
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        invoice = db.session.scalar(select(Invoice).where(Invoice.number == words[0]))
+        if invoice is None and is_valid_ogm(words[0]):
+            invoice = db.session.scalar(select(Invoice).where(
+                Invoice.structured_reference == normalise_ogm(words[0])))
+        if invoice is None:
+            errors.add("invoices", _("Line %(line)s: unknown invoice %(number)s.", line=number,
+                                     number=words[0][:40]))
+            continue
+        if len(words) > 1:
+            try:
+                amount = v.parse_amount(" ".join(words[1:]))
+            except (v.ValidationError, ValueError):
+                errors.add("invoices", _("Line %(line)s: %(value)s is not an amount.",
+                                         line=number, value=" ".join(words[1:])[:40]))
+                continue
+        else:
+            amount = min(invoice.open_amount, left)
+        parts.append((invoice, amount))
+        left -= amount
+    errors.raise_if_any()
+    return parts
+
+
+def match_typed(line: StatementLine, customer_number: str, text: str, user, *,
+                note: str | None = None) -> Payment:
+    """Matching by hand with typed invoice numbers and amounts (``parse_invoice_lines``); with
+    none, the customer's open invoices oldest first. The line is locked. Caller commits."""
+    lock_rows(StatementLine, [line.id])
+    payment = payment_of_line(line)
+    number = (customer_number or "").strip()
+    customer = db.session.scalar(select(Customer).where(Customer.number == number))
+    if customer is None:
+        raise v.ValidationError({"customer_number": _("Unknown customer number: %(number)s.",
+                                                      number=number[:40])})
+    parts = parse_invoice_lines(text, payment)
+    manual_match(payment, customer, parts, user, fill_oldest=not parts, note=note)
+    return payment

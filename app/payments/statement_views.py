@@ -40,15 +40,16 @@ from app.payments.models import (
 from app.payments.money_out_returns import unreviewed_returns
 from app.payments.picking import (
     REASONS,
+    accept_suggestion,
     candidates_for_line,
     candidates_for_payment,
     confirm_pick,
+    match_typed,
     payment_of_line,
     picks_from_form,
 )
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
-from app.payments.services import apply_credit, manual_match, undo_allocation
-from app.requests.models import Installment
+from app.payments.services import apply_credit, undo_allocation
 
 QUEUE_PAGE_SIZE = 50
 WAITING = ("unmatched", "suggested")
@@ -300,7 +301,7 @@ class MatchingQueueView(BaseView):
             return self._line_page(line, _("This suggestion is no longer there; choose again."),
                                    400)
         try:
-            _accept(line, proposal)
+            accept_suggestion(line, proposal, current_user)
             db.session.commit()
         except v.ValidationError as exc:
             db.session.rollback()
@@ -317,16 +318,8 @@ class MatchingQueueView(BaseView):
         if not form.validate_on_submit():
             return self._line_page(line, _form_problem(form), 400, form)
         try:
-            payment = payment_of_line(line)
-            customer = db.session.scalar(select(Customer).where(
-                Customer.number == form.customer_number.data.strip()))
-            if customer is None:
-                raise v.ValidationError({"customer_number": _(
-                    "Unknown customer number: %(number)s.",
-                    number=form.customer_number.data.strip())})
-            parts = _parse_parts(form.invoices.data or "", customer, payment)
-            manual_match(payment, customer, parts, current_user,
-                         fill_oldest=not parts, note=form.note.data or None)
+            match_typed(line, form.customer_number.data, form.invoices.data or "",
+                        current_user, note=form.note.data or None)
             db.session.commit()
         except v.ValidationError as exc:
             db.session.rollback()
@@ -555,77 +548,6 @@ def _customers(ids) -> dict[int, Customer]:
     if not ids:
         return {}
     return {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
-
-
-def _accept(line: StatementLine, proposal: Proposal) -> None:
-    if line.kind != "payment" or line.status not in WAITING:
-        raise v.ValidationError({"line": _("Only a payment waiting in the queue can be "
-                                           "matched from a suggestion.")})
-    if proposal.customer_id is None:
-        raise v.ValidationError({"line": _("This suggestion names no customer.")})
-    payment = payment_of_line(line)
-    customer = db.session.get(Customer, proposal.customer_id)
-    parts = []
-    left = payment.unallocated_amount
-    invoices = list(proposal.invoices)
-    for installment in proposal.installments:
-        invoices.extend(installment.plan.invoices)
-    for invoice in invoices:
-        if left <= 0:
-            break
-        if invoice.status in OPEN_STATUSES and invoice.open_amount > 0 and \
-                invoice.customer_id == customer.id and invoice not in [p[0] for p in parts]:
-            part = min(left, invoice.open_amount)
-            parts.append((invoice, part))
-            left -= part
-    manual_match(payment, customer, parts, current_user, rule=proposal.rule,
-                 confidence=proposal.confidence, fill_oldest=True,
-                 note=_("Suggestion accepted."))
-    _pay_installments(payment, proposal.installments)
-
-
-def _pay_installments(payment: Payment, installments: list[Installment]) -> None:
-    if not installments:
-        return
-    from app.payments.consequences import Consequences
-
-    consequences = Consequences(messages="off")
-    allocated = sum((a.amount for a in payment.allocations if a.reversed_at is None), ZERO)
-    consequences.pay_installments(payment, installments, allocated)
-    consequences.apply()
-
-
-def _parse_parts(text: str, customer: Customer, payment: Payment
-                 ) -> list[tuple[Invoice, Decimal]]:
-    """Lines "INV-1 120,50" (or just "INV-1": what is open, as far as the payment goes)."""
-    parts: list[tuple[Invoice, Decimal]] = []
-    left = payment.unallocated_amount
-    errors = v.Errors()
-    for number, line in enumerate(text.splitlines(), start=1):
-        words = line.split()
-        if not words:
-            continue
-        invoice = db.session.scalar(select(Invoice).where(Invoice.number == words[0]))
-        if invoice is None and is_valid_ogm(words[0]):
-            invoice = db.session.scalar(select(Invoice).where(
-                Invoice.structured_reference == normalise_ogm(words[0])))
-        if invoice is None:
-            errors.add("invoices", _("Line %(line)s: unknown invoice %(number)s.", line=number,
-                                     number=words[0][:40]))
-            continue
-        if len(words) > 1:
-            try:
-                amount = v.parse_amount(" ".join(words[1:]))
-            except (v.ValidationError, ValueError):
-                errors.add("invoices", _("Line %(line)s: %(value)s is not an amount.",
-                                         line=number, value=" ".join(words[1:])[:40]))
-                continue
-        else:
-            amount = min(invoice.open_amount, left)
-        parts.append((invoice, amount))
-        left -= amount
-    errors.raise_if_any()
-    return parts
 
 
 def _errors(exc: v.ValidationError) -> str:

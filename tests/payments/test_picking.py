@@ -250,3 +250,27 @@ def test_candidates_for_a_line_use_its_iban_hash():
     line = _line("75.00", iban=IBAN, name="P. C.")
     [candidate] = candidates_for_line(line)
     assert candidate.reasons[0] == BY_IBAN and candidate.ticked == {invoice.id}
+
+
+def test_typed_invoice_lines_accept_comma_amounts_and_name_unknown_ones(app):
+    from app.payments.picking import match_typed, parse_invoice_lines
+
+    customer = make_customer()
+    a = make_invoice(customer, "100.00", due_in_days=-10)
+    b = make_invoice(customer, "50.00", due_in_days=-5)
+    line = _line("80.00")
+    payment = Payment(amount=D("80.00"), unallocated_amount=D("80.00"),
+                      received_on=a.issue_date)
+    assert parse_invoice_lines(f"{a.number} 12,50\n\n{b.number}", payment) == [
+        (a, D("12.50")), (b, D("50.00"))]
+    with pytest.raises(v.ValidationError) as refused:
+        parse_invoice_lines(f"NOPE-1\n{a.number} douze", payment)
+    assert "NOPE-1" in str(refused.value.errors) and "douze" in str(refused.value.errors)
+    with pytest.raises(v.ValidationError):
+        match_typed(line, "C-UNKNOWN", "", make_staff_user(app, "AR clerk"))
+    db.session.rollback()
+    match_typed(line, customer.number, f"{b.number} 20,00", make_staff_user(app, "AR clerk"))
+    db.session.commit()
+    db.session.expire_all()
+    assert b.open_amount == D("30.00") and a.open_amount == D("100.00")
+    assert line.status == "matched" and line.match_rule == "manual"
