@@ -29,7 +29,7 @@ from app.requests.models import REQUEST_KINDS, REQUEST_STATUSES, CustomerRequest
 
 INVOICE_CHOICES = 100  # the newest invoices offered in the question form
 STATUS_BADGES = {"received": "info", "in_review": "info", "approved": "paid", "rejected": "overdue",
-                 "closed": "open", "cancelled": "open"}
+                 "closed": "open", "cancelled": "open", "withdrawn": "open"}
 
 
 class QuestionForm(FlaskForm):
@@ -47,6 +47,10 @@ class ReplyForm(FlaskForm):
     text = TextAreaField(_l("Your message"), validators=[
         DataRequired(_l("Please write a message.")),
         Length(max=rs.COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
+
+
+class WithdrawForm(FlaskForm):
+    """The "withdraw this request" button: a POST with its CSRF token."""
 
 
 class SurveyForm(FlaskForm):
@@ -128,12 +132,16 @@ def ask_question():
 
 
 def _detail(req: CustomerRequest, *, reply_form: ReplyForm | None = None,
-            survey_form: SurveyForm | None = None, status: int = 200):
+            survey_form: SurveyForm | None = None, withdraw_form: WithdrawForm | None = None,
+            status: int = 200):
     return render_template(
         "portal/requests_detail.html", req=req,
         reply_form=reply_form or ReplyForm(formdata=None),
         survey_form=survey_form or SurveyForm(formdata=None),
-        may_reply=req.status not in ("closed", "cancelled"),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        may_withdraw=req.status in rs.OPEN_STATUSES,
+        withdrawn=request.args.get("withdrawn") == "1",
+        may_reply=req.status not in ("closed", "cancelled", "withdrawn"),
         may_rate=rs.may_rate(req), sent=request.args.get("sent") == "1",
         thanks=request.args.get("thanks") == "1", replied=request.args.get("replied") == "1",
         **_labels()), status
@@ -177,3 +185,23 @@ def request_survey(request_id: int):
         return done
     form.score.errors = list(form.score.errors) + general  # e.g. "already rated"
     return _detail(req, survey_form=form, status=status)
+
+
+@bp.route("/requests/<int(max=2147483647):request_id>/withdraw", methods=["POST"])
+@login_required
+def request_withdraw(request_id: int):
+    """The customer changed their mind: a request nobody has decided yet is withdrawn."""
+    req = _own_request(request_id)
+    form = WithdrawForm()
+
+    def save():
+        rs.withdraw_request(req)
+        return redirect(url_for("portal.request_detail", request_id=req.id, withdrawn="1"))
+
+    done, general, status = submit_form(form, save)
+    if done is not None:
+        return done
+    form.errors_shown = general  # e.g. "already answered": shown above the page
+    db.session.expire_all()
+    return _detail(rs.request_of(current_customer().id, request_id), withdraw_form=form,
+                   status=status)

@@ -127,20 +127,41 @@ def store(req: CustomerRequest, uploads: list[Upload]) -> list[Attachment]:
     return made
 
 
-def download(attachment: Attachment) -> Response | None:
+# Shown in the browser (staff preview) only for these types, and only when the stored bytes
+# really are that type: anything else (HTML, SVG, ...) is always a download.
+INLINE_TYPES = ("image/png", "image/jpeg", "application/pdf")
+
+
+def previewable(attachment: Attachment) -> bool:
+    return attachment.content_type in INLINE_TYPES
+
+
+def download(attachment: Attachment, inline: bool = False) -> Response | None:
     """The file as a download that no browser renders: Content-Disposition attachment with
     the cleaned name and the real extension, the sniffed type (application/octet-stream for
-    anything else), nosniff. None when the file is missing."""
+    anything else), nosniff. None when the file is missing.
+
+    ``inline``: a PNG, JPEG or PDF (checked again on the bytes served) is shown in the browser
+    instead; any other file stays a download."""
     path = path_of(attachment)
     if path is None:
         return None
     known = {content_type: extension for _magic, content_type, extension in SIGNATURES}
     extension = known.get(attachment.content_type)
+    if inline and attachment.content_type in INLINE_TYPES:
+        with open(path, "rb") as handle:
+            found = sniff(handle.read(16))
+        inline = found is not None and found[0] == attachment.content_type
+    else:
+        inline = False
     response = send_file(path, mimetype=attachment.content_type if extension
-                         else "application/octet-stream", as_attachment=True,
+                         else "application/octet-stream", as_attachment=not inline,
                          download_name=_display_name(attachment.file_name, extension or "bin"))
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # The browser's PDF viewer does not open in a sandboxed document; an image does.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; object-src 'self'" if inline and extension == "pdf"
+        else "default-src 'none'; sandbox")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.core import validation as v
-from app.core.i18n import day, money
+from app.core.i18n import day
 from app.core.locking import lock
 from app.core.time import business_today
 from app.core.validation import ValidationError
@@ -29,6 +29,7 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.requests import self_service as ss
 from app.requests.models import CustomerRequest, Deferral
+from app.requests.reasons import Reason
 from app.requests.services import auto_approve, open_request, register_decision_handler
 
 log = logging.getLogger(__name__)
@@ -89,20 +90,16 @@ def refused_rules(customer: Customer, invoices: list[Invoice], new_due: date, to
     if legal is not None:
         found.append(legal)
     if total > max_amount:
-        found.append(lambda: _("A deferral is approved at once up to %(amount)s; yours is for "
-                               "%(total)s.", amount=money(max_amount), total=money(total)))
+        found.append(Reason("amount_above_limit", amount=total, limit=max_amount))
     too_far = [i for i in invoices if new_due > max(i.due_date, today) + timedelta(days=max_days)]
     if too_far:
-        found.append(lambda: _("A deferral is approved at once for at most %(days)s days.",
-                               days=max_days))
+        found.append(Reason("deferral_too_long", days=max_days))
     before = list(db.session.scalars(select(Invoice.number).join(
         Deferral, Deferral.invoice_id == Invoice.id).where(
         Deferral.invoice_id.in_([i.id for i in invoices]), Deferral.status != "cancelled")
         .distinct()))
     if before:
-        numbers = ", ".join(sorted(before))
-        found.append(lambda: _("Invoice %(numbers)s has already been deferred once.",
-                               numbers=numbers))
+        found.append(Reason("already_deferred", numbers=", ".join(sorted(before))))
     return found
 
 
@@ -128,7 +125,8 @@ def request_deferral(customer: Customer, invoices: Iterable[Invoice | int], new_
         payload["refused_rules"] = ss.in_language(customer.language, refused)
         req = open_request(customer, "deferral", channel=channel, subject=subject,
                            payload=payload, invoices=found,
-                           referral_reason="\n".join(payload["refused_rules"]))
+                           referral_reason="\n".join(payload["refused_rules"]),
+                           referral_codes=ss.reason_codes(refused))
         return ss.Outcome(False, req, refused_rules=[str(t()) for t in refused])
     req = auto_approve(customer, "deferral", channel=channel, subject=subject, payload=payload,
                        invoices=found, note=None)

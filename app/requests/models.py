@@ -79,6 +79,12 @@ class CustomerRequest(TimestampMixin, Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     # Which self-service rule sent this request to staff, told to the customer.
     referral_reason: Mapped[str | None] = mapped_column(Text)
+    # The same as codes with their figures ([{"code": "amount_above_limit", "amount": ...}]),
+    # rendered in the reader's language (app/requests/reasons.py); the text above is the
+    # fallback for rows written before the codes.
+    referral_codes: Mapped[list | None] = mapped_column(JSON)
+    # A subject written by the system as a code with figures, rendered at display the same way.
+    subject_code: Mapped[dict | None] = mapped_column(JSON)
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)

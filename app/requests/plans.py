@@ -37,6 +37,7 @@ from app.invoices.models import Invoice
 from app.payments.references import make_ogm
 from app.requests import self_service as ss
 from app.requests.models import CustomerRequest, Installment, PaymentPlan
+from app.requests.reasons import Reason
 from app.requests.services import auto_approve, open_request, register_decision_handler
 
 log = logging.getLogger(__name__)
@@ -175,29 +176,25 @@ def refused_rules(customer: Customer, total: Decimal, count: int, tiers: list[ss
     active = db.session.scalar(select(PaymentPlan.id).where(
         PaymentPlan.customer_id == customer.id, PaymentPlan.status == "active").limit(1))
     if active is not None:
-        found.append(lambda: _("You already have a payment plan that is running."))
+        found.append(Reason("plan_running"))
     months = int(get_setting(ss.PLAN_MONTHS_AFTER_BROKEN))
     since = add_months(today.replace(day=min(today.day, 28)), -months)
     broken = db.session.scalar(select(PaymentPlan.broken_on).where(
         PaymentPlan.customer_id == customer.id, PaymentPlan.status == "broken",
         PaymentPlan.broken_on >= since).limit(1))
     if broken is not None:
-        found.append(lambda: _("A payment plan was not kept in the last %(months)s months.",
-                               months=months))
+        found.append(Reason("plan_broken_recently", months=months))
     tier = next((t for t in tiers if total <= t.up_to), None)
     if tier is None:
         top = tiers[-1].up_to if tiers else Decimal(0)
-        found.append(lambda: _("Plans above %(amount)s are decided by our team.",
-                               amount=money(top)))
+        found.append(Reason("plan_above_tiers", limit=top))
         return found
     if count > tier.max_installments:
-        found.append(lambda: _("For %(total)s a plan is approved at once with at most "
-                               "%(count)s instalments.", total=money(total),
-                               count=tier.max_installments))
+        found.append(Reason("plan_too_many_installments", amount=total,
+                            max_installments=tier.max_installments))
     smallest = (total / count).quantize(CENT, rounding=ROUND_DOWN)
     if count > 1 and smallest < tier.min_installment:
-        found.append(lambda: _("Each instalment must be at least %(amount)s.",
-                               amount=money(tier.min_installment)))
+        found.append(Reason("plan_installment_too_small", minimum=tier.min_installment))
     return found
 
 
@@ -223,7 +220,8 @@ def request_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
         payload["refused_rules"] = ss.in_language(customer.language, preview.refused)
         req = open_request(customer, "payment_plan", channel=channel, subject=subject,
                            payload=payload, invoices=preview.invoices,
-                           referral_reason="\n".join(payload["refused_rules"]))
+                           referral_reason="\n".join(payload["refused_rules"]),
+                           referral_codes=ss.reason_codes(preview.refused))
         return ss.Outcome(False, req, refused_rules=preview.refused_rules)
     req = auto_approve(customer, "payment_plan", channel=channel, subject=subject,
                        payload=payload, invoices=preview.invoices)

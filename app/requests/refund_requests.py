@@ -32,6 +32,7 @@ from app.payments.approvals import check_approval
 from app.payments.money_out_models import Refund
 from app.payments.refunds import account_refusal, approve_refund, propose_refund, refundable
 from app.requests.models import CustomerRequest
+from app.requests.reasons import subject_code
 from app.requests.services import (
     COMMENT_MAX_CHARS,
     OPEN_STATUSES,
@@ -111,7 +112,8 @@ def request_refund(customer: Customer, amount: Any, message: str | None = None, 
         raise ValidationError({"amount": _("You can ask for at most %(amount)s.",
                                            amount=money(available))})
     return open_request(customer, KIND, channel=channel,
-                        subject=_("Refund of %(amount)s", amount=money(value)), message=message,
+                        subject=_("Refund of %(amount)s", amount=money(value)),
+                        subject_code=subject_code("refund", amount=value), message=message,
                         payload={"amount": str(value), "bank_account_id": account.id,
                                  "iban_last4": account.iban[-4:]})
 

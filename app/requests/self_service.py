@@ -115,16 +115,16 @@ def in_language(language: str | None, texts: Iterable[RuleText]) -> list[str]:
 
 
 def legal_status_rule(customer: Customer) -> RuleText | None:
-    from flask_babel import gettext as _
+    from app.requests.reasons import Reason
 
     if (customer.legal_status or "none") == "none":
         return None
-    status = customer.legal_status
-    return lambda: {
-        "legal_proceedings": _("Your file is in legal proceedings."),
-        "collection_agency": _("Your file is with our collection agency."),
-        "insolvent": _("An insolvency procedure is registered for your account."),
-    }.get(status, _("Your account has a legal status that needs a person to look at it."))
+    return Reason("legal_status", status=customer.legal_status)
+
+
+def reason_codes(texts: Iterable[RuleText]) -> list[dict]:
+    """The refused rules as stored codes with their figures (app/requests/reasons.py)."""
+    return [t.as_dict() for t in texts if hasattr(t, "as_dict")]
 
 
 @dataclass

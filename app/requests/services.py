@@ -78,17 +78,22 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
                  subject: str | None = None, message: str | None = None,
                  payload: dict | None = None, invoices: Iterable[Invoice] = (),
                  referral_reason: str | None = None, notify: bool = True,
+                 referral_codes: list[dict] | None = None, subject_code: dict | None = None,
                  now: datetime | None = None) -> CustomerRequest:
     """Add a received request to the session (the caller commits) and acknowledge it.
 
     ``referral_reason`` is the self-service rule that sent it to staff, in words the customer
-    reads (already translated into their language by the caller)."""
+    reads (already translated into their language by the caller): the fallback text, since
+    ``referral_codes`` and ``subject_code`` (app/requests/reasons.py) are rendered in the
+    reader's language when shown."""
     if kind not in REQUEST_KINDS:
         raise ValueError(f"unknown request kind {kind!r}")
     now = now or utcnow()
     req = CustomerRequest(customer=customer, customer_id=customer.id, kind=kind,
                           status="received", channel=channel, subject=subject, message=message,
                           payload=dict(payload or {}), referral_reason=referral_reason,
+                          referral_codes=list(referral_codes) if referral_codes else None,
+                          subject_code=subject_code,
                           sla_due_at=now + timedelta(hours=sla_hours(kind)))
     req.invoices = list(invoices)
     db.session.add(req)
