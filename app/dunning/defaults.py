@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.models import Setting
@@ -140,6 +141,37 @@ RATES: tuple[tuple[str, date, str, str], ...] = (
     ("fr_legal", date(2026, 1, 1), "2.76", "CHECK: assumed unchanged, confirm in the JO"),
     ("fr_legal", date(2026, 7, 1), "2.76", "CHECK: assumed unchanged, confirm in the JO"),
 )
+
+
+# The names of the shipped policies and levels, in the viewer's language. The English name a
+# row is installed with is its stable code: while staff keep it, every screen shows it
+# translated; a name staff changed is theirs and is shown as typed.
+SHIPPED_NAMES = {
+    "Belgian consumers": _l("Belgian consumers"),
+    "Dutch consumers": _l("Dutch consumers"),
+    "Businesses (Belgium and EU)": _l("Businesses (Belgium and EU)"),
+    "French businesses": _l("French businesses"),
+    "Consumers in other countries (no fees)": _l("Consumers in other countries (no fees)"),
+    "Due in 3 days": _l("Due in 3 days"),
+    "Hand-over to the collection agency": _l("Hand-over to the collection agency"),
+    "Friendly reminder": _l("Friendly reminder"),
+    "Second reminder": _l("Second reminder"),
+    "Formal notice": _l("Formal notice"),
+    "First reminder (free)": _l("First reminder (free)"),
+    "Formal notice (mise en demeure / ingebrekestelling)":
+        _l("Formal notice (mise en demeure / ingebrekestelling)"),
+    "Reminder (herinnering)": _l("Reminder (herinnering)"),
+    "14-day letter (veertiendagenbrief)": _l("14-day letter (veertiendagenbrief)"),
+    "Formal notice (ingebrekestelling)": _l("Formal notice (ingebrekestelling)"),
+}
+
+
+def shipped_name(name: str | None) -> str:
+    """A policy or level name as the reader sees it: translated while it is the shipped one."""
+    if not name:
+        return name or ""
+    label = SHIPPED_NAMES.get(name)
+    return str(label) if label is not None else name
 
 
 def install_defaults(*, templates: bool = True) -> dict[str, int]:

@@ -60,7 +60,14 @@ class DunningPolicy(TimestampMixin, Model):
     )
 
     def __repr__(self) -> str:
-        return self.name
+        return _shown(self.name)
+
+
+def _shown(name: str | None) -> str:
+    """Shipped names in the reader's language (lists and drop-downs show models by repr)."""
+    from app.dunning.defaults import shipped_name
+
+    return shipped_name(name)
 
 
 class DunningLevel(Model):
@@ -86,7 +93,7 @@ class DunningLevel(Model):
     policy: Mapped[DunningPolicy] = relationship(back_populates="levels")
 
     def __repr__(self) -> str:
-        return f"{self.policy.name if self.policy else ''} {self.sequence}. {self.name}"
+        return f"{_shown(self.policy.name) if self.policy else ''} {self.sequence}. {_shown(self.name)}"
 
 
 class DunningRun(Model):
@@ -136,7 +143,7 @@ class DunningAction(Model):
         back_populates="action", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
-        return f"{self.run_date} {self.level.name if self.level else ''}"
+        return f"{self.run_date} {_shown(self.level.name) if self.level else ''}"
 
 
 class DunningActionInvoice(Model):

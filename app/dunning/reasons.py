@@ -117,6 +117,10 @@ def render(code: str, params: dict[str, Any]) -> str:
             from app.dunning.models import DAY_BASES
 
             shown[key] = str(DAY_BASES.get(value, value))
+        elif key in ("policy", "level"):
+            from app.dunning.defaults import shipped_name
+
+            shown[key] = shipped_name(value)
         elif key == "status":
             from app.customers.models import LEGAL_STATUSES
 

@@ -24,7 +24,6 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
-    form_validator,
     money_formatter,
     refuse,
     yes_no,
@@ -32,7 +31,8 @@ from app.core.admin import (
 from app.core.i18n import day
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
-from app.dunning import services
+from app.dunning import level_form, services
+from app.dunning.defaults import shipped_name
 from app.dunning.models import (
     DAY_BASES,
     FEE_RULES,
@@ -63,13 +63,6 @@ def _channels(value: str | None) -> str:
     return ", ".join(str(CHANNELS.get(code, code)) for code in codes)
 
 
-def _check_channels(value: str) -> None:
-    unknown = [c.strip() for c in value.split(",") if c.strip() and c.strip() not in CHANNELS]
-    if unknown:
-        raise ValueError(_("Unknown channel: %(value)s. Use: %(choices)s.",
-                           value=", ".join(unknown), choices=", ".join(CHANNELS)))
-
-
 class DunningPolicyView(StaffModelView):
     datamodel = SQLAInterface(DunningPolicy)
     list_title = _l("Dunning policies")
@@ -90,6 +83,7 @@ class DunningPolicyView(StaffModelView):
     optional_choice_columns = ("country",)
     description_columns = {"country": _l("Leave empty for customers of any country.")}
     related_view_names = ("DunningLevelView",)
+    formatters_columns = {"name": shipped_name}
 
     def pre_delete(self, item: DunningPolicy) -> None:
         used = db.session.scalar(select(func.count()).select_from(Customer)
@@ -124,13 +118,27 @@ class DunningLevelView(StaffModelView):
     base_order = ("sequence", "asc")
     choice_columns = {"tone": TONES, "fee_rule": FEE_RULES, "days_basis": DAY_BASES}
     money_columns = ("min_amount", "fee_amount")
-    formatters_columns = {"channels": _channels}
-    validators_columns = {"channels": [form_validator(_check_channels)]}
+    formatters_columns = {"channels": _channels, "name": shipped_name}
+    validators_columns = {
+        "days_after_due": [level_form.check_days_after_due],
+        "min_days_since_previous": [level_form.check_not_negative_days],
+        "min_amount": [level_form.check_not_negative_amount],
+        "fee_amount": [level_form.check_not_negative_amount],
+    }
+    add_template = "dunning/level_add.html"
+    edit_template = "dunning/level_edit.html"
+    add_form_extra_fields = edit_form_extra_fields = {
+        "channels": level_form.ChannelsField(
+            _l("Channels"), description=_l("The reminder goes out on each ticked channel the "
+                                           "customer can be reached on.")),
+        "template_key": level_form.ReminderTemplateField(
+            _l("Message template"), description=_l("One of the reminder templates (Messages → "
+                                                   "Message templates).")),
+    }
     description_columns = {
         "days_after_due": _l("Negative for a notice before the due date (-3: three days "
-                             "before)."),
-        "channels": _l("One or more of: email, sms, letter, webhook — separated by commas."),
-        "template_key": _l("The key of the message template to send."),
+                             "before). Only when days are counted from the due date."),
+        "fee_amount": _l("Only for the fee rule \"Fixed amount per reminder\"."),
         "days_basis": _l("The due date, or the previous reminder (counted from the day it is "
                          "received: the next day for an e-mail, the 3rd working day for a "
                          "letter)."),
@@ -139,6 +147,19 @@ class DunningLevelView(StaffModelView):
         "active": _l("An inactive step is skipped (e.g. the optional notice before the due "
                      "date)."),
     }
+
+    def pre_add(self, item: DunningLevel) -> None:
+        self._check(item)
+
+    def pre_update(self, item: DunningLevel) -> None:
+        self._check(item)
+
+    @staticmethod
+    def _check(item: DunningLevel) -> None:
+        message = level_form.refusal(item)
+        if message:
+            refuse(message)
+        level_form.ignore_irrelevant(item)
 
 
 class DunningRunView(ReadOnlyModelView):
@@ -309,7 +330,7 @@ def may_send() -> bool:
 
 def level_label(level) -> str:
     """A level's name as the reader should see it (shipped names translated)."""
-    return level.name
+    return shipped_name(level.name)
 
 
 def _send_date(source) -> tuple[date | None, list[str]]:
