@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from app.core.i18n import money
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.invoices.models import Invoice
@@ -113,8 +116,12 @@ def test_a_stale_form_is_refused_in_french_and_nothing_is_booked(staff_client, u
     db.session.commit()
     response = _post(client, f"/matching/line/{line.id}/pick", form, [a, b])
     assert response.status_code == 400
-    html = response.get_data(as_text=True)
-    assert a.number in html
+    html = unescape(response.get_data(as_text=True))
+    with force_locale("fr"):  # the refusal in the clerk's language (fr)
+        expected = gettext("Invoice %(invoice)s changed meanwhile (now %(open)s open): nothing "
+                           "was booked; look at the proposal again.", invoice=a.number,
+                           open=money(D("60.00")))
+    assert expected in html
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Allocation)) == 0
     assert b.open_amount == D("50.00")
