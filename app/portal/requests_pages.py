@@ -24,6 +24,7 @@ from app.invoices.models import Invoice
 from app.portal import bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import submit_form
+from app.requests import reasons
 from app.requests import services as rs
 from app.requests.models import REQUEST_KINDS, REQUEST_STATUSES, CustomerRequest
 
@@ -74,6 +75,18 @@ def _labels() -> dict[str, Any]:
             "status_label": lambda r: str(REQUEST_STATUSES.get(r.status, r.status)),
             "status_badge": lambda r: STATUS_BADGES.get(r.status, "open"),
             "answer_by": answer_by}
+
+
+# App-wide (portal and staff pages): a request's subject and why it needs a person, rendered
+# in the reader's current language from the stored codes (app/requests/reasons.py).
+@bp.app_template_filter("request_subject")
+def request_subject(req: CustomerRequest) -> str:
+    return reasons.subject_text(req)
+
+
+@bp.app_template_filter("request_reasons")
+def request_reasons(req: CustomerRequest) -> list[str]:
+    return reasons.reasons_text(req)
 
 
 def _own_request(request_id: int) -> CustomerRequest:

@@ -28,17 +28,20 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.core import validation as v
+from app.core.i18n import day, money
 from app.core.models import utcnow
 from app.core.roles import SUBJECT_REQUEST_KINDS, SUBJECT_REQUESTS
 from app.core.settings import get_setting
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.requests import services
+from app.requests import attachments, decision_context, services
 from app.requests.models import (
     COMMENT_AUTHORS,
+    PLAN_STATUSES,
     REQUEST_CHANNELS,
     REQUEST_KINDS,
     REQUEST_STATUSES,
+    Attachment,
     CustomerRequest,
 )
 from app.requests.satisfaction import satisfaction_report
@@ -176,12 +179,28 @@ class RequestQueueView(BaseView):
         req = self._request(request_id)
         return self.render_template(
             "requests/request_detail.html", req=req, may_handle=_may_handle(req),
+            ctx=decision_context.build(req), previewable=attachments.previewable,
+            money=money, day=day, plan_statuses=PLAN_STATUSES,
             decide_form=DecideForm(formdata=None), reply_form=ReplyForm(formdata=None),
             action_form=ActionForm(formdata=None), kinds=REQUEST_KINDS,
             statuses=REQUEST_STATUSES, channels=REQUEST_CHANNELS, authors=COMMENT_AUTHORS,
             sla_states=SLA_STATES, sla=services.sla_state(req),
             is_open=req.status in services.OPEN_STATUSES,
             may_close=req.status in services.OPEN_STATUSES + services.DECIDED_STATUSES)
+
+    @expose("/<int(max=2147483647):request_id>/attachments/<int(max=2147483647):attachment_id>")
+    @has_access
+    @permission_name("show")
+    def attachment(self, request_id: int, attachment_id: int):
+        """A file the customer sent with this request: a download, or with ``?inline=1`` shown
+        in the browser when it is a PNG, JPEG or PDF (anything else is still a download)."""
+        found = db.session.get(Attachment, attachment_id)
+        if found is None or found.request_id != request_id:
+            abort(404)
+        response = attachments.download(found, inline=request.args.get("inline") == "1")
+        if response is None:
+            abort(404)
+        return response
 
     def _back(self, request_id: int):
         return redirect(url_for("RequestQueueView.detail", request_id=request_id))
