@@ -269,7 +269,8 @@ def confirm_pick(*, customer_id: int, picks: Sequence[Pick], user,
                  line: StatementLine | None = None, payment: Payment | None = None,
                  note: str | None = None) -> Payment:
     """Book a statement line (``line``) or an unallocated payment (``payment``) to the invoices
-    ticked, in the order given; what is not allocated stays as the customer's credit.
+    ticked, in the order given; what is not allocated stays as the customer's credit (no
+    invoice at all: everything is credit for that customer).
 
     Refused (ValidationError, nothing booked) when the line was matched meanwhile, the payment
     has no money left, an invoice is not the customer's or is no longer open with the amount
@@ -329,7 +330,8 @@ def confirm_pick(*, customer_id: int, picks: Sequence[Pick], user,
 def picks_from_form(form) -> tuple[int | None, list[Pick]]:
     """(customer id, picks) from the picking form: ``customer``, the ticked ``invoice`` ids,
     ``seen_<id>`` (the open amount shown) and ``amount_<id>`` (typed, "12,50" accepted; empty:
-    what is open, as far as the money goes). ValidationError on anything malformed."""
+    what is open, as far as the money goes); no invoice only with ``credit_only`` (all the money
+    as the customer's credit). ValidationError on anything malformed."""
     errors = v.Errors()
     try:
         customer_id = int(form.get("customer", ""))
@@ -356,7 +358,7 @@ def picks_from_form(form) -> tuple[int | None, list[Pick]]:
                 errors.add("invoices", _("Amounts must be more than zero."))
                 continue
         picks.append(Pick(invoice_id, seen, amount))
-    if not picks and "invoices" not in errors:
+    if not picks and "invoices" not in errors and not form.get("credit_only"):
         errors.add("invoices", _("Tick at least one invoice."))
     errors.raise_if_any()
     return customer_id, picks

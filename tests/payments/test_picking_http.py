@@ -245,3 +245,27 @@ def test_two_lines_picking_the_same_invoice_at_once_pay_it_once(app):
         assert a.open_amount == 0 and a.status == "paid"
         assert db.session.scalar(select(func.count()).select_from(Allocation).where(
             Allocation.invoice_id == a.id)) == 1
+
+
+def test_a_customer_without_open_invoices_keeps_the_money_as_credit(staff_client):
+    customer = make_customer(name="Garage Martin")
+    db.session.add(BankAccount(customer_id=customer.id, iban=IBAN, status="active"))
+    db.session.commit()
+    report = import_statement(camt053([Entry("45.00", ref="K1", txs=[Tx(
+        ustrd=["avance"], name="G M", iban=IBAN)])]), "k.xml")
+    assert report.ok, report.error
+    line = db.session.scalar(select(StatementLine))
+    client = staff_client("AR clerk")
+    html = client.get(f"/matching/line/{line.id}").get_data(as_text=True)
+    form = _form(html, customer.id)
+    assert "cd-credit-only" in html and form["ticked"] == []
+    response = client.post(f"/matching/line/{line.id}/pick", data={
+        "csrf_token": form["csrf_token"], "customer": customer.id, "credit_only": "1"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    payment = db.session.scalar(select(Payment).where(Payment.statement_line_id == line.id))
+    assert payment.customer_id == customer.id and payment.unallocated_amount == D("45.00")
+    assert db.session.get(StatementLine, line.id).status == "matched"
+    assert db.session.get(type(customer), customer.id).balance == D("-45.00")
+    assert f"/matching/payment/{payment.id}" not in client.get(
+        "/matching/credits").get_data(as_text=True)  # a line's payment is picked on its line
