@@ -16,7 +16,6 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.urltools import get_filter_args
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -24,7 +23,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 from wtforms.validators import ValidationError as FormValidationError
 
-from app.core.i18n import day, money
+from app.core.forms import MoneyField
+from app.core.i18n import day, moment, money, phone
 from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.extensions import db
@@ -56,7 +56,7 @@ def yes_no(value) -> str:
 
 
 def timestamp(value) -> str:
-    return format_datetime(value, "short") if value else ""
+    return moment(value) if value else ""
 
 
 def json_formatter(value) -> Markup:
@@ -244,8 +244,14 @@ class StaffModelView(ModelView):
                                     optional=col in self.optional_choice_columns,
                                     description=descriptions.get(col, ""))
                   for col, choices in type(self).choice_columns.items()}
-        # FAB makes a NOT NULL boolean "required", so an unticked box could never be saved.
         for col in self.datamodel.get_columns_list():
+            if self._is_money(col) and col not in fields:
+                # FAB's DecimalField refuses "12,50": staff type amounts as they write them.
+                fields[col] = MoneyField(
+                    labels.get(col, col), description=descriptions.get(col, ""), minimum=None,
+                    validators=[Optional()] if self.datamodel.is_nullable(col)
+                    else [InputRequired()])
+            # FAB makes a NOT NULL boolean "required", so an unticked box could never be saved.
             if self.datamodel.is_boolean(col):
                 fields[col] = BooleanField(labels.get(col, col),
                                            description=descriptions.get(col, ""),
@@ -257,8 +263,10 @@ class StaffModelView(ModelView):
         for col in self.datamodel.get_columns_list():
             if col in self.choice_columns:
                 formatters[col] = choice_formatter(self.choice_columns[col])
-            elif col in self.money_columns:
+            elif col in self.money_columns or self._is_money(col):
                 formatters[col] = money_formatter
+            elif col == "phone" or col.endswith("_phone"):
+                formatters[col] = phone  # stored E.164, read in its country's national form
             elif self.datamodel.is_datetime(col):
                 formatters[col] = timestamp
             elif self.datamodel.is_date(col):
@@ -270,6 +278,15 @@ class StaffModelView(ModelView):
             else:
                 formatters[col] = _blank_if_none  # FAB would print "None"
         return formatters
+
+    def _is_money(self, col: str) -> bool:
+        """Every Numeric(12, 2) column is money (app.core.models.Money): formatted with the
+        currency in the reader's locale on every list and show page, without each view saying so."""
+        from sqlalchemy import Numeric
+
+        column = self.datamodel.list_columns.get(col)
+        column_type = getattr(column, "type", None)
+        return isinstance(column_type, Numeric) and getattr(column_type, "scale", None) == 2
 
     # -- related lists by name --
     def get_uninit_inner_views(self):

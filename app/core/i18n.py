@@ -81,7 +81,8 @@ def install_locale_selector(app: Flask) -> None:
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
         newstyle=True)
-    app.jinja_env.globals.update(money=money, day=day, current_language=current_language)
+    app.jinja_env.globals.update(money=money, day=day, moment=moment, phone=phone,
+                                 current_language=current_language)
 
 
 def _babel_namespace():
@@ -166,7 +167,7 @@ def day(value: date | datetime | None, style: str = "medium") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.date()
+        value = _in_brussels(value).date()  # 23:30 UTC in winter is the next day in Brussels
     if not isinstance(value, date):
         # Babel only asserts; a template's |date on a missing value or a text must say so.
         from jinja2 import Undefined
@@ -180,3 +181,46 @@ def day(value: date | datetime | None, style: str = "medium") -> str:
 def language_locale(language: str) -> str:
     """The Babel locale to force when rendering for a customer of this language."""
     return FORMAT_LOCALES.get(normalise_language(language) or "en", "en")
+
+
+def _in_brussels(value: datetime) -> datetime:
+    """Stored timestamps are UTC (naive ones too): staff read Brussels time."""
+    from app.core.time import BUSINESS_TZ
+
+    if value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(BUSINESS_TZ)
+
+
+def moment(value: datetime | None, style: str = "short") -> str:
+    """A timestamp in Europe/Brussels time, as the reader's locale writes date and time."""
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return day(value, "medium" if style == "short" else style)
+    local = _in_brussels(value)
+    locale = current_locale() or LC_DEFAULT
+    return (f"{dates.format_date(local.date(), 'medium', locale=locale)} "
+            f"{dates.format_time(local, style, locale=locale, tzinfo=local.tzinfo)}")
+
+
+def phone(number: str | None, country: str | None = None) -> str:
+    """An E.164 number in the national format of its country ("0470 12 34 56" for +32...);
+    a number of another country than the customer's keeps its international form."""
+    if not number:
+        return ""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, (country or "BE").upper())
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    region = phonenumbers.region_code_for_number(parsed)
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL
+             if not country or region == country.upper()
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, style)

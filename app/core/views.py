@@ -1,8 +1,24 @@
 """The back office home page and the registration of every domain's admin screens."""
 from __future__ import annotations
 
+import functools
+
+from flask import current_app, g, redirect, send_from_directory, url_for
 from flask_appbuilder import AppBuilder, IndexView, expose
 from flask_appbuilder.security.decorators import has_access
+
+
+def _login_first(view):
+    """A signed-out visitor goes to the login page without FAB's red "Access is Denied"."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = getattr(g, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect(url_for(f"{current_app.appbuilder.sm.auth_view.endpoint}.login"))
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 class DashboardIndexView(IndexView):
@@ -12,11 +28,18 @@ class DashboardIndexView(IndexView):
     index_template = "admin/dashboard.html"
 
     @expose("/")
+    @_login_first
     @has_access
     def index(self):
         from app.core.dashboard import dashboard_figures
 
         return self.render_template(self.index_template, figures=dashboard_figures())
+
+    @expose("/favicon.ico")
+    def favicon(self):
+        """Browsers ask for it on every page: a small icon rather than a logged 404."""
+        return send_from_directory(current_app.static_folder, "favicon.ico",
+                                   mimetype="image/vnd.microsoft.icon", max_age=86400)
 
 
 # Each module has a `register(appbuilder)`; the order here is the order of the menu.

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from werkzeug.routing import BuildError
 
+from app.core.i18n import day, money
 from app.core.models import utcnow
 from app.core.settings import get_setting
 from app.core.time import business_today
@@ -70,7 +71,7 @@ def _requests(user_id, now: datetime, rows: bool):
     if rows and count:
         for req in db.session.scalars(query.order_by(CustomerRequest.sla_due_at).limit(LIST_SIZE)):
             late = req.sla_due_at <= now
-            listed.append((f"#{req.id} {req.customer.name}",
+            listed.append((f"#{req.id} {req.customer.number} {req.customer.name}",
                            _url("CustomerRequestView.show", pk=req.id),
                            str(_l("late")) if late else str(_l("due soon"))))
     return count, listed
@@ -86,7 +87,7 @@ def _unmatched_lines(rows: bool):
     if rows and count:
         for line in db.session.scalars(query.order_by(StatementLine.booking_date.desc())
                                        .limit(LIST_SIZE)):
-            listed.append((f"{line.booking_date} {line.amount}",
+            listed.append((f"{day(line.booking_date)} {money(line.amount)}",
                            _url("MatchingQueueView.line", line_id=line.id),
                            line.counterparty_name or ""))
     return count, listed
@@ -101,7 +102,7 @@ def _unmatched_payments(rows: bool):
     if rows and count:
         for payment in db.session.scalars(query.order_by(Payment.received_on.desc())
                                           .limit(LIST_SIZE)):
-            listed.append((f"{payment.received_on} {payment.amount}",
+            listed.append((f"{day(payment.received_on)} {money(payment.amount)}",
                            _url("PaymentView.show", pk=payment.id),
                            payment.counterparty_name or ""))
     return count, listed
@@ -114,7 +115,7 @@ def _returns_to_review(rows: bool):
     listed = []
     if rows and count:
         for line in unreviewed_return_lines(LIST_SIZE):
-            listed.append((f"{line.booking_date} {line.amount}",
+            listed.append((f"{day(line.booking_date)} {money(line.amount)}",
                            _url("MatchingQueueView.line", line_id=line.id),
                            " ".join(p for p in (line.counterparty_name, line.return_reason)
                                     if p)))
@@ -159,7 +160,7 @@ def _plans_at_risk(today: date, rows: bool):
     if rows and count:
         for plan in db.session.scalars(query.order_by(PaymentPlan.id).limit(LIST_SIZE)):
             listed.append((f"#{plan.id} {plan.customer.name}",
-                           _url("Customer360View.show", pk=plan.customer_id), str(plan.total_amount)))
+                           _url("Customer360View.show", pk=plan.customer_id), money(plan.total_amount)))
     return count, listed
 
 

@@ -23,6 +23,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from app.core import validation as v
+from app.core.forms import MoneyField
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices import adjustments
@@ -58,7 +59,7 @@ class PrepareForm(FlaskForm):
 class CreditNoteForm(FlaskForm):
     customer_number = StringField(_l("Customer number"))
     invoice_number = StringField(_l("Invoice number (optional)"), validators=[Optional()])
-    amount = StringField(_l("Amount"))
+    amount = MoneyField(_l("Amount"))
     reason = TextAreaField(_l("Reason"))
 
 
@@ -69,7 +70,7 @@ class WriteOffForm(FlaskForm):
 
 class RefundForm(FlaskForm):
     customer_number = StringField(_l("Customer number"))
-    amount = StringField(_l("Amount (empty: all the refundable credit)"), validators=[Optional()])
+    amount = MoneyField(_l("Amount (empty: all the refundable credit)"), validators=[Optional()])
     reason = TextAreaField(_l("Reason"), validators=[Optional()])
 
 
@@ -212,6 +213,9 @@ class RefundView(BaseView):
     @has_access
     @permission_name("list")
     def index(self):
+        return self._index_page()
+
+    def _index_page(self, refund_form: FlaskForm | None = None, status_code: int = 200):
         status = request.args.get("status") or None
         query = select(Refund).options(selectinload(Refund.customer)).order_by(Refund.id.desc())
         if status in REFUND_STATUSES:
@@ -221,10 +225,11 @@ class RefundView(BaseView):
         return self.render_template(
             "payments/refunds.html", refunds=db.session.scalars(query.limit(300)).all(),
             files=files, statuses=REFUND_STATUSES, sources=REFUND_SOURCES, status=status,
-            form=ActionForm(formdata=None), refund_form=RefundForm(formdata=None),
+            form=ActionForm(formdata=None),
+            refund_form=refund_form or RefundForm(formdata=None),
             limit=approval_limit(current_user, "refund"),
             blockers={r.id: refunds.export_blocker(r) for r in db.session.scalars(
-                select(Refund).where(Refund.status == "approved"))})
+                select(Refund).where(Refund.status == "approved"))}), status_code
 
     @expose("/propose-credits", methods=["POST"])
     @has_access
@@ -246,13 +251,15 @@ class RefundView(BaseView):
         if _form_ok(form):
             try:
                 customer = _customer(form.customer_number.data)
-                amount = _optional_amount(form.amount.data)
-                refunds.propose_refund(customer, amount, current_user,
+                refunds.propose_refund(customer, form.amount.data, current_user,
                                        reason=form.reason.data)
                 db.session.commit()
                 flash(_("Refund proposed."), "success")
             except v.ValidationError as error:
                 _refused(error)
+                return self._index_page(form, 400)  # what was typed stays in the form
+        elif "csrf_token" not in form.errors:
+            return self._index_page(form, 400)
         return redirect(url_for(".index"))
 
     @expose("/<int:refund_id>/approve", methods=["POST"])
@@ -331,15 +338,6 @@ def _invoice(number: str | None, field: str = "invoice_number") -> Invoice:
     return invoice
 
 
-def _optional_amount(text: str | None):
-    if not (text or "").strip():
-        return None
-    try:
-        return v.parse_amount(text)
-    except (ValueError, v.ValidationError):
-        raise v.ValidationError({"amount": _("Enter an amount, e.g. 125.50.")}) from None
-
-
 # --- credit notes and write-offs ------------------------------------------------------------
 
 class AdjustmentView(BaseView):
@@ -352,6 +350,9 @@ class AdjustmentView(BaseView):
     @has_access
     @permission_name("list")
     def index(self):
+        return self._index_page()
+
+    def _index_page(self, note_form: FlaskForm | None = None, status_code: int = 200):
         notes = db.session.scalars(select(CreditNote).where(CreditNote.status == "proposed")
                                    .options(selectinload(CreditNote.customer))
                                    .order_by(CreditNote.id)).all()
@@ -360,9 +361,10 @@ class AdjustmentView(BaseView):
         return self.render_template(
             "payments/adjustments.html", notes=notes, write_offs=write_offs,
             statuses=WRITE_OFF_STATUSES, form=ActionForm(formdata=None),
-            note_form=CreditNoteForm(formdata=None), write_off_form=WriteOffForm(formdata=None),
+            note_form=note_form or CreditNoteForm(formdata=None),
+            write_off_form=WriteOffForm(formdata=None),
             note_limit=approval_limit(current_user, "credit_note"),
-            write_off_limit=approval_limit(current_user, "write_off"))
+            write_off_limit=approval_limit(current_user, "write_off")), status_code
 
     @expose("/credit-notes", methods=["POST"])
     @has_access
@@ -381,6 +383,9 @@ class AdjustmentView(BaseView):
                 flash(_("Credit note %(number)s proposed.", number=note.number), "success")
             except v.ValidationError as error:
                 _refused(error)
+                return self._index_page(form, 400)  # what was typed stays in the form
+        elif "csrf_token" not in form.errors:
+            return self._index_page(form, 400)
         return redirect(url_for(".index"))
 
     @expose("/credit-notes/<int:note_id>/approve", methods=["POST"])

@@ -14,6 +14,7 @@ from flask_appbuilder import AppBuilder, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.core.admin import READ_ONLY, FilterCustomerText, StaffModelView, customer_search_field
@@ -34,6 +35,18 @@ def _cell(value) -> str:
     if isinstance(value, list):
         value = " ".join(str(v) for v in value)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def customer_label(customer_id) -> str:
+    """"C-0024 Dupont SA" instead of the bare id; a customer since erased keeps its id."""
+    if customer_id is None:
+        return ""
+    from app.customers.models import Customer
+
+    customer = db.session.get(Customer, customer_id)  # the session's identity map: once a page
+    if customer is None:
+        return _("customer #%(id)s (erased)", id=customer_id)
+    return f"{customer.number} {customer.name}"
 
 
 class AuditEventView(StaffModelView):
@@ -57,6 +70,7 @@ class AuditEventView(StaffModelView):
     extra_filters = {"customer_id": [FilterCustomerText]}
     search_form_extra_fields = {"customer_id": customer_search_field()}
     page_size = 50
+    formatters_columns = {"customer_id": customer_label}
 
     # No add, edit or delete routes: these plain (not exposed) methods replace FAB's. They
     # keep a permission name because FAB's templates ask for it (the role never has it).
