@@ -212,7 +212,7 @@ def csp_nonce() -> str:
 def security_headers(response: Response) -> Response:
     """The headers every answer carries, portal and back office alike; only the CSP differs."""
     endpoint = request.endpoint or ""
-    static = endpoint == "static" or endpoint.endswith(".static")
+    static = endpoint == "static" or endpoint.endswith((".static", ".favicon"))
     if is_portal_request():
         policy = PORTAL_CSP
     else:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from flask import Flask
 from sqlalchemy import select, text
@@ -105,6 +106,15 @@ def seed_dataset(app: Flask) -> dict:
         Group(name="crawl-group"),
     ])
     db.session.commit()
+    # A file a customer sent with the first request (the crawl's request_id/attachment_id).
+    from app.requests import attachments
+    from app.requests.models import CustomerRequest
+
+    first_request = db.session.scalars(select(CustomerRequest).order_by(CustomerRequest.id)).first()
+    attachments.store(first_request, [attachments.Upload(
+        file_name="photo.png", content_type="image/png", extension="png",
+        data=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)])
+    db.session.commit()
     # The plugin screen records newly installed plugins when it is opened: do it beforehand,
     # as the first visit after an install would.
     sync_plugin_configs()
@@ -186,6 +196,12 @@ class Route:
         return self.rule.startswith("/api/")
 
 
+# Pages that need a query argument to show anything (without it: a 400 saying so).
+QUERY_STRINGS = {
+    "DunningSendView.confirm": lambda: {"date": date.today().isoformat()},
+}
+
+
 class UnknownArgument(LookupError):
     pass
 
@@ -211,6 +227,8 @@ def crawl_routes(app: Flask) -> list[Route]:
         with app.test_request_context():
             url = app.url_map.bind("localhost").build(rule.endpoint, values, method=None,
                                                       force_external=False)
+        if rule.endpoint in QUERY_STRINGS:
+            url += "?" + urlencode(QUERY_STRINGS[rule.endpoint]())
         methods = frozenset(rule.methods - {"HEAD", "OPTIONS"})
         routes.append(Route(rule.rule, rule.endpoint, methods, url))
     assert not unknown, ("URL arguments the crawl cannot fill; teach them to "
@@ -268,6 +286,8 @@ def _argument(rule, argument: str, views: dict):
 
         group = next(iter(registry.GROUPS))
         return group if argument == "group" else registry.definitions(group=group)[0].key
+    if argument == "run_date":  # a dunning run's day (the seeded run is today's)
+        return date.today().isoformat()
     constants = {"kind": "customers", "token": "not-a-token", "fmt": "json",
                  "provider": "demo", "code": "fr", "group_by": "0", "locale": "fr",
                  "version": "v1", "filename": "nothing.txt"}
