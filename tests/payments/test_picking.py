@@ -124,7 +124,7 @@ def test_the_search_is_bounded_for_a_customer_with_500_invoices():
     assert len(candidate.open_invoices) == MAX_INVOICES
     assert candidate.more_open == 500 - MAX_INVOICES
     assert candidate.combinations == []
-    assert took < 2.0, took  # measured about 0.05 s on SQLite
+    assert took < 2.0, took  # measured 0.1 to 0.3 s on SQLite (mostly the queries)
     # Three of the 30 oldest that add up are still found.
     first = sorted(invoices, key=lambda i: (i.due_date, i.id))[:MAX_INVOICES]
     amount = first[2].open_amount + first[11].open_amount + first[29].open_amount
