@@ -28,6 +28,7 @@ class ChannelsField(SelectMultipleField):
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("choices", lambda: [(code, str(name)) for code, name in CHANNELS.items()])
+        kwargs.setdefault("render_kw", {"style": "list-style: none; padding-left: 0;"})
         super().__init__(label, validators, **kwargs)
 
     def process_data(self, value):

@@ -52,7 +52,7 @@ from app.dunning.rates import is_stale
 from app.dunning.reasons import render_json
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.notifications.models import CHANNELS, Message
+from app.notifications.models import CHANNELS, MESSAGE_STATUSES, Message
 
 CATEGORY = "Dunning"
 
@@ -437,7 +437,8 @@ class DunningSendView(BaseView):
             "dunning/send_run.html", run_date=parsed, run=row, actions=actions,
             messages=messages, per_level=sorted(per_level.items()), running=running,
             done=counts.get("progress_done"), total=counts.get("progress_total"),
-            statuses=RUN_STATUSES, channels=CHANNELS, level_name=level_label)
+            statuses=RUN_STATUSES, channels=CHANNELS, level_name=level_label,
+            message_statuses=MESSAGE_STATUSES)
 
 
 def _current_run(run_date: date) -> DunningRun | None:
