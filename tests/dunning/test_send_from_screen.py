@@ -193,3 +193,25 @@ def test_nothing_to_send_says_so(staff_client):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "there is nothing to send" in html and "send-form" not in html
+
+
+def test_a_long_run_shows_its_progress_on_the_run_page(staff_client):
+    from app.dunning import jobs as dunning_jobs
+
+    _customers(5)
+    client = staff_client("Credit manager")
+    record = dunning_jobs._record_progress(today())
+    pages: list[str] = []
+
+    def progress(done: int, total: int) -> None:
+        record(done, total)
+        if done < total:  # the page another person opens while the run works
+            pages.append(client.get(f"/dunning/send/run/{today().isoformat()}")
+                         .get_data(as_text=True))
+
+    run(today(), triggered_by="credit_manager", batch_size=2, progress=progress)
+    assert pages, "the run had more than one batch"
+    assert "2 of 5 customers looked at." in pages[0]
+    assert 'http-equiv="refresh"' in pages[0] and "Running" in pages[0]
+    done = client.get(f"/dunning/send/run/{today().isoformat()}").get_data(as_text=True)
+    assert "5 customers reminded." in done and 'http-equiv="refresh"' not in done
