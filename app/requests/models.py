@@ -82,9 +82,9 @@ class CustomerRequest(TimestampMixin, Model):
     # The same as codes with their figures ([{"code": "amount_above_limit", "amount": ...}]),
     # rendered in the reader's language (app/requests/reasons.py); the text above is the
     # fallback for rows written before the codes.
-    referral_codes: Mapped[list | None] = mapped_column(JSON)
+    referral_codes: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     # A subject written by the system as a code with figures, rendered at display the same way.
-    subject_code: Mapped[dict | None] = mapped_column(JSON)
+    subject_code: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)
