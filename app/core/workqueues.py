@@ -142,7 +142,8 @@ def _flagged(rows: bool):
 
     customers, count = flagged_customers(LIST_SIZE if rows else 0)
     listed = [(f"{c.number} {c.name}", _url("Customer360View.show", pk=c.id),
-               ", ".join(str(FLAG_LABELS.get(f, f)) for f in (c.risk_flags or [])))
+               ", ".join(str(FLAG_LABELS.get(f, f)) for f in (c.risk_flags or []))
+               + f" · {money(c.overdue)}")
               for c in customers] if rows else []
     return count, listed
 

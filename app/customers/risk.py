@@ -5,9 +5,13 @@ Signals (every threshold is a setting, category "risk"):
   invoices that fell due were paid (or are still open) more than ``risk.late_days`` days late;
 * ``broken_promise``: a deferral or payment plan broken in the last ``risk.lookback_days``;
 * ``returned_debit``: a payment (direct debit) returned by the bank in that period;
-* ``growing_balance``: over the last ``risk.growth_days`` days we invoiced more than
-  ``risk.growth_ratio`` times what the customer paid, and the balance is at least
-  ``risk.growth_min_balance``.
+* ``growing_balance``: what is overdue (by more than ``risk.late_days``) is at least
+  ``risk.growth_min_balance`` today and more than ``risk.growth_ratio`` times what was overdue
+  ``risk.growth_days`` days ago.
+
+The thresholds leave a list a person can call in a day: on the demo data (31 customers) about
+seven, not 28 (tests/customers360/test_customers_to_call.py). Invoicing more than was paid in a
+quarter is how every customer on 30-day terms looks, so it is no reason to call on its own.
 
 ``refresh_risk_flags()`` (daily job) stores the flags on Customer.risk_flags with a few
 set-based queries, and queues one proactive proposal per flagged customer and month
@@ -38,7 +42,7 @@ FLAG_LABELS = {
     "returned_debit": _l("Direct debit returned"),
     "growing_balance": _l("Growing balance"),
 }
-register_setting("risk.late_days", 10, "days",
+register_setting("risk.late_days", 30, "days",
                  _l("Risk: an invoice paid more than this many days late counts as late"), "risk")
 register_setting("risk.late_window", 6, "int",
                  _l("Risk: how many of the last invoices are looked at"), "risk")
@@ -52,8 +56,8 @@ register_setting("risk.growth_days", 90, "days",
                  _l("Risk: period over which invoicing and payments are compared (days)"), "risk")
 register_setting("risk.growth_ratio", Decimal("1.5"), "decimal",
                  _l("Risk: growing balance when invoiced exceeds paid by this factor"), "risk")
-register_setting("risk.growth_min_balance", Decimal("250.00"), "money",
-                 _l("Risk: a growing balance is flagged from this balance on"), "risk")
+register_setting("risk.growth_min_balance", Decimal("5000.00"), "money",
+                 _l("Risk: a growing balance is flagged from this overdue amount on"), "risk")
 register_setting("risk.send_proposals", True, "bool",
                  _l("Risk: send flagged customers a friendly proposal (once a month)"), "risk")
 
@@ -113,29 +117,36 @@ def returned_debits(today: date | None = None, customer_ids: list[int] | None = 
     return set(db.session.scalars(query))
 
 
+def _overdue_now(today: date, late_days: int):
+    """customer_id, overdue: open amounts due more than ``late_days`` days ago."""
+    return (select(Invoice.customer_id, func.sum(Invoice.open_amount).label("total"))
+            .where(Invoice.status.in_(OPEN_STATUSES),
+                   Invoice.due_date < today - timedelta(days=late_days))
+            .group_by(Invoice.customer_id))
+
+
 def growing_balances(today: date | None = None, customer_ids: list[int] | None = None
                      ) -> set[int]:
-    from app.payments.models import Payment
-
     today = today or business_today()
-    since = today - timedelta(days=int(get_setting("risk.growth_days")))
+    then = today - timedelta(days=int(get_setting("risk.growth_days")))
+    late_days = int(get_setting("risk.late_days"))
     ratio = Decimal(str(get_setting("risk.growth_ratio")))
     minimum = Decimal(str(get_setting("risk.growth_min_balance")))
-    invoiced = (select(Invoice.customer_id, func.sum(Invoice.total_amount).label("total"))
-                .where(Invoice.issue_date >= since, Invoice.status != "cancelled")
-                .group_by(Invoice.customer_id))
-    paid = (select(Payment.customer_id, func.sum(Payment.amount).label("total"))
-            .where(Payment.received_on >= since, Payment.returned_at.is_(None))
-            .group_by(Payment.customer_id))
+    now = _overdue_now(today, late_days)
+    # Overdue back then: invoices already late at that date and not yet paid on it.
+    before = (select(Invoice.customer_id, func.sum(Invoice.total_amount).label("total"))
+              .where(Invoice.status != "cancelled",
+                     Invoice.due_date < then - timedelta(days=late_days),
+                     or_(Invoice.paid_on.is_(None), Invoice.paid_on > then))
+              .group_by(Invoice.customer_id))
     if customer_ids is not None:
-        invoiced = invoiced.where(Invoice.customer_id.in_(customer_ids))
-        paid = paid.where(Payment.customer_id.in_(customer_ids))
-    invoiced, paid = invoiced.subquery(), paid.subquery()
-    query = (select(Customer.id)
-             .join(invoiced, invoiced.c.customer_id == Customer.id)
-             .outerjoin(paid, paid.c.customer_id == Customer.id)
-             .where(Customer.balance >= minimum,
-                    invoiced.c.total > func.coalesce(paid.c.total, 0) * ratio))
+        now = now.where(Invoice.customer_id.in_(customer_ids))
+        before = before.where(Invoice.customer_id.in_(customer_ids))
+    now, before = now.subquery(), before.subquery()
+    query = (select(now.c.customer_id)
+             .outerjoin(before, before.c.customer_id == now.c.customer_id)
+             .where(now.c.total >= minimum,
+                    now.c.total > func.coalesce(before.c.total, 0) * ratio))
     return set(db.session.scalars(query))
 
 
@@ -263,9 +274,21 @@ def _first_url(kind: str) -> str | None:
 
 
 def flagged_customers(limit: int = 100, offset: int = 0) -> tuple[list[Customer], int]:
-    """Staff list to call: flagged customers, the largest balance first."""
-    query = select(Customer).where(has_flags_clause(), Customer.anonymised_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(db.session.scalars(query.order_by(Customer.balance.desc(), Customer.id)
-                                   .limit(limit).offset(offset)))
-    return rows, total
+    """Staff list to call today, ranked: most signals first, then the largest overdue amount.
+
+    Customers with a lawyer, a collection agency or in insolvency are not called (their file
+    is handled elsewhere), nor erased ones. Each row carries ``overdue`` (the amount to talk
+    about) next to its flags (the reasons)."""
+    overdue = _overdue_now(business_today(), int(get_setting("risk.late_days"))).subquery()
+    amount = func.coalesce(overdue.c.total, 0)
+    query = (select(Customer, amount)
+             .outerjoin(overdue, overdue.c.customer_id == Customer.id)
+             .where(has_flags_clause(), Customer.anonymised_at.is_(None),
+                    Customer.legal_status == "none"))
+    # The thresholds keep this list short (a day's calls): ranked here, in Python.
+    rows = []
+    for customer, due in db.session.execute(query):
+        customer.overdue = Decimal(due or 0)
+        rows.append(customer)
+    rows.sort(key=lambda c: (-len(c.risk_flags or []), -c.overdue, c.id))
+    return rows[offset:offset + limit], len(rows)

@@ -100,7 +100,7 @@ def test_page_shows_preferences_mandate_payment_day_and_contacts(staff_client, d
         return re.search(pattern + r".*?</tr>", contacts, re.DOTALL).group(0)
 
     assert "marie@example.test" in row('id="c360-email"')
-    assert "+32470555666" in row('id="c360-phone"')
+    assert "0470 55 56 66" in row('id="c360-phone"')  # stored E.164, read nationally
     assert "Marie Peeters" in row('class="cd-contact" data-role="billing"')
     assert "Kerkstraat 7" in row('class="cd-address"')
 

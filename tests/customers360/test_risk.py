@@ -21,13 +21,14 @@ TODAY = date.today()
 
 
 def _history(customer, late_flags):
-    """Six invoices, oldest first, each paid 20 days late (True) or on time (False)."""
+    """Six invoices, oldest first, each paid 40 days late (True) or on time (False)
+    (an invoice counts as late from risk.late_days, 30 by default)."""
     for n, late in enumerate(late_flags):
-        due = TODAY - timedelta(days=200 - n * 30)
+        due = TODAY - timedelta(days=250 - n * 40)
         invoice = make_invoice(customer, total="50.00", due_in_days=(due - TODAY).days,
                                issue_date=due - timedelta(days=30))
         invoice.status, invoice.open_amount = "paid", Decimal("0.00")
-        invoice.paid_on = due + timedelta(days=20 if late else 2)
+        invoice.paid_on = due + timedelta(days=40 if late else 2)
     db.session.commit()
 
 
@@ -76,8 +77,8 @@ def test_thresholds_are_settings():
 
 def test_broken_promise_returned_debit_and_growing_balance():
     customer = make_customer(kind="person")
-    invoice = make_invoice(customer, total="900.00", due_in_days=-20,
-                           issue_date=TODAY - timedelta(days=40))
+    invoice = make_invoice(customer, total="5200.00", due_in_days=-40,
+                           issue_date=TODAY - timedelta(days=70))
     db.session.add(Deferral(customer=customer, invoice=invoice,
                             original_due_date=invoice.due_date,
                             new_due_date=TODAY - timedelta(days=3), status="broken"))
@@ -87,14 +88,16 @@ def test_broken_promise_returned_debit_and_growing_balance():
     db.session.commit()
     assert set(flags_for(customer)) == {"broken_promise", "returned_debit", "growing_balance"}
     quiet = make_customer(kind="person")
-    make_invoice(quiet, total="900.00", due_in_days=10)
-    assert flags_for(quiet) == ["growing_balance"]  # invoiced 900, paid nothing, balance 900
+    make_invoice(quiet, total="9000.00", due_in_days=10)
+    assert flags_for(quiet) == []  # invoiced and not yet due: not a reason to call
+    make_invoice(quiet, total="5000.00", due_in_days=-45)
+    assert flags_for(quiet) == ["growing_balance"]  # 5000 overdue, nothing overdue before
 
 
 def test_daily_job_flags_and_proposes_once_a_month(templates):
     customer = make_customer(kind="person", language="nl")
     _history(customer, [True, True, True, False, False, False])
-    make_invoice(customer, total="75.00", due_in_days=-15, issue_date=TODAY - timedelta(days=45))
+    make_invoice(customer, total="75.00", due_in_days=-45, issue_date=TODAY - timedelta(days=75))
     fine = make_customer(kind="person")
     _history(fine, [False] * 6)
 
