@@ -43,13 +43,15 @@ def _forget_login():
 
 
 def test_each_role_opens_exactly_what_it_is_granted(app, dataset):
-    # One dataset for all roles: seeding it is most of the time on PostgreSQL.
+    # One dataset for all roles: seeding it is most of the time on PostgreSQL. The users
+    # first, so that /users/show/<id> is filled with a real id.
+    users = {role: make_staff_user(app, role) for role in STAFF_ROLES}
     routes = back_office_get_routes(app)
     assert len(routes) > 150
     wrong = []
     for role in STAFF_ROLES:
         _forget_login()
-        user = make_staff_user(app, role)
+        user = users[role]
         client = logged_in_client(app, role)
         checked = 0
         for route in routes:
