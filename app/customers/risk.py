@@ -207,12 +207,21 @@ def proposals_for(customer: Customer, today: date | None = None) -> list[str]:
     found = []
     if customer.kind == "person":
         found.append("due_date")
-    if customer.payment_method != "direct_debit":
+    from app.customers.models import Mandate
+    from app.requests.models import PaymentPlan
+
+    # Never offer what the customer already has (an active mandate, a running plan).
+    has_mandate = db.session.scalar(select(Mandate.id).where(
+        Mandate.customer_id == customer.id, Mandate.status == "active").limit(1)) is not None
+    if customer.payment_method != "direct_debit" and not has_mandate:
         found.append("direct_debit")
     overdue = db.session.scalar(select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
         Invoice.customer_id == customer.id, Invoice.status.in_(OPEN_STATUSES),
         Invoice.due_date < today))
-    if overdue and Decimal(overdue) > 0:
+    has_plan = db.session.scalar(select(PaymentPlan.id).where(
+        PaymentPlan.customer_id == customer.id,
+        PaymentPlan.status.in_(("active", "proposed"))).limit(1)) is not None
+    if overdue and Decimal(overdue) > 0 and not has_plan:
         found.append("plan")
     return found
 

@@ -54,6 +54,7 @@ from app.requests.models import (
     CustomerRequest,
     Deferral,
     Dispute,
+    Installment,
     PaymentPlan,
     plan_invoice,
 )
@@ -293,6 +294,20 @@ class Dashboard:
     risk_proposals: list[dict] = field(default_factory=list)
     # Payments the bank took back while the invoices they paid are still open.
     returned: list[ReturnedPayment] = field(default_factory=list)
+    # The first unpaid instalment of an active payment plan: its invoices' own due dates no
+    # longer apply, so "Next due date" is this one when it comes first.
+    next_installment: Installment | None = None
+    has_active_plan: bool = False
+
+    @property
+    def next_is_installment(self) -> bool:
+        return self.next_installment is not None and (
+            self.next_due is None or self.next_installment.due_date <= self.next_due.effective_due)
+
+    @property
+    def installment_left(self) -> Decimal:
+        item = self.next_installment
+        return (item.amount - (item.paid_amount or ZERO)) if item is not None else ZERO
 
 
 def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
@@ -323,6 +338,13 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
         open_request_count=request_count,
         next_action=NextAction("none", ""),
     )
+    if any(s.in_plan for s in states):
+        board.next_installment = db.session.scalar(
+            select(Installment).join(PaymentPlan, PaymentPlan.id == Installment.plan_id)
+            .where(PaymentPlan.customer_id == customer.id, PaymentPlan.status == "active",
+                   Installment.status != "paid")
+            .order_by(Installment.due_date, Installment.id).limit(1))
+        board.has_active_plan = True
     board.next_action = _next_action(customer, board)
     board.returned = returned_payment_notices(customer.id) if any_returned else []
     if customer.risk_flags:
@@ -363,6 +385,12 @@ def _next_action(customer: Customer, board: Dashboard) -> NextAction:
             "You chose direct debit, but we have no signed mandate yet. Sign it so that your "
             "invoices are paid on time automatically."),
             "portal.direct_debit", button=_("Sign the mandate"))
+    if board.next_is_installment:
+        item = board.next_installment
+        return NextAction("pay_installment", _(
+            "Next instalment of your payment plan: %(amount)s, due on %(date)s.",
+            amount=_money(board.installment_left), date=_day(item.due_date)),
+            "portal.plan", {"plan_id": item.plan_id}, _("See my payment plan"))
     if board.next_due is not None:
         state = board.next_due
         return NextAction("pay_next", _(
@@ -872,13 +900,22 @@ def _aging_limits(today: date) -> dict[str, date]:
 def _aging_columns(cid: Any) -> list[Any]:
     """One scalar subquery per aging bucket: the open amount of the invoices due in its days
     (bind parameters from _aging_limits)."""
+    # The due date the dashboard's "Overdue" uses (overdue_clause): moved by an active
+    # deferral; an invoice in an active plan is paid by instalments, so it is "not yet due".
+    due = func.coalesce(_deferred_until(cid), Invoice.due_date)
+    planned = _in_plan(cid)
     columns = []
     for key, _label, first, last in AGING_BUCKETS:
         where = [Invoice.customer_id == cid, Invoice.status.in_(OPEN_STATUSES)]
+        bounds = []
         if first is not None:
-            where.append(Invoice.due_date <= bindparam(f"aging_{key}_first", type_=Date))
+            bounds.append(due <= bindparam(f"aging_{key}_first", type_=Date))
         if last is not None:
-            where.append(Invoice.due_date >= bindparam(f"aging_{key}_last", type_=Date))
+            bounds.append(due >= bindparam(f"aging_{key}_last", type_=Date))
+        if first is None:  # "not yet due" holds the plan's invoices too
+            where.append(or_(planned, and_(*bounds)))
+        else:
+            where.extend([~planned, *bounds])
         columns.append(select(func.coalesce(func.sum(Invoice.open_amount), 0))
                        .where(*where).scalar_subquery())
     return columns
