@@ -129,11 +129,13 @@ def _retire(account: BankAccount, now: datetime) -> None:
 
 
 def _open_request(customer: Customer, account: BankAccount, channel: str, now: datetime):
+    from app.requests.reasons import subject_code
     from app.requests.services import open_request
 
     return open_request(customer, "bank_account", channel=channel, now=now,
                  subject=_("New refund bank account ending in %(last4)s",
                            last4=account.iban[-4:]),
+                 subject_code=subject_code("refund_account", last4=account.iban[-4:]),
                  payload={"bank_account_id": account.id,
                           "cooloff_ends_at": account.active_from.isoformat()})
 

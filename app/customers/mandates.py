@@ -26,6 +26,7 @@ from app.core.validation import ValidationError
 from app.customers.bank_accounts import clean_account
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
+from app.requests.reasons import subject_code
 from app.requests.services import register_decision_handler
 
 UMR_ALLOWED = re.compile(r"[^A-Z0-9]")
@@ -129,6 +130,7 @@ def sign_mandate(customer: Customer, *, iban: str | None, bic: str | None = None
 
     open_request(customer, "mandate", channel=channel, now=now,
                  subject=_("Direct debit mandate %(reference)s", reference=reference),
+                 subject_code=subject_code("mandate", reference=reference),
                  payload={"mandate_id": mandate.id, "action": "sign"})
     return mandate
 
@@ -206,6 +208,7 @@ def revoke_mandate(customer: Customer, *, channel: str = "portal",
     auto_approve(customer, "mandate", channel=channel,
                  subject=_("Direct debit mandate %(reference)s revoked",
                            reference=mandate.reference),
+                 subject_code=subject_code("mandate_revoked", reference=mandate.reference),
                  payload={"mandate_id": mandate.id, "action": "revoke"})
     return mandate
 

@@ -136,9 +136,11 @@ def plan_day_for(customer: Customer, fallback: int = 5) -> int:
 
 
 def _record(customer: Customer, changed: list[str], channel: str) -> None:
+    from app.requests.reasons import subject_code
     from app.requests.services import auto_approve
 
     auto_approve(customer, "preferences", channel=channel, subject=_("Preferences"),
+                 subject_code=subject_code("preferences"),
                  payload={"fields": sorted(changed)})
 
 

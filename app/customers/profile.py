@@ -214,10 +214,11 @@ def update_details(customer: Customer, data: Mapping[str, Any], *, by_staff: boo
     if "email" in clean and clean["email"] and clean["email"] != (customer.email or "").lower():
         _start_email_change(customer, None, clean["email"], result, confirm_url_for)
     if result.changed or result.pending_emails:
+        from app.requests.reasons import subject_code
         from app.requests.services import auto_approve
 
         auto_approve(customer, "data_change", channel="staff" if by_staff else channel,
-                     subject=_("Change of details"),
+                     subject=_("Change of details"), subject_code=subject_code("data_change"),
                      payload={"fields": sorted(set(result.changed)),
                               "emails_to_confirm": len(result.pending_emails)})
     return result

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.portal import bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_failed
+from app.requests import reasons
 from app.requests.models import CustomerRequest
 from app.requests.services import OPEN_STATUSES, auto_approve, open_request
 from app.retention import subject
@@ -78,6 +79,7 @@ def my_data_download(fmt: str):
     customer = current_customer()
     auto_approve(customer, "access", subject=_("Copy of my data (%(format)s)",
                                                 format=fmt.upper()),
+                 subject_code=reasons.subject_code("data_copy", format=fmt.upper()),
                  payload={"format": fmt})
     db.session.commit()
     data = subject.export_json(customer) if fmt == "json" else subject.export_pdf(customer)
@@ -100,6 +102,7 @@ def my_data_erasure():
     if _open_erasure(customer.id) is not None:
         return redirect(url_for("portal.my_data"))
     open_request(customer, "erasure", subject=_("Erasure of my data"),
+                 subject_code=reasons.subject_code("erasure"),
                  message=(form.message.data or "").strip() or None)
     db.session.commit()
     return redirect(url_for("portal.my_data", asked="1"))

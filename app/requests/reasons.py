@@ -67,6 +67,15 @@ REASONS: dict[str, Callable[[dict], str]] = {
 
 SUBJECTS: dict[str, Callable[[dict], str]] = {
     "refund": lambda p: _("Refund of %(amount)s", amount=_money(p.get("amount"))),
+    "mandate": lambda p: _("Direct debit mandate %(reference)s", reference=p.get("reference")),
+    "mandate_revoked": lambda p: _("Direct debit mandate %(reference)s revoked",
+                                   reference=p.get("reference")),
+    "refund_account": lambda p: _("New refund bank account ending in %(last4)s",
+                                  last4=p.get("last4")),
+    "preferences": lambda p: _("Preferences"),
+    "data_change": lambda p: _("Change of details"),
+    "data_copy": lambda p: _("Copy of my data (%(format)s)", format=p.get("format")),
+    "erasure": lambda p: _("Erasure of my data"),
     "invoices": lambda p: str(p.get("numbers") or ""),
 }
 

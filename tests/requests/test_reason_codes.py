@@ -111,3 +111,20 @@ def test_an_unknown_code_shows_nothing_rather_than_a_wrong_sentence(app):
                           subject_code={"code": "nope"}, subject="Stored subject")
     assert reasons.reasons_text(req) == []
     assert reasons.subject_text(req) == "Stored subject"
+
+
+@pytest.mark.parametrize("code,figures", [("mandate", {"reference": "CD-1"}),
+                                          ("refund_account", {"last4": "1234"}),
+                                          ("refund", {"amount": "80.00"}),
+                                          ("data_change", {}), ("erasure", {})])
+def test_system_subjects_follow_the_readers_language(app, code, figures):
+    from flask_babel import force_locale
+
+    req = CustomerRequest(subject="stored", subject_code=reasons.subject_code(code, **figures))
+    shown = {}
+    for language in ("en", "fr", "nl"):
+        with force_locale(language):
+            shown[language] = reasons.subject_text(req)
+    assert len(set(shown.values())) == 3, shown
+    for value in figures.values():
+        assert all(value in text or "80" in text for text in shown.values())
