@@ -188,3 +188,12 @@ def test_every_page_every_role_every_language_answers(crawl):
 def test_no_shipped_english_on_french_and_dutch_pages(crawl):
     _errors, english = crawl
     assert not english, "English on a French/Dutch page:\n" + "\n".join(english)
+
+
+def test_our_catalogue_is_merged_after_fabs(app):
+    # Flask-Babel merges the folders in order, a later catalogue overriding an earlier one: ours
+    # comes after FAB's, so a FAB string listed in app/core/fab_strings.py gets our translation.
+    from flask_babel import get_babel
+
+    folders = [Path(folder).resolve() for folder in get_babel(app).translation_directories]
+    assert folders.index(FAB_DIR / "translations") < folders.index(ROOT / "translations")
