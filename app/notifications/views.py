@@ -7,7 +7,7 @@ import io
 from flask import abort, flash, g, jsonify, redirect, request, send_file
 from flask_appbuilder import AppBuilder, expose
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.models.sqla.filters import FilterStartsWith
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -246,13 +246,15 @@ class MailboxView(ReadOnlyModelView):
     """E-mail kept inside CreditDesk when no SMTP server is configured (the embedded default)."""
 
     datamodel = SQLAInterface(Message)
-    base_filters = [["provider", FilterEqual, "local_mailbox"]]
+    # local_mailbox (e-mail) and local_mailbox_sms (SMS, on the embedded default only)
+    base_filters = [["provider", FilterStartsWith, "local_mailbox"]]
     list_title = _l("Mailbox (e-mail not sent out)")
     show_title = _l("E-mail in the local mailbox")
     label_columns = MessageView.label_columns
-    list_columns = ["sent_at", "recipient", "subject", "customer", "event"]
+    list_columns = ["sent_at", "channel", "recipient", "subject", "customer", "event"]
     search_columns = ["recipient", "subject", "event", "sent_at"]
-    show_columns = ["sent_at", "recipient", "subject", "customer", "event", "body_text",
+    choice_columns = {"channel": CHANNELS}
+    show_columns = ["sent_at", "channel", "recipient", "subject", "customer", "event", "body_text",
                     "body_html", "attachments", "idempotency_key"]
     base_order = ("sent_at", "desc")
     formatters_columns = {"body_text": preformatted, "body_html": html_frame}

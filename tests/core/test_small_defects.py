@@ -81,3 +81,51 @@ def test_refused_pause_form_keeps_the_reason(app):
                      {"reason": "On holiday until June", "paused_until": "yesterday"})
     assert response.status_code == 400
     assert 'value="On holiday until June"' in response.get_data(as_text=True)
+
+
+def test_sms_code_journey_on_the_embedded_default(app, capsys):
+    """The local mailbox takes SMS on the embedded default: the console of run.py shows the
+    real code, the mailbox (what staff read) only the hidden copy; the code finishes opt-in."""
+    import re
+
+    from app.customers.models import Customer
+    from app.notifications.defaults import install_defaults
+    from app.notifications.models import Message
+    from tests.portal.conftest import sign_in
+
+    assert not app.config.get("PUBLIC_URL_REQUIRED")  # the embedded default
+    install_defaults()
+    customer = make_customer(email="sms@example.test", language="en")
+    client = app.test_client()
+    sign_in(client, "sms@example.test")
+    response = _post(client, "/portal/preferences",
+                     {"delivery_channel": "email", "language": "en", "sms_reminders": "y",
+                      "phone": "0470 12 34 56"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sms-code")
+    from app.notifications.jobs import deliver_message
+
+    sms = db.session.scalar(select(Message).where(Message.event == "sms_confirmation_code"))
+    if sms.status != "sent":  # queued on a real Redis: deliver it as the worker would
+        deliver_message(sms.id)
+    db.session.expire_all()
+    sms = db.session.get(Message, sms.id)
+    assert sms.channel == "sms" and sms.status == "sent", (sms.status, sms.error)
+    assert sms.provider == "local_mailbox_sms"
+    console = capsys.readouterr().out
+    code = re.search(r"\[mailbox\] SMS to \+32470123456: .*?\b(\d{6})\b", console).group(1)
+    assert code not in (sms.body_text or "")  # the stored copy has it hidden
+
+    from flask import g
+
+    g.pop("csrf_token", None)  # the test shares one app context with the portal client
+    staff = logged_in_client(app, "Admin")
+    refresh()
+    mailbox = staff.get("/mailboxview/list/?lang=en").get_data(as_text=True)
+    assert "SMS" in mailbox and sms.recipient in mailbox
+    shown = staff.get(f"/mailboxview/show/{sms.id}?lang=en").get_data(as_text=True)
+    assert code not in shown  # staff never read a usable code
+
+    done = _post(client, "/portal/preferences/sms-code", {"code": code})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).sms_reminders is True

@@ -186,7 +186,10 @@ def test_sms_only_with_the_customers_opt_in(defaults):
         "email", "sms"]
 
 
-def test_sms_without_an_enabled_gateway_waits_and_says_why(defaults):
+def test_sms_without_an_enabled_gateway_waits_and_says_why(defaults, app, monkeypatch):
+    # Deployed (not the embedded default, where the local mailbox takes SMS too).
+    monkeypatch.setitem(app.config, "PUBLIC_URL_REQUIRED", True)
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://creditdesk.example.test")
     customer = make_customer(phone="+32470123457", sms_reminders=True)
     sms = next(m for m in _queue(customer, channels=["sms"]) if m.channel == "sms")
     assert sms.status == "queued" and "no enabled and configured plugin" in sms.error

@@ -210,6 +210,9 @@ def test_an_undelivered_secret_is_sealed_not_readable_and_is_dropped_once_expire
     from app.notifications.defaults import install_defaults
     from app.notifications.jobs import deliver_due_messages
 
+    # Deployed, not the embedded default (where the local mailbox takes SMS too).
+    monkeypatch.setitem(app.config, "PUBLIC_URL_REQUIRED", True)
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://creditdesk.example.test")
     install_defaults()
     customer = make_customer(email="sms@example.test", phone="+32470111222")
     preferences.send_sms_code(customer, "+32470111222")
