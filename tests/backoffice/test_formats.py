@@ -95,3 +95,20 @@ def test_customer_list_and_360_show_the_national_phone(app):
 def test_money_formatter_handles_decimal():
     assert money_formatter(None) == ""
     assert money_formatter(Decimal("2187.00"))
+
+
+def test_my_work_today_shows_formatted_dates_and_amounts(app):
+    from datetime import date
+
+    from app.payments.models import Payment
+
+    db.session.add(Payment(received_on=date(2017, 3, 22), amount=Decimal("2187.00"),
+                           unallocated_amount=Decimal("2187.00"), status="unmatched",
+                           counterparty_name="J. Janssens"))
+    db.session.commit()
+    client = logged_in_client(app, "Credit manager")
+    html = page(client, "/mywork/?lang=en")
+    assert "Mar 22, 2017 €2,187.00" in html
+    assert "2017-03-22 2187.00" not in html
+    dutch = page(client, "/mywork/?lang=nl")
+    assert "22 mrt 2017 €\xa02.187,00" in dutch
