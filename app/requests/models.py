@@ -106,6 +106,22 @@ class CustomerRequest(TimestampMixin, Model):
     def __repr__(self) -> str:
         return f"#{self.id} {self.kind}"
 
+    # For the generic list/show screens: rendered in the reader's language, not stored text.
+    def shown_subject(self) -> str:
+        from app.requests.reasons import subject_text
+
+        return subject_text(self)
+
+    def shown_reasons(self) -> str:
+        from app.requests.reasons import reasons_text
+
+        return "\n".join(reasons_text(self))
+
+    def shown_details(self) -> str:
+        from app.requests.decision_context import details
+
+        return "; ".join(f"{label}: {value}" for label, value in details(self.payload))
+
 
 COMMENT_AUTHORS = {"customer": _l("Customer"), "staff": _l("Staff")}
 

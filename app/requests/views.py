@@ -75,6 +75,8 @@ class CustomerRequestView(StaffModelView):
         "customer": _l("Customer"), "kind": _l("Kind"), "status": _l("Status"),
         "channel": _l("Received through"), "subject": _l("Subject"), "message": _l("Message"),
         "payload": _l("Details"), "referral_reason": _l("Why it needs a person"),
+        "shown_subject": _l("Subject"), "shown_reasons": _l("Why it needs a person"),
+        "shown_details": _l("Details"),
         "sla_due_at": _l("Answer due by"), "assignee": _l("Assigned to"),
         "decision_note": _l("Decision note"), "decided_at": _l("Decided at"),
         "decided_by": _l("Decided by"), "satisfaction_score": _l("Satisfaction (0-10)"),
@@ -82,13 +84,13 @@ class CustomerRequestView(StaffModelView):
         "satisfaction_at": _l("Rated at"),
         "created_at": _l("Received at"), "updated_at": _l("Updated at"),
     }
-    list_columns = ["created_at", "customer", "kind", "status", "subject", "sla_due_at",
+    list_columns = ["created_at", "customer", "kind", "status", "shown_subject", "sla_due_at",
                     "assignee"]
     search_columns = ["customer", "kind", "status", "channel", "subject", "sla_due_at",
                       "created_at"]
     show_fieldsets = [
-        (_l("Request"), {"fields": ["customer", "kind", "status", "channel", "subject",
-                                    "message", "payload", "invoices", "referral_reason",
+        (_l("Request"), {"fields": ["customer", "kind", "status", "channel", "shown_subject",
+                                    "message", "shown_details", "invoices", "shown_reasons",
                                     "created_at"]}),
         (_l("Handling"), {"fields": ["sla_due_at", "assignee", "decision_note", "decided_at",
                                      "decided_by"]}),
