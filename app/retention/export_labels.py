@@ -223,6 +223,8 @@ FIELD_LABELS: dict[str, Any] = {
     "recipient": _l("Recipient"),
     "reference": _l("Reference"),
     "referral_reason": _l("Why it needs a person"),
+    "referral_codes": _l("Why it needs a person (codes)"),
+    "subject_code": _l("Subject (code)"),
     "relationship_ended_on": _l("Relationship ended on"),
     "released_at": _l("Released at"),
     "renewal_date": _l("Renewal date"),
