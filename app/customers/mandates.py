@@ -135,9 +135,11 @@ def sign_mandate(customer: Customer, *, iban: str | None, bic: str | None = None
     return mandate
 
 
-def confirm_mandate(mandate: Mandate, now: datetime | None = None) -> None:
+def confirm_mandate(mandate: Mandate, now: datetime | None = None, *,
+                    notify: bool = True) -> None:
     """Staff confirm a pending mandate: it becomes active, the customer pays by direct debit
-    (an earlier active mandate is replaced) and is told.
+    (an earlier active mandate is replaced) and is told (unless ``notify`` is off: the answer
+    to the customer's request tells them instead, with staff's note).
 
     The customer is locked first, and the status checked after: a mandate revoked or
     confirmed meanwhile is refused."""
@@ -154,9 +156,10 @@ def confirm_mandate(mandate: Mandate, now: datetime | None = None) -> None:
         mandate.bank_account.status = "active"
         mandate.bank_account.active_from = now
     customer.payment_method = "direct_debit"
-    from app.notifications.services import notify_mandate_active
+    if notify:
+        from app.notifications.services import notify_mandate_active
 
-    notify_mandate_active(mandate)
+        notify_mandate_active(mandate)
 
 
 def reject_mandate(mandate: Mandate, now: datetime | None = None) -> None:
@@ -213,18 +216,24 @@ def revoke_mandate(customer: Customer, *, channel: str = "portal",
     return mandate
 
 
-def on_mandate_decision(req, approved: bool, user) -> None:
-    """Staff decision on a "mandate" request: approve = confirm the mandate, reject = refuse."""
+def on_mandate_decision(req, approved: bool, user) -> bool:
+    """Staff decision on a "mandate" request: approve = confirm the mandate, reject = refuse.
+
+    One decision, one message: approved without a note, the "mandate active" message (its
+    reference, the account, the first collection) is the answer (returns True); with a note,
+    or refused, the request's answer carries it."""
     payload = req.payload or {}
     if payload.get("action", "sign") != "sign":
-        return
+        return False
     mandate = db.session.get(Mandate, payload.get("mandate_id") or 0)
     if mandate is None or mandate.customer_id != req.customer_id:
         raise ValidationError({"status": _("The mandate of this request no longer exists.")})
-    if approved:
-        confirm_mandate(mandate)
-    else:
+    if not approved:
         reject_mandate(mandate)
+        return False
+    told_by_mandate = not req.decision_note
+    confirm_mandate(mandate, notify=told_by_mandate)
+    return told_by_mandate
 
 
 register_decision_handler("mandate", on_mandate_decision)

@@ -91,6 +91,23 @@ def test_staff_approving_the_request_confirms_the_mandate():
     active = db.session.scalar(select(Message).where(Message.event == "mandate_active"))
     assert active.recipient == "dd@example.test" and mandate.reference in active.body_text
     assert IBAN not in active.body_text  # masked
+    # One decision, one message: the mandate's own message is the answer to the request.
+    events = [m.event for m in db.session.scalars(select(Message))]
+    assert events == ["request_received", "mandate_active"]  # the request's receipt, then this
+
+
+def test_a_note_on_the_approval_goes_out_in_the_one_answer():
+    customer = make_customer(email="dd@example.test")
+    mandate = _sign(customer)
+    db.session.commit()
+    req = db.session.scalar(select(CustomerRequest).where(CustomerRequest.kind == "mandate"))
+    before = {m.id for m in db.session.scalars(select(Message))}
+    decide_request(req, None, approve=True, note="First collection on the 5th.")
+    db.session.commit()
+    assert mandate.status == "active"
+    new = [m for m in db.session.scalars(select(Message)) if m.id not in before]
+    assert [m.event for m in new] == ["request_decided"]
+    assert "First collection on the 5th." in new[0].body_text
 
 
 def test_staff_rejecting_the_request_refuses_the_mandate():
