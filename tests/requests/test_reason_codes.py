@@ -85,8 +85,11 @@ def test_the_customer_reads_reason_and_subject_in_the_portal_language(app):
     for language in ("fr", "en", "nl"):
         client.get(f"/portal/language/{language}")
         pages[language] = (client.get(f"/portal/requests/{req.id}").get_data(as_text=True),
-                           client.get(f"/portal/requests/{refund.id}").get_data(as_text=True))
-    for language, (detail, refund_page) in pages.items():
+                           client.get(f"/portal/requests/{refund.id}").get_data(as_text=True),
+                           client.get("/portal/").get_data(as_text=True))
+    # The dashboard's open requests too.
+    assert "Refund of" in pages["en"][2] and "Remboursement" not in pages["en"][2]
+    for language, (detail, _refund_page, _dashboard) in pages.items():
         expected = _expected(language, req.referral_codes[0])
         assert expected in detail.replace("&#39;", "'"), language
     assert "Refund of" in pages["en"][1] and "Remboursement" not in pages["en"][1]
