@@ -166,6 +166,38 @@ SHIPPED_NAMES = {
 }
 
 
+# The shipped policies' descriptions, likewise: keyed by the exact English text a policy is
+# installed with; a description staff edited (even by one character) is shown as typed.
+SHIPPED_DESCRIPTIONS = {
+    POLICIES[0][3]: _l(
+        "Code of Economic Law, Book XIX: a free first reminder with the mandatory content; nothing "
+        "charged before 14 days after it (from the day after an e-mail, or the 3rd working day "
+        "after a letter); then lump-sum damages and interest within the legal caps, only if your "
+        "terms and conditions provide for them."),
+    POLICIES[1][3]: _l(
+        "Art. 6:96 BW: a reminder, then the 14-day letter stating the collection costs; the "
+        "statutory cost scale only once its 14 days (from the day after receipt) have passed."),
+    POLICIES[2][3]: _l(
+        "Belgian law of 2 August 2002 and Directive 2011/7/EU: interest at the reference rate + 8 "
+        "points and €40 per late invoice, due without a reminder; we start with a friendly "
+        "reminder and claim them from the second one."),
+    POLICIES[3][3]: _l(
+        "Code de commerce L441-10 and D441-5: penalties from the day after the due date at the "
+        "ECB rate + 10 points (at least 3x the legal rate) and the €40 recovery indemnity."),
+    POLICIES[4][3]: _l(
+        "Reminders without any fee: lawful everywhere. Give a country its own policy before "
+        "charging anything there."),
+}
+
+
+def shipped_description(text: str | None) -> str:
+    """A policy description as the reader sees it: translated while it is the shipped text."""
+    if not text:
+        return text or ""
+    label = SHIPPED_DESCRIPTIONS.get(text)
+    return str(label) if label is not None else text
+
+
 def shipped_name(name: str | None) -> str:
     """A policy or level name as the reader sees it: translated while it is the shipped one."""
     if not name:

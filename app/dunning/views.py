@@ -32,7 +32,7 @@ from app.core.i18n import day
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
 from app.dunning import level_form, services
-from app.dunning.defaults import shipped_name
+from app.dunning.defaults import shipped_description, shipped_name
 from app.dunning.models import (
     DAY_BASES,
     FEE_RULES,
@@ -83,7 +83,7 @@ class DunningPolicyView(StaffModelView):
     optional_choice_columns = ("country",)
     description_columns = {"country": _l("Leave empty for customers of any country.")}
     related_view_names = ("DunningLevelView",)
-    formatters_columns = {"name": shipped_name}
+    formatters_columns = {"name": shipped_name, "description": shipped_description}
 
     def pre_delete(self, item: DunningPolicy) -> None:
         used = db.session.scalar(select(func.count()).select_from(Customer)
