@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -50,6 +52,12 @@ QUEUE_PAGE_SIZE = 50
 SLA_STATES = {"breached": _l("Late"), "due_soon": _l("Due soon"), "on_time": _l("On time"),
               "done": _l("Answered")}
 SLA_FILTERS = {"due_soon": _l("Due soon"), "breached": _l("Late")}
+
+
+def file_size(size: int) -> str:
+    """An attachment's size in the reader's number format ("12,5 ko"); never "0 kB"."""
+    kilobytes = max(Decimal(size) / 1024, Decimal("0.1"))
+    return _("%(size)s kB", size=format_decimal(kilobytes, format="#,##0.0"))
 
 
 class DecideForm(FlaskForm):
@@ -180,7 +188,7 @@ class RequestQueueView(BaseView):
         return self.render_template(
             "requests/request_detail.html", req=req, may_handle=_may_handle(req),
             ctx=decision_context.build(req), previewable=attachments.previewable,
-            money=money, day=day, plan_statuses=PLAN_STATUSES,
+            file_size=file_size, money=money, day=day, plan_statuses=PLAN_STATUSES,
             decide_form=DecideForm(formdata=None), reply_form=ReplyForm(formdata=None),
             action_form=ActionForm(formdata=None), kinds=REQUEST_KINDS,
             statuses=REQUEST_STATUSES, channels=REQUEST_CHANNELS, authors=COMMENT_AUTHORS,
