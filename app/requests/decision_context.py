@@ -139,11 +139,14 @@ def build(req: CustomerRequest) -> DecisionContext:
         CustomerRequest.customer_id == req.customer_id, CustomerRequest.id != req.id,
         CustomerRequest.status.in_(OPEN_REQUEST_STATUSES))
         .order_by(CustomerRequest.sla_due_at, CustomerRequest.id)))
+    # The customer's *other* plans and deferrals: not the ones this request itself created.
     ctx.plans = list(db.session.scalars(select(PaymentPlan).where(
         PaymentPlan.customer_id == req.customer_id,
+        PaymentPlan.request_id.is_distinct_from(req.id),
         PaymentPlan.status.in_(("proposed", "active"))).order_by(PaymentPlan.start_date)))
     ctx.deferrals = list(db.session.scalars(select(Deferral).where(
-        Deferral.customer_id == req.customer_id, Deferral.status == "active")
+        Deferral.customer_id == req.customer_id, Deferral.request_id.is_distinct_from(req.id),
+        Deferral.status == "active")
         .order_by(Deferral.new_due_date)))
     ctx.details = details(req.payload)
     ctx.mandate = _mandate(req)

@@ -181,3 +181,21 @@ def test_details_of_an_unknown_kind_are_labelled_not_json():
     assert "1234" in rows.values() and "email, phone" in rows.values()
     assert all("invoice_ids" not in label for label in rows)
     assert Decimal("12.50")  # money formatted by the locale (checked on the page above)
+
+
+def test_the_deferral_this_request_made_is_not_listed_as_another_open_item(app, staff_client):
+    customer = make_customer(language="en")
+    first = make_invoice(customer, total="100.00", due_in_days=-3)
+    second = make_invoice(customer, total="200.00", due_in_days=-3)
+    req = _request(customer, kind="deferral", invoices=[first])
+    other = _request(customer, kind="deferral", invoices=[second])
+    req.status = other.status = "approved"
+    for owner, invoice in ((req, first), (other, second)):
+        db.session.add(Deferral(customer_id=customer.id, invoice_id=invoice.id,
+                                request_id=owner.id, original_due_date=invoice.due_date,
+                                new_due_date=invoice.due_date + timedelta(days=20),
+                                status="active"))
+    db.session.commit()
+    html = staff_client("Read-only").get(f"/requests/queue/{req.id}").get_data(as_text=True)
+    others = html.split('id="other-open"', 1)[1].split("</ul>", 1)[0]
+    assert second.number in others and first.number not in others
