@@ -117,3 +117,21 @@ def staff_client(app):
         return logged_in_client(app, role)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """For browser tests: the app on a real HTTP server thread; its base URL."""
+    from tests.browser_support import live_server
+
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """For browser tests: Debian's Chromium through Playwright, one per test module."""
+    from tests.browser_support import chromium
+
+    with chromium() as launched:
+        yield launched

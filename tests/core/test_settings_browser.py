@@ -5,53 +5,27 @@ portal and a deferral above it waits for staff. Every group's form is photograph
 Dutch and English into test-artifacts/settings/ for people to review."""
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.core.roles import ADMIN, CREDIT_MANAGER
 from app.core.settings import GROUPS, get_setting
 from app.extensions import db
 from app.requests.models import CustomerRequest
-from tests.helpers import PASSWORD, make_customer, make_invoice, make_staff_user
+from tests.browser_support import TIMEOUT_MS, needs_chromium, sign_in_staff
+from tests.helpers import make_customer, make_invoice, make_staff_user
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "settings"
-TIMEOUT_MS = 120_000  # the test machine may be busy with other suites
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 KEY = "self_service.deferral.max_amount"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _staff_page(browser, server: str, app, role: str, language: str):
@@ -59,11 +33,7 @@ def _staff_page(browser, server: str, app, role: str, language: str):
     db.session.commit()
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{server}/login/")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_load_state()
+    sign_in_staff(page, server, user)
     page.goto(f"{server}/lang/{language}")
     return page
 

@@ -4,59 +4,29 @@ what they type, a mistake shown with its line, and saves. Screenshots of the edi
 Dutch and English go to test-artifacts/templates/ for people to review."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.dunning.defaults import install_templates
 from app.extensions import db
 from app.notifications.models import MessageTemplate
 from app.notifications.rendering import active_template
-from tests.helpers import PASSWORD, make_staff_user
+from tests.browser_support import TIMEOUT_MS, needs_chromium, sign_in_staff
+from tests.helpers import make_staff_user
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "templates"
-TIMEOUT_MS = 120_000  # the test machine may be busy with other suites
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _sign_in(page, server: str, app, language: str) -> None:
     user = make_staff_user(app, "Credit manager")
-    page.goto(f"{server}/login/?_l_={language}")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form input[type=submit], form button[type=submit]").first.click()
-    page.wait_for_load_state()
+    sign_in_staff(page, server, user, login=f"/login/?_l_={language}")
 
 
 def test_editing_a_reminder_in_french_with_the_live_preview(app, defaults, server, browser):

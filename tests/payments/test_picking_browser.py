@@ -4,52 +4,26 @@ published sample statement (shared/samples/bank-statements/test-camt053.xml: 1 4
 "3rd party Media", NL69ABNA0522123643); the customer and invoices are made to fit it."""
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.payments.importing import import_statement
 from app.payments.models import Allocation, StatementLine
-from tests.helpers import PASSWORD, make_customer, make_invoice, make_staff_user
+from tests.browser_support import TIMEOUT_MS, needs_chromium, sign_in_staff
+from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.statements.conftest import sample
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "picking"
-TIMEOUT_MS = 120_000
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _shoot(page, name: str) -> None:
@@ -75,11 +49,7 @@ def test_an_ar_clerk_matches_a_line_by_ticking_two_invoices(server, browser, app
     db.session.commit()
     page = browser.new_page(locale="fr-BE", viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{server}/login/")
-    page.locator("#username").fill(user.username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_load_state()
+    sign_in_staff(page, server, user)
     page.goto(f"{server}/lang/fr")
     page.goto(f"{server}/matching/")
     page.locator(f'a[href$="/matching/line/{line.id}"]').first.click()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,51 +22,23 @@ from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from pypdf import PdfReader
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.invoices.models import InvoiceLine
 from app.requests.models import PaymentPlan
+from tests.browser_support import TIMEOUT_MS, needs_chromium
 from tests.helpers import make_customer, make_invoice
 from tests.portal.conftest import last_login_link
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
        b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00"
        b"\x18\xdd\x8d\xb4\x00\x00\x00\x00IEND\xaeB`\x82")
-# Generous: the test machine may be busy running other suites at the same time.
-TIMEOUT_MS = 120_000
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium)"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    """The app on a real socket (not the test client), in a thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _due_in_a_month_with_a_dutch_name() -> date:

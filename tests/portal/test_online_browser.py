@@ -2,49 +2,28 @@
 out to a provider's own page on another host (the portal's CSP must not block it)."""
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments.online_models import OnlineCheckout
+from tests.browser_support import chromium, needs_chromium
 from tests.helpers import make_customer, make_invoice
 from tests.plugins.test_psp_mollie import fake_mollie, mollie  # noqa: F401  (fixtures)
 from tests.portal.conftest import last_login_link
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's Chromium"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
 def page(templates):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium() as browser:
         context = browser.new_context(locale="en-GB", viewport={"width": 375, "height": 800})
         yield context.new_page()
-        browser.close()
 
 
 @pytest.fixture(autouse=True)

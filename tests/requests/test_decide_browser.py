@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/requests/ for review."""
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app.core.i18n import day
 from app.extensions import db
@@ -22,31 +20,17 @@ from app.invoices.models import Invoice
 from app.notifications.models import Message
 from app.requests import attachments, deferrals
 from app.requests.models import CustomerRequest, Deferral
-from tests.helpers import PASSWORD, make_customer, make_invoice, make_staff_user
+from tests.browser_support import TIMEOUT_MS, chromium, needs_chromium, sign_in_staff
+from tests.helpers import make_customer, make_invoice, make_staff_user
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "requests"
-TIMEOUT_MS = 120_000
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 PDF = b"%PDF-1.4\n%test\n"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.usefixtures("message_templates"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -72,7 +56,7 @@ def _shoot(page, name: str) -> None:
 
 
 def test_an_ar_clerk_approves_a_deferral_in_french(app, server, monkeypatch):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     # The services' "today" is Brussels' calendar; the test builds dates from date.today().
     monkeypatch.setattr("app.requests.deferrals.business_today", date.today)
@@ -94,57 +78,49 @@ def test_an_ar_clerk_approves_a_deferral_in_french(app, server, monkeypatch):
     user = make_staff_user(app, "AR clerk")
     db.session.commit()
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(locale="fr-BE", viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-            page.goto(f"{server}/login/")
-            page.locator("#username").fill(user.username)
-            page.locator("#password").fill(PASSWORD)
-            page.locator("input[type=submit]").click()
-            page.wait_for_load_state()
-            page.goto(f"{server}/lang/fr")
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-BE", viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        sign_in_staff(page, server, user)
+        page.goto(f"{server}/lang/fr")
 
-            page.goto(f"{server}/requests/queue/")
-            page.locator(f'a[href$="/requests/queue/{request_id}"]').first.click()
-            page.wait_for_url(f"**/requests/queue/{request_id}")
-            expect(page.locator("h1")).to_contain_text("Report de paiement")
-            row = page.locator(f"#invoice-{invoice_id}")
-            row_text = _text(row)
-            assert invoice.number in row_text
-            assert "1 500,00 €" in row_text  # the open amount the French way
-            with app.test_request_context(), force_locale("fr"):
-                old_due_fr, new_due_fr = day(old_due), day(new_due)
-            assert old_due_fr in row_text
-            reason = _text(page.locator("#referral-reason"))
-            assert "Un report de paiement est approuvé immédiatement jusqu'à 1 000,00 €" \
-                in reason and "1 500,00 €" in reason
-            # The image is drawn inline, the PDF is a link to open in the browser.
-            image = page.locator(f"#attachment-{png.id} img")
-            expect(image).to_be_visible()
-            assert image.evaluate("img => img.complete && img.naturalWidth") == 160
-            # Sizes in the French number format (decimal comma), never "0.0".
-            assert "(0,1 ko)" in _text(page.locator(f"#attachment-{pdf.id}"))
-            pdf_link = page.locator(f'#attachment-{pdf.id} a[href$="?inline=1"]')
-            expect(pdf_link).to_have_text("Ouvrir dans le navigateur")
-            expect(page.locator(f"#attachment-{pdf.id}")).to_contain_text("justificatif.pdf")
-            _shoot(page, "decide-fr-before")
+        page.goto(f"{server}/requests/queue/")
+        page.locator(f'a[href$="/requests/queue/{request_id}"]').first.click()
+        page.wait_for_url(f"**/requests/queue/{request_id}")
+        expect(page.locator("h1")).to_contain_text("Report de paiement")
+        row = page.locator(f"#invoice-{invoice_id}")
+        row_text = _text(row)
+        assert invoice.number in row_text
+        assert "1 500,00 €" in row_text  # the open amount the French way
+        with app.test_request_context(), force_locale("fr"):
+            old_due_fr, new_due_fr = day(old_due), day(new_due)
+        assert old_due_fr in row_text
+        reason = _text(page.locator("#referral-reason"))
+        assert "Un report de paiement est approuvé immédiatement jusqu'à 1 000,00 €" \
+            in reason and "1 500,00 €" in reason
+        # The image is drawn inline, the PDF is a link to open in the browser.
+        image = page.locator(f"#attachment-{png.id} img")
+        expect(image).to_be_visible()
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 160
+        # Sizes in the French number format (decimal comma), never "0.0".
+        assert "(0,1 ko)" in _text(page.locator(f"#attachment-{pdf.id}"))
+        pdf_link = page.locator(f'#attachment-{pdf.id} a[href$="?inline=1"]')
+        expect(pdf_link).to_have_text("Ouvrir dans le navigateur")
+        expect(page.locator(f"#attachment-{pdf.id}")).to_contain_text("justificatif.pdf")
+        _shoot(page, "decide-fr-before")
 
-            page.locator('#decide-form button[value="approve"]').click()
-            page.wait_for_url(f"**/requests/queue/{request_id}")
-            expect(page.locator("body")).to_contain_text(
-                "La demande est approuvée ; le client en a été informé.")
-            expect(page.locator("#request-status")).to_have_text("Approuvée")
-            expect(page.locator("#decide-form")).to_have_count(0)
-            expect(page.locator(f"#invoice-{invoice_id}")).to_contain_text(new_due_fr)
-            _shoot(page, "decide-fr-approved")
-        finally:
-            browser.close()
+        page.locator('#decide-form button[value="approve"]').click()
+        page.wait_for_url(f"**/requests/queue/{request_id}")
+        expect(page.locator("body")).to_contain_text(
+            "La demande est approuvée ; le client en a été informé.")
+        expect(page.locator("#request-status")).to_have_text("Approuvée")
+        expect(page.locator("#decide-form")).to_have_count(0)
+        expect(page.locator(f"#invoice-{invoice_id}")).to_contain_text(new_due_fr)
+        _shoot(page, "decide-fr-approved")
     assert problems == []
 
     db.session.rollback()

@@ -4,19 +4,12 @@ app/core/web_security.py), and FAB's pages still work under that policy in a rea
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
-from tests.helpers import PASSWORD, make_customer, make_staff_user
-
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 120_000  # the test machine may be busy with other suites
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser_support import TIMEOUT_MS, chromium, needs_chromium, sign_in_staff
+from tests.helpers import make_customer, make_staff_user
 
 
 def _common(response):
@@ -92,21 +85,10 @@ def test_api_answers_carry_nosniff_and_no_store(app, client):
 
 # --- in a real browser ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                    reason="needs Debian's Chromium at /usr/bin/chromium")
+@needs_chromium
 def test_staff_pages_work_under_the_policy_in_a_browser(app, server):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from app.customers.models import Contact
 
@@ -117,46 +99,38 @@ def test_staff_pages_work_under_the_policy_in_a_browser(app, server):
     contact_id = contact.id
     user = make_staff_user(app, "Admin")
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            # A missing favicon is the browser asking, not a page's resource.
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error"
-                    and "status of 404" not in m.text else None)
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.add_init_script(
-                "document.addEventListener('securitypolicyviolation', e => "
-                "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));")
-            page.goto(f"{server}/login/")
-            page.fill("input[name=username]", user.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.locator("form input[type=submit], form button[type=submit]").first.click()
-            page.wait_for_load_state()
-            for url in ("/customerview/list/", f"/customerview/show/{customer.id}", "/"):
-                page.goto(f"{server}{url}")
-                page.wait_for_load_state("networkidle")
-                expect(page.locator("body")).to_contain_text("Brasserie Dupont" if url != "/"
-                                                             else "CreditDesk")
-            # FAB's delete button: its script (with the nonce) opens the confirmation, which
-            # posts the hidden form with the page's token.
-            page.goto(f"{server}/contactview/list/")
-            page.locator(f"[id='btn-delete-/contactview/delete/{contact_id}']").click()
-            page.locator("#modal-confirm .modal-footer .btn-primary, #modal-confirm-ok").first \
-                .click()
-            page.wait_for_load_state()
-            db.session.expire_all()
-            assert db.session.get(Contact, contact_id) is None
-            # Logout is the navbar's POST form.
-            page.locator(".navbar .dropdown-toggle .fa-user").click()
-            page.locator("#cd-logout").click()
-            page.wait_for_load_state()
-            page.goto(f"{server}/customerview/list/")
-            assert "/login/" in page.url
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
+        # A missing favicon is the browser asking, not a page's resource.
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error"
+                and "status of 404" not in m.text else None)
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => "
+            "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));")
+        sign_in_staff(page, server, user)
+        for url in ("/customerview/list/", f"/customerview/show/{customer.id}", "/"):
+            page.goto(f"{server}{url}")
+            page.wait_for_load_state("networkidle")
+            expect(page.locator("body")).to_contain_text("Brasserie Dupont" if url != "/"
+                                                         else "CreditDesk")
+        # FAB's delete button: its script (with the nonce) opens the confirmation, which
+        # posts the hidden form with the page's token.
+        page.goto(f"{server}/contactview/list/")
+        page.locator(f"[id='btn-delete-/contactview/delete/{contact_id}']").click()
+        page.locator("#modal-confirm .modal-footer .btn-primary, #modal-confirm-ok").first \
+            .click()
+        page.wait_for_load_state()
+        db.session.expire_all()
+        assert db.session.get(Contact, contact_id) is None
+        # Logout is the navbar's POST form.
+        page.locator(".navbar .dropdown-toggle .fa-user").click()
+        page.locator("#cd-logout").click()
+        page.wait_for_load_state()
+        page.goto(f"{server}/customerview/list/")
+        assert "/login/" in page.url
     assert not problems, problems
