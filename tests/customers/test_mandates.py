@@ -92,7 +92,7 @@ def test_staff_approving_the_request_confirms_the_mandate():
     assert active.recipient == "dd@example.test" and mandate.reference in active.body_text
     assert IBAN not in active.body_text  # masked
     # One decision, one message: the mandate's own message is the answer to the request.
-    events = [m.event for m in db.session.scalars(select(Message))]
+    events = [m.event for m in db.session.scalars(select(Message).order_by(Message.id))]
     assert events == ["request_received", "mandate_active"]  # the request's receipt, then this
 
 
@@ -105,7 +105,8 @@ def test_a_note_on_the_approval_goes_out_in_the_one_answer():
     decide_request(req, None, approve=True, note="First collection on the 5th.")
     db.session.commit()
     assert mandate.status == "active"
-    new = [m for m in db.session.scalars(select(Message)) if m.id not in before]
+    new = [m for m in db.session.scalars(select(Message).order_by(Message.id))
+           if m.id not in before]
     assert [m.event for m in new] == ["request_decided"]
     assert "First collection on the 5th." in new[0].body_text
 
