@@ -4,11 +4,9 @@ token, changes no row of any table and never answers 2xx. Routes added later are
 """
 from __future__ import annotations
 
-import pytest
-
 from app.core.web_security import CSRF_EXEMPT_ENDPOINTS
 from app.extensions import db
-from tests.helpers import logged_in_client, make_customer, make_invoice
+from tests.helpers import make_customer, make_invoice
 from tests.security.crawl import (
     STATE_CHANGING,
     changed,
@@ -16,20 +14,7 @@ from tests.security.crawl import (
     page_token,
     portal_sign_in,
     row_counts,
-    seed_dataset,
 )
-
-
-@pytest.fixture
-def admin_and_customer(app):
-    from flask import g
-
-    records = seed_dataset(app)
-    for name in ("_login_user", "user", "csrf_token"):
-        g.pop(name, None)
-    client = logged_in_client(app, "Admin")
-    portal_sign_in(client, records["customer"])
-    return client
 
 
 def test_no_state_change_without_a_csrf_token_on_any_route(app, admin_and_customer):

@@ -5,22 +5,7 @@ left out (tests/security/crawl.py GET_WRITES_BY_DESIGN: the audit trail of who r
 data, and sign-in bookkeeping)."""
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers import logged_in_client
-from tests.security.crawl import changed, crawl_routes, portal_sign_in, seed_dataset, table_digests
-
-
-@pytest.fixture
-def admin_and_customer(app):
-    from flask import g
-
-    records = seed_dataset(app)
-    for name in ("_login_user", "user", "csrf_token"):
-        g.pop(name, None)
-    client = logged_in_client(app, "Admin")
-    portal_sign_in(client, records["customer"])
-    return client
+from tests.security.crawl import changed, crawl_routes, table_digests
 
 
 def test_no_get_route_changes_a_row(app, admin_and_customer):
