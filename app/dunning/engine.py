@@ -10,7 +10,7 @@ the result of one clean run.
 
 Rules, per customer:
 * nothing for customers in legal proceedings, insolvent or with the collection agency, while
-  reminders are paused, or while a recent incoming payment is not matched yet;
+  reminders are paused or held (app/dunning/holds.py), or while a recent incoming payment is not matched yet;
 * per invoice: not when blocked by hand, disputed (the disputed part), deferred until the
   promised date, or in a payment plan being kept; a promise or a plan that was not kept is
   marked broken and the invoice is reminded again;
@@ -153,7 +153,8 @@ def decide(customer: CustomerRow, snapshot: Snapshot) -> Decision:
     decision = Decision(customer, EXCLUDED)
     blockers = (_customer_blockers(customer, snapshot)
                 if (customer.legal_status != "none" or customer.paused_until is not None
-                    or customer.id in snapshot.unmatched) else [])
+                    or customer.id in snapshot.unmatched
+                    or customer.id in snapshot.held_customers) else [])
     policy, why = snapshot.policy_for(customer)
     if policy is None:
         segment = "business" if customer.kind == "company" else "consumer"
@@ -234,6 +235,9 @@ def _customer_blockers(customer: CustomerRow, snapshot: Snapshot) -> list[Reason
     if customer.paused_until is not None and customer.paused_until >= snapshot.run_date:
         found.append(reason("paused", until=customer.paused_until,
                             reason=customer.pause_reason or ""))
+    held = snapshot.held_customers.get(customer.id)
+    if held is not None:
+        found.append(reason("held", until=held.until, reason=held.reason))
     unmatched = snapshot.unmatched.get(customer.id)
     if unmatched is not None:
         found.append(reason("unmatched_payment", amount=unmatched[1], on=unmatched[0],
@@ -257,6 +261,10 @@ def _invoice_decision(inv: InvoiceRow, policy: Policy | None, snapshot: Snapshot
     left_out = False
     if inv.blocked:
         result.reasons.append(reason("blocked", reason=inv.block_reason or ""))
+        left_out = True
+    held = snapshot.held_invoices.get(inv.id)
+    if held is not None:
+        result.reasons.append(reason("held_invoice", until=held.until, reason=held.reason))
         left_out = True
     if disputed > 0:
         if amount <= 0:

@@ -19,6 +19,7 @@ TEXTS = {
     # customer level
     "legal_status": _l("No reminders: the customer's legal status is \"%(status)s\"."),
     "paused": _l("Reminders paused until %(until)s: %(reason)s"),
+    "held": _l("Reminders wait until %(until)s: %(reason)s"),
     "unmatched_payment": _l("A payment of %(amount)s received on %(on)s is not matched yet: "
                             "reminders wait up to %(days)s days for it to be matched."),
     "no_policy": _l("No active dunning policy applies to this customer (%(segment)s, "
@@ -42,6 +43,7 @@ TEXTS = {
     "handover": _l("Hand-over to the collection agency."),
     # invoice level
     "blocked": _l("Excluded from reminders by hand: %(reason)s"),
+    "held_invoice": _l("Reminder waits until %(until)s: %(reason)s"),
     "disputed": _l("Disputed: the whole open amount (%(amount)s) is contested."),
     "partly_disputed": _l("%(amount)s is disputed: only %(rest)s is reminded."),
     "deferral": _l("Payment deferred until %(until)s (promise to pay)."),

@@ -20,6 +20,7 @@ from app.customers.models import Customer
 from app.customers.services import customer_ids_by_iban_hash
 from app.dunning import rates, rules
 from app.dunning.fees import FeeParameters, announced_rate
+from app.dunning.holds import active_holds
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
@@ -143,6 +144,9 @@ class Snapshot:
     done_today: set[int]                             # customers reminded on run_date already
 
     any_exclusion: set[int] = field(default_factory=set)  # invoices with a dispute/deferral/plan
+    # Reminder holds in force (app/dunning/holds.py): customer id / invoice id -> ActiveHold.
+    held_customers: dict = field(default_factory=dict)
+    held_invoices: dict = field(default_factory=dict)
     _policy_cache: dict = field(default_factory=dict)
     _rates: dict = field(default_factory=dict)
     _reasons: dict = field(default_factory=dict)
@@ -344,10 +348,13 @@ def load(run_date: date, customer_ids: Sequence[int] | None = None,
         select(DunningAction.customer_id).where(DunningAction.run_date == run_date),
         DunningAction.customer_id)))
 
+    holds = active_holds(run_date, customer_ids)
     return Snapshot(run_date, settings, fee_parameters(settings), policies, customers,
                     dict(invoices), disputed, deferrals, plans, broken_plans, unmatched,
                     last_message, done_today,
-                    any_exclusion=set(disputed) | set(deferrals) | set(plans))
+                    any_exclusion=(set(disputed) | set(deferrals) | set(plans)
+                                   | set(holds.invoices)),
+                    held_customers=holds.customers, held_invoices=holds.invoices)
 
 
 def invoice_details(invoice_ids: Sequence[int]) -> dict[int, InvoiceDetails]:
