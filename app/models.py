@@ -7,6 +7,7 @@ from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, Dunni
 from app.dunning.holds import ReminderHold  # noqa: F401
 from app.invoices.models import CreditNote, Invoice, InvoiceLine  # noqa: F401
 from app.notifications.models import Message, MessageTemplate, PrintBatch  # noqa: F401
+from app.paylinks.models import PayLink, PayLinkEvent, SmsSignInCode  # noqa: F401
 from app.payments.models import Allocation, BankStatement, Payment, StatementLine  # noqa: F401
 from app.payments.money_out_models import (  # noqa: F401
                                   CollectionBatch,
