@@ -52,8 +52,8 @@ DOMAIN_CLI_MODULES = (
     "app.imports.cli",
     "app.api.cli",
     "app.dunning.cli",
-    "app.payments.cli",
-    "app.payments.money_out_cli",
+    "app.payments.incoming.cli",
+    "app.payments.outgoing.cli",
     "app.retention.cli",
 )
 

@@ -4,34 +4,34 @@ from app.core.models import NumberSequence, PluginConfig, Setting  # noqa: F401
 from app.customers.models import Address, BankAccount, Contact, Contract, Customer, Mandate  # noqa: F401
 from app.customers.selfservice_models import EmailChange, SmsCode  # noqa: F401
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun, ReferenceRate  # noqa: F401
-from app.dunning.holds import ReminderHold  # noqa: F401
 from app.einvoicing.models import CustomerPeppol, EDocument  # noqa: F401
 from app.invoices.models import CreditNote, Invoice, InvoiceLine  # noqa: F401
 from app.notifications.models import Message, MessageTemplate, PrintBatch  # noqa: F401
 from app.paylinks.models import PayLink, PayLinkEvent, SmsSignInCode  # noqa: F401
-from app.payments.models import Allocation, BankStatement, Payment, StatementLine  # noqa: F401
-from app.payments.money_out_models import (  # noqa: F401
-                                  CollectionBatch,
-                                  CollectionItem,
-                                  CreditTransferBatch,
-                                  Refund,
-                                  WriteOff,
+from app.payments.incoming.models import BankStatement, StatementLine  # noqa: F401
+from app.payments.models import Allocation, Payment  # noqa: F401
+from app.payments.online.models import OnlineCheckout  # noqa: F401
+from app.payments.outgoing.models import (  # noqa: F401
+    CollectionBatch,
+    CollectionItem,
+    CreditTransferBatch,
+    Refund,
+    WriteOff,
 )
-from app.payments.online_models import OnlineCheckout  # noqa: F401
 from app.portal.models import PortalAccess  # noqa: F401
 from app.requests.models import (  # noqa: F401
-                                  Attachment,
-                                  CustomerRequest,
-                                  Deferral,
-                                  Dispute,
-                                  Installment,
-                                  PaymentPlan,
+    Attachment,
+    CustomerRequest,
+    Deferral,
+    Dispute,
+    Installment,
+    PaymentPlan,
 )
 from app.retention import audit  # noqa: F401  (the audit trail's session events)
 from app.retention.models import (  # noqa: F401
-                                  AuditEvent,
-                                  LegalHold,
-                                  RetentionRule,
-                                  RetentionRun,
-                                  RetentionTombstone,
+    AuditEvent,
+    LegalHold,
+    RetentionRule,
+    RetentionRun,
+    RetentionTombstone,
 )

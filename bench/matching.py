@@ -10,7 +10,7 @@ number), 10 % nothing usable; one structured entry in ten pays part of its invoi
 the same run:
 
 - baseline: parsing alone (parse_statement_file: safe XML, every entry into Decimal amounts);
-- the import as the product runs it (app.payments.importing.import_statement): de-duplication,
+- the import as the product runs it (app.payments.incoming.importing.import_statement): de-duplication,
   matching set-wise, booking of the confident matches with every consequence (allocations,
   open amounts, balances, promises, thank-you and "account settled" messages in the outbox),
   everything else left for a person; one transaction.
@@ -196,10 +196,10 @@ def main(url: str, entries: int, seed: int, messages: bool, messages_job: bool,
     from app import create_app
     from app.core.setup_cli import prepare_database
     from app.notifications import outbox
-    from app.payments import importing
-    from app.payments.importing import import_statement
+    from app.payments.incoming import importing
+    from app.payments.incoming.importing import import_statement
+    from app.payments.incoming.statements import parse_statement_file
     from app.payments.jobs import send_payment_messages
-    from app.payments.statements import parse_statement_file
     from config import Config
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SEED_DEMO_DATA=False, JOBS_MODE="sync")

@@ -2,7 +2,7 @@
 
 POST takes the file as multipart field "file", or as the raw request body (Content-Type
 application/xml, text/xml, text/plain or application/octet-stream). The import is the one the
-admin screen and `flask import-statement` run (app.payments.importing): matched payments are
+admin screen and `flask import-statement` run (app.payments.incoming.importing): matched payments are
 booked, the rest waits for a person. Answers: 201 with the report; 409 when this very file was
 imported before (nothing booked); 422 when the file is refused (unknown format such as
 camt.054, unsafe XML, malformed), with ``error.code`` and the format found; 413 too large.
@@ -20,8 +20,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import error_response, json_response
 from app.extensions import db
-from app.payments.importing import import_statement, statement_max_bytes
-from app.payments.models import BankStatement, StatementLine
+from app.payments.incoming.importing import import_statement, statement_max_bytes
+from app.payments.incoming.models import BankStatement, StatementLine
 
 RAW_TYPES = {"application/xml", "text/xml", "text/plain", "application/octet-stream"}
 MAX_ID = 2**31 - 1

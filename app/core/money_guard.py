@@ -1,6 +1,6 @@
 """Money-moving state changes only through the domain services, never through a generic screen.
 
-The services (app.invoices.adjustments, app.payments.approvals / refunds / services,
+The services (app.invoices.adjustments, app.payments.outgoing.approvals / refunds / services,
 app.customers.mandates / bank_accounts, the request rules) apply the approval limits, the cool-off
 and the allocation rules. Flask-AppBuilder's stock add / edit / delete would write a model's
 columns as typed, past all of them (issue 12: an already-open 5,000 € credit note, a write-off by
@@ -64,14 +64,9 @@ def _protected() -> dict[type, Protection]:
     from app.dunning.models import DunningAction, DunningActionInvoice, DunningRun
     from app.invoices.models import CreditNote, Invoice
     from app.notifications.models import Message
-    from app.payments.models import (
-        Allocation,
-        BankStatement,
-        InstallmentPayment,
-        Payment,
-        StatementLine,
-    )
-    from app.payments.money_out_models import (
+    from app.payments.incoming.models import BankStatement, StatementLine
+    from app.payments.models import Allocation, InstallmentPayment, Payment
+    from app.payments.outgoing.models import (
         CollectionBatch,
         CollectionItem,
         CreditTransferBatch,

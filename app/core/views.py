@@ -50,7 +50,7 @@ VIEW_MODULES = (
     "app.invoices.views",
     "app.invoices.pdf_views",
     "app.payments.views",
-    "app.payments.money_out_views",
+    "app.payments.outgoing.views",
     "app.requests.views",
     "app.dunning.views",
     "app.notifications.views",

@@ -78,7 +78,7 @@ def _requests(user_id, now: datetime, rows: bool):
 
 
 def _unmatched_lines(rows: bool):
-    from app.payments.models import StatementLine
+    from app.payments.incoming.models import StatementLine
 
     query = select(StatementLine).where(StatementLine.status.in_(("unmatched", "suggested")),
                                         StatementLine.kind == "payment")
@@ -109,7 +109,7 @@ def _unmatched_payments(rows: bool):
 
 
 def _returns_to_review(rows: bool):
-    from app.payments.money_out_returns import unreviewed_return_lines, unreviewed_returns
+    from app.payments.outgoing.returns import unreviewed_return_lines, unreviewed_returns
 
     count, _amount = unreviewed_returns()
     listed = []

@@ -24,7 +24,8 @@ from app.dunning.holds import active_holds
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.models import Payment, StatementLine
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Payment
 from app.requests.models import Deferral, Dispute, Installment, PaymentPlan, plan_invoice
 
 ZERO = Decimal("0.00")

@@ -1,5 +1,5 @@
 """Credit notes issued by staff and write-offs, both under the approval limits of
-app.payments.approvals ("place of yes").
+app.payments.outgoing.approvals ("place of yes").
 
 - A credit note is proposed (status "proposed": it does not count in the balance), then
   approved by someone whose limit covers its amount: it becomes "open" and is allocated to the
@@ -28,10 +28,10 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.invoices.services import open_invoices, set_open_amount
-from app.payments.approvals import audit_decision, check_approval
 from app.payments.consequences import Consequences
 from app.payments.models import Allocation
-from app.payments.money_out_models import WriteOff
+from app.payments.outgoing.approvals import audit_decision, check_approval
+from app.payments.outgoing.models import WriteOff
 
 CREDIT_NOTE_SEQUENCE = "credit_note"
 

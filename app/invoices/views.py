@@ -36,7 +36,7 @@ from app.invoices.models import (
     InvoiceLine,
 )
 from app.invoices.services import clean_invoice, upsert_invoice
-from app.payments.approvals import may_approve
+from app.payments.outgoing.approvals import may_approve
 from app.payments.references import InvalidReference, format_ogm, format_rf, make_rf, normalise_ogm
 
 CATEGORY = "Receivables"

@@ -454,7 +454,7 @@ def notify_sms_code(customer: Customer, phone: str, code: str, valid_minutes: in
                          secret_valid_until=utcnow() + timedelta(minutes=valid_minutes))
 
 
-# --- direct debit (app.payments.direct_debit) --------------------------------------------------
+# --- direct debit (app.payments.outgoing.direct_debit) --------------------------------------------------
 
 def notify_direct_debit_notice(mandate: Mandate, collection_date: date, amount: Decimal,
                                invoices: list, creditor_id: str, key: str) -> list[Message]:

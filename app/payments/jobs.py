@@ -16,7 +16,8 @@ from sqlalchemy import select
 from app.core.models import utcnow
 from app.extensions import db
 from app.payments.consequences import queue_payment_messages, refresh_balances
-from app.payments.models import BankStatement, Payment, StatementLine
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.models import Payment
 
 BATCH = 500
 SWEEP_DAYS = 3  # statements imported this recently are checked for payments not yet thanked

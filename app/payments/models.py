@@ -1,12 +1,16 @@
-"""Payments, their allocation to invoices, and imported bank statements."""
+"""Payments and their allocation to invoices: what every way money comes in shares.
+
+Bank statements and their lines are money in by bank transfer: app.payments.incoming.models.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, event
+from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import EncryptedString, iban_hash
@@ -14,17 +18,14 @@ from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 from app.customers.models import Customer
 from app.invoices.models import CreditNote, Invoice
 
+if TYPE_CHECKING:
+    from app.payments.incoming.models import StatementLine
+
 PAYMENT_METHODS = {"transfer": _l("Bank transfer"), "direct_debit": _l("Direct debit"),
                    "online": _l("Online payment"), "cash": _l("Cash"), "other": _l("Other")}
 PAYMENT_STATUSES = {"unmatched": _l("Unmatched"), "partially_allocated": _l("Partly allocated"),
                     "allocated": _l("Allocated"), "returned": _l("Returned")}
-STATEMENT_LINE_STATUSES = {"new": _l("New"), "matched": _l("Matched"),
-                           "suggested": _l("Suggested"), "unmatched": _l("Unmatched"),
-                           "ignored": _l("Ignored"), "duplicate": _l("Duplicate")}
-# What a statement line is: money in to match, a return/reversal of money we had received, or
-# money out (our own payments: nothing to match).
-STATEMENT_LINE_KINDS = {"payment": _l("Money in"), "return": _l("Return or reversal"),
-                        "debit": _l("Money out")}
+
 
 
 class Payment(TimestampMixin, Model):
@@ -40,7 +41,7 @@ class Payment(TimestampMixin, Model):
     communication: Mapped[str | None] = mapped_column(String(200))
     counterparty_name: Mapped[str | None] = mapped_column(String(200))
     # Encrypted at rest; found through iban_hash (keyed hash of the normalised IBAN), as
-    # BankAccount.iban. Kept in step by _keep_iban_hash (ORM) and app.payments.bulk (import).
+    # BankAccount.iban. Kept in step by keep_iban_hash (ORM) and app.payments.incoming.bulk (import).
     counterparty_iban: Mapped[str | None] = mapped_column(EncryptedString())
     iban_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # The ERP's or payment provider's own id: a repeated post is recognised, not booked twice.
@@ -89,80 +90,8 @@ class Allocation(Model):
         return self
 
 
-class BankStatement(Model):
-    __tablename__ = "bank_statement"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    format: Mapped[str] = mapped_column(String(20))  # camt.053.001.08, coda2, ...
-    account_iban: Mapped[str | None] = mapped_column(String(34))
-    statement_ref: Mapped[str | None] = mapped_column(String(100))
-    from_date: Mapped[date | None] = mapped_column(Date)
-    to_date: Mapped[date | None] = mapped_column(Date)
-    opening_balance: Mapped[Decimal | None] = mapped_column(Money)
-    closing_balance: Mapped[Decimal | None] = mapped_column(Money)
-    file_name: Mapped[str | None] = mapped_column(String(200))
-    file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
-    currency: Mapped[str | None] = mapped_column(String(3))
-    sequence_number: Mapped[str | None] = mapped_column(String(20))
-    # Entries stored, entries already imported from another file, entries not booked (pending).
-    line_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    duplicate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    lines: Mapped[list[StatementLine]] = relationship(back_populates="statement")
-
-    def __repr__(self) -> str:
-        return f"{self.account_iban} {self.statement_ref}"
-
-
-class StatementLine(Model):
-    __tablename__ = "statement_line"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statement.id"), index=True)
-    booking_date: Mapped[date] = mapped_column(Date)
-    value_date: Mapped[date | None] = mapped_column(Date)
-    amount: Mapped[Decimal] = mapped_column(Money)  # positive = credit, negative = debit
-    currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    counterparty_name: Mapped[str | None] = mapped_column(String(200))
-    # Encrypted at rest; found through iban_hash, as Payment.counterparty_iban.
-    counterparty_iban: Mapped[str | None] = mapped_column(EncryptedString())
-    iban_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    counterparty_bic: Mapped[str | None] = mapped_column(String(11))
-    structured_reference: Mapped[str | None] = mapped_column(String(35))
-    free_text: Mapped[str | None] = mapped_column(Text)
-    bank_reference: Mapped[str | None] = mapped_column(String(100))
-    end_to_end_id: Mapped[str | None] = mapped_column(String(100), index=True)
-    mandate_reference: Mapped[str | None] = mapped_column(String(35), index=True)
-    is_reversal: Mapped[bool] = mapped_column(Boolean, default=False)
-    return_reason: Mapped[str | None] = mapped_column(String(10))
-    # (account, bank/entry reference, booking date, amount): files overlap, entries do not repeat.
-    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
-    match_rule: Mapped[str | None] = mapped_column(String(40))
-    match_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
-    kind: Mapped[str] = mapped_column(String(10), default="payment", server_default="payment")
-    transaction_code: Mapped[str | None] = mapped_column(String(40))
-    # Who paid: set when matched, or the customer a suggestion points to.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    # The best proposal of the matching rules, accepted in one click from the queue:
-    # {"customer_id", "invoice_ids", "installment_ids", "rule", "confidence"}.
-    suggestion: Mapped[dict | None] = mapped_column(JSON)
-    note: Mapped[str | None] = mapped_column(Text)  # why it was not booked, what was returned
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
-    statement: Mapped[BankStatement] = relationship(back_populates="lines")
-    customer: Mapped[Customer | None] = relationship()
-    payment: Mapped[Payment | None] = relationship(
-        foreign_keys="Payment.statement_line_id", back_populates="statement_line",
-        uselist=False)
-
-    def __repr__(self) -> str:
-        return f"{self.booking_date} {self.amount} {self.counterparty_name or ''}".strip()
-
-
 @event.listens_for(Payment.counterparty_iban, "set")
-@event.listens_for(StatementLine.counterparty_iban, "set")
-def _keep_iban_hash(target, value, _old, _initiator) -> None:
+def keep_iban_hash(target, value, _old, _initiator) -> None:
     """The lookup hash follows the payer's IBAN, whoever sets it (services, queue, demo)."""
     target.iban_hash = iban_hash(value)
 

@@ -23,9 +23,10 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.invoices.services import find_by_reference, open_invoices, set_open_amount
-from app.payments import settings  # noqa: F401  (declares the payment settings)
 from app.payments.consequences import Consequences
-from app.payments.models import PAYMENT_METHODS, Allocation, Payment, StatementLine
+from app.payments.incoming import settings  # noqa: F401  (declares the payment settings)
+from app.payments.incoming.models import StatementLine
+from app.payments.models import PAYMENT_METHODS, Allocation, Payment
 from app.requests.models import Installment
 from app.retention import audit as audit_trail
 
@@ -35,7 +36,7 @@ OpenInvoices = Callable[[int], Sequence[Invoice]]
 class OrmLedger:
     """Where bookings are stored, normally: ORM objects in the session (flushed with it).
 
-    The statement import passes app.payments.bulk.BulkLedger instead, which stores the same
+    The statement import passes app.payments.incoming.bulk.BulkLedger instead, which stores the same
     bookings as rows written set-wise; the rules below do not know the difference.
     """
 

@@ -1,7 +1,7 @@
 """Back office screens for payments, their allocation to invoices, and bank statements.
 
 The lists here (FAB model views); the statement work (import, cash screen, queue, matching by
-hand, undo) is in app.payments.statement_views. Every change goes through
+hand, undo) is in app.payments.incoming.views. Every change goes through
 app.payments.services.
 """
 from __future__ import annotations
@@ -21,17 +21,14 @@ from app.core.admin import (
     customer_search_field,
 )
 from app.core.crypto import iban_hash
-from app.payments.matching import RULE_LABELS
-from app.payments.models import (
-    PAYMENT_METHODS,
-    PAYMENT_STATUSES,
+from app.payments.incoming.matching import RULE_LABELS
+from app.payments.incoming.models import (
     STATEMENT_LINE_KINDS,
     STATEMENT_LINE_STATUSES,
-    Allocation,
     BankStatement,
-    Payment,
     StatementLine,
 )
+from app.payments.models import PAYMENT_METHODS, PAYMENT_STATUSES, Allocation, Payment
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.services import (
     clean_payment,
@@ -233,7 +230,7 @@ class StatementLineView(ReadOnlyModelView):
 
 
 def register(appbuilder: AppBuilder) -> None:
-    from app.payments.statement_views import CashView, ImportStatementView, MatchingQueueView
+    from app.payments.incoming.views import CashView, ImportStatementView, MatchingQueueView
 
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money",
                         category=CATEGORY, category_label=_l("Receivables"))

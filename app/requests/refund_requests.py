@@ -4,11 +4,11 @@
     request_refund(customer, amount, message)  # a "refund" CustomerRequest for staff
     on_refund_decision(req, approved, user)    # approved: a Refund, approved, in the next pain.001
 
-The credit and the account are app.payments.refunds' rules: the refundable credit (unallocated
+The credit and the account are app.payments.outgoing.refunds' rules: the refundable credit (unallocated
 money + open credit notes - open invoices - refunds already under way) and the usable refund
 account only, never one still in its cool-off. What open refund requests already ask for is held
 back, so two requests cannot ask for the same credit. Approving needs the approver's limit for
-refunds (app.payments.approvals) and a usable account at that moment; otherwise the decision is
+refunds (app.payments.outgoing.approvals) and a usable account at that moment; otherwise the decision is
 refused and nothing changes. Rejecting changes nothing. The export re-checks the account.
 """
 from __future__ import annotations
@@ -28,9 +28,14 @@ from app.core.validation import ValidationError
 from app.customers.bank_accounts import pending_refund_account, usable_refund_account
 from app.customers.models import BankAccount, Customer
 from app.extensions import db
-from app.payments.approvals import check_approval
-from app.payments.money_out_models import Refund
-from app.payments.refunds import account_refusal, approve_refund, propose_refund, refundable
+from app.payments.outgoing.approvals import check_approval
+from app.payments.outgoing.models import Refund
+from app.payments.outgoing.refunds import (
+    account_refusal,
+    approve_refund,
+    propose_refund,
+    refundable,
+)
 from app.requests.models import CustomerRequest
 from app.requests.reasons import subject_code
 from app.requests.services import (

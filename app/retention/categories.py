@@ -45,16 +45,17 @@ from app.dunning.models import DunningAction
 from app.extensions import db
 from app.invoices.models import CreditNote, Invoice
 from app.notifications.models import Message
-from app.payments.models import Payment, StatementLine
-from app.payments.money_out_models import (
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Payment
+from app.payments.online.models import FINAL_STATUSES as CHECKOUT_FINAL_STATUSES
+from app.payments.online.models import OnlineCheckout
+from app.payments.outgoing.models import (
     CollectionBatch,
     CollectionItem,
     CreditTransferBatch,
     Refund,
     WriteOff,
 )
-from app.payments.online_models import FINAL_STATUSES as CHECKOUT_FINAL_STATUSES
-from app.payments.online_models import OnlineCheckout
 from app.portal.models import PortalAccess
 from app.requests.models import Attachment, CustomerRequest, Dispute
 from app.retention import holds

@@ -33,14 +33,10 @@ from app.customers.models import PAYMENT_METHODS as CUSTOMER_PAYMENT_METHODS
 from app.dunning.models import HANDOVER_STATUSES
 from app.invoices.models import CREDIT_NOTE_STATUSES, INVOICE_STATUSES
 from app.notifications.models import CHANNELS, MESSAGE_STATUSES
-from app.payments.models import (
-    PAYMENT_METHODS,
-    PAYMENT_STATUSES,
-    STATEMENT_LINE_KINDS,
-    STATEMENT_LINE_STATUSES,
-)
-from app.payments.money_out_models import REFUND_SOURCES, REFUND_STATUSES, WRITE_OFF_STATUSES
-from app.payments.online_models import CHECKOUT_STATUSES
+from app.payments.incoming.models import STATEMENT_LINE_KINDS, STATEMENT_LINE_STATUSES
+from app.payments.models import PAYMENT_METHODS, PAYMENT_STATUSES
+from app.payments.online.models import CHECKOUT_STATUSES
+from app.payments.outgoing.models import REFUND_SOURCES, REFUND_STATUSES, WRITE_OFF_STATUSES
 from app.requests.models import (
     COMMENT_AUTHORS,
     DEFERRAL_STATUSES,

@@ -24,13 +24,13 @@ from sqlalchemy import select
 from app.core.models import utcnow
 from app.core.plugins import PluginSetting, PluginSpec
 from app.extensions import db
-from app.payments.online import (
+from app.payments.online.models import OnlineCheckout
+from app.payments.online.provider import (
     CheckoutRequest,
     ProviderCheckout,
     ProviderError,
     ProviderPayment,
 )
-from app.payments.online_models import OnlineCheckout
 
 PAYMENT_ID = re.compile(r"^demo_[0-9a-f]{16}$")
 NAME = "psp_demo"

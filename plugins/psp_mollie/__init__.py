@@ -22,7 +22,7 @@ import requests
 from flask_babel import lazy_gettext as _l
 
 from app.core.plugins import PluginSetting, PluginSpec
-from app.payments.online import (
+from app.payments.online.provider import (
     CheckoutRequest,
     ProviderCheckout,
     ProviderError,

@@ -13,7 +13,7 @@ from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, Dunni
 from app.extensions import db
 from app.invoices.models import CreditNote, InvoiceLine
 from app.notifications.models import Message, MessageTemplate, PrintBatch
-from app.payments.models import BankStatement, StatementLine
+from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
 from app.retention.models import (

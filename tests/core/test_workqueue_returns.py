@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.core.workqueues import work_counts
 from app.extensions import db
-from app.payments.importing import import_statement
-from app.payments.models import StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
 from tests.backoffice.conftest import session_csrf
 from tests.payments.statements.builders import Entry, Tx, camt053
 

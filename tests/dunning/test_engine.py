@@ -210,7 +210,7 @@ def test_an_unmatched_bank_line_from_the_customers_known_account_holds_reminders
     """The line is not booked (no reference), but it came from the customer's own account:
     found through the IBAN's keyed hash, as IBANs are encrypted at rest on both sides."""
     from app.customers.models import BankAccount
-    from app.payments.models import BankStatement, StatementLine
+    from app.payments.incoming.models import BankStatement, StatementLine
 
     customer = consumer()
     overdue(customer, 30, total="80.00")

@@ -19,7 +19,7 @@ from app.invoices.adjustments import (
 )
 from app.invoices.models import CreditNote
 from app.payments.models import Allocation
-from app.payments.money_out_models import WriteOff
+from app.payments.outgoing.models import WriteOff
 from tests.backoffice.conftest import session_csrf
 from tests.dunning.conftest import consumer, overdue, today
 from tests.helpers import make_invoice, make_staff_user

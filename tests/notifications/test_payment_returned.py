@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.notifications import services
 from app.notifications.models import Message
-from app.payments.importing import import_statement
+from app.payments.incoming.importing import import_statement
 from app.payments.models import Payment
 from tests.helpers import make_customer, make_invoice
 from tests.notifications.deeplinks import deep_link_target, open_after_verification

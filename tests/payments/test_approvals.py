@@ -9,7 +9,12 @@ from app.core.roles import ADMIN, AR_CLERK, COMPLIANCE_OFFICER, CREDIT_MANAGER, 
 from app.core.settings import set_setting
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.payments.approvals import approval_limit, check_approval, may_approve, refusal_message
+from app.payments.outgoing.approvals import (
+    approval_limit,
+    check_approval,
+    may_approve,
+    refusal_message,
+)
 from tests.helpers import make_staff_user
 
 D = Decimal

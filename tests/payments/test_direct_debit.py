@@ -15,10 +15,14 @@ from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
-from app.payments.direct_debit import export_batch, prepare_collection, validate_creditor_id
-from app.payments.importing import import_statement
-from app.payments.money_out_models import CollectionBatch, CollectionItem
-from app.payments.sepa_xml import PAIN_008
+from app.payments.incoming.importing import import_statement
+from app.payments.outgoing.direct_debit import (
+    export_batch,
+    prepare_collection,
+    validate_creditor_id,
+)
+from app.payments.outgoing.models import CollectionBatch, CollectionItem
+from app.payments.outgoing.sepa_xml import PAIN_008
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice
 from tests.payments.cashout_helpers import customer_with_mandate, schema

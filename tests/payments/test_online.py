@@ -8,10 +8,16 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.notifications.models import Message
-from app.payments import online
 from app.payments.models import Allocation, Payment
-from app.payments.online import CheckoutRequest, ProviderCheckout, ProviderError, ProviderPayment
-from app.payments.online_models import OnlineCheckout
+from app.payments.online import checkouts
+from app.payments.online import provider as providers
+from app.payments.online.models import OnlineCheckout
+from app.payments.online.provider import (
+    CheckoutRequest,
+    ProviderCheckout,
+    ProviderError,
+    ProviderPayment,
+)
 from tests.helpers import make_customer, make_invoice, money
 
 
@@ -58,7 +64,7 @@ def notification_defaults(app):
 
 
 def _start(customer, parts, provider):
-    checkout = online.start_checkout(
+    checkout = checkouts.start_checkout(
         customer, parts, description="Invoices", language="fr",
         return_url_for=lambda i: f"http://portal.test/return/{i}",
         webhook_url_for=lambda name: f"http://portal.test/webhook/{name}",
@@ -88,12 +94,12 @@ def test_paid_checkout_books_once_on_its_invoices_and_thanks_the_customer(
     assert provider.requests[0].amount == money("150.00")
     assert provider.requests[0].return_url.endswith(f"/return/{checkout.id}")
 
-    online.refresh(checkout, provider)  # still open at the provider: nothing booked
+    checkouts.refresh(checkout, provider)  # still open at the provider: nothing booked
     db.session.commit()
     assert checkout.status == "created" and _payments() == 0
 
     provider.set(checkout.provider_id, "paid")
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     db.session.commit()
     payment = checkout.payment
     assert checkout.status == "paid"
@@ -108,7 +114,7 @@ def test_paid_checkout_books_once_on_its_invoices_and_thanks_the_customer(
 
     # The same confirmation again (webhook repeated, return page reloaded): nothing more.
     checkout.status = "created"  # even if our row had not recorded it
-    online.apply_provider_payment(checkout, provider.fetch(checkout.provider_id))
+    checkouts.apply_provider_payment(checkout, provider.fetch(checkout.provider_id))
     db.session.commit()
     assert _payments() == 1 and _thank_yous(customer) == 1
     assert db.session.scalar(select(func.count(Allocation.id))) == 2
@@ -123,7 +129,7 @@ def test_disputed_parts_are_not_paid_by_the_online_payment(notification_defaults
     checkout = _start(customer, [(disputed, Decimal("70.00")), (plain, Decimal("40.00"))],
                       provider)
     provider.set(checkout.provider_id, "paid")
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     db.session.commit()
     db.session.refresh(disputed)
     db.session.refresh(plain)
@@ -139,7 +145,7 @@ def test_overpayment_stays_as_credit_and_underpayment_pays_oldest_first(notifica
     checkout = _start(customer, [(first, Decimal(60)), (second, Decimal(40))], provider)
     # The provider reports less than expected: we book what was received, oldest first.
     provider.set(checkout.provider_id, "paid", amount="70.00")
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     db.session.commit()
     db.session.refresh(first)
     db.session.refresh(second)
@@ -150,7 +156,7 @@ def test_overpayment_stays_as_credit_and_underpayment_pays_oldest_first(notifica
     again = make_invoice(customer, total="20.00", due_in_days=-3)
     more = _start(customer, [(again, Decimal("20.00"))], provider)
     provider.set(more.provider_id, "paid", amount="25.00")
-    online.refresh(more, provider)
+    checkouts.refresh(more, provider)
     db.session.commit()
     assert more.payment.unallocated_amount == money("5.00")  # credit on the account
     db.session.refresh(second)
@@ -163,7 +169,7 @@ def test_other_currency_is_not_booked(notification_defaults):
     provider = StubProvider()
     checkout = _start(customer, [(invoice, Decimal("10.00"))], provider)
     provider.set(checkout.provider_id, "paid", amount="10.00", currency="USD")
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     db.session.commit()
     assert checkout.status == "paid" and checkout.payment is None and "USD" in checkout.note
     assert _payments() == 0
@@ -176,7 +182,7 @@ def test_failed_expired_cancelled_book_nothing(notification_defaults, status):
     provider = StubProvider()
     checkout = _start(customer, [(invoice, Decimal("10.00"))], provider)
     provider.set(checkout.provider_id, status)
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     db.session.commit()
     assert checkout.status == status
     assert _payments() == 0 and _thank_yous(customer) == 0
@@ -184,7 +190,7 @@ def test_failed_expired_cancelled_book_nothing(notification_defaults, status):
     assert invoice.open_amount == money("10.00")
     # A later "paid" for a checkout we closed is not booked through it either.
     provider.set(checkout.provider_id, "paid")
-    online.refresh(checkout, provider)
+    checkouts.refresh(checkout, provider)
     assert _payments() == 0
 
 
@@ -220,20 +226,20 @@ def test_repeated_webhook_through_the_demo_provider_books_once(app, notification
     customer = make_customer()
     invoice = make_invoice(customer, total="25.00", due_in_days=-3)
     with app.test_request_context():
-        name, provider = next((n, p) for n, p in online.available_providers() if n == "psp_demo")
-        checkout = online.start_checkout(
+        name, provider = next((n, p) for n, p in providers.available_providers() if n == "psp_demo")
+        checkout = checkouts.start_checkout(
             customer, [(invoice, Decimal("25.00"))], description="x", language="en",
             return_url_for=lambda i: "http://x/r", webhook_url_for=lambda n: "http://x/w",
             provider=(name, provider))
         db.session.commit()
-    assert online.handle_webhook("psp_demo", {"id": checkout.provider_id}) == "ok"
+    assert checkouts.handle_webhook("psp_demo", {"id": checkout.provider_id}) == "ok"
     assert _payments() == 0  # still open at the "provider"
     decide(checkout, pay=True)
     db.session.commit()
     for _ in range(3):
-        online.handle_webhook("psp_demo", {"id": checkout.provider_id})
+        checkouts.handle_webhook("psp_demo", {"id": checkout.provider_id})
     assert _payments() == 1 and _thank_yous(customer) == 1
     # Garbage and unknown ids are ignored, never an error.
     for form in ({}, {"id": "demo_0000000000000000"}, {"id": "<script>"}, {"id": "x" * 5000}):
-        assert online.handle_webhook("psp_demo", form) == "ignored"
-    assert online.handle_webhook("no_such_provider", {"id": checkout.provider_id}) == "ignored"
+        assert checkouts.handle_webhook("psp_demo", form) == "ignored"
+    assert checkouts.handle_webhook("no_such_provider", {"id": checkout.provider_id}) == "ignored"

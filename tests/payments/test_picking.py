@@ -1,4 +1,4 @@
-"""Matching by picking, the service (app.payments.picking): ranked candidates for money no rule
+"""Matching by picking, the service (app.payments.incoming.picking): ranked candidates for money no rule
 placed, combinations of open invoices equal to the amount (bounded), partial payment, credit,
 and booking what a person ticked (stale forms refused, nothing booked)."""
 from __future__ import annotations
@@ -14,9 +14,9 @@ from app.core.crypto import iban_hash
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, Payment, StatementLine
-from app.payments.picking import (
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.incoming.picking import (
     BY_IBAN,
     BY_NAME,
     BY_REFERENCE,
@@ -28,6 +28,7 @@ from app.payments.picking import (
     confirm_pick,
     picks_from_form,
 )
+from app.payments.models import Allocation, Payment
 from app.payments.references import references_for_number
 from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.statements.builders import Entry, Tx, camt053
@@ -214,7 +215,7 @@ def test_an_unallocated_payment_without_a_line_is_picked_too():
                       counterparty_name="Dupont Brasserie SA", communication="facture")
     db.session.add(payment)
     db.session.commit()
-    from app.payments.picking import candidates_for_payment
+    from app.payments.incoming.picking import candidates_for_payment
 
     [candidate] = candidates_for_payment(payment)
     assert candidate.customer.id == customer.id and candidate.reasons == [BY_NAME]
@@ -253,7 +254,7 @@ def test_candidates_for_a_line_use_its_iban_hash():
 
 
 def test_typed_invoice_lines_accept_comma_amounts_and_name_unknown_ones(app):
-    from app.payments.picking import match_typed, parse_invoice_lines
+    from app.payments.incoming.picking import match_typed, parse_invoice_lines
 
     customer = make_customer()
     a = make_invoice(customer, "100.00", due_in_days=-10)

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from app.customers.models import BankAccount
 from app.extensions import db
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation
 from tests.browser_support import TIMEOUT_MS, needs_chromium, sign_in_staff
 from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.statements.conftest import sample

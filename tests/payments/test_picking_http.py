@@ -16,8 +16,9 @@ from app.core.i18n import money
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, Payment, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation, Payment
 from tests.helpers import csrf_token, make_customer, make_invoice
 from tests.payments.statements.builders import Entry, Tx, camt053
 
@@ -201,7 +202,7 @@ def _racing_line(n: int, amount: str = "150.00"):
 
 
 def _confirming(app, line_id, customer_id, invoices):
-    from app.payments.picking import Pick, confirm_pick
+    from app.payments.incoming.picking import Pick, confirm_pick
     from tests.helpers import make_staff_user
 
     def action(ready):

@@ -24,8 +24,13 @@ from app.invoices.adjustments import (
 )
 from app.invoices.models import CreditNote, Invoice
 from app.payments.models import Allocation
-from app.payments.money_out_models import Refund, WriteOff
-from app.payments.refunds import approve_refund, export_refunds, propose_refund, refundable
+from app.payments.outgoing.models import Refund, WriteOff
+from app.payments.outgoing.refunds import (
+    approve_refund,
+    export_refunds,
+    propose_refund,
+    refundable,
+)
 from app.payments.services import book_payment
 from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice, make_staff_user

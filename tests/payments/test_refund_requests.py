@@ -15,9 +15,9 @@ from app.core.roles import AR_CLERK, CREDIT_MANAGER
 from app.core.settings import set_setting
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.payments.money_out_models import Refund
-from app.payments.refunds import export_refunds, refundable
-from app.payments.sepa_xml import PAIN_001
+from app.payments.outgoing.models import Refund
+from app.payments.outgoing.refunds import export_refunds, refundable
+from app.payments.outgoing.sepa_xml import PAIN_001
 from app.payments.services import book_payment
 from app.requests import refund_requests
 from app.requests import services as rs

@@ -14,15 +14,15 @@ from app.core.roles import ADMIN, AR_CLERK, CREDIT_MANAGER
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.payments.models import Payment
-from app.payments.money_out_models import CreditTransferBatch, Refund
-from app.payments.refunds import (
+from app.payments.outgoing.models import CreditTransferBatch, Refund
+from app.payments.outgoing.refunds import (
     approve_refund,
     export_refunds,
     propose_from_credit_balances,
     propose_refund,
     refundable,
 )
-from app.payments.sepa_xml import PAIN_001
+from app.payments.outgoing.sepa_xml import PAIN_001
 from app.payments.services import book_payment
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice, make_staff_user

@@ -19,10 +19,11 @@ from werkzeug.wrappers import Request, Response
 
 from app.core.plugins import get_plugin, plugin_config
 from app.extensions import db
-from app.payments import online
 from app.payments.models import Payment
-from app.payments.online import CheckoutRequest, ProviderError
-from app.payments.online_models import OnlineCheckout
+from app.payments.online import checkouts
+from app.payments.online import provider as providers
+from app.payments.online.models import OnlineCheckout
+from app.payments.online.provider import CheckoutRequest, ProviderError
 from tests.helpers import make_customer, make_invoice, money
 
 API_KEY = "test_dHar4XY7LxsDOtmnkVtjNVWXLSlXsM"
@@ -143,7 +144,7 @@ def _request(**changes) -> CheckoutRequest:
 
 
 def test_create_and_fetch_speak_mollies_api(mollie):
-    name, provider = online.preferred_provider()
+    name, provider = providers.preferred_provider()
     assert name == "psp_mollie"
     created = provider.create_checkout(_request())
     sent = mollie.received[-1]
@@ -162,9 +163,9 @@ def test_create_and_fetch_speak_mollies_api(mollie):
 
 
 def test_wrong_key_timeouts_and_server_errors_are_provider_errors(mollie, monkeypatch):
-    _name, provider = online.preferred_provider()
+    _name, provider = providers.preferred_provider()
     monkeypatch.setenv("CREDITDESK_PLUGIN_PSP_MOLLIE_API_KEY", "test_wrong")
-    wrong = online.provider_named("psp_mollie")
+    wrong = providers.provider_named("psp_mollie")
     with pytest.raises(ProviderError) as raised:
         wrong.create_checkout(_request())
     assert raised.value.kind == "refused" and "401" in raised.value.detail
@@ -189,14 +190,14 @@ def test_without_api_key_mollie_offers_nothing(app, fake_mollie, monkeypatch):
     plugin_config(get_plugin("psp_mollie")).enabled = True
     plugin_config(get_plugin("psp_demo")).enabled = False
     db.session.commit()
-    assert online.available_providers() == []
+    assert providers.available_providers() == []
 
 
 def test_webhook_fetches_the_truth_and_books_once(mollie, client):
     customer = make_customer(language="fr")
     invoice = make_invoice(customer, total="42.00", due_in_days=-3)
     with client.application.test_request_context():
-        checkout = online.start_checkout(
+        checkout = checkouts.start_checkout(
             customer, [(invoice, Decimal("42.00"))], description="Facture", language="fr",
             return_url_for=lambda i: f"http://127.0.0.1/portal/payments/{i}/return",
             webhook_url_for=lambda n: f"http://127.0.0.1/portal/payments/webhook/{n}")
@@ -227,7 +228,7 @@ def test_webhook_when_mollie_is_down_asks_for_a_retry(mollie, client):
     customer = make_customer()
     invoice = make_invoice(customer, total="9.99", due_in_days=-3)
     with client.application.test_request_context():
-        checkout = online.start_checkout(
+        checkout = checkouts.start_checkout(
             customer, [(invoice, Decimal("9.99"))], description="x", language="en",
             return_url_for=lambda i: "http://127.0.0.1/r", webhook_url_for=lambda n: None)
         db.session.commit()

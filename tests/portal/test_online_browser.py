@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.online_models import OnlineCheckout
+from app.payments.online.models import OnlineCheckout
 from tests.browser_support import chromium, needs_chromium
 from tests.helpers import make_customer, make_invoice
 from tests.plugins.test_psp_mollie import fake_mollie, mollie  # noqa: F401  (fixtures)

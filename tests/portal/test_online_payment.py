@@ -12,7 +12,7 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
 from app.payments.models import Payment
-from app.payments.online_models import OnlineCheckout
+from app.payments.online.models import OnlineCheckout
 from app.requests.models import Dispute
 from tests.helpers import csrf_for, make_customer, make_invoice, money
 from tests.plugins.test_psp_mollie import fake_mollie, mollie  # noqa: F401  (fixtures)
@@ -200,7 +200,7 @@ def test_mollie_down_gives_a_clear_message_and_books_nothing(portal_client, moll
     # The customer reads the provider-down message in French (the wording of the catalogue).
     from markupsafe import escape
 
-    from app.payments.online import ProviderError, customer_message
+    from app.payments.online.provider import ProviderError, customer_message
     with force_locale("fr"):
         expected = customer_message(ProviderError("unavailable"))
     assert "Nothing was charged" not in expected

@@ -60,7 +60,7 @@ def _other_customers_records():
     mandate = Mandate(customer_id=other.id, reference="MD-OTHER")
     db.session.add_all([attachment, deferral, dispute, contact, address, account, mandate])
     db.session.commit()
-    from app.payments.online_models import OnlineCheckout
+    from app.payments.online.models import OnlineCheckout
 
     checkout = OnlineCheckout(customer_id=other.id, provider="psp_demo",
                               provider_id="demo_00000000000000aa", amount=Decimal("777.77"),

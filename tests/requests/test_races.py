@@ -20,7 +20,7 @@ from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
-from app.payments.money_out_models import Refund
+from app.payments.outgoing.models import Refund
 from app.payments.services import book_payment
 from app.portal.auth import reset_rate_limits
 from app.requests import disputes, refund_requests

@@ -15,14 +15,14 @@ from app.core.models import utcnow
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.money_out_models import (
+from app.payments.online.models import OnlineCheckout
+from app.payments.outgoing.models import (
     CollectionBatch,
     CollectionItem,
     CreditTransferBatch,
     Refund,
     WriteOff,
 )
-from app.payments.online_models import OnlineCheckout
 from app.retention import purge
 from app.retention.categories import ANONYMISED_NAME
 from app.retention.models import LegalHold

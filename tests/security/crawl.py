@@ -48,8 +48,8 @@ def seed_dataset(app: Flask) -> dict:
     )
     from app.invoices.models import CreditNote, Invoice
     from app.notifications.models import Message, MessageTemplate, PrintBatch
-    from app.payments.models import BankStatement, StatementLine
-    from app.payments.money_out_models import CollectionBatch, CreditTransferBatch
+    from app.payments.incoming.models import BankStatement, StatementLine
+    from app.payments.outgoing.models import CollectionBatch, CreditTransferBatch
     from app.retention.models import (
         AuditEvent,
         LegalHold,
@@ -254,14 +254,10 @@ def _first_id(model, column="id"):
 def _argument(rule, argument: str, views: dict):
     from app.customers.models import Customer
     from app.invoices.models import CreditNote, Invoice
-    from app.payments.models import Allocation, BankStatement, Payment, StatementLine
-    from app.payments.money_out_models import (
-        CollectionBatch,
-        CreditTransferBatch,
-        Refund,
-        WriteOff,
-    )
-    from app.payments.online_models import OnlineCheckout
+    from app.payments.incoming.models import BankStatement, StatementLine
+    from app.payments.models import Allocation, Payment
+    from app.payments.online.models import OnlineCheckout
+    from app.payments.outgoing.models import CollectionBatch, CreditTransferBatch, Refund, WriteOff
     from app.requests.models import Attachment, CustomerRequest, Dispute, PaymentPlan
     from app.retention.models import RetentionRun
 

@@ -27,7 +27,7 @@ from app.core.roles import ADMIN, AR_CLERK, CREDIT_MANAGER, STAFF_ROLES
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import CreditNote, Invoice
-from app.payments.money_out_models import WriteOff
+from app.payments.outgoing.models import WriteOff
 from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice
 from tests.security.money_support import (

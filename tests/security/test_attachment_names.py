@@ -127,7 +127,7 @@ def test_an_older_row_with_a_dangerous_name_or_type_is_still_served_inert(signed
 
 
 def test_bank_statement_file_names_are_cleaned(app):
-    from app.payments.importing import import_statement
+    from app.payments.incoming.importing import import_statement
 
     report = import_statement(b"not a statement", "..\\..\\camt\u202elmx.html\r\n")
     assert report.file_name == "camtlmx.html"

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.models import Allocation, BankStatement, Payment, StatementLine
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.models import Allocation, Payment
 from tests.helpers import make_customer, make_invoice
 
 # The published samples live beside the repository (shared/samples/bank-statements), in CI too.

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.payments.models import Allocation, StatementLine
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation
 from app.retention.models import AuditEvent
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import csrf_token

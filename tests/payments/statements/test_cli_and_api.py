@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.payments.cli import import_statement_command
-from app.payments.models import BankStatement
+from app.payments.incoming.cli import import_statement_command
+from app.payments.incoming.models import BankStatement
 from tests.api.support import ApiClient, jwt_for
 from tests.payments.statements.builders import Entry, Tx, camt053
 from tests.payments.statements.conftest import SAMPLES, count, fresh, sample, state

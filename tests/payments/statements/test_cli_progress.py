@@ -5,7 +5,7 @@ from __future__ import annotations
 import click._termui_impl
 import pytest
 
-from app.payments.cli import import_statement_command
+from app.payments.incoming.cli import import_statement_command
 from tests.payments.statements.builders import Entry, Tx, camt053
 
 ENTRIES = 120

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notifications.models import Message
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, InstallmentPayment, Payment, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation, InstallmentPayment, Payment
 from app.payments.references import format_ogm, make_ogm
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import Deferral, Installment, PaymentPlan

@@ -16,8 +16,9 @@ from app.core.crypto import FERNET_PREFIX, iban_hash
 from app.core.settings import set_setting
 from app.customers.models import BankAccount
 from app.extensions import db
-from app.payments.importing import import_statement
-from app.payments.models import BankStatement, Payment, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.models import Payment
 from tests.helpers import csrf_token
 from tests.payments.statements.builders import Entry, Tx, camt053
 from tests.payments.statements.conftest import fresh

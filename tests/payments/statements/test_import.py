@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, BankStatement, Payment, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.models import Allocation, Payment
 from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda
 from tests.payments.statements.conftest import count, fresh, state
 
@@ -100,7 +101,7 @@ def test_a_small_chunk_size_gives_the_same_result(customer, invoices):
 
 def test_an_invoice_changed_during_the_import_is_not_overwritten(invoices):
     from app.invoices.models import Invoice
-    from app.payments.bulk import InvoiceChanged, load_invoice_rows, update_invoices
+    from app.payments.incoming.bulk import InvoiceChanged, load_invoice_rows, update_invoices
 
     (row,) = load_invoice_rows(Invoice.id == invoices[0].id, lock=False)
     # Meanwhile a person books 21.00 on it...

@@ -7,8 +7,12 @@ from decimal import Decimal as D
 
 import pytest
 
+from app.payments.incoming.statements import (
+    StatementFileError,
+    detect_format,
+    parse_statement_file,
+)
 from app.payments.references import make_ogm, make_rf
-from app.payments.statements import StatementFileError, detect_format, parse_statement_file
 from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda
 
 OGM = make_ogm(1234567890)  # 123456789002

@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from app.customers.models import Mandate
 from app.extensions import db
-from app.payments.importing import import_statement
-from app.payments.models import Allocation, Payment, StatementLine
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation, Payment
 from app.payments.services import returned_payments
 from app.requests.models import Deferral
 from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.payments.importing import import_statement
-from app.payments.statements import StatementFileError, parse_statement_file
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.statements import StatementFileError, parse_statement_file
 from tests.payments.statements.builders import Entry, Tx, camt053
 from tests.payments.statements.conftest import state
 

@@ -7,9 +7,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.payments.importing import import_statement
-from app.payments.models import StatementLine
-from app.payments.statements import StatementFileError, parse_statement_file
+from app.payments.incoming.importing import import_statement
+from app.payments.incoming.models import StatementLine
+from app.payments.incoming.statements import StatementFileError, parse_statement_file
 from tests.payments.statements.conftest import count, sample, state
 
 

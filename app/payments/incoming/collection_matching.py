@@ -1,7 +1,7 @@
 """Recognising our own direct-debit collections on a bank statement (a rule of the Matcher).
 
 A collection comes back as money in either per transaction, with the end-to-end id we wrote
-in the pain.008 file (app.payments.direct_debit), or as one batch booking for the whole
+in the pain.008 file (app.payments.outgoing.direct_debit), or as one batch booking for the whole
 payment information block, with its PmtInfId in the entry's references or free text. Either
 names exactly the invoices collected, so the proposal is as sure as a structured reference;
 an amount that differs from what was collected leaves it to a person.
@@ -17,7 +17,7 @@ from app.core.models import ZERO
 from app.core.sets import where_in
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.money_out_models import CollectionBatch, CollectionItem
+from app.payments.outgoing.models import CollectionBatch, CollectionItem
 
 COLLECTION_E2E = "collection_end_to_end"
 COLLECTION_BATCH = "collection_batch"
@@ -27,7 +27,7 @@ DOUBTFUL = Decimal("0.60")
 
 def collection_proposals(matcher, facts: dict) -> dict:
     """{index: Proposal} for the lines (``facts``: index -> matching._Facts) that are ours."""
-    from app.payments.matching import Proposal, tokens_in
+    from app.payments.incoming.matching import Proposal, tokens_in
 
     e2e_ids = {f.line.end_to_end_id for f in facts.values() if f.line.end_to_end_id}
     tokens = {i: set(f.tokens) | set(tokens_in(f.line.bank_reference)) for i, f in facts.items()}

@@ -25,14 +25,14 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
-from app.payments.references import InvalidReference, normalise_ogm
-from app.payments.statements.camt053 import FREE_TEXT_SEPARATOR
-from app.payments.statements.model import (
+from app.payments.incoming.statements.camt053 import FREE_TEXT_SEPARATOR
+from app.payments.incoming.statements.model import (
     ParsedEntry,
     ParsedFile,
     ParsedStatement,
     StatementFileError,
 )
+from app.payments.references import InvalidReference, normalise_ogm
 
 FORMAT = "coda2"
 # Types of R-transaction (record 2.2, position 113).

@@ -4,7 +4,7 @@
     flask payments propose-refunds
     flask payments export-refunds --out FILE
 
-Same rules as the back office (app.payments.direct_debit, app.payments.refunds). A refused
+Same rules as the back office (app.payments.outgoing.direct_debit, app.payments.outgoing.refunds). A refused
 run prints the reason to stderr and exits with code 1.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _fail(error: ValidationError) -> None:
               help="Also write each batch's pain.008 file into this folder.")
 def collect_direct_debits(collection_date, export_dir: Path | None) -> None:
     """Prepare the direct-debit batches of a collection date and tell the customers."""
-    from app.payments.direct_debit import export_batch, prepare_collection
+    from app.payments.outgoing.direct_debit import export_batch, prepare_collection
 
     wanted: date | None = collection_date.date() if collection_date else None
     try:
@@ -62,7 +62,7 @@ def collect_direct_debits(collection_date, export_dir: Path | None) -> None:
 @payments.command("propose-refunds")
 def propose_refunds() -> None:
     """Propose a refund for every customer with a credit balance."""
-    from app.payments.refunds import propose_from_credit_balances
+    from app.payments.outgoing.refunds import propose_from_credit_balances
 
     made = propose_from_credit_balances()
     db.session.commit()
@@ -74,7 +74,7 @@ def propose_refunds() -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_refunds(out: Path) -> None:
     """Write the pain.001 file of the approved refunds that may be paid."""
-    from app.payments.refunds import export_refunds as export
+    from app.payments.outgoing.refunds import export_refunds as export
 
     result = export()
     db.session.commit()

@@ -10,14 +10,14 @@ same file can simply be imported again).
 - Entries already imported from another file (overlapping statements) are recognised by their
   key (account, bank or entry reference, booking date, amount; the content when the bank gives
   no reference) and skipped: nothing is booked twice.
-- Money in: matched (app.payments.matching), booked through book_payment when the confidence is
+- Money in: matched (app.payments.incoming.matching), booked through book_payment when the confidence is
   high enough; every such line gets a Payment, unmatched ones with no customer yet, and wait in
   the queue. Returns and reversals: the payment they take back is reversed (reverse_payment).
   Money out (our own payments) is stored and ignored.
 
 Lines are processed in chunks (5,000): each chunk's lookups are a few set-wise queries, its
 bookings go through the same rules on row objects and are written in a few statements
-(app.payments.bulk: COPY on PostgreSQL), and what it loaded leaves the session, so a
+(app.payments.incoming.bulk: COPY on PostgreSQL), and what it loaded leaves the session, so a
 100,000-entry file runs in bounded memory and time. Returns and payments of plan instalments
 take the ORM path once the chunk is written. Thank-you messages are queued in the import's
 transaction, or, for a file with more payments than ``payments.inline_messages_max``, by a job
@@ -45,13 +45,14 @@ from app.core.models import ZERO
 from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
 from app.extensions import db
-from app.payments.bulk import BulkLedger, InvoiceChanged, LineRow
 from app.payments.consequences import Consequences, _notifier, _safely
-from app.payments.matching import Matcher, Proposal
-from app.payments.models import BankStatement, Payment, StatementLine
+from app.payments.incoming.bulk import BulkLedger, InvoiceChanged, LineRow
+from app.payments.incoming.matching import Matcher, Proposal
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.incoming.statements import ParsedEntry, StatementFileError, parse_statement_file
+from app.payments.models import Payment
 from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
-from app.payments.statements import ParsedEntry, StatementFileError, parse_statement_file
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]

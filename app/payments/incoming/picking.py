@@ -36,8 +36,9 @@ from app.customers.models import Customer
 from app.customers.services import customer_ids_by_iban_hash
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.matching import tokens_in
-from app.payments.models import Payment, StatementLine
+from app.payments.incoming.matching import tokens_in
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Payment
 from app.payments.references import find_references, is_valid_ogm, normalise_ogm
 from app.payments.services import manual_match
 
@@ -368,7 +369,7 @@ def picks_from_form(form) -> tuple[int | None, list[Pick]]:
 # --- the other ways staff place a line: a suggestion accepted, invoice numbers typed ----------
 
 def accept_suggestion(line: StatementLine, proposal, user) -> Payment:
-    """Book a line as one of the rules' suggestions (app.payments.matching.Proposal) proposes:
+    """Book a line as one of the rules' suggestions (app.payments.incoming.matching.Proposal) proposes:
     its plan instalments, its invoices, then the customer's other open invoices oldest first.
     The line is locked: accepted once however many people click. Caller commits."""
     lock_rows(StatementLine, [line.id])

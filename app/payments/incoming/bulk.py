@@ -27,7 +27,8 @@ from app.core.crypto import EncryptedString, encrypt, iban_hash
 from app.core.models import utcnow
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.models import Allocation, Payment, StatementLine
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Allocation, Payment
 
 
 @dataclass(slots=True, eq=False)

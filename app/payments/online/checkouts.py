@@ -1,16 +1,7 @@
-"""Paying online through a payment-provider plugin (kind "payment_provider").
+"""Paying online: a checkout through a payment-provider plugin, and booking what it paid.
 
-A provider plugin's factory returns an object with this interface (see ``PaymentProvider``):
-
-- ``is_configured()``: whether it can take payments here (API key set, ...);
-- ``create_checkout(CheckoutRequest) -> ProviderCheckout``: the provider's payment id and the
-  address of its hosted checkout, where we send the customer;
-- ``fetch(provider_id) -> ProviderPayment``: the provider's current truth about a payment;
-- ``webhook_payment_id(form) -> str | None``: which payment a webhook call is about. A webhook
-  body is never trusted for anything else: the status is always fetched back from the provider.
-
-Failures talking to the provider raise ``ProviderError(kind)``; the customer gets a translated
-message for its kind and nothing is booked.
+The provider contract (what a plugin implements, which providers are available) is
+app.payments.online.provider.
 
 A checkout confirmed as paid becomes one Payment (method "online", external_id = the provider's
 id, so a repeated webhook or a return page opened twice books nothing twice), allocated to the
@@ -22,16 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core import plugins
 from app.core.models import ZERO, utcnow
 from app.core.time import BUSINESS_TZ, business_today
 from app.core.validation import ValidationError
@@ -40,105 +28,19 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.consequences import Consequences
 from app.payments.models import Payment
-from app.payments.online_models import FINAL_STATUSES, OnlineCheckout
+from app.payments.online.models import FINAL_STATUSES, OnlineCheckout
+from app.payments.online.provider import (
+    CheckoutRequest,
+    ProviderError,
+    ProviderPayment,
+    customer_message,
+    preferred_provider,
+    provider_named,
+)
 from app.payments.services import allocate, book_payment
 
 log = logging.getLogger(__name__)
-KIND = "payment_provider"
 CENT = Decimal("0.01")
-
-
-# --- the plugin interface ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CheckoutRequest:
-    checkout_id: int
-    amount: Decimal
-    currency: str
-    description: str
-    customer_number: str
-    language: str                  # fr / nl / en
-    return_url: str                # where the provider sends the customer back
-    webhook_url: str | None        # where the provider reports changes (None: not reachable)
-    invoice_numbers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ProviderCheckout:
-    provider_id: str
-    checkout_url: str
-
-
-@dataclass(frozen=True)
-class ProviderPayment:
-    provider_id: str
-    status: str                    # created / paid / failed / expired / cancelled (ours)
-    provider_status: str           # the provider's own word
-    amount: Decimal | None = None
-    currency: str | None = None
-    paid_at: datetime | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-class ProviderError(Exception):
-    """Talking to the provider failed. ``kind``: timeout / unavailable / refused / not_found."""
-
-    def __init__(self, kind: str, detail: str = "") -> None:
-        super().__init__(f"{kind}: {detail}" if detail else kind)
-        self.kind = kind
-        self.detail = detail
-
-
-class PaymentProvider(Protocol):
-    def is_configured(self) -> bool: ...
-
-    def create_checkout(self, request: CheckoutRequest) -> ProviderCheckout: ...
-
-    def fetch(self, provider_id: str) -> ProviderPayment: ...
-
-    def webhook_payment_id(self, form: Mapping[str, str]) -> str | None: ...
-
-
-def customer_message(error: ProviderError) -> str:
-    """What the customer reads when the provider could not be used (nothing was charged)."""
-    if error.kind == "timeout":
-        return _("The payment service did not answer in time. Nothing was charged: please try "
-                 "again in a few minutes, or pay by bank transfer.")
-    return _("Online payment is not available right now. Nothing was charged: please try again "
-             "later, or pay by bank transfer.")
-
-
-# --- which providers ----------------------------------------------------------------------------
-
-def available_providers() -> list[tuple[str, Any]]:
-    """(name, provider) of every enabled and configured provider, preferred (priority) first."""
-    found = []
-    for spec in sorted(plugins.enabled_plugins(KIND), key=lambda s: (s.priority, s.name)):
-        try:
-            provider = plugins.build(spec.name)
-            if provider.is_configured():
-                found.append((spec.name, provider))
-        except Exception:  # a broken plugin hides its button; it does not break the page
-            log.exception("payment provider %s could not be built", spec.name)
-    return found
-
-
-def preferred_provider() -> tuple[str, Any] | None:
-    found = available_providers()
-    return found[0] if found else None
-
-
-def provider_named(name: str) -> Any | None:
-    try:
-        spec = plugins.get_plugin(name)
-    except plugins.PluginUnavailable:
-        return None
-    if spec.kind != KIND:
-        return None
-    try:
-        return plugins.build(name)
-    except plugins.PluginUnavailable:
-        return None
 
 
 # --- starting a checkout ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`flask import-statement FILE`: import a camt.053 or CODA 2 bank statement.
 
-Same rules as the admin upload and the API (app.payments.importing). The report goes to stdout;
+Same rules as the admin upload and the API (app.payments.incoming.importing). The report goes to stdout;
 a refused file prints the reason to stderr and exits with code 1, so a cron job notices.
 """
 from __future__ import annotations
@@ -13,7 +13,11 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
 from app.core.i18n import money
-from app.payments.importing import StatementImportReport, import_statement, statement_max_bytes
+from app.payments.incoming.importing import (
+    StatementImportReport,
+    import_statement,
+    statement_max_bytes,
+)
 
 
 @click.command("import-statement")

@@ -35,11 +35,11 @@ from app.customers.bank_accounts import pending_refund_account, usable_refund_ac
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
-from app.payments.approvals import audit_decision, check_approval
 from app.payments.consequences import refresh_balances
 from app.payments.models import Payment
-from app.payments.money_out_models import CreditTransferBatch, Refund
-from app.payments.sepa_xml import CreditTransaction, Party, TransferFile, transfer_xml
+from app.payments.outgoing.approvals import audit_decision, check_approval
+from app.payments.outgoing.models import CreditTransferBatch, Refund
+from app.payments.outgoing.sepa_xml import CreditTransaction, Party, TransferFile, transfer_xml
 
 register_setting("refunds.minimum_amount", Decimal("1.00"), "money",
                  _l("Smallest credit balance proposed for a refund"), "payments")

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from app.payments.statements import camt053, coda
-from app.payments.statements.detect import CAMT053, CODA, DetectedFormat, detect_format, xml_prolog
-from app.payments.statements.model import (
+from app.payments.incoming.statements import camt053, coda
+from app.payments.incoming.statements.detect import (
+    CAMT053,
+    CODA,
+    DetectedFormat,
+    detect_format,
+    xml_prolog,
+)
+from app.payments.incoming.statements.model import (
     ParsedEntry,
     ParsedFile,
     ParsedStatement,

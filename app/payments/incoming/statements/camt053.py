@@ -23,13 +23,13 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from flask_babel import gettext as _
 
-from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
-from app.payments.statements.model import (
+from app.payments.incoming.statements.model import (
     ParsedEntry,
     ParsedFile,
     ParsedStatement,
     StatementFileError,
 )
+from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
 
 NAMESPACE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.053\.001\.(\d{2}))\}Document$")
 SUPPORTED_VERSIONS = range(2, 14)

@@ -27,18 +27,15 @@ from app.core.time import BUSINESS_TZ, business_today
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.importing import import_statement, statement_max_bytes
-from app.payments.matching import NOTES, RULE_LABELS, Proposal, suggestions_for
-from app.payments.models import (
+from app.payments.incoming.importing import import_statement, statement_max_bytes
+from app.payments.incoming.matching import NOTES, RULE_LABELS, Proposal, suggestions_for
+from app.payments.incoming.models import (
     STATEMENT_LINE_KINDS,
     STATEMENT_LINE_STATUSES,
-    Allocation,
     BankStatement,
-    Payment,
     StatementLine,
 )
-from app.payments.money_out_returns import unreviewed_returns
-from app.payments.picking import (
+from app.payments.incoming.picking import (
     REASONS,
     accept_suggestion,
     candidates_for_line,
@@ -48,6 +45,8 @@ from app.payments.picking import (
     payment_of_line,
     picks_from_form,
 )
+from app.payments.models import Allocation, Payment
+from app.payments.outgoing.returns import unreviewed_returns
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.services import apply_credit, undo_allocation
 

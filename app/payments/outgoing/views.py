@@ -1,6 +1,6 @@
 """Back office screens for money going out or given up: direct-debit batches, refunds, credit
-notes and write-offs. Thin: every change goes through app.payments.direct_debit,
-app.payments.refunds and app.invoices.adjustments; approval limits are app.payments.approvals.
+notes and write-offs. Thin: every change goes through app.payments.outgoing.direct_debit,
+app.payments.outgoing.refunds and app.invoices.adjustments; approval limits are app.payments.outgoing.approvals.
 
 Permissions (app.core.roles): pages are "list", files "download" (read-only roles may see and
 download); preparing, proposing, approving, rejecting, exporting are their own permissions,
@@ -28,9 +28,9 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices import adjustments
 from app.invoices.models import CreditNote, Invoice
-from app.payments import direct_debit, refunds
-from app.payments.approvals import approval_limit
-from app.payments.money_out_models import (
+from app.payments.outgoing import direct_debit, refunds
+from app.payments.outgoing.approvals import approval_limit
+from app.payments.outgoing.models import (
     COLLECTION_BATCH_STATUSES,
     REFUND_SOURCES,
     REFUND_STATUSES,

@@ -2,7 +2,7 @@
 
 Rules, in order (the first that finds something decides; later ones only add suggestions):
 0. a direct-debit collection of ours: the end-to-end id or payment information id written in
-   the pain.008 file (app.payments.collection_matching) -> the invoices collected;
+   the pain.008 file (app.payments.incoming.collection_matching) -> the invoices collected;
 1. structured reference (OGM or RF) in the structured field, or typed into the free text
    (+++, ***, spaces, slashes) -> invoice, or plan instalment;
 2. invoice number in the free text (or in a reference that is not an OGM/RF);
@@ -38,8 +38,9 @@ from app.core.sets import where_in
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.bulk import InvoiceRow, invoice_columns
-from app.payments.models import Payment, StatementLine
+from app.payments.incoming.bulk import InvoiceRow, invoice_columns
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Payment
 from app.payments.references import InvalidReference, find_references, normalise_ogm, normalise_rf
 from app.requests.models import Installment, PaymentPlan
 
@@ -148,7 +149,7 @@ class Matcher:
     def __init__(self, *, lock: bool = False, rows: bool = False):
         # On PostgreSQL the import locks the invoices it reads, so a person allocating to the
         # same invoice meanwhile cannot lose an update (they wait for each other).
-        # rows=True: invoices as app.payments.bulk.InvoiceRow (the statement import's fast
+        # rows=True: invoices as app.payments.incoming.bulk.InvoiceRow (the statement import's fast
         # path), one object per invoice whatever rule found it; otherwise ORM objects. Rows are
         # not locked: their write checks that nothing changed meanwhile (bulk.update_invoices).
         self.rows = rows
@@ -174,7 +175,7 @@ class Matcher:
                   result: dict[int, list[Proposal]]) -> None:
         facts = {i: _facts(line) for i, line in lines}
         # Rule 0: our own direct-debit collections (end-to-end id or PmtInfId we wrote).
-        from app.payments.collection_matching import collection_proposals
+        from app.payments.incoming.collection_matching import collection_proposals
 
         for i, proposal in collection_proposals(self, facts).items():
             result[i].append(proposal)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Select, func, select
 
 from app.extensions import db
-from app.payments.models import StatementLine
+from app.payments.incoming.models import StatementLine
 
 
 def unreviewed_returns_query() -> Select:

@@ -15,7 +15,7 @@
   ``direct_debit.prenotification_days`` (14) days ahead, through the outbox, once per
   transaction (idempotency key); a collection date closer than that is refused.
 - Settlement: the bank statement carries our end-to-end id (per transaction) or the payment
-  information id (a batch booking); app.payments.collection_matching turns either into a
+  information id (a batch booking); app.payments.incoming.collection_matching turns either into a
   proposal that the normal statement import books (app.payments.services.book_payment).
 """
 from __future__ import annotations
@@ -42,15 +42,15 @@ from app.customers.models import Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.consequences import _safely
-from app.payments.money_out_models import CollectionBatch, CollectionItem
-from app.payments.references import format_ogm
-from app.payments.sepa_xml import (
+from app.payments.outgoing.models import CollectionBatch, CollectionItem
+from app.payments.outgoing.sepa_xml import (
     DebitTransaction,
     DirectDebitFile,
     Party,
     direct_debit_xml,
     iter_text,
 )
+from app.payments.references import format_ogm
 
 log = logging.getLogger(__name__)
 
