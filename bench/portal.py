@@ -76,7 +76,7 @@ def bare_app():
     from app import models  # noqa: F401  (the whole metadata, as in the real app)
     from app.customers.models import Customer
     from app.extensions import db
-    from app.portal import services
+    from app.portal import account_statement, invoice_list, overview
     from config import Config
 
     app = Flask("bare")
@@ -88,13 +88,13 @@ def bare_app():
     def page(page: str, customer_id: int):
         customer = db.session.get(Customer, customer_id)
         if page == "dashboard":
-            board = services.dashboard(customer)
+            board = overview.dashboard(customer)
             return jsonify(balance=str(board.balance_due), overdue=str(board.overdue_amount))
         if page == "invoices":
-            filters, _errors = services.parse_filters({})
-            found = services.invoice_page(customer_id, filters)
+            filters, _errors = invoice_list.parse_filters({})
+            found = invoice_list.invoice_page(customer_id, filters)
             return jsonify(invoices=[s.invoice.number for s in found.rows], total=found.total)
-        found = services.statement(customer)
+        found = account_statement.statement(customer)
         return jsonify(lines=len(found.lines), closing=str(found.closing_balance))
 
     return app

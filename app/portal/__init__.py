@@ -2,7 +2,8 @@
 
 ``register_portal(app)`` is called from create_app(). The portal never shows staff screens and
 signs customers in with its own session key (see auth.py); every query goes through
-services.py, filtered by the signed-in customer.
+the read models (invoice_states.py, overview.py, invoice_list.py, invoice_detail.py,
+bank_transfer.py, account_statement.py), filtered by the signed-in customer.
 """
 from __future__ import annotations
 

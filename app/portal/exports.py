@@ -1,6 +1,6 @@
 """The account statement as a PDF (reportlab) and as CSV, in the portal's current language.
 
-Both are built from services.statement(), the same figures the statement page shows.
+Both are built from account_statement.statement(), the same figures the statement page shows.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.core.i18n import current_language, day, money
 from app.core.settings import company_details
 from app.core.spreadsheets import csv_writer
 from app.invoices.pdf import INK, MUTED, RULE, SHADE, P
-from app.portal.services import Statement
+from app.portal.account_statement import Statement
 
 
 def kind_label(kind: str) -> str:

@@ -20,7 +20,7 @@ from app.core.validation import ValidationError
 from app.extensions import db
 from app.payments import epc
 from app.payments.references import format_ogm
-from app.portal import bp, services
+from app.portal import bp, invoice_states
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 from app.requests import attachments, deferrals, disputes, plans
@@ -33,9 +33,9 @@ class ActionForm(FlaskForm):
     which give the same translated messages to the portal, the admin and the API."""
 
 
-def _eligible(customer_id: int) -> list[services.InvoiceState]:
+def _eligible(customer_id: int) -> list[invoice_states.InvoiceState]:
     """Open invoices a deferral or plan can be about: not in a plan, something to pay."""
-    return [s for s in services.open_invoice_states(customer_id)
+    return [s for s in invoice_states.open_invoice_states(customer_id)
             if not s.in_plan and s.payable > 0]
 
 
@@ -49,8 +49,8 @@ def _chosen_ids(values: list[str]) -> list[int]:
     return [i for i in ids if 0 < i <= 2147483647]
 
 
-def _my_invoice_state(invoice_id: int) -> services.InvoiceState:
-    state = services.invoice_state(current_customer().id, invoice_id)
+def _my_invoice_state(invoice_id: int) -> invoice_states.InvoiceState:
+    state = invoice_states.invoice_state(current_customer().id, invoice_id)
     if state is None or not state.is_open:
         abort(404)
     return state
@@ -58,7 +58,7 @@ def _my_invoice_state(invoice_id: int) -> services.InvoiceState:
 
 # --- deferral ---------------------------------------------------------------------------------
 
-def _deferral_page(states: list[services.InvoiceState], single: services.InvoiceState | None):
+def _deferral_page(states: list[invoice_states.InvoiceState], single: invoice_states.InvoiceState | None):
     form = ActionForm()
     errors: dict[str, list[str]] = {}
     chosen = [single.invoice.id] if single else _chosen_ids(request.args.getlist("invoice"))

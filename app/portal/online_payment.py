@@ -1,6 +1,6 @@
 """Pay online through a payment-provider plugin: checkout, return, webhook.
 
-The amounts are the pay pages' own (services.pay_invoice / pay_overdue: open amounts less what
+The amounts are the pay pages' own (bank_transfer.pay_invoice / pay_overdue: open amounts less what
 is disputed). "Pay online" creates a checkout at the preferred enabled provider and sends the
 customer to its hosted page; the provider sends the customer back to the return page, which
 fetches the provider's truth before saying paid / pending / failed, and calls the webhook,
@@ -33,7 +33,7 @@ from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments import online
-from app.portal import auth, bp, services
+from app.portal import auth, bank_transfer, bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 
@@ -66,7 +66,7 @@ def _online_button() -> dict[str, Any]:
 @login_required
 def pay_invoice_online(invoice_id: int):
     customer = current_customer()
-    found = services.pay_invoice(customer.id, invoice_id)
+    found = bank_transfer.pay_invoice(customer.id, invoice_id)
     if found is None:
         abort(404)
     state, transfer = found
@@ -79,7 +79,7 @@ def pay_invoice_online(invoice_id: int):
 @bp.route("/pay/online", methods=["POST"])
 @login_required
 def pay_overdue_online():
-    transfer = services.pay_overdue(current_customer().id)
+    transfer = bank_transfer.pay_overdue(current_customer().id)
     parts = [(s.invoice, s.payable) for s in transfer.invoices] if transfer else []
     description = _("Invoices %(numbers)s", numbers=", ".join(i.number for i, _a in parts))
     if len(description) > 200:

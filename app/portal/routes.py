@@ -1,5 +1,5 @@
-"""Portal pages. Thin: check input, call auth/services, render. Every id is looked up through
-services with the signed-in customer's id, and an id that is not theirs answers 404.
+"""Portal pages. Thin: check input, call auth or a read model, render. Every id is looked up
+through the read models with the signed-in customer's id, and an id that is not theirs answers 404.
 
 Ids in URLs are capped at the largest INTEGER the databases hold, so an absurd id is a 404 from
 routing instead of an "integer out of range" error from PostgreSQL."""
@@ -29,7 +29,16 @@ from app.core import validation as v
 from app.core.i18n import SUPPORTED_LANGUAGES, current_language
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.portal import auth, bp, exports, services
+from app.portal import (
+    account_statement,
+    auth,
+    bank_transfer,
+    bp,
+    exports,
+    invoice_detail,
+    invoice_list,
+    overview,
+)
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import (
     ConfirmLoginForm,
@@ -247,17 +256,17 @@ def _local_portal_path(target: str | None) -> str | None:
 @login_required
 def dashboard():
     customer = current_customer()
-    return render_template("portal/dashboard.html", board=services.dashboard(customer),
-                           request_label=services.request_label)
+    return render_template("portal/dashboard.html", board=overview.dashboard(customer),
+                           request_label=overview.request_label)
 
 
 @bp.route("/invoices")
 @login_required
 def invoices():
-    filters, errors = services.parse_filters(request.args)
-    page = services.invoice_page(current_customer().id, filters)
+    filters, errors = invoice_list.parse_filters(request.args)
+    page = invoice_list.invoice_page(current_customer().id, filters)
     return render_template("portal/invoices.html", page=page, errors=errors,
-                           tabs=services.INVOICE_FILTERS)
+                           tabs=invoice_list.INVOICE_FILTERS)
 
 
 def _page_args(**changes: Any) -> dict[str, Any]:
@@ -274,7 +283,7 @@ def portal_page_url(**changes: Any) -> str:
 @bp.route("/invoices/<int(max=2147483647):invoice_id>")
 @login_required
 def invoice(invoice_id: int):
-    detail = services.invoice_detail(current_customer().id, invoice_id)
+    detail = invoice_detail.invoice_detail(current_customer().id, invoice_id)
     if detail is None:
         abort(404)
     return render_template("portal/invoice.html", detail=detail, state=detail.state,
@@ -284,7 +293,7 @@ def invoice(invoice_id: int):
 @bp.route("/invoices/<int(max=2147483647):invoice_id>/pdf")
 @login_required
 def invoice_pdf(invoice_id: int):
-    found = services.get_invoice(current_customer().id, invoice_id)
+    found = invoice_detail.get_invoice(current_customer().id, invoice_id)
     if found is None:
         abort(404)
     from app.invoices.pdf import invoice_pdf_bytes
@@ -301,7 +310,7 @@ def invoice_pdf(invoice_id: int):
 @bp.route("/invoices/<int(max=2147483647):invoice_id>/pay")
 @login_required
 def pay_invoice(invoice_id: int):
-    found = services.pay_invoice(current_customer().id, invoice_id)
+    found = bank_transfer.pay_invoice(current_customer().id, invoice_id)
     if found is None:
         abort(404)
     state, transfer = found
@@ -311,7 +320,7 @@ def pay_invoice(invoice_id: int):
 @bp.route("/pay")
 @login_required
 def pay_overdue():
-    transfer = services.pay_overdue(current_customer().id)
+    transfer = bank_transfer.pay_overdue(current_customer().id)
     return render_template("portal/pay.html", state=None, transfer=transfer, overdue=True)
 
 
@@ -329,7 +338,7 @@ def _period() -> tuple[Any, Any, dict[str, list[str]]]:
 @login_required
 def statement():
     start, end, errors = _period()
-    found = services.statement(current_customer(), start, end)
+    found = account_statement.statement(current_customer(), start, end)
     return render_template("portal/statement.html", statement=found, errors=errors,
                            kind_label=exports.kind_label)
 
@@ -338,7 +347,7 @@ def statement():
 @login_required
 def statement_pdf():
     start, end, _errors = _period()
-    found = services.statement(current_customer(), start, end)
+    found = account_statement.statement(current_customer(), start, end)
     return send_file(io.BytesIO(exports.statement_pdf(found)), mimetype="application/pdf",
                      as_attachment=True, download_name=_statement_name(found, "pdf"))
 
@@ -347,12 +356,12 @@ def statement_pdf():
 @login_required
 def statement_csv():
     start, end, _errors = _period()
-    found = services.statement(current_customer(), start, end)
+    found = account_statement.statement(current_customer(), start, end)
     return send_file(io.BytesIO(exports.statement_csv(found)), mimetype="text/csv",
                      as_attachment=True, download_name=_statement_name(found, "csv"))
 
 
-def _statement_name(found: services.Statement, extension: str) -> str:
+def _statement_name(found: account_statement.Statement, extension: str) -> str:
     return f"statement-{found.customer.number}-{found.date_to.isoformat()}.{extension}"
 
 

@@ -12,7 +12,7 @@ from app.core.time import business_today
 from app.customers.models import Mandate
 from app.customers.risk import proposals_for
 from app.extensions import db
-from app.portal import services
+from app.portal import account_statement, overview
 from app.requests.models import Installment, PaymentPlan
 from tests.helpers import make_customer, make_invoice
 
@@ -40,13 +40,13 @@ def _customer_with_a_plan():
 
 def test_dashboard_after_a_plan(app, portal_client):
     customer, plan, _late = _customer_with_a_plan()
-    board = services.dashboard(customer)
+    board = overview.dashboard(customer)
     first = plan.installments[0]
     assert board.next_is_installment and board.next_installment.id == first.id
     assert board.installment_left == Decimal("300.00")
     # Overdue: the late invoice outside the plan only, as the statement's aging says.
     assert board.overdue_amount == Decimal("100.00")
-    statement = services.statement(customer)
+    statement = account_statement.statement(customer)
     overdue_in_aging = sum(amount for key, _label, amount in statement.aging if key != "current")
     assert overdue_in_aging == board.overdue_amount
     assert statement.aging_total == Decimal("1200.00")
