@@ -23,9 +23,9 @@ from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+from app.payments.incoming.models import StatementLine as BankStatementLine
 from app.payments.models import Payment
-from app.payments.models import StatementLine as BankStatementLine
-from app.payments.money_out_models import WriteOff
+from app.payments.outgoing.models import WriteOff
 from app.portal.invoice_states import CID, active_deferral_date, in_active_plan
 
 # Aging buckets: (key, label, first day overdue, last day overdue or None).

@@ -4,7 +4,7 @@ The amounts are the pay pages' own (bank_transfer.pay_invoice / pay_overdue: ope
 is disputed). "Pay online" creates a checkout at the preferred enabled provider and sends the
 customer to its hosted page; the provider sends the customer back to the return page, which
 fetches the provider's truth before saying paid / pending / failed, and calls the webhook,
-which does the same. Either one books the payment, once (app.payments.online).
+which does the same. Either one books the payment, once (app.payments.online.checkouts).
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from app.core.i18n import current_language
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments import online
+from app.payments.online import checkouts
+from app.payments.online import provider as providers
 from app.portal import auth, bank_transfer, bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
@@ -56,7 +57,7 @@ def _online_button() -> dict[str, Any]:
     """The "Pay online" form for the pay pages, only when a provider can take payments."""
     if request.endpoint not in PAY_PAGES:
         return {}
-    provider = online.preferred_provider()
+    provider = providers.preferred_provider()
     return {"online_form": PayOnlineForm() if provider else None}
 
 
@@ -92,7 +93,7 @@ def _start(parts: list[tuple[Invoice, Decimal]], description: str, back: str):
         return csrf_refused()
     base = auth.base_url()
     try:
-        checkout = online.start_checkout(
+        checkout = checkouts.start_checkout(
             current_customer(), parts, description=description, language=current_language(),
             return_url_for=lambda checkout_id: base + url_for("portal.online_return",
                                                               checkout_id=checkout_id),
@@ -115,7 +116,7 @@ def online_go(checkout_id: int):
     """On to the provider's page. Not a redirect from the POST: browsers apply the pay page's
     CSP "form-action 'self'" to redirects after a form, which would block the provider's host;
     a plain navigation (Refresh header, or the link) is not a form submission."""
-    checkout = online.customer_checkout(current_customer().id, checkout_id)
+    checkout = checkouts.customer_checkout(current_customer().id, checkout_id)
     if checkout is None:
         abort(404)
     if checkout.status != "created" or not checkout.checkout_url:
@@ -130,15 +131,15 @@ def online_go(checkout_id: int):
 @bp.route("/payments/<int(max=2147483647):checkout_id>/return")
 @login_required
 def online_return(checkout_id: int):
-    checkout = online.customer_checkout(current_customer().id, checkout_id)
+    checkout = checkouts.customer_checkout(current_customer().id, checkout_id)
     if checkout is None:
         abort(404)
     unreachable = False
     if checkout.status == "created":
         try:
-            online.refresh(checkout)
+            checkouts.refresh(checkout)
             db.session.commit()
-        except online.ProviderError as error:
+        except providers.ProviderError as error:
             db.session.rollback()
             log.warning("checkout %s: status not fetched: %s", checkout_id, error)
             unreachable = True
@@ -146,7 +147,7 @@ def online_return(checkout_id: int):
             db.session.rollback()
             log.exception("checkout %s: status not applied", checkout_id)
             unreachable = True
-        checkout = online.customer_checkout(current_customer().id, checkout_id)
+        checkout = checkouts.customer_checkout(current_customer().id, checkout_id)
     invoices = db.session.scalars(select(Invoice).where(
         Invoice.id.in_(checkout.invoice_ids or [0]),
         Invoice.customer_id == checkout.customer_id).order_by(Invoice.due_date, Invoice.id)).all()
@@ -164,8 +165,8 @@ def online_webhook(provider: str):
     if len(provider) > 100 or not _allow_webhook(request.remote_addr):
         return "", 429
     try:
-        online.handle_webhook(provider, request.form)
-    except online.ProviderError as error:
+        checkouts.handle_webhook(provider, request.form)
+    except providers.ProviderError as error:
         log.warning("webhook %s: provider not reachable: %s", provider, error)
         return "", 503
     except Exception:
@@ -193,8 +194,8 @@ def _allow_webhook(ip: str | None) -> bool:
 @bp.route("/demo-checkout/<int(max=2147483647):checkout_id>", methods=["GET", "POST"])
 @login_required
 def demo_checkout(checkout_id: int):
-    checkout = online.customer_checkout(current_customer().id, checkout_id)
-    provider = online.provider_named(DEMO)
+    checkout = checkouts.customer_checkout(current_customer().id, checkout_id)
+    provider = providers.provider_named(DEMO)
     if checkout is None or checkout.provider != DEMO or provider is None \
             or not provider.is_configured():
         abort(404)
@@ -208,7 +209,7 @@ def demo_checkout(checkout_id: int):
         decide(checkout, pay=bool(form.pay.data))
         db.session.commit()  # the provider's side is settled before it calls us back
         try:
-            online.handle_webhook(DEMO, {"id": checkout.provider_id})
+            checkouts.handle_webhook(DEMO, {"id": checkout.provider_id})
         except Exception:
             db.session.rollback()
             log.exception("demo checkout %s: webhook failed", checkout.id)
