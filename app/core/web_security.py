@@ -220,8 +220,9 @@ def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", policy)
     response.headers["X-Frame-Options"] = "DENY"
     # Never to another host (a sign-in token in an address must not travel); same-origin
-    # requests keep it, which Flask-WTF's HTTPS referrer check needs.
-    response.headers["Referrer-Policy"] = "same-origin"
+    # requests keep it, which Flask-WTF's HTTPS referrer check needs. A page whose own address
+    # holds a token (a pay link) sets the stricter "no-referrer" itself.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure:

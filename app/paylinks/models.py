@@ -11,7 +11,7 @@ from app.core.models import UTCDateTime, utcnow
 from app.paylinks import settings as _settings  # noqa: F401  (declares paylinks.valid_days)
 
 PURPOSES = ("pay", "due_soon", "instalment", "promise_broken", "plan_broken")
-EVENT_KINDS = ("opened", "paid_online", "deferral", "plan", "revoked")
+EVENT_KINDS = ("opened", "checkout", "paid_online", "deferral", "plan", "revoked")
 
 
 class PayLink(Model):

@@ -28,6 +28,8 @@ def register_portal(app: Flask) -> None:
         invoice_actions,  # deferral, payment plan, dispute
         my_data,  # GDPR: download my data, ask for erasure
         online_payment,  # pay online through a payment-provider plugin
+        pay_link,  # a message's pay link: pay, more time, instalments (no sign-in)
+        pay_link_online,  # pay a pay link online, "Thank you, paid"
         refund_request,  # ask for a refund of my credit
         requests_pages,  # my requests, question to the AR team, satisfaction survey
         routes,  # sign in, dashboard, invoices, pay, statement
