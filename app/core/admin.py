@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from flask import flash, request
+from flask import current_app, flash, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -410,6 +410,24 @@ def form_validator(check):
             raise FormValidationError(str(exc)) from exc
 
     return validate
+
+
+def may(permission: str, view: str) -> bool:
+    """Whether the signed-in staff member holds this permission on that view (to show a button;
+    the route itself is guarded by FAB's has_access)."""
+    return current_app.appbuilder.sm.has_access(permission, view)
+
+
+def form_problem(form) -> str:
+    """What was wrong with a submitted Flask-WTF form, as one sentence for a flash message."""
+    if "csrf_token" in form.errors:
+        return _("The form has expired or was not sent from this page. Please try again.")
+    return " ".join(str(message) for messages in form.errors.values() for message in messages)
+
+
+def error_text(error: ValidationError) -> str:
+    """A service's refusal (ValidationError) as one sentence for a flash message."""
+    return " ".join(str(message) for messages in error.errors.values() for message in messages)
 
 
 def link(url: str, text: str, css: str = "") -> Markup:

@@ -50,6 +50,7 @@ VIEW_MODULES = (
     "app.invoices.views",
     "app.invoices.pdf_views",
     "app.payments.views",
+    "app.payments.incoming.views",
     "app.payments.outgoing.views",
     "app.requests.views",
     "app.dunning.views",

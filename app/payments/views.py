@@ -1,12 +1,12 @@
-"""Back office screens for payments, their allocation to invoices, and bank statements.
+"""Back office lists of payments and their allocations to invoices (FAB model views), and the
+formatting the payment screens share (references, matching rules, payer IBAN search).
 
-The lists here (FAB model views); the statement work (import, cash screen, queue, matching by
-hand, undo) is in app.payments.incoming.views. Every change goes through
-app.payments.services.
+Bank statements, the cash screen and the matching queue are app.payments.incoming.views and
+queue_views. Every change goes through app.payments.services.
 """
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -19,15 +19,10 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
+    may,
 )
 from app.core.crypto import iban_hash
 from app.payments.incoming.matching import RULE_LABELS
-from app.payments.incoming.models import (
-    STATEMENT_LINE_KINDS,
-    STATEMENT_LINE_STATUSES,
-    BankStatement,
-    StatementLine,
-)
 from app.payments.models import PAYMENT_METHODS, PAYMENT_STATUSES, Allocation, Payment
 from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.services import (
@@ -38,16 +33,12 @@ from app.payments.services import (
 CATEGORY = "Receivables"
 
 
-def _reference(value) -> str:
+def reference_text(value) -> str:
     return format_ogm(normalise_ogm(value)) if value and is_valid_ogm(value) else (value or "")
 
 
-def _rule(value) -> str:
+def rule_label(value) -> str:
     return str(RULE_LABELS.get(value, value or ""))
-
-
-def _may(permission: str, view: str) -> bool:
-    return current_app.appbuilder.sm.has_access(permission, view)
 
 
 class FilterCounterpartyIban(BaseFilter):
@@ -63,7 +54,7 @@ class FilterCounterpartyIban(BaseFilter):
         return query.filter(self.model.iban_hash == digest)
 
 
-def _search_counterparty_iban_by_hash(view) -> None:
+def search_counterparty_iban_by_hash(view) -> None:
     """FAB's text filters would compare ciphertext: the counterparty IBAN is searched by its
     keyed hash only (as BankAccountView's IBAN)."""
     for registry in (view._filters._search_filters, view._filters._all_filters):
@@ -103,7 +94,7 @@ class PaymentView(StaffModelView):
     base_order = ("received_on", "desc")
     choice_columns = {"method": PAYMENT_METHODS, "status": PAYMENT_STATUSES}
     money_columns = ("amount", "unallocated_amount")
-    formatters_columns = {"communication": _reference}
+    formatters_columns = {"communication": reference_text}
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
     description_columns = {
@@ -117,7 +108,7 @@ class PaymentView(StaffModelView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        _search_counterparty_iban_by_hash(self)
+        search_counterparty_iban_by_hash(self)
 
     def create_from_form(self, form) -> Payment:
         customer = form.customer.data
@@ -139,7 +130,7 @@ def _reversed_or_undo(allocation) -> str | Markup:
         from app.core.admin import timestamp
 
         return timestamp(allocation.reversed_at)
-    if _may("can_match", "MatchingQueueView"):
+    if may("can_match", "MatchingQueueView"):
         return Markup('<a class="btn btn-xs btn-default" href="%s">%s</a>') % (
             url_for("MatchingQueueView.undo", allocation_id=allocation.id), _("Undo…"))
     return ""
@@ -163,86 +154,11 @@ class AllocationView(ReadOnlyModelView):
     base_order = ("created_at", "desc")
     money_columns = ("amount",)
     # undo_state is the allocation itself: shown as when it was undone, or an Undo button.
-    formatters_columns = {"rule": _rule, "undo_state": _reversed_or_undo}
-
-
-class BankStatementView(ReadOnlyModelView):
-    datamodel = SQLAInterface(BankStatement)
-    list_title = _l("Bank statements")
-    show_title = _l("Bank statement")
-    label_columns = {
-        "format": _l("Format"), "account_iban": _l("Account"), "statement_ref": _l("Statement"),
-        "from_date": _l("From"), "to_date": _l("To"), "opening_balance": _l("Opening balance"),
-        "closing_balance": _l("Closing balance"), "file_name": _l("File"),
-        "file_sha256": _l("File fingerprint (SHA-256)"), "imported_at": _l("Imported at"),
-        "line_count": _l("Lines"), "duplicate_count": _l("Already imported"),
-        "skipped_count": _l("Not booked (pending)"), "currency": _l("Currency"),
-        "sequence_number": _l("Sequence number"),
-    }
-    list_columns = ["imported_at", "account_iban", "statement_ref", "from_date", "to_date",
-                    "closing_balance", "line_count", "format"]
-    search_columns = ["account_iban", "statement_ref", "from_date", "to_date", "format",
-                      "file_name"]
-    show_columns = ["format", "account_iban", "statement_ref", "sequence_number", "from_date",
-                    "to_date", "currency", "opening_balance", "closing_balance", "line_count",
-                    "duplicate_count", "skipped_count", "file_name", "file_sha256",
-                    "imported_at"]
-    base_order = ("imported_at", "desc")
-    money_columns = ("opening_balance", "closing_balance")
-    related_view_names = ("StatementLineView",)
-
-
-class StatementLineView(ReadOnlyModelView):
-    datamodel = SQLAInterface(StatementLine)
-    list_title = _l("Statement lines")
-    show_title = _l("Statement line")
-    label_columns = {
-        "statement": _l("Statement"), "booking_date": _l("Booking date"),
-        "value_date": _l("Value date"), "amount": _l("Amount"), "currency": _l("Currency"),
-        "counterparty_name": _l("Counterparty"), "counterparty_iban": _l("Counterparty IBAN"),
-        "counterparty_bic": _l("Counterparty BIC"),
-        "structured_reference": _l("Structured communication"), "free_text": _l("Free text"),
-        "bank_reference": _l("Bank reference"), "end_to_end_id": _l("End-to-end id"),
-        "mandate_reference": _l("Mandate reference"), "is_reversal": _l("Reversal"),
-        "return_reason": _l("Return reason"), "status": _l("Status"),
-        "match_rule": _l("Matched by"), "match_confidence": _l("Confidence"),
-        "kind": _l("Kind"), "customer": _l("Customer"), "note": _l("Note"),
-        "transaction_code": _l("Bank transaction code"), "reviewed_at": _l("Reviewed at"),
-    }
-    list_columns = ["booking_date", "amount", "counterparty_name", "structured_reference",
-                    "free_text", "kind", "status"]
-    search_columns = ["booking_date", "amount", "counterparty_name", "counterparty_iban",
-                      "structured_reference", "free_text", "status", "is_reversal", "kind"]
-    show_columns = ["statement", "booking_date", "value_date", "amount", "currency", "kind",
-                    "counterparty_name", "counterparty_iban", "counterparty_bic",
-                    "structured_reference", "free_text", "bank_reference", "end_to_end_id",
-                    "mandate_reference", "transaction_code", "is_reversal", "return_reason",
-                    "status", "customer", "match_rule", "match_confidence", "note",
-                    "reviewed_at"]
-    base_order = ("booking_date", "desc")
-    choice_columns = {"status": STATEMENT_LINE_STATUSES, "kind": STATEMENT_LINE_KINDS}
-    money_columns = ("amount",)
-    formatters_columns = {"structured_reference": _reference, "match_rule": _rule}
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        _search_counterparty_iban_by_hash(self)
+    formatters_columns = {"rule": rule_label, "undo_state": _reversed_or_undo}
 
 
 def register(appbuilder: AppBuilder) -> None:
-    from app.payments.incoming.views import CashView, ImportStatementView, MatchingQueueView
-
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money",
                         category=CATEGORY, category_label=_l("Receivables"))
-    appbuilder.add_view(CashView, "Cash", label=_l("Cash"), icon="fa-eur", category=CATEGORY)
-    appbuilder.add_view(MatchingQueueView, "Payments to match", label=_l("Payments to match"),
-                        icon="fa-random", category=CATEGORY)
-    appbuilder.add_view(ImportStatementView, "ImportStatement",
-                        label=_l("Import a bank statement"), icon="fa-upload",
-                        category=CATEGORY)
     appbuilder.add_view(AllocationView, "Allocations", label=_l("Allocations"),
                         icon="fa-link", category=CATEGORY)
-    appbuilder.add_view(BankStatementView, "Bank statements", label=_l("Bank statements"),
-                        icon="fa-bank", category=CATEGORY)
-    appbuilder.add_view(StatementLineView, "Statement lines", label=_l("Statement lines"),
-                        icon="fa-list", category=CATEGORY)

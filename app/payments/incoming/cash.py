@@ -1,0 +1,94 @@
+"""The cash screen's figures: a business day's statements at a glance, and what still waits.
+
+Read only. One place for the buckets a statement line falls in (matched, suggested, unmatched,
+returns, returns still open, set aside), so the screen and its totals cannot disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.core.models import ZERO
+from app.core.time import BUSINESS_TZ
+from app.extensions import db
+from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.incoming.queue import WAITING
+from app.payments.models import Payment
+from app.payments.outgoing.returns import unreviewed_returns
+
+BUCKETS = ("matched", "suggested", "unmatched", "returns", "returns_open", "ignored")
+
+
+@dataclass
+class CashDay:
+    day: date
+    statements: list[BankStatement]
+    figures: dict[int, dict[str, list]]    # statement id -> bucket -> [count, amount]
+    totals: dict[str, list]                # bucket -> [count, amount] over the day
+    waiting: tuple[int, Decimal]           # lines waiting for a person (any day)
+    credits: tuple[int, Decimal]           # money on customers' accounts not allocated
+    returns: tuple[int, Decimal]           # returns and reversals nobody reviewed
+
+
+def cash_day(day: date) -> CashDay:
+    start, end = utc_day(day)
+    statements = list(db.session.scalars(
+        select(BankStatement).where(BankStatement.imported_at >= start,
+                                    BankStatement.imported_at < end)
+        .order_by(BankStatement.imported_at.desc())))
+    figures = line_figures([s.id for s in statements])
+    waiting = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(StatementLine.amount), 0))
+        .where(StatementLine.status.in_(WAITING))).one()
+    credits = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.unallocated_amount), 0))
+        .where(Payment.customer_id.is_not(None), Payment.unallocated_amount > 0,
+               Payment.status != "returned")).one()
+    return CashDay(day=day, statements=statements, figures=figures,
+                   totals=totals(figures.values()), waiting=tuple(waiting),
+                   credits=tuple(credits), returns=unreviewed_returns())
+
+
+def utc_day(day: date) -> tuple[datetime, datetime]:
+    """The business day (Europe/Brussels) as a UTC range: imported_at is stored in UTC."""
+    start = datetime.combine(day, time.min, BUSINESS_TZ)
+    return start, start + timedelta(days=1)
+
+
+def line_figures(statement_ids: list[int]) -> dict[int, dict[str, list]]:
+    """{statement id: {bucket: [count, amount]}} for the buckets in BUCKETS."""
+    figures: dict[int, dict[str, list]] = {
+        i: {name: [0, ZERO] for name in BUCKETS} for i in statement_ids}
+    if not statement_ids:
+        return figures
+    rows = db.session.execute(
+        select(StatementLine.statement_id, StatementLine.kind, StatementLine.status,
+               func.count(), func.coalesce(func.sum(StatementLine.amount), 0))
+        .where(StatementLine.statement_id.in_(statement_ids))
+        .group_by(StatementLine.statement_id, StatementLine.kind, StatementLine.status)).all()
+    for statement_id, kind, status, count, amount in rows:
+        bucket = bucket_of(kind, status)
+        figures[statement_id][bucket][0] += count
+        figures[statement_id][bucket][1] += Decimal(amount)
+    return figures
+
+
+def bucket_of(kind: str, status: str) -> str:
+    if kind == "return":
+        return "returns" if status == "matched" else "returns_open"
+    if kind == "debit" or status == "ignored":
+        return "ignored"
+    return status if status in ("matched", "suggested", "unmatched") else "unmatched"
+
+
+def totals(per_statement) -> dict[str, list]:
+    result: dict[str, list] = {}
+    for buckets in per_statement:
+        for name, (count, amount) in buckets.items():
+            total = result.setdefault(name, [0, ZERO])
+            total[0] += count
+            total[1] += amount
+    return result
