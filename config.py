@@ -81,6 +81,9 @@ class Config:
     JOBS_MODE = os.environ.get("JOBS_MODE", "rq" if os.environ.get("REDIS_URL") else "thread")
     INSTANCE_DIR = str(INSTANCE_PATH)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_PATH / "uploads"))
+    # Where uploaded and generated files live (app/core/storage): empty = UPLOAD_DIR on this
+    # host; file:///shared/folder or s3://bucket/prefix?endpoint=... for several hosts.
+    STORAGE_URL = os.environ.get("STORAGE_URL", "").strip()
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
     # Encryption at rest (app/core/crypto.py): comma-separated Fernet keys, the first encrypts.
     ENCRYPTION_KEYS = _instance_key("CREDITDESK_ENCRYPTION_KEY", "encryption_key", _fernet_key)

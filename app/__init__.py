@@ -47,8 +47,10 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
         appbuilder.post_init()
 
     from app import cli, jobs
+    from app.core import storage
     from app.portal import register_portal
 
+    storage.init_app(app)  # the file store STORAGE_URL names (a wrong one stops the start)
     jobs.init_app(app)
     cli.init_app(app)
     from app.core import request_guards  # ids, FAB list parameters, dates: 400/404, never 500

@@ -1,20 +1,19 @@
 """Back office: upload an ERP CSV export, look at the preview, then import it.
 
-The upload is kept under UPLOAD_DIR/imports/<random token>.csv (outside the web root, under a
-name we chose: the client's file name is never used) between the preview and the import; the
-token is the only thing the browser sends back, and it must look like one of ours.
+The upload is kept in the file store as imports/<random token>.csv (app.core.storage: outside
+the web root, shared by every host, under a name we chose: the client's file name is never
+used) between the preview and the import, which another host may serve; the token is the only
+thing the browser sends back, and it must look like one of ours.
 """
 from __future__ import annotations
 
 import re
 import secrets
-import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from flask import current_app, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -25,12 +24,14 @@ from wtforms import HiddenField
 from wtforms.validators import AnyOf, DataRequired
 
 from app.core.i18n import day, money
+from app.core.storage import StorageUnavailable, storage
 from app.imports import services
 from app.imports.columns import CUSTOMERS, INVOICES, KINDS, accepted_headers
 from app.payments.references import format_ogm
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 MAX_AGE_SECONDS = 24 * 3600  # uploads nobody imported are removed after a day
+FOLDER = "imports"
 TITLES = {CUSTOMERS: _l("Customers"), INVOICES: _l("Invoices")}
 
 
@@ -67,16 +68,19 @@ class ImportView(BaseView):
         data = form.file.data.read(limit + 1)
         if len(data) > limit:
             return self._index(_too_large_message(), status=413)
-        token = _store(data)
+        try:
+            token = _store(data)
+        except StorageUnavailable as exc:
+            return self._index(exc.message, status=503)
         return redirect(url_for(".preview", kind=kind, token=token))
 
     @expose("/preview/<kind>/<token>")
     @has_access
     def preview(self, kind: str, token: str):
-        path = _stored_path(token)
-        if kind not in KINDS or path is None:
+        data = _stored(token)
+        if kind not in KINDS or data is None:
             return self._index(_upload_not_found_message(), status=404)
-        report = services.preview(kind, path.read_bytes())
+        report = services.preview(kind, data)
         form = ConfirmImportForm(kind=kind, token=token)
         return self.render_template("imports/preview.html", report=report, form=form,
                                     title=TITLES[kind], display=display)
@@ -87,12 +91,12 @@ class ImportView(BaseView):
         form = ConfirmImportForm()
         if not form.validate_on_submit():
             return self._index(_form_problem(form), status=400)
-        kind, path = form.kind.data, _stored_path(form.token.data)
-        if path is None:
+        kind, data = form.kind.data, _stored(form.token.data)
+        if data is None:
             return self._index(_upload_not_found_message(), status=404)
-        report = services.run_import(kind, path.read_bytes())
+        report = services.run_import(kind, data)
         if report.committed:
-            path.unlink(missing_ok=True)
+            _forget(form.token.data)
         return self.render_template("imports/result.html", report=report, title=TITLES[kind],
                                     form=form, display=display)
 
@@ -106,38 +110,37 @@ class ImportView(BaseView):
         return page, status
 
 
-def _upload_dir() -> Path:
-    folder = Path(current_app.config["UPLOAD_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def _key(token: str) -> str:
+    return f"{FOLDER}/{token}.csv"
 
 
 def _store(data: bytes) -> str:
-    folder = _upload_dir()
-    _remove_old_uploads(folder)
+    _remove_old_uploads()
     token = secrets.token_hex(16)
-    path = folder / f"{token}.csv"
-    path.write_bytes(data)
-    path.chmod(0o600)
+    storage().put(_key(token), data)
     return token
 
 
-def _stored_path(token: str | None) -> Path | None:
-    """The stored upload for a token, or None when the token is not one of ours (e.g. ../)."""
+def _stored(token: str | None) -> bytes | None:
+    """The stored upload for a token, or None when the token is not one of ours (e.g. ../)
+    or its file is gone. StorageUnavailable (a 503 page) when the store cannot be reached."""
     if not token or not TOKEN.match(token):
         return None
-    path = _upload_dir() / f"{token}.csv"
-    return path if path.is_file() else None
+    return storage().get(_key(token))
 
 
-def _remove_old_uploads(folder: Path) -> None:
-    cutoff = time.time() - MAX_AGE_SECONDS
-    for old in folder.glob("*.csv"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            pass  # another process removed it first
+def _forget(token: str) -> None:
+    try:
+        storage().delete(_key(token))
+    except StorageUnavailable:  # imported already; the daily clean-up removes it later
+        pass
+
+
+def _remove_old_uploads() -> None:
+    cutoff = datetime.now(UTC) - timedelta(seconds=MAX_AGE_SECONDS)
+    for old in storage().list(f"{FOLDER}/"):
+        if old.modified < cutoff:
+            storage().delete(old.key)
 
 
 def _form_problem(form: FlaskForm) -> str:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import secrets
 import unicodedata
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import current_app
 from flask_babel import force_locale, format_decimal, format_percent
 from flask_babel import gettext as _
 from reportlab.lib import colors
@@ -41,6 +38,7 @@ from reportlab.platypus import (
 from app.core.i18n import day, language_locale, money
 from app.core.models import ZERO
 from app.core.settings import company_details
+from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import INVOICE_STATUSES, Invoice
@@ -50,7 +48,7 @@ from app.payments.references import format_ogm, format_rf
 log = logging.getLogger(__name__)
 
 MAX_ERP_PDF_BYTES = 10 * 1024 * 1024
-ERP_PDF_FOLDER = "invoices"  # under UPLOAD_DIR, which is outside the web root
+ERP_PDF_FOLDER = "invoices"  # in the file store (app.core.storage), never under the web root
 
 INK = colors.HexColor("#1f2933")
 MUTED = colors.HexColor("#616e7c")
@@ -62,35 +60,41 @@ PAID = colors.HexColor("#207a3c")
 # --- the ERP's PDF ----------------------------------------------------------------------------
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
-    """The PDF a customer gets: the ERP's uploaded file if there is one, else ours."""
-    path = erp_pdf_file(invoice)
-    if path is not None:
-        if path.is_file():
-            return path.read_bytes()
+    """The PDF a customer gets: the ERP's uploaded file if there is one, else ours.
+
+    A store that cannot be reached raises StorageUnavailable rather than drawing our PDF in
+    place of the ERP's (the invoice of record): the page says to try again, a message job
+    retries later."""
+    key = erp_pdf_key(invoice)
+    if key is not None:
+        data = storage().get(key)
+        if data is not None:
+            return data
         log.warning("invoice %s: uploaded PDF %s is missing; rendering one", invoice.id,
                     invoice.pdf_path)
     return render_invoice_pdf(invoice)
 
 
-def erp_pdf_file(invoice: Invoice) -> Path | None:
-    """Where the uploaded PDF lives, never outside the upload folder (None when there is none)."""
+def erp_pdf_key(invoice: Invoice) -> str | None:
+    """The uploaded PDF's key in the file store: invoices/<one name>, never anything else
+    (None when there is none)."""
     if not invoice.pdf_path:
         return None
-    folder = (Path(current_app.config["UPLOAD_DIR"]) / ERP_PDF_FOLDER).resolve()
-    path = (Path(current_app.config["UPLOAD_DIR"]) / invoice.pdf_path).resolve()
-    if path.parent != folder:
-        log.warning("invoice %s: pdf_path %r is outside %s; ignored", invoice.id,
-                    invoice.pdf_path, folder)
+    folder, _slash, name = invoice.pdf_path.partition("/")
+    if folder != ERP_PDF_FOLDER or not name or "/" in name or not is_key(invoice.pdf_path):
+        log.warning("invoice %s: pdf_path %r is outside %s/; ignored", invoice.id,
+                    invoice.pdf_path, ERP_PDF_FOLDER)
         return None
-    return path
+    return invoice.pdf_path
 
 
 def store_erp_pdf(invoice: Invoice, data: bytes) -> str:
-    """Keep the ERP's PDF for this invoice (the caller commits); returns the relative path.
+    """Keep the ERP's PDF for this invoice (the caller commits); returns its key.
 
     Refused with a ValidationError, and nothing written, unless the content is a complete PDF
-    (starts with %PDF-, ends with %%EOF) of at most 10 MB. The file name is generated: nothing
-    the uploader chose reaches the file system.
+    (starts with %PDF-, ends with %%EOF) of at most 10 MB; StorageUnavailable (a
+    ValidationError on "pdf") when the file store cannot take it. The file name is generated:
+    nothing the uploader chose reaches the store.
     """
     if not data:
         raise ValidationError({"pdf": _("The file is empty.")})
@@ -102,14 +106,23 @@ def store_erp_pdf(invoice: Invoice, data: bytes) -> str:
         raise ValidationError({"pdf": _("The file is not a PDF document.")})
     if invoice.id is None:
         db.session.flush()  # the file name carries the invoice id
-    folder = Path(current_app.config["UPLOAD_DIR"]) / ERP_PDF_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"invoice-{invoice.id}-{secrets.token_hex(8)}.pdf"
-    partial = folder / (name + ".part")
-    partial.write_bytes(data)
-    os.replace(partial, folder / name)  # readers never see a half-written file
-    invoice.pdf_path = f"{ERP_PDF_FOLDER}/{name}"
+    key = f"{ERP_PDF_FOLDER}/invoice-{invoice.id}-{secrets.token_hex(8)}.pdf"
+    try:
+        storage().put(key, data)  # whole or nothing: readers never see a half-written file
+    except StorageUnavailable as exc:
+        raise exc.for_field("pdf") from exc
+    invoice.pdf_path = key
     return invoice.pdf_path
+
+
+def forget_erp_pdf(key: str | None) -> None:
+    """Remove a replaced ERP PDF (after the commit); one left behind is only unused space."""
+    if key is None:
+        return
+    try:
+        storage().delete(key)
+    except StorageUnavailable as exc:
+        log.warning("could not remove the replaced PDF: %s", exc)
 
 
 # --- the drawn PDF ----------------------------------------------------------------------------

@@ -20,7 +20,13 @@ from werkzeug.routing import BuildError
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.invoices.pdf import MAX_ERP_PDF_BYTES, erp_pdf_file, invoice_pdf_bytes, store_erp_pdf
+from app.invoices.pdf import (
+    MAX_ERP_PDF_BYTES,
+    erp_pdf_key,
+    forget_erp_pdf,
+    invoice_pdf_bytes,
+    store_erp_pdf,
+)
 
 # Kept inline: a single small page. Every text arrives already translated from the handler.
 UPLOAD_PAGE = """
@@ -83,16 +89,16 @@ class InvoicePdfView(BaseView):
             # Read one byte past the limit, so a too-large file is recognised without
             # holding more of it in memory.
             data = form.pdf.data.read(MAX_ERP_PDF_BYTES + 1)
-            previous = erp_pdf_file(invoice)
+            previous = erp_pdf_key(invoice)
             try:
                 store_erp_pdf(invoice, data)
-            except ValidationError as exc:
+            except ValidationError as exc:  # not a PDF, too large, or the store is down
                 db.session.rollback()
                 form.pdf.errors = [m for messages in exc.errors.values() for m in messages]
             else:
                 db.session.commit()
-                if previous is not None:  # replaced: the old file is no longer anyone's PDF
-                    previous.unlink(missing_ok=True)
+                # Replaced: the old file is no longer anyone's PDF.
+                forget_erp_pdf(previous)
                 flash(_("The ERP's PDF is now the PDF of invoice %(number)s.",
                         number=invoice.number), "success")
                 return redirect(url_for(".upload", invoice_id=invoice.id))

@@ -6,36 +6,60 @@ paid in between must not receive it: before a batch is downloaded or closed, eve
 letter whose invoices were all settled is taken out (status "withdrawn", files removed), the
 same rule the delivery job applies to messages still in the outbox
 (app.dunning.services.reminder_is_moot).
+
+A batch's letters are files in the app's file store under ``letters/<batch name>/`` (the
+batch's ``folder``), so the worker host that printed a letter and the web host that zips the
+batch need not be the same. A batch whose folder is an absolute path — opened before the file
+store existed, or with the letter plugin's own folder set — keeps its files in that local
+folder, read and written as before.
 """
 from __future__ import annotations
 
 import io
 import logging
+import os
 import zipfile
-from pathlib import Path
 
 from app.core.spreadsheets import csv_writer
+from app.core.storage import FileStore, storage
+from app.core.storage.local import LocalStore
 from app.dunning.services import reminder_is_moot
 from app.notifications.models import PrintBatch
 
 log = logging.getLogger(__name__)
 WITHDRAWN_REASON = "every invoice it reminds was settled before the batch went to print"
+STORE_FOLDER = "letters"
+
+
+def batch_files(batch: PrintBatch) -> tuple[FileStore, str]:
+    """(store, key prefix ending in "/") holding the batch's letters."""
+    if os.path.isabs(batch.folder):
+        return LocalStore(batch.folder), ""
+    return storage(), batch.folder.rstrip("/") + "/"
+
+
+def letter_name(message_id: int) -> str:
+    return f"{message_id:08d}.pdf"
+
+
+def enclosure_prefix(message_id: int) -> str:
+    return f"{message_id:08d}-enclosure-"
 
 
 def withdraw_settled_letters(batch: PrintBatch) -> int:
     """Take the moot reminder letters out of an open batch; returns how many. Caller commits."""
     if batch.status != "open":
         return 0
-    folder = Path(batch.folder)
+    store, prefix = batch_files(batch)
     withdrawn = 0
     for message in list(batch.messages):
         if not reminder_is_moot(message.event, message.idempotency_key, message.customer_id):
             continue
         message.status, message.error = "withdrawn", WITHDRAWN_REASON
         message.sent_at, message.print_batch = None, None
-        for path in [folder / f"{message.id:08d}.pdf",
-                     *folder.glob(f"{message.id:08d}-enclosure-*.pdf")]:
-            path.unlink(missing_ok=True)
+        for found in store.list(prefix + enclosure_prefix(message.id)):
+            store.delete(found.key)
+        store.delete(prefix + letter_name(message.id))
         log.info("letter %s withdrawn from print batch %s: its invoices were settled",
                  message.id, batch.name)
         withdrawn += 1
@@ -44,20 +68,22 @@ def withdraw_settled_letters(batch: PrintBatch) -> int:
 
 def batch_zip(batch: PrintBatch) -> bytes:
     """Every letter PDF of the batch, the invoices to enclose, and a manifest for the shop."""
-    folder = Path(batch.folder)
+    store, prefix = batch_files(batch)
     buffer = io.BytesIO()
     manifest = io.StringIO()
     writer = csv_writer(manifest, delimiter=";")  # addresses are customer text
     writer.writerow(["file", "message", "customer", "language", "address"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for message in sorted(batch.messages, key=lambda m: m.id):
-            name = f"{message.id:08d}.pdf"
-            path = folder / name
-            if not path.is_file():
+            name = letter_name(message.id)
+            letter = store.get(prefix + name)
+            if letter is None:
                 continue
-            archive.write(path, name)
-            for enclosure in sorted(folder.glob(f"{message.id:08d}-enclosure-*.pdf")):
-                archive.write(enclosure, enclosure.name)
+            archive.writestr(name, letter)
+            for enclosure in store.list(prefix + enclosure_prefix(message.id)):
+                data = store.get(enclosure.key)
+                if data is not None:
+                    archive.writestr(enclosure.key[len(prefix):], data)
             writer.writerow([name, message.id, message.customer.number if message.customer
                              else "", message.language, message.recipient.replace("\n", ", ")])
         archive.writestr("manifest.csv", manifest.getvalue())

@@ -2,16 +2,18 @@
 
 Only PDF, PNG and JPEG are accepted, recognised by their first bytes (the name and the type the
 browser claims are not trusted), each at most ``self_service.dispute.max_file_mb``. They are
-stored under the app's UPLOAD_DIR (config.py; by default instance/uploads, never under a static
-folder) with a random name; the name the customer gave is only shown, cleaned (clean_file_name):
-no folder, no control or bidirectional-override characters (U+202E makes "invoice<U+202E>fdp.html"
+kept in the app's file store (app.core.storage: by default instance/uploads, never a static
+folder; an object store shared by every host when STORAGE_URL says so) under a random key and
+served only through the app's own checks. The name the customer gave is only shown, cleaned
+(clean_file_name): no folder, no control or bidirectional-override characters (U+202E makes "invoice<U+202E>fdp.html"
 read "invoicelmth.pdf"), and the extension of what the file really is, so a PDF named "x.html" is
 shown and downloaded as "x.pdf" — a browser never opens a customer's file as a page.
 """
 from __future__ import annotations
 
 import hashlib
-import os
+import io
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from flask import Response, current_app, send_file
 from flask_babel import gettext as _
 
 from app.core.file_names import clean_file_name
+from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.validation import ValidationError
 from app.requests import self_service as ss
 from app.requests.models import Attachment, CustomerRequest
@@ -30,6 +33,7 @@ SIGNATURES = ((b"%PDF-", "application/pdf", "pdf"),
               (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
               (b"\xff\xd8\xff", "image/jpeg", "jpg"))
 FIELD = "files"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,29 +106,36 @@ def check_uploads(files: list[Any]) -> list[Upload]:
     return checked
 
 
-def upload_root() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]).resolve()
-
-
 def store(req: CustomerRequest, uploads: list[Upload]) -> list[Attachment]:
-    """Write the files and add their rows (the request must have an id; the caller commits)."""
-    folder = Path("requests") / str(req.id)
-    target = upload_root() / folder
-    target.mkdir(parents=True, exist_ok=True)
-    made = []
-    for upload in uploads:
-        stored = folder / f"{uuid.uuid4().hex}.{upload.extension}"
-        path = upload_root() / stored
-        with open(path, "xb") as handle:
-            handle.write(upload.data)
-        os.chmod(path, 0o600)
-        attachment = Attachment(request_id=req.id, file_name=upload.file_name,
-                                content_type=upload.content_type, size=upload.size,
-                                sha256=hashlib.sha256(upload.data).hexdigest(),
-                                storage_path=stored.as_posix())
-        req.attachments.append(attachment)
-        made.append(attachment)
+    """Store the files and add their rows (the request must have an id; the caller commits).
+
+    All files or none: when the store fails part-way, the files already stored are removed
+    again and ValidationError (StorageUnavailable) names the failure on the files field; the
+    caller rolls back, so no row points at a missing file."""
+    made, written = [], []
+    try:
+        for upload in uploads:
+            key = f"requests/{req.id}/{uuid.uuid4().hex}.{upload.extension}"
+            storage().put(key, upload.data)
+            written.append(key)
+            attachment = Attachment(request_id=req.id, file_name=upload.file_name,
+                                    content_type=upload.content_type, size=upload.size,
+                                    sha256=hashlib.sha256(upload.data).hexdigest(),
+                                    storage_path=key)
+            req.attachments.append(attachment)
+            made.append(attachment)
+    except StorageUnavailable as exc:
+        _remove(written)
+        raise exc.for_field(FIELD) from exc
     return made
+
+
+def _remove(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            storage().delete(key)
+        except StorageUnavailable:  # unreferenced (random key, no row): harmless if it stays
+            log.warning("could not remove %s after a failed upload", key)
 
 
 # Shown in the browser (staff preview) only for these types, and only when the stored bytes
@@ -139,22 +150,22 @@ def previewable(attachment: Attachment) -> bool:
 def download(attachment: Attachment, inline: bool = False) -> Response | None:
     """The file as a download that no browser renders: Content-Disposition attachment with
     the cleaned name and the real extension, the sniffed type (application/octet-stream for
-    anything else), nosniff. None when the file is missing.
+    anything else), nosniff. None when the file is missing; StorageUnavailable (a 503 page)
+    when the store cannot be reached.
 
     ``inline``: a PNG, JPEG or PDF (checked again on the bytes served) is shown in the browser
     instead; any other file stays a download."""
-    path = path_of(attachment)
-    if path is None:
+    data = content_of(attachment)
+    if data is None:
         return None
     known = {content_type: extension for _magic, content_type, extension in SIGNATURES}
     extension = known.get(attachment.content_type)
     if inline and attachment.content_type in INLINE_TYPES:
-        with open(path, "rb") as handle:
-            found = sniff(handle.read(16))
+        found = sniff(data[:16])
         inline = found is not None and found[0] == attachment.content_type
     else:
         inline = False
-    response = send_file(path, mimetype=attachment.content_type if extension
+    response = send_file(io.BytesIO(data), mimetype=attachment.content_type if extension
                          else "application/octet-stream", as_attachment=not inline,
                          download_name=_display_name(attachment.file_name, extension or "bin"))
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -166,11 +177,16 @@ def download(attachment: Attachment, inline: bool = False) -> Response | None:
     return response
 
 
-def path_of(attachment: Attachment) -> Path | None:
-    """The file on disk, or None when it is missing or points outside the upload folder."""
-    root = upload_root()
-    path = (root / attachment.storage_path).resolve()
-    if root not in path.parents or not path.is_file():
-        return None
-    return path
+def upload_root() -> Path:
+    """The local upload folder of the embedded default (STORAGE_URL unset)."""
+    return Path(current_app.config["UPLOAD_DIR"]).resolve()
 
+
+def content_of(attachment: Attachment) -> bytes | None:
+    """The stored bytes, or None when the file is missing or its key is not one of ours
+    (a path with "..", an absolute path: never read)."""
+    if not is_key(attachment.storage_path):
+        log.warning("attachment %s: storage path %r refused", attachment.id,
+                    attachment.storage_path)
+        return None
+    return storage().get(attachment.storage_path)

@@ -36,6 +36,7 @@ from sqlalchemy import func, insert, select, update
 from app.core.models import utcnow
 from app.core.sets import one_of
 from app.core.settings import get_setting
+from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
@@ -361,27 +362,31 @@ def _summary_action(categories: dict) -> str:
 
 # --- files ------------------------------------------------------------------------------------
 
-def _resolve(path: str) -> Path | None:
-    """A stored path as a file under UPLOAD_DIR (None for anything outside it)."""
-    root = Path(current_app.config["UPLOAD_DIR"]).resolve()
-    candidate = Path(path)
-    full = (candidate if candidate.is_absolute() else root / candidate).resolve()
-    if root != full and root not in full.parents:
-        log.warning("retention: %s is outside the upload folder; not deleted", path)
+def _key(path: str) -> str | None:
+    """A stored path as a key of the file store (None for anything outside it). Rows hold
+    keys (requests/12/….pdf); a path under UPLOAD_DIR written out in full is taken as its key
+    there, anything else (.., another folder) is never deleted."""
+    candidate = path
+    if os.path.isabs(path):
+        root = Path(current_app.config["UPLOAD_DIR"]).resolve()
+        full = Path(path).resolve()
+        candidate = full.relative_to(root).as_posix() if root in full.parents else ""
+    if not is_key(candidate):
+        log.warning("retention: %s is outside the file store; not deleted", path)
         return None
-    return full
+    return candidate
 
 
 def delete_files(paths: Iterable[str]) -> list[str]:
     """Delete the files; returns the paths that could not be deleted (retried later)."""
     left = []
     for path in paths:
-        full = _resolve(path)
-        if full is None:
+        key = _key(path)
+        if key is None:
             continue
         try:
-            full.unlink(missing_ok=True)
-        except OSError:
+            storage().delete(key)
+        except StorageUnavailable:
             log.warning("retention: could not delete %s; retried at the next run", path)
             left.append(path)
     return left

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import io
-import os
+import re
 from pathlib import Path
 
-from flask import current_app
 from flask_babel import force_locale
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -19,13 +18,22 @@ from app.core.time import business_today
 from app.extensions import db
 from app.invoices.pdf import STYLES, _markup
 from app.notifications.models import Message, PrintBatch
+from app.notifications.print_batches import (
+    STORE_FOLDER,
+    batch_files,
+    enclosure_prefix,
+    letter_name,
+)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class LetterChannel:
     def __init__(self, settings: dict) -> None:
-        root = settings.get("folder") or os.path.join(current_app.config["INSTANCE_DIR"],
-                                                      "letters")
-        self.root = Path(root)
+        # Staff may name a local folder (an explicit choice, e.g. one the print shop's own
+        # transfer reads); otherwise letters go to the file store that every host shares.
+        folder = (settings.get("folder") or "").strip()
+        self.root = str(Path(folder).resolve()) if folder else STORE_FOLDER
 
     def is_configured(self) -> bool:
         return True
@@ -34,27 +42,21 @@ class LetterChannel:
         from plugins.email_smtp.channel import invoice_attachments
 
         batch = open_batch(self.root)
-        folder = Path(batch.folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{message.id:08d}.pdf"
-        _write(folder / name, letter_pdf(message))
+        store, prefix = batch_files(batch)
+        # Each file is stored whole or not at all; a retry overwrites the same names, so a
+        # letter is never in the batch twice.
+        store.put(prefix + letter_name(message.id), letter_pdf(message))
         for file_name, data in invoice_attachments(message):
-            _write(folder / f"{message.id:08d}-enclosure-{file_name}", data)
+            safe = _UNSAFE.sub("-", file_name).strip("-.") or "invoice.pdf"
+            store.put(prefix + enclosure_prefix(message.id) + safe, data)
         message.print_batch_id = batch.id
-        return f"print-batch:{batch.name}/{name}"
+        return f"print-batch:{batch.name}/{letter_name(message.id)}"
 
     def close(self) -> None:
         pass
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Whole file or nothing: a worker killed mid-write leaves no half letter in the batch."""
-    partial = path.with_suffix(path.suffix + ".part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
-def open_batch(root: Path) -> PrintBatch:
+def open_batch(root: str) -> PrintBatch:
     """The batch collecting letters now (a new one after staff closed the last)."""
     batch = db.session.scalar(select(PrintBatch).where(PrintBatch.status == "open")
                               .order_by(PrintBatch.id).limit(1))
@@ -63,7 +65,7 @@ def open_batch(root: Path) -> PrintBatch:
     today = business_today().isoformat()
     count = db.session.query(PrintBatch).filter(PrintBatch.name.like(f"{today}%")).count()
     name = today if count == 0 else f"{today}-{count + 1}"
-    batch = PrintBatch(name=name, status="open", folder=str(root / name))
+    batch = PrintBatch(name=name, status="open", folder=f"{root}/{name}")
     try:
         with db.session.begin_nested():
             db.session.add(batch)

@@ -8,7 +8,6 @@ import json
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -19,6 +18,7 @@ from app.extensions import db
 from app.notifications.context import preview_context
 from app.notifications.models import Message, PrintBatch
 from app.notifications.outbox import queue_message
+from app.notifications.print_batches import batch_files
 from tests.helpers import csrf_for, make_customer, make_invoice
 from tests.notifications.conftest import configure_plugin
 from tests.notifications.received import received_text
@@ -98,12 +98,14 @@ def test_paper_customer_gets_a_letter_in_a_print_batch(defaults, staff_client):
     assert "Rue Haute 12" in message.recipient
     batch = db.session.scalar(select(PrintBatch))
     assert message.print_batch_id == batch.id and batch.status == "open"
-    letter = Path(batch.folder) / f"{message.id:08d}.pdf"
-    assert letter.read_bytes().startswith(b"%PDF")
+    store, prefix = batch_files(batch)  # the shared file store, not a host's own folder
+    assert batch.folder == f"letters/{batch.name}"
+    letter = store.get(f"{prefix}{message.id:08d}.pdf")
+    assert letter.startswith(b"%PDF")
 
     from pypdf import PdfReader
 
-    text = PdfReader(letter).pages[0].extract_text()
+    text = PdfReader(io.BytesIO(letter)).pages[0].extract_text()
     assert "Albert Lambert" in text and "Rue Haute 12" in text and "Merci" in text
 
     client = staff_client("AR clerk")
@@ -159,8 +161,9 @@ def test_a_reminder_letter_paid_before_the_batch_goes_to_print_is_taken_out(defa
     payer, paid, moot = reminded("Paid Meanwhile")
     _late, _open, still_due = reminded("Still Late")
     batch = db.session.scalar(select(PrintBatch))
-    moot_pdf = Path(batch.folder) / f"{moot.id:08d}.pdf"
-    assert moot_pdf.is_file()
+    store, prefix = batch_files(batch)
+    moot_pdf = f"{prefix}{moot.id:08d}.pdf"
+    assert store.exists(moot_pdf)
     post_payment(clean_payment({"customer_number": payer.number, "amount": "45.00",
                                 "reference": paid.number, "received_on": today.isoformat()}))
     db.session.commit()
@@ -172,7 +175,7 @@ def test_a_reminder_letter_paid_before_the_batch_goes_to_print_is_taken_out(defa
     db.session.expire_all()
     moot = db.session.get(Message, moot.id)
     assert moot.status == "withdrawn" and moot.print_batch_id is None
-    assert not moot_pdf.exists()
+    assert not store.exists(moot_pdf)
     assert db.session.get(Message, still_due.id).status == "sent"
     page = client.get("/printbatchview/list/").get_data(as_text=True)
     assert "taken out of batch" in page  # the flash after the download

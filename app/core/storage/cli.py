@@ -1,0 +1,49 @@
+"""`flask storage check` and `flask storage copy-local`: for operators moving to a shared store."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from app.core.storage import StorageUnavailable, is_key, storage
+from app.core.storage.local import PARTIAL_SUFFIX
+
+storage_cli = AppGroup("storage", help="The file store (STORAGE_URL): check it, fill it.")
+
+
+@storage_cli.command("check")
+def check() -> None:
+    """Write, read back and delete a small file; exit 1 when the store cannot be used."""
+    store = storage()
+    try:
+        store.check()
+    except StorageUnavailable as exc:
+        raise click.ClickException(f"{store.describe()}: {exc}") from exc
+    click.echo(f"ok: {store.describe()}")
+
+
+@storage_cli.command("copy-local")
+@click.argument("folder", required=False,
+                type=click.Path(file_okay=False, exists=True, path_type=Path))
+def copy_local(folder: Path | None) -> None:
+    """Copy the files of a local upload folder (default: UPLOAD_DIR) into the configured store,
+    under the same keys, so that a deployment moving to STORAGE_URL keeps every file. Files the
+    store already has are left alone; running it twice copies nothing twice."""
+    from flask import current_app
+
+    source = folder or Path(current_app.config["UPLOAD_DIR"])
+    store = storage()
+    copied = kept = skipped = 0
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        key = path.relative_to(source).as_posix()
+        if path.name.endswith(PARTIAL_SUFFIX) or not is_key(key):
+            skipped += 1
+            continue
+        if store.exists(key):
+            kept += 1
+            continue
+        store.put(key, path.read_bytes())
+        copied += 1
+    click.echo(f"{copied} copied, {kept} already there, {skipped} skipped "
+               f"into {store.describe()}")
