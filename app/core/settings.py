@@ -362,13 +362,13 @@ def _url(key: str, text: str) -> str:
 
 
 def _iban(key: str, text: str) -> str:
-    from app.payments.epc import clean_iban  # the payments domain owns bank identifiers
+    from app.core.bank_identifiers import clean_iban
 
     return clean_iban(text, field=key)
 
 
 def _bic(key: str, text: str) -> str:
-    from app.payments.epc import clean_bic
+    from app.core.bank_identifiers import clean_bic
 
     return clean_bic(text, field=key)
 
@@ -435,7 +435,7 @@ def display_value(found: SettingDefinition, value: Any) -> str:
     if found.type == "bool":
         return "yes" if value else "no"
     if found.type == "iban" and value:
-        from app.payments.epc import format_iban
+        from app.core.bank_identifiers import format_iban
 
         return format_iban(str(value))
     return "" if value is None else str(value)

@@ -62,7 +62,7 @@ def pending_refund_account(customer: Customer) -> BankAccount | None:
 def clean_account(iban: str | None, bic: str | None, holder: str | None
                   ) -> tuple[str, str | None, str | None]:
     """(compact IBAN, BIC or None, holder or None); ValidationError naming the wrong fields."""
-    from app.payments.epc import clean_bic, clean_iban
+    from app.core.bank_identifiers import clean_bic, clean_iban
 
     errors: dict[str, list[str]] = {}
     compact = bic_clean = None

@@ -125,7 +125,7 @@ def message_context(decision: Decision, run_date: date, channel: str, links: dic
 
 
 def _format_iban(iban: str) -> str:
-    from app.payments.epc import format_iban
+    from app.core.bank_identifiers import format_iban
 
     return format_iban(iban) if iban else ""
 

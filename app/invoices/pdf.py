@@ -42,6 +42,7 @@ from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import INVOICE_STATUSES, Invoice
+from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm, format_rf
 
@@ -358,7 +359,7 @@ class _InvoicePdf:
     def _how_to_pay(self) -> Table:
         inv, c = self.invoice, self.company
         try:
-            iban = epc.format_iban(epc.clean_iban(c["iban"]))
+            iban = bank_identifiers.format_iban(bank_identifiers.clean_iban(c["iban"]))
         except ValidationError:
             iban = c["iban"]
         details = [

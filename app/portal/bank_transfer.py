@@ -15,6 +15,7 @@ from app.core.models import ZERO
 from app.core.settings import company_details
 from app.core.validation import ValidationError
 from app.invoices.models import Invoice
+from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm, format_rf
 from app.portal.invoice_states import InvoiceState, invoice_state, open_invoice_states
@@ -41,7 +42,7 @@ def _transfer(amount: Decimal, reference_invoice: Invoice, info: str,
     company = company_details()
     qr_uri, qr_error = None, None
     try:
-        iban = epc.clean_iban(company["iban"])
+        iban = bank_identifiers.clean_iban(company["iban"])
         reference = epc.qr_reference_for(reference_invoice, iban)
     except ValidationError:
         # A wrong IBAN in the settings: the page says so instead of failing.
@@ -58,7 +59,7 @@ def _transfer(amount: Decimal, reference_invoice: Invoice, info: str,
         except ValidationError:
             qr_error = _("The payment QR code is not available; use the details below.")
     return TransferDetails(
-        amount=amount, beneficiary=company["name"], iban=epc.format_iban(iban) if iban else "",
+        amount=amount, beneficiary=company["name"], iban=bank_identifiers.format_iban(iban) if iban else "",
         bic=company["bic"] or "",
         reference=format_ogm(reference) if kind == "ogm" else format_rf(reference),
         reference_kind=kind, qr_data_uri=qr_uri, qr_error=qr_error, invoices=invoices,

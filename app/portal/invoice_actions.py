@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.core.settings import company_details, get_setting
 from app.core.validation import ValidationError
 from app.extensions import db
+from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm
 from app.portal import bp, invoice_states
@@ -186,7 +187,7 @@ def plan(plan_id: int):
         abort(404)
     company = company_details()
     try:
-        iban = epc.format_iban(epc.clean_iban(company["iban"]))
+        iban = bank_identifiers.format_iban(bank_identifiers.clean_iban(company["iban"]))
     except ValidationError:
         iban = str(company["iban"] or "")
     rows = [{"installment": i, "reference": format_ogm(i.structured_reference),
