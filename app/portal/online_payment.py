@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     abort,
@@ -191,15 +192,35 @@ def _allow_webhook(ip: str | None) -> bool:
 
 # --- the demo provider's "hosted checkout" ------------------------------------------------------
 
+def _demo_visitor_checkout(checkout_id: int):
+    """The signed-in customer's checkout, or one that the pay link open in this browser
+    started (a pay link reaches the provider's page without signing in, as with a real PSP)."""
+    from app.portal.pay_link_online import link_checkout
+
+    customer = current_customer()
+    found = checkouts.customer_checkout(customer.id, checkout_id) if customer else None
+    return found or link_checkout(checkout_id)
+
+
+def _demo_back(checkout) -> str:
+    """Where a real provider would send the customer back: the return address it was given
+    (its path on this site), else the portal's return page."""
+    back = urlsplit(str((checkout.provider_data or {}).get("return_url") or "")).path
+    if back.startswith("/portal/") and "//" not in back:
+        return back
+    return url_for("portal.online_return", checkout_id=checkout.id)
+
+
 @bp.route("/demo-checkout/<int(max=2147483647):checkout_id>", methods=["GET", "POST"])
-@login_required
 def demo_checkout(checkout_id: int):
-    checkout = checkouts.customer_checkout(current_customer().id, checkout_id)
+    checkout = _demo_visitor_checkout(checkout_id)
+    if checkout is None and current_customer() is None:
+        return redirect(url_for("portal.login"))
     provider = providers.provider_named(DEMO)
     if checkout is None or checkout.provider != DEMO or provider is None \
             or not provider.is_configured():
         abort(404)
-    back = url_for("portal.online_return", checkout_id=checkout.id)
+    back = _demo_back(checkout)
     form = DemoCheckoutForm()
     if request.method == "POST":
         if not form.validate_on_submit():

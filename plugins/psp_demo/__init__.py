@@ -55,7 +55,8 @@ class DemoProvider:
         if checkout is None:
             raise ProviderError("refused", "unknown checkout")
         checkout.provider_data = {"status": "open", "amount": f"{request.amount:.2f}",
-                                  "currency": request.currency}
+                                  "currency": request.currency, "method": request.method,
+                                  "return_url": request.return_url}
         return ProviderCheckout(provider_id=f"demo_{secrets.token_hex(8)}",
                                 checkout_url=url_for("portal.demo_checkout",
                                                      checkout_id=request.checkout_id))

@@ -80,8 +80,8 @@ class MolliePayments:
         # Mollie refuses a webhook it cannot reach (localhost): then the return page confirms.
         if request.webhook_url and _public(request.webhook_url):
             payload["webhookUrl"] = request.webhook_url
-        if self.method:
-            payload["method"] = self.method
+        if request.method or self.method:  # the customer's choice, else the configured one
+            payload["method"] = request.method or self.method
         body = self._call("POST", "/v2/payments", json=payload)
         provider_id = str(body.get("id") or "")
         checkout = ((body.get("_links") or {}).get("checkout") or {}).get("href")

@@ -8,6 +8,7 @@ from flask import g
 
 from app.core.settings import set_setting
 from app.extensions import db
+from tests.portal.conftest import portal_client, templates  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

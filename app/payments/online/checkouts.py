@@ -47,7 +47,8 @@ CENT = Decimal("0.01")
 
 def start_checkout(customer: Customer, parts: Sequence[tuple[Invoice, Decimal]], *,
                    description: str, return_url_for, webhook_url_for, language: str,
-                   provider: tuple[str, Any] | None = None) -> OnlineCheckout:
+                   provider: tuple[str, Any] | None = None,
+                   method: str | None = None) -> OnlineCheckout:
     """Create the checkout at the provider for ``parts`` (invoice, amount to pay on it).
 
     ``return_url_for(checkout_id)`` / ``webhook_url_for(provider_name)`` build our addresses.
@@ -74,7 +75,7 @@ def start_checkout(customer: Customer, parts: Sequence[tuple[Invoice, Decimal]],
         checkout_id=checkout.id, amount=total, currency="EUR", description=description[:200],
         customer_number=customer.number, language=language,
         return_url=return_url_for(checkout.id), webhook_url=webhook_url_for(name),
-        invoice_numbers=tuple(invoice.number for invoice, _amount in parts))
+        invoice_numbers=tuple(invoice.number for invoice, _amount in parts), method=method)
     try:
         created = instance.create_checkout(request)
     except ProviderError as error:

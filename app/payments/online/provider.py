@@ -42,6 +42,9 @@ class CheckoutRequest:
     return_url: str                # where the provider sends the customer back
     webhook_url: str | None        # where the provider reports changes (None: not reachable)
     invoice_numbers: tuple[str, ...] = ()
+    # The payment method the customer chose (Mollie's codes: bancontact, ideal, creditcard):
+    # the provider's page opens on it. None: the provider offers its own choice.
+    method: str | None = None
 
 
 @dataclass(frozen=True)
