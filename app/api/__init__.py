@@ -29,6 +29,9 @@ def register(appbuilder: AppBuilder) -> None:
     _serve_openapi_spec(appbuilder)
     install_jwt_error_handlers(appbuilder.sm.jwt_manager)
     install_json_http_errors(current_app)
+    from app.api.customer import register as register_customer_api
+
+    register_customer_api(current_app)  # /api/customer/v1: customers' own software
 
 
 def _serve_openapi_spec(appbuilder: AppBuilder) -> None:

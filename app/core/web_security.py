@@ -45,6 +45,8 @@ csrf = CSRFProtect()
 
 # Authenticated by something else than the session cookie (see the module docstring).
 CSRF_EXEMPT_ENDPOINTS = frozenset({"SecurityApi.login", "portal.online_webhook"})
+# The customer API (app/api/customer) reads only its Authorization header, never a cookie.
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"customer_api"})
 
 # FAB's CRUD endpoints that change data; FAB also answers them on GET (with a refusal when
 # CSRFProtect is installed): here GET gets a plain 405, before FAB's view runs.
@@ -123,7 +125,7 @@ def _check_csrf() -> None:
         return
     if request.endpoint is None:
         return  # no route: the 404/405 follows, no view runs
-    if request.endpoint in CSRF_EXEMPT_ENDPOINTS:
+    if request.endpoint in CSRF_EXEMPT_ENDPOINTS or request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
         return
     if is_api_request() and (_bearer() or not current_user.is_authenticated):
         return  # authenticated by the token, or not at all (FAB's protect() answers 401)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 _PENDING = "creditdesk_outbox_pending"
 _PENDING_KEYS = "creditdesk_outbox_pending_keys"
 _CACHE = "creditdesk_outbox_cache"
+# Sent by queue_message for every event (sender: the customer), so that another domain can
+# add its own outbox rows in the same transaction without the senders knowing it (e.g. the
+# customers' webhooks, app/customer_api/webhooks.py). Keyword arguments: event, context,
+# idempotency_key.
+message_queued = Namespace().signal("creditdesk.message_queued")
 
 
 class NoRecipient(ValueError):
@@ -159,6 +165,8 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
             session.add(message)
             _remember(session, message)
             messages.append(message)
+        message_queued.send(customer, event=event, context=full_context,
+                            idempotency_key=idempotency_key)
         return messages
 
 

@@ -25,6 +25,7 @@ def register_portal(app: Flask) -> None:
     # Each module attaches its pages to bp; one module per area of the portal.
     from app.portal import (  # noqa: F401
         account,  # my details, refund account, direct debit mandate, preferences
+        connected_apps,  # API keys, webhooks and calendar feed for the customer's software
         invoice_actions,  # deferral, payment plan, dispute
         my_data,  # GDPR: download my data, ask for erasure
         online_payment,  # pay online through a payment-provider plugin

@@ -4,6 +4,10 @@ The receiver checks ``X-CreditDesk-Signature: sha256=<hex>``, the HMAC-SHA256 of
 ``<X-CreditDesk-Timestamp>.<body>`` with the shared secret (environment variable
 CREDITDESK_PLUGIN_WEBHOOK_SECRET, never stored in the database), and folds repeated deliveries
 with the ``Idempotency-Key`` header.
+
+The same plugin delivers the customers' own webhooks (app/customer_api/webhooks.py): a message
+whose recipient is ``endpoint:<id>`` goes to that customer endpoint, signed the Standard
+Webhooks way with the endpoint's secret, whatever the staff address above (which may be unset).
 """
 from __future__ import annotations
 
@@ -40,9 +44,14 @@ class Webhook:
         self._session = requests.Session()
 
     def is_configured(self) -> bool:
-        return bool(self.url and self.secret)
+        # Customers' endpoints need no staff address: the plugin is usable once enabled.
+        return True
 
     def send(self, message) -> str:
+        if message.recipient.startswith("endpoint:"):
+            return self._send_to_customer_endpoint(message)
+        if not (self.url and self.secret):
+            raise TransientError("the staff webhook address or secret is not configured")
         body = json.dumps(payload(message), sort_keys=True, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json",
@@ -60,6 +69,16 @@ class Webhook:
         if response.status_code >= 300:
             raise PermanentError(f"webhook refused the message: HTTP {response.status_code}")
         return response.headers.get("X-Request-Id") or f"webhook:{message.idempotency_key}"
+
+    def _send_to_customer_endpoint(self, message) -> str:
+        from app.customer_api import webhooks
+
+        try:
+            return webhooks.deliver(message, self._session, self.timeout)
+        except webhooks.EndpointGone as exc:
+            raise PermanentError(str(exc)) from exc
+        except webhooks.DeliveryFailed as exc:
+            raise TransientError(str(exc)) from exc
 
     def close(self) -> None:
         self._session.close()
