@@ -57,6 +57,9 @@ SCHEDULE: list[ScheduledJob] = [
 # Jobs the scheduler enqueues on every tick (about every 30 s), not once a day: the outbox
 # sweep delivers messages whose delivery job was lost or whose worker was killed mid-send.
 FREQUENT: list[str] = ["app.notifications.jobs.deliver_due_messages"]
+# Approved credit notes of business customers get their Peppol e-invoice (built, validated, sent).
+FREQUENT.append("app.einvoicing.jobs.issue_credit_note_documents")
+FREQUENT.append("app.einvoicing.jobs.refresh_access_point_statuses")
 # A new refund bank account becomes usable as soon as its cool-off has passed.
 FREQUENT.append("app.customers.bank_accounts.activate_cooled_off_accounts")
 

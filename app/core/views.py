@@ -49,6 +49,7 @@ VIEW_MODULES = (
     "app.core.workqueues",
     "app.invoices.views",
     "app.invoices.pdf_views",
+    "app.einvoicing.views",
     "app.payments.views",
     "app.payments.incoming.views",
     "app.payments.outgoing.views",

@@ -25,7 +25,9 @@ from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 
 CUSTOMER_KINDS = {"person": _l("Person"), "company": _l("Company")}
 LANGUAGES = {"fr": _l("French"), "nl": _l("Dutch"), "en": _l("English")}
-DELIVERY_CHANNELS = {"email": _l("E-mail"), "paper": _l("Paper")}
+# "peppol": a business customer whose documents go over Peppol (app.einvoicing); its
+# messages and reminders still go by e-mail.
+DELIVERY_CHANNELS = {"email": _l("E-mail"), "paper": _l("Paper"), "peppol": _l("Peppol e-invoice")}
 PAYMENT_METHODS = {"transfer": _l("Bank transfer"), "direct_debit": _l("Direct debit")}
 LEGAL_STATUSES = {
     "none": _l("None"),

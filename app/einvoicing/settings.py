@@ -23,3 +23,9 @@ register_setting("einvoicing.paid_hold_days", 10, "days",
                          "invoice response PD), no reminder is sent for it during these days "
                          "while the bank line arrives."),
                  maximum=90)
+register_setting("einvoicing.delivery_channel", "peppol", "choice",
+                 _l("How e-invoices leave"), "einvoicing", group="company",
+                 choices=(("peppol", _l("Through the Peppol access point plugin")),
+                          ("export", _l("Into the export folder, for our own ERP to send"))),
+                 help=_l("Customers whose preferred channel is Peppol always get theirs through "
+                         "the access point."))

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.models import UTCDateTime, utcnow
 
 CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "letter": _l("Letter"),
-            "webhook": _l("Webhook")}
+            "webhook": _l("Webhook"),
+            # e-invoices (app.einvoicing): a Peppol access point, or a folder the ERP sends from
+            "peppol": _l("Peppol"), "export": _l("E-invoice export folder")}
 MESSAGE_STATUSES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                     "failed": _l("Failed"),
                     # a reminder whose invoices were all paid before it could be sent

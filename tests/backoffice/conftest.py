@@ -10,6 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 from app.core.models import PluginConfig, Setting, utcnow
 from app.customers.models import Address, BankAccount, Contact, Contract, Mandate
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun, ReferenceRate
+from app.einvoicing.models import CustomerPeppol, EDocument
 from app.extensions import db
 from app.invoices.models import CreditNote, InvoiceLine
 from app.notifications.models import Message, MessageTemplate, PrintBatch
@@ -87,6 +88,9 @@ def sample_data():
         Setting(key="request_sla_hours", value=48, category="requests",
                 description="Hours to answer a request"),
         PluginConfig(name="smtp", kind="channel", enabled=True, settings={"host": "localhost"}),
+        CustomerPeppol(customer=customer, endpoint_scheme="0208", endpoint_id="0403170701"),
+        EDocument(direction="out", doc_type="credit_note", number="CN-1", sender="",
+                  customer=customer, status="held", failed_rules=["BR-CO-16"], findings=[]),
         RetentionRule(category="invoices", period_months=120, legal_basis="Accounting law"),
         LegalHold(customer=customer, reason="Court case"),
         RetentionRun(status="done", counts={"deleted": 0}, tombstones=[

@@ -1,0 +1,124 @@
+"""Back office: e-documents (held ones with their failed rule ids) and customers' Peppol ids."""
+from __future__ import annotations
+
+from flask import flash, redirect, request
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.core.admin import ReadOnlyModelView, StaffModelView, form_validator, refuse
+from app.einvoicing import services
+from app.einvoicing.identifiers import Endpoint, IdentifierError, check_endpoint
+from app.einvoicing.models import (
+    DIRECTIONS,
+    E_DOCUMENT_STATUSES,
+    E_DOCUMENT_TYPES,
+    CustomerPeppol,
+    EDocument,
+)
+
+CATEGORY = "Receivables"
+
+
+class EDocumentView(ReadOnlyModelView):
+    datamodel = SQLAInterface(EDocument)
+    list_title = _l("E-invoices (Peppol)")
+    show_title = _l("E-invoice")
+    label_columns = {"direction": _l("Direction"), "doc_type": _l("Document"),
+                     "number": _l("Number"), "customer": _l("Customer"),
+                     "status": _l("Status"), "failed_rules_text": _l("Failed rules"),
+                     "failed_rules": _l("Failed rules"), "findings": _l("Validation findings"),
+                     "note": _l("Note"), "channel": _l("Channel"),
+                     "ap_message_id": _l("Access point message id"),
+                     "ap_status": _l("Access point status"), "sent_at": _l("Sent at"),
+                     "credit_note": _l("Credit note"), "invoice": _l("Invoice"),
+                     "sender": _l("Sender"), "created_at": _l("Created at"),
+                     "updated_at": _l("Updated at")}
+    list_columns = ["number", "doc_type", "direction", "customer", "status", "failed_rules_text",
+                    "channel", "ap_message_id", "ap_status", "updated_at"]
+    search_columns = ["number", "status", "direction", "doc_type"]
+    show_columns = ["number", "doc_type", "direction", "sender", "customer", "credit_note",
+                    "invoice", "status", "failed_rules_text", "note", "findings", "channel",
+                    "ap_message_id", "ap_status", "sent_at", "created_at", "updated_at"]
+    base_order = ("updated_at", "desc")
+    choice_columns = {"status": E_DOCUMENT_STATUSES, "doc_type": E_DOCUMENT_TYPES,
+                      "direction": DIRECTIONS}
+
+    @action("validate_again", _l("Build and validate again"), icon="fa-refresh",
+            multiple=True, single=True)
+    def validate_again(self, items):
+        items = items if isinstance(items, list) else [items]
+        outcome = services.rebuild(items)
+        flash(_("%(ready)s ready, %(held)s held.", ready=outcome["ready"], held=outcome["held"]),
+              "info")
+        return redirect(request.referrer or self.get_redirect())
+
+    @action("send", _l("Send"), icon="fa-paper-plane", multiple=True, single=True)
+    def send(self, items):
+        items = items if isinstance(items, list) else [items]
+        outcome = services.send(items)
+        for message in outcome["refused"]:
+            flash(message, "warning")
+        if outcome["queued"]:
+            flash(_("%(n)s e-invoice(s) handed to the delivery channel.", n=outcome["queued"]),
+                  "success")
+        return redirect(request.referrer or self.get_redirect())
+
+
+def _check_scheme(value: str) -> None:
+    if not value.strip().isdigit() or len(value.strip()) != 4:
+        raise ValueError(_("A scheme is a 4-digit code, e.g. 0208 or 9925."))
+
+
+class CustomerPeppolView(StaffModelView):
+    datamodel = SQLAInterface(CustomerPeppol)
+    list_title = _l("Peppol addresses")
+    show_title = _l("Peppol address")
+    add_title = _l("Add a Peppol address")
+    edit_title = _l("Edit Peppol address")
+    label_columns = {"customer": _l("Customer"), "endpoint_scheme": _l("Scheme (EAS code)"),
+                     "endpoint_id": _l("Peppol identifier"),
+                     "buyer_reference": _l("Buyer reference"),
+                     "reachable": _l("Reachable on Peppol"),
+                     "reachable_checked_at": _l("Checked at")}
+    description_columns = {
+        "endpoint_scheme": _l("0208: Belgian enterprise number; 9925 BE, 9944 NL, 9957 FR VAT. "
+                              "Empty: derived from the customer's VAT number."),
+        "buyer_reference": _l("What the buyer wants quoted; empty: the customer number.")}
+    list_columns = ["customer", "endpoint_scheme", "endpoint_id", "buyer_reference", "reachable",
+                    "reachable_checked_at"]
+    search_columns = ["endpoint_id", "buyer_reference"]
+    add_columns = edit_columns = ["customer", "endpoint_scheme", "endpoint_id", "buyer_reference"]
+    show_columns = list_columns
+    validators_columns = {"endpoint_scheme": [form_validator(_check_scheme)]}
+
+    def pre_add(self, item: CustomerPeppol) -> None:
+        self._clean(item)
+
+    def pre_update(self, item: CustomerPeppol) -> None:
+        self._clean(item)
+
+    @staticmethod
+    def _clean(item: CustomerPeppol) -> None:
+        if item.customer is None and item.customer_id is None:
+            refuse(_("Choose a customer."))
+        item.endpoint_scheme = (item.endpoint_scheme or "").strip() or None
+        item.endpoint_id = (item.endpoint_id or "").strip() or None
+        if bool(item.endpoint_scheme) != bool(item.endpoint_id):
+            refuse(_("Enter both the scheme and the identifier, or neither."))
+        if item.endpoint_scheme:
+            try:
+                check_endpoint(Endpoint(item.endpoint_scheme, item.endpoint_id))
+            except IdentifierError:
+                refuse(_("The Peppol identifier %(endpoint)s is not valid.",
+                         endpoint=f"{item.endpoint_scheme}:{item.endpoint_id}"))
+        item.reachable, item.reachable_checked_at = None, None  # a new address: ask again
+
+
+def register(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view(EDocumentView, "E-invoices", label=_l("E-invoices (Peppol)"),
+                        icon="fa-exchange", category=CATEGORY)
+    appbuilder.add_view(CustomerPeppolView, "Peppol addresses", label=_l("Peppol addresses"),
+                        icon="fa-address-card", category=CATEGORY)
