@@ -34,7 +34,7 @@ STORE_FOLDER = "letters"
 def batch_files(batch: PrintBatch) -> tuple[FileStore, str]:
     """(store, key prefix ending in "/") holding the batch's letters."""
     if os.path.isabs(batch.folder):
-        return LocalStore(batch.folder), ""
+        return LocalStore(batch.folder, file_mode=None), ""  # as letters were written there
     return storage(), batch.folder.rstrip("/") + "/"
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from flask import current_app
 
 from app.core.spreadsheets import csv_writer
+from app.core.storage import storage
+from app.core.storage.local import LocalStore
 
 COLUMNS = (
     "case_id", "handed_over_on", "creditor_name", "creditor_enterprise_number",
@@ -19,25 +20,34 @@ COLUMNS = (
     "open_amount", "claimed_amount", "fees", "structured_reference", "reminders",
 )
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+STORE_FOLDER = "collection/"
 
 
 class CsvExport:
+    """Where the files go: the folder staff set (the drop folder an SFTP job reads); without
+    one, instance/collection on the embedded default (as before the file store), or the file
+    store's collection/ folder when STORAGE_URL names a store every host shares (the transfer
+    job then reads it there, e.g. with `rclone` or `aws s3 sync`)."""
+
     def __init__(self, settings: dict[str, Any]):
         configured = (settings.get("directory") or "").strip()
-        self.directory = Path(configured) if configured else \
-            Path(current_app.instance_path) / "collection"
+        if configured or not current_app.config.get("STORAGE_URL"):
+            self.store = LocalStore(configured or Path(current_app.instance_path) / "collection",
+                                    file_mode=None)  # the transfer job may run as another user
+            self.prefix = ""
+        else:
+            self.store, self.prefix = storage(), STORE_FOLDER
         self.delimiter = (settings.get("delimiter") or ";")[:1]
 
-    def path_for(self, case_id: str) -> Path:
-        return self.directory / f"{_SAFE.sub('_', case_id)}.csv"
+    def name_for(self, case_id: str) -> str:
+        return f"{_SAFE.sub('_', case_id)}.csv"
 
     def hand_over(self, case: dict[str, Any]) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.path_for(case["case_id"])
-        temporary = target.with_suffix(".csv.part")
-        temporary.write_text(render(case, self.delimiter), encoding="utf-8")
-        os.replace(temporary, target)  # atomic: the upload job never sees half a file
-        return target.name
+        # Stored whole or not at all (a temporary name, then renamed; one PUT in a store): the
+        # upload job never sees half a file. The same case again replaces the same file.
+        name = self.name_for(case["case_id"])
+        self.store.put(self.prefix + name, render(case, self.delimiter).encode("utf-8"))
+        return name
 
 
 def render(case: dict[str, Any], delimiter: str = ";") -> str:

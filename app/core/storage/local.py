@@ -12,8 +12,12 @@ PARTIAL_SUFFIX = ".part"  # files being written; never listed, never read
 
 
 class LocalStore:
-    def __init__(self, root: str | os.PathLike):
+    """``file_mode``: the files' permissions (0600 by default: customers' files, read by the
+    app's user only); None keeps the umask's, for a drop folder another program reads."""
+
+    def __init__(self, root: str | os.PathLike, file_mode: int | None = 0o600):
         self.root = Path(root)
+        self.file_mode = file_mode
         try:  # a fresh install has no upload folder yet; a folder that cannot be made is
             self.root.mkdir(parents=True, exist_ok=True)  # reported by the first operation
         except OSError:
@@ -33,7 +37,8 @@ class LocalStore:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(partial, 0o600)  # customers' files: readable by the app's user only
+            if self.file_mode is not None:
+                os.chmod(partial, self.file_mode)
             os.replace(partial, path)
         except OSError as exc:
             try:
