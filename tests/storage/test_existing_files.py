@@ -74,6 +74,16 @@ def test_copy_local_moves_existing_uploads_into_the_object_store(app, object_sto
     assert again.exit_code == 0 and " 0 copied" in f" {again.output}"
 
 
+def test_storage_init_makes_the_bucket_once(app, object_store, store_in):
+    runner = app.test_cli_runner()
+    store_in(f"s3://creditdesk-new-bucket/files?endpoint={object_store.endpoint}"
+             "&region=eu-west-1")
+    first = runner.invoke(args=["storage", "init"])
+    assert first.exit_code == 0 and first.output.startswith("made and checked"), first.output
+    again = runner.invoke(args=["storage", "init"])
+    assert again.exit_code == 0 and again.output.startswith("ok: object store"), again.output
+
+
 def test_storage_check_says_ok_or_fails(app, object_store, store_in):
     runner = app.test_cli_runner()
     store_in(object_store.url())

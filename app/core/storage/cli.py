@@ -1,4 +1,4 @@
-"""`flask storage check` and `flask storage copy-local`: for operators moving to a shared store."""
+"""`flask storage init | check | copy-local`: for operators setting up or moving to a shared store."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +21,19 @@ def check() -> None:
     except StorageUnavailable as exc:
         raise click.ClickException(f"{store.describe()}: {exc}") from exc
     click.echo(f"ok: {store.describe()}")
+
+
+@storage_cli.command("init")
+def init() -> None:
+    """First deploy: make the object store's bucket if it is missing, then check the store.
+    Safe to run on every deploy (nothing is made twice)."""
+    store = storage()
+    try:
+        made = getattr(store, "create_bucket", lambda: False)()
+        store.check()
+    except StorageUnavailable as exc:
+        raise click.ClickException(f"{store.describe()}: {exc}") from exc
+    click.echo(f"{'made and checked' if made else 'ok'}: {store.describe()}")
 
 
 @storage_cli.command("copy-local")

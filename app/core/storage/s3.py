@@ -117,6 +117,25 @@ class S3Store:
             raise self._failed("list", prefix, exc) from exc
         return sorted(found, key=lambda f: f.key)
 
+    def create_bucket(self) -> bool:
+        """Make the bucket unless it exists (first deploy); True when it was made."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return False
+            except ClientError as exc:
+                if _code(exc) not in MISSING_CODES | {"NoSuchBucket"}:
+                    raise
+            region = self.client.meta.region_name
+            options = ({} if region == "us-east-1" else
+                       {"CreateBucketConfiguration": {"LocationConstraint": region}})
+            self.client.create_bucket(Bucket=self.bucket, **options)
+            return True
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failed("create bucket", self.bucket, exc) from exc
+
     def check(self) -> None:
         key = posixpath.join("healthcheck", secrets.token_hex(8))
         self.put(key, b"ok")
