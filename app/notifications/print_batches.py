@@ -88,3 +88,28 @@ def batch_zip(batch: PrintBatch) -> bytes:
                              else "", message.language, message.recipient.replace("\n", ", ")])
         archive.writestr("manifest.csv", manifest.getvalue())
     return buffer.getvalue()
+
+
+def move_local_batches_into_store() -> int:
+    """Print batches still in a local folder of this host (opened before the file store, the
+    plugin's default folder): their letters copied into the store under letters/<name>/ and
+    the batch pointed there, so that every host writes and reads it. Returns how many.
+    A batch whose folder is not on this host is left as it is. Commits per batch."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+
+    moved = 0
+    for batch in db.session.scalars(select(PrintBatch).order_by(PrintBatch.id)):
+        if not os.path.isabs(batch.folder) or not os.path.isdir(batch.folder):
+            continue
+        old, _none = batch_files(batch)
+        prefix = f"{STORE_FOLDER}/{batch.name}/"
+        for found in old.list(""):
+            data = old.get(found.key)
+            if data is not None:
+                storage().put(prefix + found.key, data)
+        batch.folder = prefix.rstrip("/")
+        db.session.commit()
+        moved += 1
+    return moved

@@ -74,6 +74,29 @@ def test_copy_local_moves_existing_uploads_into_the_object_store(app, object_sto
     assert again.exit_code == 0 and " 0 copied" in f" {again.output}"
 
 
+def test_copy_local_moves_an_old_print_batch_folder_into_the_store(app, object_store, store_in,
+                                                                   tmp_path):
+    customer = make_customer(name="Letter Before The Move", delivery_channel="paper")
+    folder = tmp_path / "instance" / "letters" / "2025-02-01"
+    batch = PrintBatch(name="2025-02-01", status="open", folder=str(folder))
+    message = Message(customer=customer, channel="letter", recipient="Rue 1", language="nl",
+                      event="payment_received", body_text="x", status="sent",
+                      idempotency_key="moved-letter", print_batch=batch)
+    db.session.add_all([batch, message])
+    db.session.commit()
+    folder.mkdir(parents=True)
+    (folder / f"{message.id:08d}.pdf").write_bytes(PDF)
+
+    store_in(object_store.url())
+    moved = app.test_cli_runner().invoke(args=["storage", "copy-local"])
+    assert "1 print batch(es) moved" in moved.output, moved.output
+    db.session.expire_all()
+    batch = db.session.get(PrintBatch, batch.id)
+    assert batch.folder == "letters/2025-02-01"
+    assert storage().get(f"letters/2025-02-01/{message.id:08d}.pdf") == PDF
+    assert zipfile.ZipFile(io.BytesIO(batch_zip(batch))).read(f"{message.id:08d}.pdf") == PDF
+
+
 def test_storage_init_makes_the_bucket_once(app, object_store, store_in):
     runner = app.test_cli_runner()
     store_in(f"s3://creditdesk-new-bucket/files?endpoint={object_store.endpoint}"

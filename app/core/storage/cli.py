@@ -42,7 +42,8 @@ def init() -> None:
 def copy_local(folder: Path | None) -> None:
     """Copy the files of a local upload folder (default: UPLOAD_DIR) into the configured store,
     under the same keys, so that a deployment moving to STORAGE_URL keeps every file. Files the
-    store already has are left alone; running it twice copies nothing twice."""
+    store already has are left alone; running it twice copies nothing twice. Print batches in a
+    local folder of this host are moved into the store too (letters/<batch>/)."""
     from flask import current_app
 
     source = folder or Path(current_app.config["UPLOAD_DIR"])
@@ -60,3 +61,6 @@ def copy_local(folder: Path | None) -> None:
         copied += 1
     click.echo(f"{copied} copied, {kept} already there, {skipped} skipped "
                f"into {store.describe()}")
+    from app.notifications.print_batches import move_local_batches_into_store
+
+    click.echo(f"{move_local_batches_into_store()} print batch(es) moved from local folders")
