@@ -289,6 +289,7 @@ def deliver(message, http: requests.Session | None = None, timeout: float = 10.0
 def _record_attempt(endpoint: WebhookEndpoint, message, status_code: int | None,
                     error: str | None, duration: int) -> None:
     now = utcnow()
+    switched = 0
     with db.engine.begin() as connection:
         connection.execute(insert(WebhookAttempt).values(
             endpoint_id=endpoint.id, message_id=message.id, event=message.event,
@@ -309,10 +310,9 @@ def _record_attempt(endpoint: WebhookEndpoint, message, status_code: int | None,
                 .values(enabled=False, disabled_at=now,
                         disabled_reason=f"{failures} failed deliveries in a row "
                                         f"(last: {error})"[:300])).rowcount
-            if switched:
-                log.warning("webhook endpoint %s switched off after %s failures",
-                            endpoint.id, failures)
-                _tell_customer_disabled(endpoint.id)
+    if switched:  # told once the log's own transaction is over (SQLite: one writer)
+        log.warning("webhook endpoint %s switched off", endpoint.id)
+        _tell_customer_disabled(endpoint.id)
 
 
 def _tell_customer_disabled(endpoint_id: int) -> None:
