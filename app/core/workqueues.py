@@ -109,7 +109,7 @@ def _unmatched_payments(rows: bool):
 
 
 def _returns_to_review(rows: bool):
-    from app.payments.outgoing.returns import unreviewed_return_lines, unreviewed_returns
+    from app.payments.incoming.returns import unreviewed_return_lines, unreviewed_returns
 
     count, _amount = unreviewed_returns()
     listed = []

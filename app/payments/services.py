@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -24,11 +24,12 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.invoices.services import find_by_reference, open_invoices, set_open_amount
 from app.payments.consequences import Consequences
-from app.payments.incoming import settings  # noqa: F401  (declares the payment settings)
-from app.payments.incoming.models import StatementLine
 from app.payments.models import PAYMENT_METHODS, Allocation, Payment
 from app.requests.models import Installment
 from app.retention import audit as audit_trail
+
+if TYPE_CHECKING:  # statement lines are money in's (payments.incoming builds on this module)
+    from app.payments.incoming.models import StatementLine
 
 OpenInvoices = Callable[[int], Sequence[Invoice]]
 

@@ -5,6 +5,7 @@ pay, and the cash and matching screens.
     importing     one file, one transaction: parse, skip what was imported, match, book, report
     matching      the matching rules (reference, invoice number, direct debit, IBAN, amount)
     picking       matching by hand: candidates for money no rule could place, booking a pick
+    returns       returns and reversals of money in that nobody has reviewed yet
     bulk          the import's set-wise writer (same rules as app.payments.services)
     models        BankStatement, StatementLine
     views, cli    the staff screens and `flask import-statement`: input in, a service call, output

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.incoming.queue import WAITING
 from app.payments.models import Payment
-from app.payments.outgoing.returns import unreviewed_returns
+from app.payments.incoming.returns import unreviewed_returns
 
 BUCKETS = ("matched", "suggested", "unmatched", "returns", "returns_open", "ignored")
 
