@@ -10,6 +10,7 @@ A single PUT is atomic in S3: readers see the old object or the new one, never p
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import secrets
 
@@ -47,8 +48,17 @@ class S3Store:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint,
-                                                     config=config)
+        self._make = lambda: boto3.session.Session().client("s3", endpoint_url=endpoint,
+                                                            config=config)
+        self._client, self._pid = self._make(), os.getpid()
+
+    @property
+    def client(self):
+        # RQ forks a work horse per job: a child gets its own client (and connection pool)
+        # rather than sockets it shares with its parent.
+        if self._pid != os.getpid():
+            self._client, self._pid = self._make(), os.getpid()
+        return self._client
 
     def _name(self, key: str) -> str:
         check_key(key)
