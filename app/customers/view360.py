@@ -129,6 +129,18 @@ class Customer360View(BaseView):
     def deferral(self, pk: int):
         return self._act(pk, _start_deferral, _("The deferral request is recorded."))
 
+    @expose("/<int:pk>/api-keys/<int(max=2147483647):key_id>/revoke", methods=["POST"])
+    @has_access
+    @permission_name("write")
+    def revoke_api_key(self, pk: int, key_id: int):
+        from app.customer_api.keys import key_of, revoke_key
+
+        key = key_of(pk, key_id)
+        if key is None:
+            abort(404)
+        return self._act(pk, lambda _c, user, _data: revoke_key(key, f"staff {user.username}"),
+                         _("The API key is revoked."))
+
     # -- helpers -----------------------------------------------------------------------------
     def _customer(self, pk: int) -> Customer:
         customer = db.session.get(Customer, pk)
@@ -165,8 +177,19 @@ class Customer360View(BaseView):
                     "legal": LEGAL_STATUSES},
             call_directions=CALL_DIRECTIONS, call_outcomes=CALL_OUTCOMES,
             welcome=_welcome(customer), posted=request.form if errors else {},
-            plan_day=plan_day_for(customer))
+            plan_day=plan_day_for(customer), connected=_connected_apps(customer))
         return page, status
+
+
+def _connected_apps(customer: Customer):
+    """The customer's API keys, webhook addresses and last deliveries (app/customer_api)."""
+    from app.core.models import utcnow
+    from app.customer_api import keys, webhooks
+    from app.customer_api.models import SCOPES
+
+    return {"keys": keys.keys_of(customer.id), "endpoints": webhooks.endpoints_of(customer.id),
+            "attempts": webhooks.recent_attempts(customer.id, 10), "scopes": SCOPES,
+            "now": utcnow()}
 
 
 def _welcome(customer: Customer):
