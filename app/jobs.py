@@ -62,6 +62,8 @@ FREQUENT.append("app.einvoicing.jobs.issue_credit_note_documents")
 FREQUENT.append("app.einvoicing.jobs.refresh_access_point_statuses")
 # A new refund bank account becomes usable as soon as its cool-off has passed.
 FREQUENT.append("app.customers.bank_accounts.activate_cooled_off_accounts")
+# Customers' e-mail replies: the AR mailbox is read on every tick (nothing when none is set).
+FREQUENT.append("app.inbound.polling.poll_mailboxes")
 
 
 def init_app(app: Flask) -> None:

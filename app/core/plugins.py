@@ -24,7 +24,8 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "creditdesk.plugins"
-KINDS = ("channel", "payment_provider", "statement_format", "collection_agency")
+# "inbound": reads customers' e-mail replies (app.inbound; e.g. plugins/imap_inbound).
+KINDS = ("channel", "payment_provider", "statement_format", "collection_agency", "inbound")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class PluginSpec:
     channel: str | None = None
     # Several enabled plugins for one channel: the lowest number that is configured is used.
     priority: int = 100
+    # Optional: () -> [(label, value), ...], the plugin's live state shown on its settings page
+    # (e.g. a mailbox's last poll and error).
+    status: Callable[[], list[tuple[Any, Any]]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -157,7 +157,7 @@ def register_setting(key: str, default: Any, type: str = "str", label: Any = "",
 DECLARING_MODULES = (
     "app.core.job_runs", "app.customers.bank_accounts", "app.customers.notes",
     "app.customers.preferences", "app.customers.profile", "app.customers.risk",
-    "app.customers.welcome", "app.dunning.rules", "app.einvoicing.settings", "app.insights.aging",
+    "app.customers.welcome", "app.dunning.rules", "app.inbound.settings", "app.einvoicing.settings", "app.insights.aging",
     "app.notifications.settings", "app.payments.outgoing.approvals", "app.payments.outgoing.direct_debit",
     "app.payments.outgoing.refunds", "app.payments.incoming.settings", "app.requests.self_service",
     "app.requests.services", "app.retention.rules",

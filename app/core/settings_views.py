@@ -271,8 +271,14 @@ def plugin_details(row: PluginConfig) -> dict | None:
         else:
             settings.append({"key": setting.key, "label": setting.label, "secret": False,
                              "value": values.get(setting.key, setting.default)})
+    status = []
+    if spec.status is not None:
+        try:
+            status = spec.status()
+        except Exception:  # noqa: BLE001 (a status that cannot be read must not break the page)
+            status = [(_("Status"), _("The status cannot be read right now."))]
     return {"installed": True, "label": spec.label, "description": spec.description,
-            "kind": spec.kind, "channel": spec.channel, "settings": settings}
+            "kind": spec.kind, "channel": spec.channel, "settings": settings, "status": status}
 
 
 def plugin_rows() -> dict[str, dict]:

@@ -58,12 +58,23 @@ def is_optional(message: Message) -> bool:
     return message.event in OPTIONAL_EVENTS
 
 
-def message_id_for(idempotency_key: str, domain: str | None = None) -> str:
-    """The RFC 5322 Message-ID of a message: the same on every attempt, so copies fold."""
+def message_id_for(idempotency_key: str, domain: str | None = None,
+                   message_id: int | None = None) -> str:
+    """The RFC 5322 Message-ID of a message: the same on every attempt, so copies fold.
+
+    With the outbox row's ``message_id`` it carries that message's signed reply token
+    (app.inbound.tokens), which replies repeat in In-Reply-To / References.
+    """
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
     if domain is None:
         sender = current_app.config.get("MAIL_FROM", "creditdesk@localhost")
         domain = sender.rpartition("@")[2] or "localhost"
+    if message_id is not None:
+        # The signed token is unique per message and the same on every attempt; without the
+        # digest the header stays on one line (a folded Message-ID comes back with a space).
+        from app.inbound.tokens import token_for
+
+        return f"<{token_for(message_id)}.creditdesk@{domain}>"
     return f"<{digest}.creditdesk@{domain}>"
 
 

@@ -109,6 +109,10 @@ HELP = {
     "payment": _l("How to pay: iban, bic, beneficiary, reference (one invoice only)."),
     "pay_url": _l("Link to pay online."),
     "plan_url": _l("Link to ask for a payment plan."),
+    # answers to customers' e-mail replies (app.inbound.actions)
+    "category": _l("What the reply is about: paid, dispute, more_time, details."),
+    "action_url": _l("Link to the portal page that settles it."),
+    "reply_subject": _l("Subject of the customer's reply."),
 }
 
 
@@ -170,6 +174,8 @@ EVENTS: dict[str, Event] = {e.key: e for e in (
     Event("risk_proposal", _l("Offer of help (payment risk)"),
           ("proposals", "propose_due_date", "propose_direct_debit", "propose_plan", "balance")),
     Event("erasure_done", _l("Personal data erased"), ("request_number", "deleted", "kept")),
+    Event("reply_answer", _l("Answer to a customer's e-mail reply"),
+          ("category", "action_url", "reply_subject")),
 )}
 
 DUNNING = Event("dunning", _l("Reminder (named by a dunning level)"), (
@@ -248,6 +254,8 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
         "proposals": ["due_date", "direct_debit", "plan"], "propose_due_date": True,
         "propose_direct_debit": True, "propose_plan": True,
         "deleted": deleted, "kept": kept,
+        "category": "paid", "action_url": _link("/portal/go/SAMPLE-LINK"),
+        "reply_subject": request_subject,
     }
     if key == "payment_returned":
         samples["invoices"] = [{"number": "INV-2026-0158", "open_amount": Decimal("125.00")}]

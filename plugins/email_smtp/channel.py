@@ -70,8 +70,11 @@ class SmtpChannel:
             from app.core.settings import company_details
             from app.notifications.context import public_url
 
+            from app.inbound.settings import reply_address
+
             self._company = {**company_details(),
-                             "unsubscribe_url": public_url("/portal/preferences")}
+                             "unsubscribe_url": public_url("/portal/preferences"),
+                             "reply_address": reply_address()}
         mail = build_email(message, self.sender, self._company)
         reused = self._smtp is not None
         try:
@@ -120,7 +123,10 @@ def build_email(message: Message, sender: str, company: dict | None = None) -> M
         from app.core.settings import company_details
         from app.notifications.context import public_url
 
-        company = {**company_details(), "unsubscribe_url": public_url("/portal/preferences")}
+        from app.inbound.settings import reply_address
+
+        company = {**company_details(), "unsubscribe_url": public_url("/portal/preferences"),
+                   "reply_address": reply_address()}
     body: MIMEBase = MIMEText(message.body_text or "", "plain", "utf-8")
     if message.body_html:
         alternative = MIMEMultipart("alternative")
@@ -141,12 +147,17 @@ def build_email(message: Message, sender: str, company: dict | None = None) -> M
     body["To"] = message.recipient
     body["Subject"] = Header(message.subject or "", "utf-8")
     body["Date"] = format_datetime(message.created_at or utcnow())
-    body["Message-ID"] = message_id_for(message.idempotency_key, domain)
+    # The Message-ID and the Reply-To carry the message's signed reply token, so that a reply
+    # is tied to its customer and to this message (app.inbound).
+    body["Message-ID"] = message_id_for(message.idempotency_key, domain, message.id)
     body["Content-Language"] = message.language
     body["Auto-Submitted"] = "auto-generated"
     body["X-CreditDesk-Idempotency-Key"] = message.idempotency_key
-    if company.get("email"):
-        body["Reply-To"] = company["email"]
+    reply_to = company.get("reply_address") or company.get("email")
+    if reply_to:
+        from app.inbound.tokens import plus_address
+
+        body["Reply-To"] = plus_address(reply_to, message.id) if message.id else reply_to
     if is_optional(message):
         unsubscribe = [f"<{company['unsubscribe_url']}>"]
         if company.get("email"):

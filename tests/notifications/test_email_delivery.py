@@ -33,7 +33,7 @@ def test_mail_is_delivered_once_with_text_html_and_a_stable_message_id(use_smtp)
     assert message.status == "sent" and message.provider == "email_smtp"
     [mail] = use_smtp.handler.messages
     assert mail["To"] == "sophie@example.test"
-    assert mail["Message-ID"] == message_id_for("event-1:email", "localhost")
+    assert mail["Message-ID"] == message_id_for("event-1:email", "localhost", message.id)
     assert message.provider_message_id == mail["Message-ID"]
     assert mail.get_content_type() == "multipart/alternative"
     kinds = [part.get_content_type() for part in mail.walk()]
@@ -135,7 +135,8 @@ def test_permanent_error_fails_visibly_and_staff_resend_it(use_smtp, staff_clien
     db.session.refresh(message)
     assert message.status == "sent"
     [mail] = use_smtp.handler.messages
-    assert mail["Message-ID"] == message_id_for(message.idempotency_key, "localhost")
+    assert mail["Message-ID"] == message_id_for(message.idempotency_key, "localhost",
+                                                message.id)
 
 
 def test_read_only_staff_cannot_resend(use_smtp, staff_client):

@@ -1,0 +1,57 @@
+"""The page that settles what a reply is about.
+
+"already paid" and "more time": a scoped pay link (app/paylinks: no sign-in, only the named or
+open invoices, with "I need more time" and "Pay in instalments"); "dispute" and "change of
+details": a portal deep link (the customer signs in with a fresh magic link sent to their
+address on file, so a forwarded answer opens nothing).
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.customers.models import Customer
+from app.extensions import db
+from app.inbound.classify import DETAILS, DISPUTE, MORE_TIME, PAID
+from app.invoices.models import OPEN_STATUSES, Invoice
+
+# category → (portal endpoint with one invoice, endpoint without)
+ENDPOINTS = {PAID: ("pay_invoice", "pay_overdue"), DISPUTE: ("invoice_dispute", "invoices"),
+             MORE_TIME: ("plan_wizard", "plan_wizard"), DETAILS: ("profile", "profile")}
+
+
+def _portal():
+    try:  # the link builders' new home (core), else the portal's own
+        from app.core.links import portal_link, portal_path
+    except ImportError:
+        from app.portal.auth import portal_link, portal_path
+    return portal_link, portal_path
+
+
+def open_invoice_ids(customer_id: int) -> list[int]:
+    return list(db.session.scalars(select(Invoice.id).where(
+        Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES),
+        Invoice.open_amount > 0).order_by(Invoice.due_date, Invoice.id).limit(50)))
+
+
+def action_link(customer: Customer, category: str, invoice_ids: list[int]) -> str:
+    if category in (PAID, MORE_TIME):
+        wanted = invoice_ids or open_invoice_ids(customer.id)
+        if wanted:
+            try:
+                from app.paylinks.services import pay_link_url
+
+                return pay_link_url(customer.id, wanted, purpose="pay")
+            except ImportError:
+                pass
+    with_invoice, without = ENDPOINTS.get(category, ("dashboard", "dashboard"))
+    try:
+        portal_link, portal_path = _portal()
+        if len(invoice_ids) == 1 and with_invoice in ("pay_invoice", "invoice_dispute"):
+            path = portal_path(with_invoice, invoice_id=invoice_ids[0])
+        else:
+            path = portal_path(without)
+        return portal_link(customer, path)
+    except (ImportError, LookupError, RuntimeError):
+        from app.notifications.context import public_url
+
+        return public_url("/portal/")
