@@ -103,3 +103,38 @@ def test_the_embedded_default_is_the_upload_folder(app):
     store = storage(app)
     assert isinstance(store, LocalStore)
     assert str(store.root) == app.config["UPLOAD_DIR"]
+
+
+def test_a_dispute_whose_second_file_cannot_be_stored_keeps_neither(app, tmp_path, monkeypatch):
+    """The store fails after the first file (a disk filling up, a store going away between
+    two PUTs): the first file is removed again, no dispute, request or attachment row stays."""
+    from sqlalchemy import func, select
+
+    from app.core.storage import EXTENSION_KEY
+    from app.core.validation import ValidationError
+    from app.extensions import db
+    from app.requests.disputes import open_dispute
+    from app.requests.models import Attachment, CustomerRequest, Dispute
+    from tests.helpers import make_customer, make_invoice
+
+    class FullAfterOneFile(LocalStore):
+        def put(self, key: str, data: bytes) -> None:
+            if self.list("requests/"):
+                raise StorageUnavailable("put", key, OSError(28, "No space left on device"))
+            super().put(key, data)
+
+    from app.notifications.defaults import install_defaults
+
+    install_defaults()  # the acknowledgement the request sends
+    folder = tmp_path / "files"
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, FullAfterOneFile(folder))
+    customer = make_customer(language="en")
+    invoice = make_invoice(customer, total="100.00", due_in_days=-20)
+    with pytest.raises(ValidationError) as caught:
+        open_dispute(customer, invoice, None, "quality", "x",
+                     [("a.pdf", b"%PDF-1.4 a"), ("b.png", b"\x89PNG\r\n\x1a\n b")])
+    assert "nothing was saved" in caught.value.errors["files"][0]
+    db.session.rollback()
+    assert [p for p in folder.rglob("*") if p.is_file()] == []
+    for model in (Dispute, CustomerRequest, Attachment):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0
