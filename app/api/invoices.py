@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask import request
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -120,6 +121,43 @@ class InvoicesApi(BaseApi):
 
         invoice = commit(create)
         return json_response(201, invoice_body(invoice))
+
+    @expose("/ubl", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("post")
+    @json_errors
+    def post_ubl(self):
+        """Create or update invoices and credit notes from Peppol BIS 3.0 UBL.
+        ---
+        post:
+          summary: Import Peppol UBL invoices / credit notes
+          description: >-
+            The body is one UBL Invoice or CreditNote (application/xml) or a ZIP of them
+            (application/zip). Each is checked with CreditDesk's rules and the Peppol
+            validation kit; if any fails, nothing is stored and the 422 answer names the file,
+            the rule or field, and the message. A number already imported is updated.
+          responses:
+            200: {description: "Imported: counts and numbers."}
+            401: {$ref: '#/components/responses/401'}
+            403: {$ref: '#/components/responses/403'}
+            422: {$ref: '#/components/responses/FieldErrors'}
+        """
+        from app.einvoicing.importing import files_from_upload, import_documents
+
+        raw = request.get_data(cache=False)
+        if not raw.strip():
+            raise ApiError(400, _("The request body must be a UBL document or a ZIP of them."))
+        report = import_documents(files_from_upload("body.xml", raw))
+        if not report.ok:
+            errors: dict[str, list[str]] = {}
+            for problem in report.problems:
+                key = ":".join(part for part in (problem.file, problem.field) if part)
+                errors.setdefault(key, []).append(problem.message)
+            raise ValidationError(errors)
+        return json_response(200, {"created": report.created, "updated": report.updated,
+                                   "customers_created": report.customers_created,
+                                   "numbers": report.numbers})
 
     @expose("/<path:number>", methods=["PUT"])
     @protect()

@@ -23,7 +23,6 @@ NS_CN = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 NS_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 NS_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-NSMAP = {None: NS_CN, "cac": NS_CAC, "cbc": NS_CBC}
 CENT = Decimal("0.01")
 # EU member states: a 0 % line to a VAT-registered buyer in another one is reverse charge (AE).
 EU = frozenset(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"])
@@ -69,7 +68,15 @@ class CreditNoteData:
     pdf: bytes | None = None
     pdf_name: str | None = None
     vat_exemption_text: str = "Reverse charge"
+    due_date: date | None = None  # invoices only
     totals: dict = field(default_factory=dict)
+
+
+# What differs between the two BIS documents: root, type code, quantity and line element names.
+_KINDS = {
+    "CreditNote": (NS_CN, "CreditNoteTypeCode", "381", "CreditNoteLine", "CreditedQuantity"),
+    "Invoice": (NS_INV, "InvoiceTypeCode", "380", "InvoiceLine", "InvoicedQuantity"),
+}
 
 
 def _cbc(parent, tag: str, text, **attrs):
@@ -102,13 +109,26 @@ def vat_category(rate: Decimal, seller: Party, buyer: Party) -> str:
 
 
 def build_credit_note(data: CreditNoteData) -> bytes:
-    """The UBL document as UTF-8 bytes (with XML declaration)."""
-    root = etree.Element(f"{{{NS_CN}}}CreditNote", nsmap=NSMAP)
+    """The UBL CreditNote as UTF-8 bytes (with XML declaration)."""
+    return build_document(data, "CreditNote")
+
+
+def build_invoice(data: CreditNoteData) -> bytes:
+    """The same data as a UBL Invoice (round trips of the import, the benchmark)."""
+    return build_document(data, "Invoice")
+
+
+def build_document(data: CreditNoteData, kind: str) -> bytes:
+    namespace, type_tag, type_code, _line, _quantity = _KINDS[kind]
+    root = etree.Element(f"{{{namespace}}}{kind}",
+                         nsmap={None: namespace, "cac": NS_CAC, "cbc": NS_CBC})
     _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
     _cbc(root, "ProfileID", PROFILE_ID)
     _cbc(root, "ID", data.number)
     _cbc(root, "IssueDate", data.issue_date.isoformat())
-    _cbc(root, "CreditNoteTypeCode", "381")
+    if kind == "Invoice" and data.due_date:
+        _cbc(root, "DueDate", data.due_date.isoformat())
+    _cbc(root, type_tag, type_code)
     if data.note:
         _cbc(root, "Note", data.note)
     _cbc(root, "DocumentCurrencyCode", data.currency)
@@ -136,7 +156,7 @@ def build_credit_note(data: CreditNoteData) -> bytes:
         _cbc(account, "Name", data.seller.name)
         if data.bic:
             _cbc(_cac(account, "FinancialInstitutionBranch"), "ID", data.bic)
-    _totals(root, data)
+    _totals(root, data, kind)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -174,7 +194,8 @@ def _tax_category(parent, tag: str, category: str, rate: Decimal, exemption: str
     _cbc(_cac(element, "TaxScheme"), "ID", "VAT")
 
 
-def _totals(root, data: CreditNoteData) -> None:
+def _totals(root, data: CreditNoteData, kind: str) -> None:
+    _ns, _type, _code, line_tag, quantity_tag = _KINDS[kind]
     currency = {"currencyID": data.currency}
     lines, breakdown = [], {}
     for part in data.parts:
@@ -201,9 +222,9 @@ def _totals(root, data: CreditNoteData) -> None:
     _cbc(monetary, "PayableAmount", _amount(total_gross), **currency)
     data.totals = {"net": total_net, "vat": total_gross - total_net, "gross": total_gross}
     for position, (part, net, category) in enumerate(lines, start=1):
-        line = _cac(root, "CreditNoteLine")
+        line = _cac(root, line_tag)
         _cbc(line, "ID", position)
-        _cbc(line, "CreditedQuantity", "1", unitCode="C62")
+        _cbc(line, quantity_tag, "1", unitCode="C62")
         _cbc(line, "LineExtensionAmount", _amount(net), **currency)
         item = _cac(line, "Item")
         _cbc(item, "Name", part.name[:200])

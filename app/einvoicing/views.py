@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 from flask import flash, redirect, request
-from flask_appbuilder import AppBuilder
+from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.core.admin import ReadOnlyModelView, StaffModelView, form_validator, refuse
+from app.core.validation import ValidationError
 from app.einvoicing import services
 from app.einvoicing.identifiers import Endpoint, IdentifierError, check_endpoint
+from app.einvoicing.importing import Problem, UblImportReport, files_from_upload, import_documents
 from app.einvoicing.models import (
     DIRECTIONS,
     E_DOCUMENT_STATUSES,
@@ -117,8 +123,53 @@ class CustomerPeppolView(StaffModelView):
         item.reachable, item.reachable_checked_at = None, None  # a new address: ask again
 
 
+class UblUploadForm(FlaskForm):
+    file = FileField(_l("UBL file (XML or ZIP)"),
+                     validators=[FileRequired(_l("Choose an XML or ZIP file."))])
+
+
+class ImportUblView(BaseView):
+    """Upload → check → import (all or nothing) in one step: the report says what happened."""
+
+    route_base = "/einvoicing/import"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self.render_template("einvoicing/upload.html", form=UblUploadForm(formdata=None),
+                                    report=None)
+
+    @expose("/", methods=["POST"])
+    @has_access
+    def upload(self):
+
+        try:
+            form = UblUploadForm()
+            valid = form.validate_on_submit()
+        except RequestEntityTooLarge:
+            flash(_("The file is too large."), "danger")
+            return self.render_template("einvoicing/upload.html",
+                                        form=UblUploadForm(formdata=None), report=None), 413
+        if not valid:
+            flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+            return self.render_template("einvoicing/upload.html", form=form, report=None), 400
+        try:
+            report = import_documents(files_from_upload(form.file.data.filename or "upload.xml",
+                                                        form.file.data.read()))
+        except ValidationError as refused:
+            report = UblImportReport()
+            report.problems = [Problem(form.file.data.filename or "", "", m)
+                               for ms in refused.errors.values() for m in ms]
+        status = 200 if report.ok else 422
+        return self.render_template("einvoicing/upload.html", form=UblUploadForm(formdata=None),
+                                    report=report), status
+
+
 def register(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(EDocumentView, "E-invoices", label=_l("E-invoices (Peppol)"),
                         icon="fa-exchange", category=CATEGORY)
     appbuilder.add_view(CustomerPeppolView, "Peppol addresses", label=_l("Peppol addresses"),
                         icon="fa-address-card", category=CATEGORY)
+    appbuilder.add_view(ImportUblView, "ImportUbl", label=_l("Import UBL invoices"),
+                        icon="fa-upload", category=CATEGORY)

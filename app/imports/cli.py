@@ -55,11 +55,17 @@ def import_customers_command(file: Path, dry_run: bool) -> None:
 
 
 @click.command("import-invoices")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; change nothing.")
 @with_appcontext
 def import_invoices_command(file: Path, dry_run: bool) -> None:
-    """Import or update invoices from an ERP CSV export (all rows or none)."""
+    """Import or update invoices from an ERP CSV export (all rows or none), or from Peppol UBL
+    invoices and credit notes: FILE.xml, a folder of them, or a ZIP (all documents or none)."""
+    if file.is_dir() or file.suffix.lower() in (".xml", ".zip"):
+        from app.einvoicing.cli import import_ubl
+
+        import_ubl(file, dry_run)
+        return
     _import_command(INVOICES, file, dry_run)
 
 
