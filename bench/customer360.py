@@ -42,13 +42,13 @@ def prepare_customer():
     from sqlalchemy import func, select
 
     from app.core.models import utcnow
+    from app.core.portal_access import PortalAccess
     from app.customers.models import Customer, CustomerNote
     from app.extensions import db
     from app.invoices.models import Invoice
     from app.invoices.services import clean_invoice, upsert_invoice
     from app.notifications.models import Message
     from app.payments.models import Payment
-    from app.portal.models import PortalAccess
     from app.requests.models import CustomerRequest
 
     customer = db.session.scalar(select(Customer).where(Customer.number == f"{TAG}-1"))

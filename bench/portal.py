@@ -107,10 +107,10 @@ def signed_in_cookies(app, count: int, seed: int) -> tuple[list[tuple[int, str]]
     from sqlalchemy import select
 
     from app.core.models import utcnow
+    from app.core.portal_access import PortalAccess, hash_token
     from app.extensions import db
     from app.invoices.models import Invoice
-    from app.portal.auth import SESSION_KEY, hash_token
-    from app.portal.models import PortalAccess
+    from app.portal.auth import SESSION_KEY
 
     rng = random.Random(seed)
     highest = db.session.scalar(select(Invoice.customer_id).order_by(
@@ -136,8 +136,8 @@ def signed_in_cookies(app, count: int, seed: int) -> tuple[list[tuple[int, str]]
 
 
 def remove_sessions(row_ids: list[int]) -> None:
+    from app.core.portal_access import PortalAccess
     from app.extensions import db
-    from app.portal.models import PortalAccess
 
     db.session.query(PortalAccess).filter(PortalAccess.id.in_(row_ids)).delete(
         synchronize_session=False)

@@ -1,6 +1,13 @@
 """The one place every absolute link in a message is built: sign-in links, e-mail-change
 confirmations, deep links and pay links in reminders, the console's "read it at" lines.
 
+It sits in core, below notifications, dunning, customers and the portal, so every one of them
+builds links here without importing another: ``portal_path(endpoint)`` names a portal page by
+its endpoint (resolved at run time in the URL map: no import of app.portal), and
+``portal_link(customer, path)`` issues the deep link a message carries (a PortalAccess row,
+app/core/portal_access.py). While no portal is mounted, portal_path raises BuildError (a
+LookupError): callers then fall back to the portal's home address or leave the link out.
+
 A link is never built from the request (its ``Host`` or ``X-Forwarded-Host`` header): anyone
 can send a request with ``Host: attacker.example`` and a victim's address, and the victim would
 receive a genuine sign-in link to the attacker's site. The base address comes, in this order,
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,11 +36,16 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, Response, current_app, has_request_context, request
 from markupsafe import escape
 
+from app.core.models import utcnow
+from app.core.portal_access import PortalAccess, hash_token, new_token, safe_target
+from app.extensions import db
+
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 LISTEN_FILE = "listen_url"  # in the instance folder: run.py's address, for the CLI as well
 SETTING = "notifications.public_url"
+DEEP_LINK_DAYS = 60  # how long a message's portal link works; config PORTAL_DEEP_LINK_DAYS
 
 
 class PublicUrlMissing(RuntimeError):
@@ -124,6 +137,36 @@ def absolute(path: str = "") -> str:
 def path_for(endpoint: str, **values: Any) -> str:
     """The path of a page, built the same way in a request and in a job (no request data)."""
     return current_app.url_map.bind("localhost", script_name="/").build(endpoint, values)
+
+
+def portal_path(endpoint: str, **values: Any) -> str:
+    """The path of a portal page, built the same way in a request and in a job."""
+    if not endpoint.startswith("portal."):
+        endpoint = "portal." + endpoint
+    return path_for(endpoint, **values)
+
+
+def portal_link(customer: Any, target_path: str, contact: Any = None,
+                valid_days: int | None = None) -> str:
+    """An absolute link for a message that opens ``target_path`` after the customer signs in.
+
+    The link itself signs nobody in: it leads to a page that e-mails a fresh 15-minute magic
+    link to the customer's address on file, and that link opens ``target_path``. So a
+    forwarded or leaked reminder does not open the account. The caller commits (the
+    PortalAccess row belongs to the same transaction as the message).
+
+    ``target_path`` is a portal path, e.g. ``portal_path("invoice", invoice_id=7)`` or
+    ``portal_path("pay_invoice", invoice_id=7)``; anything else opens the dashboard.
+    ``customer`` and ``contact`` are app.customers rows (only their ids are read).
+    """
+    raw = new_token()
+    days = valid_days or int(current_app.config.get("PORTAL_DEEP_LINK_DAYS") or DEEP_LINK_DAYS)
+    db.session.add(PortalAccess(
+        customer_id=customer.id, contact_id=contact.id if contact else None, kind="deep_link",
+        token_hash=hash_token(raw), target=safe_target(target_path) or "/portal/",
+        expires_at=utcnow() + timedelta(days=days)))
+    db.session.flush()
+    return public_base() + portal_path("deep_link", token=raw)
 
 
 # --- configuration -------------------------------------------------------------------------

@@ -280,9 +280,9 @@ def _token_hash(raw: str) -> str:
 
 
 def _default_confirm_url(raw: str) -> str:
-    from app.portal.auth import base_url, portal_path
+    from app.core.links import portal_path, public_base
 
-    return base_url() + portal_path("confirm_email_change", token=raw)
+    return public_base() + portal_path("confirm_email_change", token=raw)
 
 
 def _start_email_change(customer: Customer, person: Contact | None, new_email: str,

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from app.core.i18n import day, money
+from app.core.portal_access import PortalAccess
 from app.core.time import BUSINESS_TZ
 from app.customers.models import CALL_DIRECTIONS, CALL_OUTCOMES, CustomerNote
 from app.extensions import db
 from app.invoices.models import INVOICE_STATUSES, Invoice
 from app.notifications.models import CHANNELS, MESSAGE_STATUSES, Message
 from app.payments.models import PAYMENT_METHODS, Allocation, Payment
-from app.portal.models import PortalAccess
 from app.requests.models import (
     DEFERRAL_STATUSES,
     DISPUTE_REASONS,

@@ -44,7 +44,7 @@ def run_command(run_date, dry_run: bool, customers: tuple[str, ...], show: str,
 
 
 def _run(day: date) -> None:
-    from app.dunning.engine import RunInProgress, run
+    from app.dunning.runs import RunInProgress, run
 
     try:
         with click.progressbar(length=1, label=f"Dunning run {day.isoformat()}",

@@ -14,7 +14,7 @@ def run_daily() -> dict[str, int] | str:
     When a run of today is already in progress (started by hand, or a second enqueue), this one
     does nothing and says so: that run covers the date.
     """
-    from app.dunning.engine import RunInProgress, run
+    from app.dunning.runs import RunInProgress, run
 
     day = business_today()
     try:
@@ -32,7 +32,7 @@ def run_from_screen(run_date_iso: str, username: str | None = None) -> dict[str,
     """
     from datetime import date
 
-    from app.dunning.engine import RunInProgress, run
+    from app.dunning.runs import RunInProgress, run
 
     day = date.fromisoformat(run_date_iso)
     try:

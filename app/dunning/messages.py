@@ -16,6 +16,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import inspect
 
 from app.core.i18n import language_locale
+from app.core.links import portal_link, portal_path
 from app.core.settings import company_details, get_settings
 from app.core.time import BUSINESS_TZ
 from app.customers.models import Customer
@@ -133,15 +134,13 @@ def _format_iban(iban: str) -> str:
 def portal_links(customer: Customer) -> dict[str, str]:
     """Deep links into the portal: pay everything overdue, ask for a payment plan.
 
-    They open the portal after the customer signs in (app.portal.auth.portal_link); while the
+    They open the portal after the customer signs in (app.core.links.portal_link); while the
     portal is not mounted (an install without it), plain addresses are used.
     """
     try:
-        from app.portal.auth import portal_link, portal_path
-
         pay = portal_link(customer, portal_path("pay_overdue"))
         return {"pay": pay, "plan": portal_link(customer, portal_path("plan_wizard"))}
-    except (ImportError, LookupError, RuntimeError):
+    except (LookupError, RuntimeError):
         from app.notifications.context import public_url
 
         return {"pay": public_url("/portal/pay"), "plan": public_url("/portal/plan")}

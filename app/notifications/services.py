@@ -11,7 +11,7 @@ money owed also go by SMS to customers who opted in.
 
 Deep links: every message carries, as ``portal_url``, a link that opens the page it is about
 (the invoice, the pay page, the request, the plan) after the customer verifies their address
-with a fresh magic link (app.portal.auth.portal_link, the one helper all messages use).
+with a fresh magic link (app.core.links.portal_link, the one helper all messages use).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.core.i18n import language_locale
+from app.core.links import portal_link, portal_path
 from app.core.models import ZERO, utcnow
 from app.core.settings import get_setting
 from app.core.time import BUSINESS_TZ, business_today
@@ -52,7 +53,7 @@ def _ogm(digits: str | None) -> str | None:
 def _deep_link(customer: Customer, idempotency_key: str, endpoint: str,
                **values) -> dict[str, str]:
     """``{"portal_url": ...}``: the link that opens the portal page ``endpoint`` after the
-    customer verifies their address (app.portal.auth.portal_link).
+    customer verifies their address (app.core.links.portal_link).
 
     Empty, so that the templates get the portal's home address, while no portal is mounted, or
     when the event's message was queued already (it is not rendered again: no unused link).
@@ -60,10 +61,8 @@ def _deep_link(customer: Customer, idempotency_key: str, endpoint: str,
     if already_queued(idempotency_key):
         return {}
     try:
-        from app.portal.auth import portal_link, portal_path
-
         return {"portal_url": portal_link(customer, portal_path(endpoint, **values))}
-    except (ImportError, LookupError, RuntimeError):
+    except (LookupError, RuntimeError):
         return {}
 
 

@@ -16,22 +16,21 @@ How it fits together
   own key (never Flask-Login: FAB owns that for staff) and a PortalAccess row of kind "session"
   whose ``expires_at`` slides with activity (idle timeout) and whose ``used_at`` marks logout.
   A copied cookie stops working at logout or after the idle time, because the row decides.
-* ``portal_link(customer, path)`` is what notifications and dunning put in their messages: a
-  long-lived link (kind "deep_link") that does NOT sign anyone in. It opens a page that offers
-  to e-mail a fresh magic link to the address on file; that magic link opens ``path``.
+* ``app.core.links.portal_link(customer, path)`` is what notifications and dunning put in their
+  messages: a long-lived link (kind "deep_link") that does NOT sign anyone in. It opens a page
+  (here: find_deep_link) that offers to e-mail a fresh magic link to the address on file; that
+  magic link opens ``path``. Tokens and the PortalAccess table live in app/core/portal_access.py,
+  below the packages that send links.
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 import flask_babel
 from flask import current_app, g, redirect, request, session, url_for
@@ -41,10 +40,11 @@ from limits import storage as limit_storage
 from limits import strategies
 from sqlalchemy import String, bindparam, func, select, update
 
+from app.core.links import portal_path
 from app.core.models import utcnow
+from app.core.portal_access import PortalAccess, hash_token, new_token, safe_target
 from app.customers.models import Contact, Customer
 from app.extensions import db
-from app.portal.models import PortalAccess
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ _SIGNER_SALT = "creditdesk.portal.magic-link"
 DEFAULTS = {
     "PORTAL_IDLE_MINUTES": 30,
     "PORTAL_SESSION_MAX_HOURS": 12,
-    "PORTAL_DEEP_LINK_DAYS": 60,
     "PORTAL_LOGIN_LIMIT_PER_IP": "20 per hour",
     "PORTAL_LOGIN_LIMIT_PER_ADDRESS": "5 per hour",
     "PORTAL_RATELIMIT_ENABLED": True,
@@ -71,14 +70,6 @@ def setting(name: str) -> Any:
 
 
 # --- tokens -----------------------------------------------------------------------------------
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
 
 def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SIGNER_SALT)
@@ -99,20 +90,6 @@ def unsign(signed: str) -> str | None:
 
 def normalise_email(value: str | None) -> str:
     return (value or "").strip().lower()
-
-
-def safe_target(path: str | None) -> str | None:
-    """Only portal paths on this site may be opened after login (no open redirect)."""
-    if not path or not isinstance(path, str) or len(path) > 200:
-        return None
-    parts = urlsplit(path)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/portal/"):
-        return None
-    if "//" in parts.path or "\\" in path or any(ord(c) < 32 for c in path):
-        return None
-    if parts.path.startswith(("/portal/login", "/portal/logout", "/portal/go/")):
-        return None
-    return path
 
 
 # --- who may sign in --------------------------------------------------------------------------
@@ -211,15 +188,6 @@ def base_url() -> str:
     from app.core.links import public_base
 
     return public_base()
-
-
-def portal_path(endpoint: str, **values: Any) -> str:
-    """The path of a portal page, built the same way in a request and in a job."""
-    from app.core.links import path_for
-
-    if not endpoint.startswith("portal."):
-        endpoint = "portal." + endpoint
-    return path_for(endpoint, **values)
 
 
 def login_url(raw: str) -> str:
@@ -445,30 +413,6 @@ def login_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapper
-
-
-# --- deep links for messages -----------------------------------------------------------------
-
-def portal_link(customer: Customer, target_path: str, contact: Contact | None = None,
-                valid_days: int | None = None) -> str:
-    """An absolute link for a message that opens ``target_path`` after the customer signs in.
-
-    The link itself signs nobody in: it leads to a page that e-mails a fresh 15-minute magic
-    link to the customer's address on file, and that link opens ``target_path``. So a
-    forwarded or leaked reminder does not open the account. The caller commits (the
-    PortalAccess row belongs to the same transaction as the message).
-
-    ``target_path`` is a portal path, e.g. ``portal_path("invoice", invoice_id=7)`` or
-    ``portal_path("pay_invoice", invoice_id=7)``; anything else opens the dashboard.
-    """
-    raw = new_token()
-    days = valid_days or int(setting("PORTAL_DEEP_LINK_DAYS"))
-    db.session.add(PortalAccess(
-        customer_id=customer.id, contact_id=contact.id if contact else None, kind="deep_link",
-        token_hash=hash_token(raw), target=safe_target(target_path) or "/portal/",
-        expires_at=utcnow() + timedelta(days=days)))
-    db.session.flush()
-    return base_url() + portal_path("deep_link", token=raw)
 
 
 def find_deep_link(raw: str) -> PortalAccess | None:

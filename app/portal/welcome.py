@@ -13,14 +13,14 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from app.core.portal_access import PortalAccess, hash_token, safe_target
 from app.core.settings import get_setting
 from app.customers.models import Address, BankAccount, Customer
 from app.customers.welcome import checklist, confirm_details
 from app.extensions import db
 from app.portal import bp
-from app.portal.auth import SESSION_KEY, current_customer, hash_token, login_required, safe_target
+from app.portal.auth import SESSION_KEY, current_customer, login_required
 from app.portal.forms import csrf_refused
-from app.portal.models import PortalAccess
 
 
 class WelcomeForm(FlaskForm):

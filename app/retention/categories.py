@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.portal_access import PortalAccess
 from app.core.sets import one_of
 from app.customers.models import Address, BankAccount, Contact, Customer, Mandate
 from app.dunning.models import DunningAction
@@ -56,7 +57,6 @@ from app.payments.outgoing.models import (
     Refund,
     WriteOff,
 )
-from app.portal.models import PortalAccess
 from app.requests.models import Attachment, CustomerRequest, Dispute
 from app.retention import holds
 from app.retention.models import AuditEvent

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.models import utcnow
+from app.core.portal_access import PortalAccess
 from app.customers.models import Customer, CustomerNote
 from app.customers.timeline import customer_timeline
 from app.extensions import db
 from app.notifications.models import Message
 from app.payments.services import clean_payment, post_payment
-from app.portal.models import PortalAccess
 from app.requests.models import CustomerRequest, Deferral, Dispute, PaymentPlan
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice
@@ -159,7 +159,7 @@ def test_who_may_write(app, staff_client, story, role, allowed):
 
 def test_pause_is_on_the_timeline_and_stops_the_dunning_run(app, staff_client):
     from app.dunning.defaults import install_defaults
-    from app.dunning.engine import run
+    from app.dunning.runs import run
     from app.notifications.defaults import install_defaults as install_templates
 
     install_templates()

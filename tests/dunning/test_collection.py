@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from app.customers.models import Customer
-from app.dunning.engine import evaluate, run
+from app.dunning.engine import evaluate
 from app.dunning.models import DunningAction
+from app.dunning.runs import run
 from app.extensions import db
 from tests.dunning.conftest import (
     consumer,

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from app.core.settings import set_setting
 from app.customers.models import Customer
-from app.dunning.engine import evaluate, run
+from app.dunning.engine import evaluate
 from app.dunning.fees import be_consumer_lump_sum
 from app.dunning.models import DunningAction
+from app.dunning.runs import run
 from app.extensions import db
 from app.notifications.models import Message
 from app.payments.models import Payment

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.dunning.engine import evaluate, run
+from app.dunning.engine import evaluate
 from app.dunning.holds import (
     HoldRefused,
     ReminderHold,
@@ -13,6 +13,7 @@ from app.dunning.holds import (
     release_hold,
     release_holds,
 )
+from app.dunning.runs import run
 from app.extensions import db
 from app.notifications.models import Message
 from tests.dunning.conftest import consumer, day, overdue, texts, today

@@ -4,12 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from app.dunning.engine import evaluate, run
+from app.core.portal_access import PortalAccess
+from app.dunning.engine import evaluate
 from app.dunning.models import DunningAction, DunningActionInvoice, DunningRun
+from app.dunning.runs import run
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
-from app.portal.models import PortalAccess
 from app.requests.models import Deferral
 from tests.dunning.conftest import (
     business,

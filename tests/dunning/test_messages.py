@@ -13,9 +13,10 @@ from app.core.i18n import day as format_day
 from app.core.i18n import language_locale, money
 from app.core.settings import set_setting
 from app.dunning.defaults import TEMPLATES_DIR
-from app.dunning.engine import evaluate, run
+from app.dunning.engine import evaluate
 from app.dunning.fees import be_consumer_lump_sum, nl_collection_costs
 from app.dunning.messages import message_context
+from app.dunning.runs import run
 from app.dunning.snapshot import invoice_details
 from app.extensions import db
 from app.notifications.defaults import load_defaults
@@ -160,8 +161,8 @@ def test_sample_context_previews_every_dunning_template():
 
 @pytest.mark.parametrize("language", ["fr", "nl", "en"])
 def test_reminder_links_open_the_pay_page_and_the_payment_plan_page(app, language):
-    from app.portal import auth
-    from app.portal.models import PortalAccess
+    from app.core import portal_access
+    from app.core.portal_access import PortalAccess
     from tests.notifications.deeplinks import DEEP_LINK, open_after_verification
 
     customer = consumer(language=language, email=f"plan.{language}@example.test")
@@ -172,7 +173,7 @@ def test_reminder_links_open_the_pay_page_and_the_payment_plan_page(app, languag
     opened = {}
     for path in DEEP_LINK.findall(message.body_text):
         access = db.session.scalar(select(PortalAccess).where(
-            PortalAccess.token_hash == auth.hash_token(path.rsplit("/", 1)[1])))
+            PortalAccess.token_hash == portal_access.hash_token(path.rsplit("/", 1)[1])))
         assert access is not None and access.customer_id == customer.id
         opened[adapter.match(access.target)[0]] = path
     assert set(opened) == {"portal.pay_overdue", "portal.plan_wizard"}

@@ -16,8 +16,8 @@ from app.core.job_runs import JobLock
 from app.core.models import utcnow
 from app.dunning import jobs as dunning_jobs
 from app.dunning.cli import IN_PROGRESS_EXIT_CODE, dunning
-from app.dunning.engine import RunInProgress, run
 from app.dunning.models import DunningAction, DunningRun
+from app.dunning.runs import RunInProgress, run
 from app.extensions import db
 from tests.dunning.conftest import consumer, overdue, today
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core import job_runs
-from app.dunning.engine import RunInProgress, run
 from app.dunning.models import DunningAction, DunningRun
+from app.dunning.runs import RunInProgress, run
 from app.extensions import db
 from app.notifications.models import Message
 from tests.dunning.conftest import consumer, overdue, today

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.dunning.engine import run
 from app.dunning.models import DunningAction
+from app.dunning.runs import run
 from app.extensions import db
 from app.invoices.models import Invoice
 from tests.backoffice.conftest import session_csrf

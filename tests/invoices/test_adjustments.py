@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.core.roles import ADMIN, AR_CLERK, CREDIT_MANAGER
 from app.core.validation import ValidationError
-from app.dunning.engine import run
 from app.dunning.models import DunningActionInvoice
+from app.dunning.runs import run
 from app.extensions import db
 from app.invoices.adjustments import (
     approve_credit_note,

@@ -6,9 +6,10 @@ import re
 from flask import g
 from sqlalchemy import select
 
+from app.core import portal_access
+from app.core.portal_access import PortalAccess
 from app.extensions import db
 from app.portal import auth
-from app.portal.models import PortalAccess
 from tests.portal.conftest import csrf_from, last_login_link
 
 DEEP_LINK = re.compile(r"https?://[^/\s]+(/portal/go/[A-Za-z0-9_\-]+)")
@@ -25,7 +26,7 @@ def deep_link_target(text: str) -> PortalAccess:
     """The stored deep link behind the link in a message: whose it is and which page it opens."""
     raw = deep_link_path(text).rsplit("/", 1)[1]
     access = db.session.scalar(select(PortalAccess).where(
-        PortalAccess.kind == "deep_link", PortalAccess.token_hash == auth.hash_token(raw)))
+        PortalAccess.kind == "deep_link", PortalAccess.token_hash == portal_access.hash_token(raw)))
     assert access is not None, "the link in the message opens nothing"
     return access
 

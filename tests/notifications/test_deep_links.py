@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.models import utcnow
+from app.core.portal_access import PortalAccess
 from app.core.time import business_today
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.notifications import services
 from app.notifications.models import Message
 from app.payments.models import Allocation, Payment
-from app.portal.models import PortalAccess
 from app.requests.models import CustomerRequest, Deferral, Installment, PaymentPlan
 from tests.helpers import make_customer, make_invoice
 from tests.notifications.deeplinks import deep_link_target, open_after_verification

@@ -147,7 +147,7 @@ def test_each_senders_context_has_exactly_the_declared_variables(defaults, conte
 
 
 def test_a_reminders_context_has_exactly_the_dunning_variables(defaults, contexts):
-    from app.dunning.engine import run
+    from app.dunning.runs import run
     from tests.dunning.conftest import consumer, overdue
 
     install_dunning_defaults()

@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from flask import g
 
+from app.core import links, portal_access
 from app.core.models import utcnow
+from app.core.portal_access import PortalAccess
 from app.customers.models import Contact
 from app.extensions import db
 from app.notifications.models import Message
 from app.portal import auth
-from app.portal.models import PortalAccess
 from tests.helpers import make_customer
 from tests.portal.conftest import csrf_from, last_login_link, sign_in
 
@@ -308,11 +309,11 @@ def test_after_sign_in_the_requested_page_opens(app, client, templates):
 
 
 def test_no_open_redirect_after_sign_in():
-    assert auth.safe_target("https://evil.example/portal/") is None
-    assert auth.safe_target("//evil.example/portal/") is None
-    assert auth.safe_target("/portal//evil.example") is None
-    assert auth.safe_target("/admin/") is None
-    assert auth.safe_target("/portal/invoices/3?x=1") == "/portal/invoices/3?x=1"
+    assert portal_access.safe_target("https://evil.example/portal/") is None
+    assert portal_access.safe_target("//evil.example/portal/") is None
+    assert portal_access.safe_target("/portal//evil.example") is None
+    assert portal_access.safe_target("/admin/") is None
+    assert portal_access.safe_target("/portal/invoices/3?x=1") == "/portal/invoices/3?x=1"
 
 
 def test_language_switch_does_not_redirect_elsewhere(client):
@@ -326,7 +327,7 @@ def test_deep_link_asks_for_a_fresh_magic_link_then_opens_its_page(app, client, 
     customer = make_customer(email="deep@example.test")
     invoice = make_invoice(customer)
     with app.test_request_context():
-        url = auth.portal_link(customer, auth.portal_path("invoice", invoice_id=invoice.id))
+        url = links.portal_link(customer, links.portal_path("invoice", invoice_id=invoice.id))
     db.session.commit()
     path = re.sub(r"^https?://[^/]+", "", url)
     assert path.startswith("/portal/go/")
@@ -348,7 +349,7 @@ def test_deep_link_asks_for_a_fresh_magic_link_then_opens_its_page(app, client, 
 
 def test_expired_deep_link(app, client):
     customer = make_customer(email="olddeep@example.test")
-    url = auth.portal_link(customer, "/portal/", valid_days=1)
+    url = links.portal_link(customer, "/portal/", valid_days=1)
     access = db.session.query(PortalAccess).filter_by(kind="deep_link").one()
     access.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()

@@ -10,11 +10,11 @@ import pytest
 from flask import current_app
 
 from app.core.models import utcnow
+from app.core.portal_access import PortalAccess
 from app.customers.models import Address, BankAccount, Contact
 from app.extensions import db
 from app.notifications.models import Message
 from app.payments.models import Payment
-from app.portal.models import PortalAccess
 from app.requests.models import Attachment, CustomerRequest, Dispute
 from app.retention.rules import install_defaults
 from tests.helpers import make_customer, make_invoice

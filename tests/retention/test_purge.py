@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.core.portal_access import PortalAccess
 from app.customers.models import Address, BankAccount, Contact, Customer
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
 from app.payments.models import Payment
-from app.portal.models import PortalAccess
 from app.requests.models import Attachment, CustomerRequest, Dispute
 from app.retention import purge
 from app.retention.categories import ANONYMISED_NAME

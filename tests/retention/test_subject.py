@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.core.portal_access import PortalAccess
 from app.core.time import business_today
 from app.customers.models import BankAccount, Contact, Customer
 from app.extensions import db
 from app.notifications.defaults import install_defaults as install_templates
 from app.notifications.models import Message
-from app.portal.models import PortalAccess
 from app.requests.models import CustomerRequest
 from app.requests.services import decide_request
 from app.retention import subject

@@ -179,7 +179,7 @@ def test_collection_agency_csv(app, tmp_path):
 def test_collection_agency_csv_from_a_real_hand_over(tmp_path):
     """The dunning engine hands over a customer whose name and city are formulas."""
     from app.dunning.defaults import install_defaults as install_dunning_defaults
-    from app.dunning.engine import run
+    from app.dunning.runs import run
     from app.notifications.defaults import install_defaults as install_templates
     from tests.dunning.conftest import consumer, enable_plugin, overdue, remind_state, today
 
