@@ -231,6 +231,9 @@ def test_store_down_gives_a_clear_message_and_changes_nothing(hosts, storage_url
     assert served.status_code == 503 and "file store cannot be reached" in served.text
 
     staff = staff_session(host_b)
+    queue = staff.get(f"{host_b.url}/requests/queue/{attachment.request_id}/attachments/"
+                      f"{attachment.id}", timeout=30)
+    assert queue.status_code == 503 and "file store cannot be reached" in queue.text
     upload = f"{host_b.url}/invoices/pdf/{invoice.id}/upload"
     erp = staff.post(upload, data={"csrf_token": csrf(staff, upload)},
                      files={"pdf": ("erp.pdf", ERP_PDF, "application/pdf")}, timeout=30)
