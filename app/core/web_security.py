@@ -46,7 +46,8 @@ csrf = CSRFProtect()
 # Authenticated by something else than the session cookie (see the module docstring).
 CSRF_EXEMPT_ENDPOINTS = frozenset({"SecurityApi.login", "portal.online_webhook"})
 # The customer API (app/api/customer) reads only its Authorization header, never a cookie.
-CSRF_EXEMPT_BLUEPRINTS = frozenset({"customer_api"})
+# The Peppol access point's webhook (app.einvoicing.webhook) is authenticated by its signature.
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"customer_api", "einvoicing_webhook"})
 
 # FAB's CRUD endpoints that change data; FAB also answers them on GET (with a refusal when
 # CSRFProtect is installed): here GET gets a plain 405, before FAB's view runs.

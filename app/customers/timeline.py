@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
     RequestComment = None
 
 KINDS = ("invoice", "payment", "message", "request", "decision", "comment", "dispute", "plan",
-         "deferral", "note", "call", "pause", "login")
+         "deferral", "note", "call", "pause", "login", "e_invoice")
 
 
 @dataclass
@@ -296,8 +296,15 @@ def _logins(cid: int, n: int) -> list[Event]:
     return [Event("login", r.used_at, _("Signed in to the portal"), r.ip or "") for r in rows]
 
 
+def _e_invoices(cid: int, n: int) -> list[Event]:
+    """The buyer's Peppol invoice responses (app.einvoicing): acknowledged, accepted, ..."""
+    from app.einvoicing.timeline import response_events
+
+    return response_events(cid, n)
+
+
 SOURCES = (_invoices, _payments, _messages, _requests, _disputes, _plans, _deferrals, _notes,
-           _logins)
+           _logins, _e_invoices)
 
 
 def customer_timeline(customer_id: int, limit: int = 50, offset: int = 0,

@@ -167,6 +167,11 @@ class ImportUblView(BaseView):
 
 
 def register(appbuilder: AppBuilder) -> None:
+    from flask import current_app
+
+    from app.einvoicing.webhook import bp
+
+    current_app.register_blueprint(bp)  # the access point's signed webhook (no login)
     appbuilder.add_view(EDocumentView, "E-invoices", label=_l("E-invoices (Peppol)"),
                         icon="fa-exchange", category=CATEGORY)
     appbuilder.add_view(CustomerPeppolView, "Peppol addresses", label=_l("Peppol addresses"),

@@ -37,7 +37,8 @@ REQUEST_STATUSES = {
     "withdrawn": _l("Withdrawn"),
 }
 REQUEST_CHANNELS = {"portal": _l("Portal"), "staff": _l("Staff"), "api": _l("API"),
-                    "email": _l("E-mail")}  # a customer's e-mail reply (app.inbound)
+                    "email": _l("E-mail"),  # a customer's e-mail reply (app.inbound)
+                    "peppol": _l("Peppol")}  # the buyer's invoice response (app.einvoicing)
 PLAN_STATUSES = {"proposed": _l("Proposed"), "active": _l("Active"), "completed": _l("Completed"),
                  "broken": _l("Broken"), "cancelled": _l("Cancelled")}
 INSTALLMENT_STATUSES = {"due": _l("Due"), "paid": _l("Paid"), "late": _l("Late")}

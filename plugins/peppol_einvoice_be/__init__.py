@@ -111,6 +111,22 @@ class EInvoiceBe:
                                  delivered=state.upper() in DELIVERED_STATES)
         return ap_id
 
+    def download(self, url: str) -> bytes:
+        """A received document, from the address a (verified) webhook named: only ever on the
+        access point's own host, with our key (never a request to a host the caller chose)."""
+        from app.einvoicing.webhook import same_host
+
+        if not same_host(url, self.base_url):
+            raise PermissionError(url)
+        try:
+            response = self._session.get(url, headers={"Authorization": f"Bearer {self.api_key}"},
+                                         timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"e-invoice.be unreachable: {exc}") from exc
+        if response.status_code >= 300:
+            raise TransientError(f"e-invoice.be answered HTTP {response.status_code}")
+        return response.content[:20 * 1024 * 1024]
+
     def status(self, ap_id: str) -> str:
         return str(self._call("GET", f"/api/documents/{ap_id}").get("state") or "")
 

@@ -25,6 +25,7 @@ class FakeEInvoiceBe:
         self.fail_next: list[int] = []
         self.calls: list[tuple[str, str]] = []
         self.state_after_send = "TRANSIT"
+        self.files: dict[str, bytes] = {}  # received documents, served at /files/<name>
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -69,6 +70,16 @@ class FakeEInvoiceBe:
                 if not self._authorised():
                     return
                 parts = urlsplit(self.path)
+                if parts.path.startswith("/files/"):
+                    data = fake.files.get(parts.path[len("/files/"):])
+                    if data is None:
+                        return self._answer(404, {"detail": "Not Found"})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return None
                 if parts.path == "/api/lookup":
                     peppol_id = (parse_qs(parts.query).get("peppol_id") or [""])[0]
                     if ":" not in peppol_id:
