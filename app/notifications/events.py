@@ -107,7 +107,8 @@ HELP = {
     "next_rate": _l("Interest rate of the next step (text)."),
     "next_level": _l("Name of the next step."),
     "payment": _l("How to pay: iban, bic, beneficiary, reference (one invoice only)."),
-    "pay_url": _l("Link to pay online."),
+    "pay_url": _l("Pay link: opens what this message asks to pay, without signing in (pay "
+                    "online, bank details and QR code, more time, instalments)."),
     "plan_url": _l("Link to ask for a payment plan."),
     # answers to customers' e-mail replies (app.inbound.actions)
     "category": _l("What the reply is about: paid, dispute, more_time, details."),
@@ -149,14 +150,14 @@ EVENTS: dict[str, Event] = {e.key: e for e in (
     Event("request_decided", _l("Request decided"), (*_REQUEST, "approved", "decision_note")),
     Event("request_comment", _l("Message on a request"), (*_REQUEST, "subject", "comment_text")),
     Event("deferral_approved", _l("Deferral approved"), _DEFERRAL),
-    Event("promise_broken", _l("Promise to pay broken"), _DEFERRAL),
+    Event("promise_broken", _l("Promise to pay broken"), (*_DEFERRAL, "pay_url")),
     Event("plan_approved", _l("Payment plan approved"),
           ("plan_total", "installment_count", "installments", "first_due_date")),
     Event("instalment_due", _l("Instalment coming due"),
           ("installment_sequence", "installment_count", "installment_amount",
-           "installment_due_date", "structured_reference")),
+           "installment_due_date", "structured_reference", "pay_url")),
     Event("plan_broken", _l("Payment plan broken"),
-          ("plan_total", "missed_amount", "open_amount")),
+          ("plan_total", "missed_amount", "open_amount", "pay_url")),
     Event("magic_link", _l("Sign-in link"), ("login_url", "valid_minutes")),
     Event("email_change_confirmation", _l("Confirm a new e-mail address"),
           ("new_email", "confirm_url", "valid_hours")),
@@ -253,7 +254,7 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
         "creditor_id": get_setting("company.creditor_id") or "BE69ZZZ0123456789",
         "proposals": ["due_date", "direct_debit", "plan"], "propose_due_date": True,
         "propose_direct_debit": True, "propose_plan": True,
-        "deleted": deleted, "kept": kept,
+        "deleted": deleted, "kept": kept, "pay_url": _link("/portal/p/SAMPLE-PAY"),
         "category": "paid", "action_url": _link("/portal/go/SAMPLE-LINK"),
         "reply_subject": request_subject,
     }
@@ -268,7 +269,7 @@ def _dunning_samples(key: str, language: str, channel: str, company: dict) -> di
     from app.dunning.messages import sample_context
 
     values = sample_context(SimpleNamespace(language=language))  # the dunning domain's own
-    values["pay_url"] = _link("/portal/go/SAMPLE-PAY")
+    values["pay_url"] = _link("/portal/p/SAMPLE-PAY")
     values["plan_url"] = _link("/portal/go/SAMPLE-PLAN")
     level = _level_naming(key)
     if level is not None:

@@ -34,6 +34,7 @@ class DueInstallment:
     installment: Installment
     left: Decimal
     reference: str
+    qr_data_uri: str | None = None
 
 
 @dataclass
@@ -95,6 +96,7 @@ def _due_installments(link: PayLink, states: list[InvoiceState]) -> list[DueInst
     if not planned:
         return []
     from app.payments.references import format_ogm
+    from app.portal.invoice_actions import installment_qr
 
     plans = db.session.scalars(
         select(PaymentPlan).join(plan_invoice, plan_invoice.c.plan_id == PaymentPlan.id)
@@ -107,7 +109,8 @@ def _due_installments(link: PayLink, states: list[InvoiceState]) -> list[DueInst
             left = installment.amount - (installment.paid_amount or ZERO)
             if installment.status != "paid" and left >= epc.MIN_AMOUNT:
                 found.append(DueInstallment(installment, left,
-                                            format_ogm(installment.structured_reference)))
+                                            format_ogm(installment.structured_reference),
+                                            installment_qr(installment)))
                 break
     return found
 

@@ -176,7 +176,9 @@ def test_reminder_links_open_the_pay_page_and_the_payment_plan_page(app, languag
             PortalAccess.token_hash == portal_access.hash_token(path.rsplit("/", 1)[1])))
         assert access is not None and access.customer_id == customer.id
         opened[adapter.match(access.target)[0]] = path
-    assert set(opened) == {"portal.pay_overdue", "portal.plan_wizard"}
+    # Paying is the reminder's pay link, which needs no sign-in (tests/paylinks/test_messages.py).
+    assert set(opened) == {"portal.plan_wizard"}
+    assert "/portal/p/••••••" in message.body_text  # stored with its token hidden
     # The customer follows the payment plan link: after verification, the plan wizard opens.
     landing = open_after_verification(app, "http://x" + opened["portal.plan_wizard"],
                                       customer.email)
