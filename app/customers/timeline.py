@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
     RequestComment = None
 
 KINDS = ("invoice", "payment", "message", "request", "decision", "comment", "dispute", "plan",
-         "deferral", "note", "call", "pause", "login", "e_invoice")
+         "deferral", "note", "call", "pause", "login", "pay_link", "e_invoice")
 
 
 @dataclass
@@ -303,8 +303,15 @@ def _e_invoices(cid: int, n: int) -> list[Event]:
     return response_events(cid, n)
 
 
+def _pay_links(cid: int, n: int) -> list[Event]:
+    """Uses of the pay links in messages (app.paylinks): opened, paid online, ..."""
+    from app.paylinks.timeline import pay_link_events
+
+    return pay_link_events(cid, n)
+
+
 SOURCES = (_invoices, _payments, _messages, _requests, _disputes, _plans, _deferrals, _notes,
-           _logins, _e_invoices)
+           _logins, _pay_links, _e_invoices)
 
 
 def customer_timeline(customer_id: int, limit: int = 50, offset: int = 0,

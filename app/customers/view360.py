@@ -46,6 +46,7 @@ KIND_LABELS = {
     "request": _l("Requests"), "decision": _l("Decisions"), "comment": _l("Comments"),
     "dispute": _l("Disputes"), "plan": _l("Payment plans"), "deferral": _l("Deferrals"),
     "note": _l("Notes"), "call": _l("Calls"), "pause": _l("Pauses"), "login": _l("Portal log-ins"),
+    "pay_link": _l("Pay links"),
 }
 
 
@@ -141,6 +142,20 @@ class Customer360View(BaseView):
         return self._act(pk, lambda _c, user, _data: revoke_key(key, f"staff {user.username}"),
                          _("The API key is revoked."))
 
+    @expose("/<int:pk>/pay-links/<int(max=2147483647):link_id>/revoke", methods=["POST"])
+    @has_access
+    @permission_name("write")
+    def revoke_pay_link(self, pk: int, link_id: int):
+        """The pay link stops working at once (a message forwarded to the wrong person...)."""
+        from app.paylinks.services import revoke
+
+        def act(customer, user, _data):
+            if not revoke(link_id, customer.id, user):
+                raise v.ValidationError({"pay_link": [_("This pay link is not this customer's "
+                                                        "or was revoked already.")]})
+
+        return self._act(pk, act, _("The pay link is revoked."))
+
     # -- helpers -----------------------------------------------------------------------------
     def _customer(self, pk: int) -> Customer:
         customer = db.session.get(Customer, pk)
@@ -177,7 +192,8 @@ class Customer360View(BaseView):
                     "legal": LEGAL_STATUSES},
             call_directions=CALL_DIRECTIONS, call_outcomes=CALL_OUTCOMES,
             welcome=_welcome(customer), posted=request.form if errors else {},
-            plan_day=plan_day_for(customer), connected=_connected_apps(customer))
+            plan_day=plan_day_for(customer), connected=_connected_apps(customer),
+            pay_links=_pay_links(customer))
         return page, status
 
 
@@ -190,6 +206,13 @@ def _connected_apps(customer: Customer):
     return {"keys": keys.keys_of(customer.id), "endpoints": webhooks.endpoints_of(customer.id),
             "attempts": webhooks.recent_attempts(customer.id, 10), "scopes": SCOPES,
             "now": utcnow()}
+
+
+def _pay_links(customer: Customer) -> list[tuple]:
+    """(link, state) of the customer's pay links, newest first (app/paylinks)."""
+    from app.paylinks.services import customer_links, link_state
+
+    return [(link, link_state(link)) for link in customer_links(customer.id, 20)]
 
 
 def _welcome(customer: Customer):
