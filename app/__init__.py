@@ -26,6 +26,9 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
     from app.core import links
 
     links.init_app(app)  # PUBLIC_URL checked, TRUSTED_HOSTS derived from it
+    from app.core import log_redaction
+
+    log_redaction.install(app)  # no token of a portal address in any request log
     app.wsgi_app = TrustedProxies(app, app.wsgi_app)
     app.session_interface = HttpsSessionInterface()
 
