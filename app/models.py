@@ -1,6 +1,7 @@
 """Every model, imported once so that the metadata (and Alembic) sees the whole schema."""
 from app.core.job_runs import JobLock, ScheduledJobRun  # noqa: F401
 from app.core.models import NumberSequence, PluginConfig, Setting  # noqa: F401
+from app.core.snapshots import FigureSnapshot  # noqa: F401
 from app.core.portal_access import PortalAccess  # noqa: F401
 from app.customers.models import Address, BankAccount, Contact, Contract, Customer, Mandate  # noqa: F401
 from app.customers.selfservice_models import EmailChange, SmsCode  # noqa: F401

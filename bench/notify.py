@@ -6,7 +6,10 @@
 What is timed: from the first ``queue_message`` (rendering the template for the customer and
 writing the outbox row, committed in chunks of 500 like a batch job would) until the local SMTP
 server (aiosmtpd on loopback, in its own process) has accepted every message, delivered by real
-``flask creditdesk worker`` processes on the real Redis. The target is at most 60 s.
+``flask creditdesk worker`` processes on the real Redis. The target is at most 20 s, and at most
+1.2 times the baseline below. Each chunk is prepared like a batch job does it
+(``outbox.prepare_batch``: the chunk's contacts and existing idempotency keys read at once), and
+its commit writes the chunk's outbox rows in one multi-row INSERT.
 
 The baseline, measured in the same run against the same server: the same rendered messages sent
 with plain smtplib over one connection from one process — the floor for a single sender, with no
@@ -33,7 +36,8 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_SECONDS = 60
+TARGET_SECONDS = 20
+TARGET_RATIO = 1.2  # at most this many times the raw smtplib baseline of the same run
 
 
 def _free_port() -> int:
@@ -91,7 +95,9 @@ def main(messages: int, workers: int, customers: int, redis_url: str,
     database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "JOBS_MODE": "rq", "CREDITDESK_INSTANCE_DIR": str(workdir / "instance"),
-           "SEED_DEMO_DATA": "0", "LOG_LEVEL": "WARNING"}
+           "SEED_DEMO_DATA": "0", "LOG_LEVEL": "WARNING",
+           # Messages carry links: any public address will do for the bench.
+           "PUBLIC_URL": os.environ.get("PUBLIC_URL") or "https://credit.example.test"}
     os.environ.update(env)  # before config.py is imported: the app below uses the same
 
     from app import create_app
@@ -151,12 +157,15 @@ def main(messages: int, workers: int, customers: int, redis_url: str,
         server.terminate()
 
     verdict = "OK" if elapsed <= TARGET_SECONDS else "TOO SLOW"
+    ratio = elapsed / baseline
     click.echo(f"outbox + {workers} RQ workers : {messages:,} e-mails rendered and delivered in "
                f"{elapsed:6.1f} s = {messages / elapsed:7.0f}/s  (rendering and queueing "
                f"{rendered:.1f} s)  target <= {TARGET_SECONDS} s: {verdict}")
     click.echo(f"baseline raw smtplib, 1 proc: {messages:,} e-mails sent               in "
                f"{baseline:6.1f} s = {messages / baseline:7.0f}/s  (same messages, one "
                f"connection, no outbox)")
+    click.echo(f"ratio outbox / raw smtplib  : {ratio:5.2f} x  target <= {TARGET_RATIO} x: "
+               f"{'OK' if ratio <= TARGET_RATIO else 'TOO SLOW'}")
     load = os.getloadavg()[0]
     click.echo(f"CPU seconds spent ({os.cpu_count()} CPUs, load average {load:.1f} at the end; "
                f"the database server's share is not counted):")
@@ -212,13 +221,17 @@ def _queue_all(total: int, customer_ids: list[int], chunk: int = 500) -> None:
     from app.core.time import business_today
     from app.customers.models import Customer
     from app.extensions import db
-    from app.notifications.outbox import queue_message
+    from app.notifications.outbox import prepare_batch, queue_message
 
     customers = {c.id: c for c in db.session.query(Customer).filter(
         Customer.id.in_(customer_ids))}
     today = business_today()
     for start in range(0, total, chunk):
-        for n in range(start, min(start + chunk, total)):
+        numbers = range(start, min(start + chunk, total))
+        # What a batch job does: the batch's contacts and existing keys read in one go.
+        prepare_batch([customers[customer_ids[n % len(customer_ids)]] for n in numbers],
+                      [f"bench-{n}" for n in numbers])
+        for n in numbers:
             customer = customers[customer_ids[n % len(customer_ids)]]
             queue_message(customer, event="payment_received", template_key="payment_received",
                           context={"payment_amount": Decimal("100.00") + n % 50,

@@ -35,27 +35,43 @@ OVERDUE_BUCKETS = (
 )
 
 
-def _sum_and_count(*conditions) -> tuple[Decimal, int]:
-    total, count = db.session.execute(
-        select(func.coalesce(func.sum(Invoice.open_amount), 0), func.count())
-        .select_from(Invoice).where(Invoice.status.in_(OPEN_STATUSES), *conditions)
-    ).one()
-    return Decimal(total or ZERO), count or 0
+def _invoice_figures(today: date) -> dict:
+    """Every invoice figure of the page in one aggregation over the open invoices.
+
+    One pass (SUM/COUNT ... FILTER) instead of one query per figure; on PostgreSQL the partial
+    index ix_invoice_open_cover holds every column it reads (index-only scan of the open
+    invoices, never the million paid ones).
+    """
+    due = Invoice.due_date
+    conditions = {"total": None, "overdue": due < today,
+                  "due_soon": (due >= today) & (due <= today + timedelta(days=7))}
+    for n, bucket in enumerate(OVERDUE_BUCKETS):
+        condition = due < today - timedelta(days=bucket.above)
+        if bucket.up_to is not None:
+            condition &= due >= today - timedelta(days=bucket.up_to)
+        conditions[f"bucket{n}"] = condition
+    columns = []
+    for name, condition in conditions.items():
+        amount, count = func.sum(Invoice.open_amount), func.count()
+        if condition is not None:
+            amount, count = amount.filter(condition), count.filter(condition)
+        columns += [func.coalesce(amount, 0).label(f"{name}_amount"), count.label(f"{name}_n")]
+    record = db.session.execute(select(*columns).select_from(Invoice)
+                                .where(Invoice.status.in_(OPEN_STATUSES))).one()._mapping
+    return {name: (Decimal(record[f"{name}_amount"] or ZERO), record[f"{name}_n"] or 0)
+            for name in conditions}
 
 
 def dashboard_figures(today: date | None = None) -> dict:
     _require_staff_login()
     today = today or business_today()
-    total_open, open_count = _sum_and_count()
-    total_overdue, overdue_count = _sum_and_count(Invoice.due_date < today)
-    due_soon, due_soon_count = _sum_and_count(Invoice.due_date >= today,
-                                              Invoice.due_date <= today + timedelta(days=7))
+    figures = _invoice_figures(today)
+    total_open, open_count = figures["total"]
+    total_overdue, overdue_count = figures["overdue"]
+    due_soon, due_soon_count = figures["due_soon"]
     buckets = []
-    for bucket in OVERDUE_BUCKETS:
-        conditions = [Invoice.due_date < today - timedelta(days=bucket.above)]
-        if bucket.up_to is not None:
-            conditions.append(Invoice.due_date >= today - timedelta(days=bucket.up_to))
-        amount, count = _sum_and_count(*conditions)
+    for n, bucket in enumerate(OVERDUE_BUCKETS):
+        amount, count = figures[f"bucket{n}"]
         buckets.append({"label": bucket.label, "amount": amount, "count": count,
                         "url": _overdue_url(bucket)})
     open_requests, late_requests = db.session.execute(

@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from app.core.models import ZERO
 from app.core.settings import get_setting, register_setting
+from app.core.snapshots import Snapshot, register_figure, snapshot
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.customers.services import balance_parts
@@ -105,7 +106,7 @@ def aging_report(today: date | None = None, customer_limit: int = 50,
     open_invoice = Invoice.status.in_(OPEN_STATUSES)
     by_segment = db.session.execute(
         select(Customer.kind, Customer.language, Customer.country, *_bucket_columns(today),
-               func.count(Invoice.id).label("n"))
+               func.count().label("n"))
         .select_from(Invoice).join(Customer, Customer.id == Invoice.customer_id)
         .where(open_invoice)
         .group_by(Customer.kind, Customer.language, Customer.country)).all()
@@ -118,7 +119,7 @@ def aging_report(today: date | None = None, customer_limit: int = 50,
             value = getattr(record, segment) or "?"
             rows.setdefault(value, Row(value, _segment_label(segment, value))).add(part)
     per_customer = (select(Invoice.customer_id, *_bucket_columns(today),
-                           func.count(Invoice.id).label("n"),
+                           func.count().label("n"),
                            func.sum(Invoice.open_amount).label("amount"))
                     .where(open_invoice).group_by(Invoice.customer_id)).subquery()
     records = db.session.execute(
@@ -201,3 +202,32 @@ def dso_trend(today: date | None = None, months: int = 12) -> list[DsoPoint]:
     return [DsoPoint(end, Decimal(getattr(record, f"ar{n}") or 0).quantize(Q),
                      Decimal(getattr(record, f"s{n}") or 0).quantize(Q))
             for n, end in enumerate(ends)]
+
+
+# The DSO trend reads twelve months of invoices (paid ones too): the costliest figure of the
+# page. It is kept as a snapshot (app.core.snapshots), refreshed in the background once older
+# than DSO_MAX_AGE; the page says when it was computed.
+DSO_MAX_AGE = timedelta(hours=1)
+
+
+def dso_snapshot(today: date | None = None, fresh: bool = False) -> Snapshot:
+    """The DSO trend at ``today`` (a snapshot: ``.value`` the points, ``.computed_at`` when)."""
+    today = today or business_today()
+    period = int(get_setting("insights.dso_period_days"))
+    return snapshot(f"dso:{today.isoformat()}:{period}", DSO_MAX_AGE, _decode_dso, fresh=fresh)
+
+
+def _compute_dso(name: str) -> list[DsoPoint]:
+    return dso_trend(date.fromisoformat(name.split(":")[1]))
+
+
+def _encode_dso(points: list[DsoPoint]) -> list[list[str]]:
+    return [[p.at.isoformat(), str(p.receivables), str(p.sales)] for p in points]
+
+
+def _decode_dso(payload: list[list[str]]) -> list[DsoPoint]:
+    return [DsoPoint(date.fromisoformat(at), Decimal(receivables), Decimal(sales))
+            for at, receivables, sales in payload]
+
+
+register_figure("dso", _compute_dso, _encode_dso)

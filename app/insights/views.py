@@ -7,8 +7,8 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.core.i18n import day, money
-from app.insights.aging import BUCKET_LABELS, BUCKETS, SEGMENT_LABELS, aging_report, dso_trend
+from app.core.i18n import day, moment, money
+from app.insights.aging import BUCKET_LABELS, BUCKETS, SEGMENT_LABELS, aging_report, dso_snapshot
 from app.insights.charts import bar_chart, line_chart
 from app.insights.export import to_csv, to_xlsx
 
@@ -26,7 +26,8 @@ class AgingReportView(BaseView):
     def aging(self):
         offset = max(request.args.get("offset", 0, type=int), 0)
         report = aging_report(customer_limit=PAGE, customer_offset=offset)
-        trend = dso_trend(report.today)
+        dso = dso_snapshot(report.today)
+        trend = dso.value
         buckets_chart = bar_chart([(str(BUCKET_LABELS[b]), report.total.buckets[b])
                                    for b in BUCKETS], _("Open amounts by days overdue"), money)
         dso_chart = line_chart([(p.at.strftime("%m/%y"), p.dso) for p in trend],
@@ -34,7 +35,8 @@ class AgingReportView(BaseView):
         return self.render_template(
             "insights/aging.html", report=report, trend=trend, buckets=BUCKETS,
             bucket_labels=BUCKET_LABELS, segment_labels=SEGMENT_LABELS, page=PAGE,
-            buckets_chart=buckets_chart, dso_chart=dso_chart, day=day)
+            buckets_chart=buckets_chart, dso_chart=dso_chart, day=day, dso=dso,
+            moment=moment)
 
     @expose("/aging.csv")
     @has_access

@@ -34,7 +34,13 @@ from app.core.settings import get_setting
 from app.extensions import db
 from app.notifications.channels import DeliveryError, PermanentError, PluginPool
 from app.notifications.models import Message
-from app.notifications.outbox import DELIVERY_BATCH, SecretExpired, enqueue_delivery, revealed
+from app.notifications.outbox import (
+    DELIVERY_BATCH,
+    SecretExpired,
+    enqueue_delivery,
+    revealed,
+    sealed_bodies,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +79,13 @@ def deliver_messages(message_ids: list[int]) -> dict[int, str]:
     # commits saves reloading every message of the batch after each one.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     pool, recorder = PluginPool(), Recorder()
+    # Read with the batch, not once per message: the few sealed secrets of the batch.
+    sealed = sealed_bodies(claimed)
     position = 0
     try:
         for position, message in enumerate(messages):
-            outcomes[message.id] = _deliver_one(message, pool, recorder)
+            outcomes[message.id] = _deliver_one(message, pool, recorder,
+                                                sealed.get(message.id))
     except Exception:
         # Give back what this job took but never tried, so it goes out without waiting for
         # the sweep; the message in hand stays "sending" for the sweep to decide.
@@ -179,7 +188,8 @@ class Recorder:
             self._conn = None
 
 
-def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder) -> str:
+def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder,
+                 sealed: str | None = None) -> str:
     if not recorder.still_ours(message):
         return "skipped"
     from app.dunning.services import reminder_is_moot
@@ -193,7 +203,7 @@ def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder) -> str:
         name, plugin = pool.get(message.channel)
         # A message carrying a secret is stored with it hidden: the real text exists only
         # while the plugin hands it over (outbox.revealed).
-        with revealed(message):
+        with revealed(message, sealed):
             provider_id = plugin.send(message)
     except SecretExpired as exc:
         _fail(message, str(exc), recorder)

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import utcnow
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _PENDING = "creditdesk_outbox_pending"
 _PENDING_KEYS = "creditdesk_outbox_pending_keys"
 _CACHE = "creditdesk_outbox_cache"
+_KNOWN = "creditdesk_outbox_known_keys"
 # Sent by queue_message for every event (sender: the customer), so that another domain can
 # add its own outbox rows in the same transaction without the senders knowing it (e.g. the
 # customers' webhooks, app/customer_api/webhooks.py). Keyword arguments: event, context,
@@ -202,16 +203,29 @@ class SecretExpired(Exception):
     """The sealed secret is past its validity: sending it would only send a dead link."""
 
 
+_UNREAD = object()
+
+
+def sealed_bodies(message_ids: list[int]) -> dict[int, str]:
+    """The sealed wording of those of these messages that carry a secret, in one query (a
+    delivery batch reads them together; most messages have none)."""
+    return dict(db.session.execute(
+        select(Message.id, Message.sealed_body)
+        .where(Message.id.in_(message_ids), Message.sealed_body.is_not(None))).all())
+
+
 @contextmanager
-def revealed(message: Message) -> Iterator[None]:
+def revealed(message: Message, sealed: str | None | object = _UNREAD) -> Iterator[None]:
     """While the channel plugin sends ``message``, it carries its real wording.
 
     Only the loaded object changes (committed values: the session never writes them back), and
-    it is put back to the hidden wording afterwards, whatever happens.
+    it is put back to the hidden wording afterwards, whatever happens. ``sealed``: the sealed
+    wording already read with its batch (``sealed_bodies``); else it is read here.
     """
     from app.core import crypto
 
-    sealed = db.session.scalar(select(Message.sealed_body).where(Message.id == message.id))
+    if sealed is _UNREAD:
+        sealed = db.session.scalar(select(Message.sealed_body).where(Message.id == message.id))
     if not sealed:
         yield
         return
@@ -267,7 +281,39 @@ def _find_existing(session: Session, key: str) -> Message | None:
     pending = session.info.get(_PENDING_KEYS, {}).get(key)
     if pending is not None:  # queued earlier in this transaction, not yet in the database
         return pending
+    known = session.info.get(_KNOWN, {})
+    if key in known:  # looked up with the rest of its batch (prepare_batch)
+        return known[key]
     return session.scalar(select(Message).where(Message.idempotency_key == key))
+
+
+def prepare_batch(customers: Iterable[Customer], idempotency_keys: Iterable[str]) -> None:
+    """Before queueing many messages in one transaction: read what they need in a few queries.
+
+    The customers' contacts and addresses (who a message goes to) and the messages already
+    queued under these event keys (on every channel) are each read once for the batch, instead
+    of once per message. Keys not found are remembered as free for this transaction; a message
+    another process queues under one of them meanwhile is still never written twice (the
+    insert skips a key that exists, see _insert_queued).
+    """
+    session = db.session()
+    with session.no_autoflush:
+        # The ids from the identity keys: reading .id of a customer expired by the last
+        # commit would reload it, one query each (what this is here to avoid).
+        identities = (inspect(c).identity for c in customers)
+        ids = list(dict.fromkeys(key[0] for key in identities if key))
+        for start in range(0, len(ids), 1000):
+            session.scalars(select(Customer).where(Customer.id.in_(ids[start:start + 1000]))
+                            .options(selectinload(Customer.contacts),
+                                     selectinload(Customer.addresses))).all()
+        keys = [f"{key}:{channel}" for key in dict.fromkeys(idempotency_keys)
+                for channel in CHANNELS]
+        known = session.info.setdefault(_KNOWN, {})
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            found = {m.idempotency_key: m for m in session.scalars(
+                select(Message).where(Message.idempotency_key.in_(chunk)))}
+            known.update((key, found.get(key)) for key in chunk)
 
 
 def _clean_attachments(attachments: list | None) -> list[dict]:
@@ -301,9 +347,97 @@ def _remember(session: Session, message: Message) -> None:
 DELIVERY_BATCH = 100
 
 
+@event.listens_for(Session, "before_flush")
+def _insert_queued(session: Session, _flush_context, _instances) -> None:
+    """Write the messages queued since the last flush as one multi-row INSERT.
+
+    A key that exists already (another process queued the same event meanwhile) is skipped
+    (ON CONFLICT DO NOTHING on the unique idempotency key): that message is not written and
+    gets no id, so nothing is sent twice. The written ones become ordinary loaded rows.
+    """
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    new = session.new
+    queued = [m for m in pending if m.id is None and m in new and _insertable(m)]
+    if not queued:
+        return
+    rows = [_row_values(m) for m in queued]
+    by_key = {m.idempotency_key: m for m in queued}
+    for message in queued:
+        session.expunge(message)
+    insert = _dialect_insert(session)
+    statement = (insert(Message).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(Message.id, Message.idempotency_key))
+    written = session.connection().execute(statement, rows).all()
+    for message_id, key in written:
+        message = by_key.pop(key)
+        message.id = message_id
+        make_transient_to_detached(message)
+        session.add(message)
+    for key, message in by_key.items():
+        log.info("message %s was queued by another process meanwhile: not written twice", key)
+        session.info.get(_PENDING_KEYS, {}).pop(key, None)
+    if by_key:
+        skipped = {id(m) for m in by_key.values()}
+        session.info[_PENDING] = [m for m in session.info.get(_PENDING, [])
+                                  if id(m) not in skipped]
+
+
+def _insertable(message: Message) -> bool:
+    """Only messages whose related rows already have ids (else the ORM flush orders them)."""
+    state = inspect(message)
+    if "print_batch" in state.dict and state.dict["print_batch"] is not None:
+        return False
+    for name in ("customer", "template"):
+        related = state.dict.get(name)
+        if related is not None and related.id is None:
+            return False
+    return True
+
+
+_COLUMNS = None
+
+
+def _row_values(message: Message) -> dict[str, Any]:
+    """Every column of the row (defaults filled in here, so the object needs no reload)."""
+    global _COLUMNS
+    if _COLUMNS is None:
+        _COLUMNS = [(attr.key, attr.columns[0]) for attr in inspect(Message).column_attrs
+                    if attr.key != "id"]
+    state = inspect(message)
+    values = {}
+    for key, column in _COLUMNS:
+        if key in state.dict:
+            value = state.dict[key]
+        elif column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            value = column.default.arg(None)
+        else:
+            value = None
+        values[key] = value
+        set_committed_value(message, key, value)
+    for name, column_key in (("customer", "customer_id"), ("template", "template_id")):
+        related = state.dict.get(name)
+        if related is not None:
+            values[column_key] = related.id
+            set_committed_value(message, column_key, related.id)
+    return values
+
+
+def _dialect_insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
     session.info.pop(_CACHE, None)
+    session.info.pop(_KNOWN, None)
     session.info.pop(_PENDING_KEYS, None)
     pending = session.info.pop(_PENDING, [])
     ids = [m.id for m in pending if m.id is not None]
@@ -328,6 +462,7 @@ def enqueue_delivery(ids: list[int]) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_KNOWN, None)
     session.info.pop(_PENDING_KEYS, None)
     session.info.pop(_CACHE, None)
 

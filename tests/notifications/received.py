@@ -30,8 +30,8 @@ def _install() -> None:
         return
 
     @contextmanager
-    def revealed(message):
-        with original(message):
+    def revealed(message, *sealed):
+        with original(message, *sealed):
             _HANDED_OVER[message.idempotency_key] = {
                 "subject": message.subject, "text": message.body_text, "html": message.body_html}
             yield
