@@ -142,13 +142,18 @@ def import_documents(files: list[tuple[str, bytes]], *, schematron: bool = True,
     if not report.ok:
         return report
     try:
-        for name, data, document in documents:
-            try:
-                _store(document, data, report)
-            except ValidationError as refused:
-                report.problems.extend(Problem(name, f, m) for f, ms in refused.errors.items()
-                                       for m in ms)
-                raise
+        batch = _Batch.preload([document for _n, _d, document in documents])
+        with db.session.no_autoflush:  # one flush at the end, not one per query
+            for name, data, document in documents:
+                try:
+                    _store(document, data, report, batch)
+                except ValidationError as refused:
+                    report.problems.extend(Problem(name, f, m)
+                                           for f, ms in refused.errors.items() for m in ms)
+                    raise
+        db.session.flush()
+        for customer in batch.touched:  # each balance once, after all its invoices
+            refresh_balance(customer)
         db.session.flush()
     except ValidationError:
         db.session.rollback()
@@ -176,20 +181,67 @@ def _check_with_kit(documents, report: UblImportReport) -> None:
                                                finding.get("text") or ""))
 
 
-def _store(document: UblDocument, data: bytes, report: UblImportReport) -> None:
-    customer = _customer_for(document.buyer, report)
+class _Batch:
+    """What a batch needs from the database, read in a few queries instead of several per
+    document (as the CSV import does): customers by VAT number, invoices by number with their
+    lines, the documents already received."""
+
+    CHUNK = 500
+
+    def __init__(self) -> None:
+        self.customers_by_vat: dict[str, Customer] = {}
+        self.customers_by_number: dict[str, Customer] = {}
+        self.invoices: dict[str, Invoice] = {}
+        self.received: dict[tuple[str, str, str], EDocument] = {}
+        self.touched: set[Customer] = set()
+
+    @classmethod
+    def preload(cls, documents: list[UblDocument]) -> _Batch:
+        from sqlalchemy.orm import selectinload
+
+        batch = cls()
+        vats = sorted({d.buyer.vat for d in documents if d.buyer.vat})
+        numbers = sorted({d.number for d in documents})
+        for chunk in _chunks(vats, cls.CHUNK):
+            for customer in db.session.scalars(select(Customer).where(
+                    Customer.vat_number.in_(chunk)).order_by(Customer.id.desc())):
+                batch.remember_customer(customer)
+        for chunk in _chunks(numbers, cls.CHUNK):
+            for invoice in db.session.scalars(select(Invoice).where(Invoice.number.in_(chunk))
+                                              .options(selectinload(Invoice.lines))):
+                batch.invoices[invoice.number] = invoice
+            for row in db.session.scalars(select(EDocument).where(
+                    EDocument.direction == "in", EDocument.number.in_(chunk))):
+                batch.received[(row.doc_type, row.number, row.sender)] = row
+        return batch
+
+    def remember_customer(self, customer: Customer) -> None:
+        if customer.vat_number:
+            self.customers_by_vat[customer.vat_number] = customer
+        self.customers_by_number[customer.number] = customer
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _store(document: UblDocument, data: bytes, report: UblImportReport, batch: _Batch) -> None:
+    customer = _customer_for(document.buyer, report, batch)
+    batch.touched.add(customer)
     if document.kind == "invoice":
-        invoice = _store_invoice(document, customer, report)
+        invoice = _store_invoice(document, customer, report, batch)
         credit_note = None
     else:
+        db.session.flush()
         credit_note = _store_credit_note(document, customer, report)
         invoice = credit_note.invoice
-    _remember(document, data, customer, invoice, credit_note)
+    _remember(document, data, customer, invoice, credit_note, batch)
     report.numbers.append(document.number)
 
 
-def _store_invoice(document: UblDocument, customer: Customer, report) -> Invoice:
-    existing = db.session.scalar(select(Invoice).where(Invoice.number == document.number))
+def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Batch) -> Invoice:
+    existing = batch.invoices.get(document.number)
     if existing is not None and existing.customer_id != customer.id:
         raise ValidationError({"ID": [_(
             "Invoice %(number)s already exists for another customer.", number=document.number)]})
@@ -199,7 +251,8 @@ def _store_invoice(document: UblDocument, customer: Customer, report) -> Invoice
         "total_amount": document.total, "currency": document.currency,
         "description": _("Peppol invoice %(number)s", number=document.number),
         "structured_reference": document.structured_reference})
-    invoice, created = upsert_invoice(clean)
+    invoice, created = upsert_invoice(clean, customers=batch.customers_by_number,
+                                      invoices=batch.invoices, refresh=False)
     if created:
         report.created += 1
     else:
@@ -246,28 +299,24 @@ def _store_credit_note(document: UblDocument, customer: Customer, report) -> Cre
     return note
 
 
-def _remember(document, data: bytes, customer, invoice, credit_note) -> None:
-    row = db.session.scalar(select(EDocument).where(
-        EDocument.direction == "in", EDocument.doc_type == document.kind,
-        EDocument.number == document.number, EDocument.sender == document.seller_endpoint[:70]))
+def _remember(document, data: bytes, customer, invoice, credit_note, batch: _Batch) -> None:
+    key = (document.kind, document.number, document.seller_endpoint[:70])
+    row = batch.received.get(key)
     if row is None:
         row = EDocument(direction="in", doc_type=document.kind, number=document.number,
                         sender=document.seller_endpoint[:70], failed_rules=[], findings=[])
         db.session.add(row)
-    row.status, row.customer_id = "imported", customer.id
-    row.invoice_id = invoice.id if invoice is not None else None
-    row.credit_note_id = credit_note.id if credit_note is not None else None
+        batch.received[key] = row
+    row.status, row.customer = "imported", customer
+    row.invoice, row.credit_note = invoice, credit_note
     row.xml = data.decode("utf-8", errors="replace")
 
 
 # --- customers ----------------------------------------------------------------------------------
 
-def _customer_for(buyer: Buyer, report: UblImportReport) -> Customer:
-    if buyer.vat:
-        found = db.session.scalar(select(Customer).where(Customer.vat_number == buyer.vat)
-                                  .order_by(Customer.id))
-        if found is not None:
-            return found
+def _customer_for(buyer: Buyer, report: UblImportReport, batch: _Batch) -> Customer:
+    if buyer.vat and buyer.vat in batch.customers_by_vat:
+        return batch.customers_by_vat[buyer.vat]
     if buyer.endpoint:
         endpoint = Endpoint.parse(buyer.endpoint)
         found = db.session.scalar(select(Customer).join(
@@ -275,6 +324,7 @@ def _customer_for(buyer: Buyer, report: UblImportReport) -> Customer:
             CustomerPeppol.endpoint_scheme == endpoint.scheme,
             CustomerPeppol.endpoint_id == endpoint.value))
         if found is not None:
+            batch.remember_customer(found)
             return found
     number = ("P-" + (buyer.vat or buyer.endpoint or "").replace(":", "-"))[:40]
     data = {"number": number, "name": buyer.name, "kind": "company",
@@ -298,5 +348,5 @@ def _customer_for(buyer: Buyer, report: UblImportReport) -> Customer:
         db.session.add(CustomerPeppol(customer=customer, endpoint_scheme=endpoint.scheme[:4],
                                       endpoint_id=endpoint.value[:60]))
     db.session.flush()
-    refresh_balance(customer)
+    batch.remember_customer(customer)
     return customer
