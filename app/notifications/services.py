@@ -471,12 +471,13 @@ def notify_email_changed(change) -> list[Message]:
 
 
 def notify_sms_code(customer: Customer, phone: str, code: str, valid_minutes: int,
-                    code_id: int) -> list[Message]:
-    """The 6-digit code that proves a phone number, by SMS to that number only."""
+                    code_id: int, purpose: str = "sms-code") -> list[Message]:
+    """The 6-digit code that proves a phone number, by SMS to that number only. ``purpose``
+    names the table ``code_id`` is from ("sms-sign-in": a portal sign-in code)."""
     return queue_message(customer, event="sms_confirmation_code",
                          template_key="sms_confirmation_code",
                          context={"code": code, "valid_minutes": valid_minutes},
-                         idempotency_key=f"sms-code:{code_id}", channels=["sms"],
+                         idempotency_key=f"{purpose}:{code_id}", channels=["sms"],
                          recipient=phone, secrets={"code": HIDDEN},
                          secret_valid_until=utcnow() + timedelta(minutes=valid_minutes))
 

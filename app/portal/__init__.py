@@ -34,6 +34,7 @@ def register_portal(app: Flask) -> None:
         refund_request,  # ask for a refund of my credit
         requests_pages,  # my requests, question to the AR team, satisfaction survey
         routes,  # sign in, dashboard, invoices, pay, statement
+        sms_login,  # sign in with a code by SMS (confirmed mobile numbers)
         welcome,  # confirm my details after the first sign-in (after routes: its hooks follow)
     )
 
