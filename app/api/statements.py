@@ -5,11 +5,14 @@ application/xml, text/xml, text/plain or application/octet-stream). The import i
 admin screen and `flask import-statement` run (app.payments.incoming.importing): matched payments are
 booked, the rest waits for a person. Answers: 201 with the report; 409 when this very file was
 imported before (nothing booked); 422 when the file is refused (unknown format such as
-camt.054, unsafe XML, malformed), with ``error.code`` and the format found; 413 too large.
+camt.054, unsafe XML, malformed, balances that do not add up: ``balance_mismatch``), with
+``error.code`` and the format found; 413 too large (naming the limit in force). Parameters:
+``import_anyway=<reason>`` imports statements whose balances do not add up (the reason and the
+user go to the audit trail); ``dry_run=1`` answers what would be booked and saves nothing.
 """
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
@@ -23,7 +26,8 @@ from app.extensions import db
 from app.payments.incoming.importing import import_statement, statement_max_bytes
 from app.payments.incoming.models import BankStatement, StatementLine
 
-RAW_TYPES = {"application/xml", "text/xml", "text/plain", "application/octet-stream"}
+RAW_TYPES = {"application/xml", "text/xml", "text/plain", "application/octet-stream",
+             "application/zip", "application/x-zip-compressed"}
 MAX_ID = 2**31 - 1
 
 REPORT_SCHEMA = {
@@ -46,7 +50,9 @@ REPORT_SCHEMA = {
         "error": {"type": "object", "properties": {
             "code": {"type": "string", "enum": ["already_imported", "too_large", "unsafe_xml",
                                                "malformed", "unsupported_format",
-                                               "unsupported_version", "empty", "conflict"]},
+                                               "unsupported_version", "empty", "conflict",
+                                               "balance_mismatch", "coda_utf8",
+                                               "archive_refused", "no_database"]},
             "format_found": {"type": "string", "nullable": True}}},
     },
 }
@@ -107,16 +113,23 @@ class StatementsApi(BaseApi):
                 application/json:
                   schema: {$ref: '#/components/schemas/StatementImport'}
         """
-        limit = statement_max_bytes()
+        # The smaller of the statement limit (settings) and the server's upload limit is the one
+        # that refuses a file: name that one.
+        limit = min(filter(None, (statement_max_bytes(),
+                                  current_app.config.get("MAX_CONTENT_LENGTH"))))
         try:
             data, name = _payload(limit)
         except RequestEntityTooLarge:
             return error_response(413, _("The file is too large; the limit is %(limit)s MB.",
-                                         limit=limit // (1024 * 1024)))
+                                         limit=_megabytes(limit)))
         if data is None:
             return error_response(400, _(
                 "Send the statement in the multipart field \"file\", or as the request body."))
-        report = import_statement(data, name, current_user)
+        reason = (request.args.get("import_anyway") or request.form.get("import_anyway")
+                  or "").strip()
+        report = import_statement(data, name, current_user, max_bytes=limit,
+                                  force_reason=reason or None,
+                                  dry_run=request.args.get("dry_run") in ("1", "true"))
         if report.ok:
             return json_response(201, report.as_dict())
         status = {"already_imported": 409, "too_large": 413, "conflict": 409}.get(
@@ -179,6 +192,10 @@ def _payload(limit: int) -> tuple[bytes | None, str | None]:
     if len(data) > limit:
         raise RequestEntityTooLarge()
     return (data or None), name
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
 def _iso(value) -> str | None:

@@ -97,16 +97,19 @@ def references_for_number(number: int) -> tuple[str, str]:
 # --- references typed into free text (statement matching) ------------------------------------
 # Stricter than OGM_IN_TEXT: not inside a longer number, so that the 12-digit windows of a bank
 # reference or a 27-digit foreign reference are not taken for structured communications.
-_OGM_ALONE = re.compile(r"(?<!\d)(?:\+{3}|\*{3})?\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*"
-                        r"(?:\+{3}|\*{3})?(?!\d)")
-_RF_START = re.compile(r"(?<![A-Za-z0-9])RF\s?\d{2}", re.IGNORECASE)
+# Between the groups people type spaces, slashes, dots or dashes (one separator, maybe spaced).
+_OGM_ALONE = re.compile(r"(?<![\d.\-])(?:\+{3}|\*{3})?\s*(\d{3})\s*[/.\-]?\s*(\d{4})\s*[/.\-]?\s*"
+                        r"(\d{5})\s*(?:\+{3}|\*{3})?(?![\d]|[.\-]\d)")
+_RF_START = re.compile(r"(?<![A-Za-z0-9])RF[\s.\-]?\d{2}", re.IGNORECASE)
+_RF_SEPARATORS = " .-/"
 
 
 def find_references(text: str | None) -> list[tuple[str, str]]:
     """OGMs and RF references typed into free text, in order: [("ogm", digits), ("rf", "RF..")].
 
-    An OGM may be written +++123/4567/89002+++, ***123/4567/89002***, 123 4567 89002 or
-    123456789002; an RF reference with or without its spaces. The check digits decide.
+    An OGM may be written +++123/4567/89002+++, ***123/4567/89002***, 123 4567 89002,
+    123.4567.89002, 123-4567-89002 or 123456789002; an RF reference with or without spaces,
+    dots, dashes or slashes between its groups. The check digits decide.
     """
     if not text:
         return []
@@ -126,6 +129,21 @@ def find_references(text: str | None) -> list[tuple[str, str]]:
     return result
 
 
+def betalingskenmerk_numbers(value: str | None) -> list[str]:
+    """What a Dutch *betalingskenmerk* (payment reference, camt Strd Cd=SCOR Issr=CUR) may
+    name: the reference itself and, for the 16-digit form (check digit + 15 digits), the number
+    it carries without the check digit and the zeros that pad it."""
+    digits = _NOT_DIGITS.sub("", value or "")
+    if not 7 <= len(digits) <= 16:
+        return []
+    found = [digits]
+    if len(digits) == 16:
+        body = digits[1:].lstrip("0")
+        if body and body not in found:
+            found.append(body)
+    return found
+
+
 def _rf_at(text: str, start: int) -> str | None:
     """The longest valid RF reference starting at ``start`` that ends at a word boundary."""
     chars: list[str] = []
@@ -135,8 +153,9 @@ def _rf_at(text: str, start: int) -> str | None:
             chars.append(char.upper())
             if len(chars) > 25:
                 break
-        elif char == " " and len(chars) >= 4:
-            ends.append(len(chars))
+        elif char in _RF_SEPARATORS and len(chars) >= 2:
+            if len(chars) >= 4:
+                ends.append(len(chars))
         else:
             break
     ends.append(len(chars))

@@ -32,6 +32,18 @@ if TYPE_CHECKING:  # statement lines are money in's (payments.incoming builds on
     from app.payments.incoming.models import StatementLine
 
 OpenInvoices = Callable[[int], Sequence[Invoice]]
+HOME_CURRENCY = "EUR"  # what a payment is in when nothing says otherwise
+
+
+def currency_of(record) -> str:
+    """A payment's or invoice's currency (an object not yet flushed has no default yet)."""
+    return (getattr(record, "currency", None) or HOME_CURRENCY).upper()
+
+
+def same_currency(payment, invoice) -> bool:
+    """The rule: an invoice is settled only by money in its own currency. CHF 1,284.30 never
+    pays EUR 1,284.30; converting is a person's decision (book the euro amount received)."""
+    return currency_of(payment) == currency_of(invoice)
 
 
 class OrmLedger:
@@ -142,6 +154,7 @@ def book_payment(*, amount: Decimal, received_on: date, customer_id: int | None 
                  method: str = "transfer", communication: str | None = None,
                  counterparty_name: str | None = None, counterparty_iban: str | None = None,
                  external_id: str | None = None, statement_line: StatementLine | None = None,
+                 currency: str | None = None,
                  user_id: int | None = None, consequences: Consequences | None = None,
                  open_invoices_of: OpenInvoices | None = None, ledger=ORM) -> Payment:
     """Book money received and apply it; the one place every front door comes to.
@@ -152,12 +165,16 @@ def book_payment(*, amount: Decimal, received_on: date, customer_id: int | None 
     account, for a refund or the next invoice. Pass ``payment`` to book an existing unmatched
     payment (a statement line staff match by hand). Pass ``consequences`` to apply the
     consequences of many bookings at once (the statement import); otherwise they are applied
-    before returning. ``ledger`` says where the result is stored (see OrmLedger).
+    before returning. ``ledger`` says where the result is stored (see OrmLedger). The payment
+    is in ``currency`` (its statement line's; euros by default) and only pays invoices in that
+    currency (``allocate`` refuses the others; oldest-first skips them).
     Caller commits.
     """
     if payment is None:
         payment = ledger.new_payment(
             amount=amount, unallocated_amount=amount, received_on=received_on, method=method,
+            currency=(currency or getattr(statement_line, "currency", None)
+                      or HOME_CURRENCY).upper(),
             status="unmatched", communication=communication, external_id=external_id,
             counterparty_name=counterparty_name, counterparty_iban=counterparty_iban,
             statement_line=statement_line)
@@ -187,7 +204,8 @@ def book_payment(*, amount: Decimal, received_on: date, customer_id: int | None 
 def allocate_oldest_first(payment: Payment, invoices: list[Invoice], rule: str,
                           confidence: Decimal | None = None, user_id: int | None = None,
                           consequences: Consequences | None = None, ledger=ORM) -> None:
-    invoices = sorted((i for i in invoices if i.status in OPEN_STATUSES and i.open_amount > 0),
+    invoices = sorted((i for i in invoices if i.status in OPEN_STATUSES and i.open_amount > 0
+                       and same_currency(payment, i)),
                       key=lambda i: (i.due_date, i.id or 0))
     for invoice in invoices:
         if payment.unallocated_amount <= 0:
@@ -211,6 +229,8 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, rule: str = "m
     if payment.customer_id is not None and invoice.customer_id != payment.customer_id:
         raise v.ValidationError({"invoice": _(
             "Invoice %(invoice)s belongs to another customer.", invoice=invoice.number)})
+    if not same_currency(payment, invoice):
+        raise v.ValidationError({"invoice": _currency_refusal(payment, invoice)})
     allocation = ledger.add_allocation(payment, invoice, amount, rule, confidence, user_id)
     payment.unallocated_amount -= amount
     payment.status = "allocated" if payment.unallocated_amount == ZERO else "partially_allocated"
@@ -222,6 +242,13 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, rule: str = "m
     else:
         consequences.invoice_changed(invoice)
     return allocation
+
+
+def _currency_refusal(payment, invoice) -> str:
+    return _("Invoice %(invoice)s is in %(invoice_currency)s and this payment is in "
+             "%(currency)s: an invoice is settled only by money in its own currency.",
+             invoice=invoice.number, invoice_currency=currency_of(invoice),
+             currency=currency_of(payment))
 
 
 def _unique(invoices: Iterable[Invoice]) -> list[Invoice]:
@@ -261,6 +288,8 @@ def manual_match(payment: Payment, customer: Customer,
         if invoice.customer_id != customer.id:
             errors.add("invoice", _("Invoice %(invoice)s belongs to another customer.",
                                     invoice=invoice.number))
+        elif not same_currency(payment, invoice):
+            errors.add("invoice", _currency_refusal(payment, invoice))
         elif amount <= 0:
             errors.add("amount", _("Amounts must be more than zero."))
         elif amount > invoice.open_amount:
@@ -269,7 +298,8 @@ def manual_match(payment: Payment, customer: Customer,
                                    open=money(invoice.open_amount), invoice=invoice.number))
     if total > payment.unallocated_amount:
         errors.add("amount", _("%(total)s is more than the %(left)s left on this payment.",
-                               total=money(total), left=money(payment.unallocated_amount)))
+                               total=money(total, currency_of(payment)),
+                               left=money(payment.unallocated_amount, currency_of(payment))))
     errors.raise_if_any()
     payment.customer_id = customer.id
     consequences = Consequences()
@@ -349,7 +379,7 @@ def apply_credit(payment: Payment, user) -> list[Allocation]:
     """Use a payment's credit for the customer's open invoices, oldest first (staff action)."""
     if payment.customer_id is None or payment.unallocated_amount <= 0:
         raise v.ValidationError({"payment": _("This payment has no credit to apply.")})
-    invoices = list(open_invoices(payment.customer_id))
+    invoices = [i for i in open_invoices(payment.customer_id) if same_currency(payment, i)]
     if not invoices:
         raise v.ValidationError({"payment": _("The customer has no open invoice.")})
     customer = db.session.get(Customer, payment.customer_id)

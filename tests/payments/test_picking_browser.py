@@ -40,7 +40,9 @@ def test_an_ar_clerk_matches_a_line_by_ticking_two_invoices(server, browser, app
     older = make_invoice(customer, "300.00", due_in_days=-45)
     first = make_invoice(customer, "905.31", due_in_days=-30)
     second = make_invoice(customer, "500.00", due_in_days=-15)
-    report = import_statement(sample("test-camt053.xml"), "test-camt053.xml")
+    # The published sample's balances do not add up: imported deliberately (issue 15).
+    report = import_statement(sample("test-camt053.xml"), "test-camt053.xml",
+                              force_reason="published sample")
     assert report.ok, report.error
     line = db.session.scalar(select(StatementLine).where(
         StatementLine.amount == Decimal("1405.31"), StatementLine.kind == "payment"))

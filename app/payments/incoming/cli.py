@@ -5,26 +5,41 @@ a refused file prints the reason to stderr and exits with code 1, so a cron job 
 """
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 
 from app.core.i18n import money
+from app.extensions import db
 from app.payments.incoming.importing import (
     StatementImportReport,
     import_statement,
     statement_max_bytes,
 )
+from app.payments.incoming.models import BankStatement
 
 
 @click.command("import-statement")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True,
+              help="Parse, check and match, print what would be booked, and change nothing.")
+@click.option("--import-anyway", "reason", metavar="REASON",
+              help="Import statements whose balances do not add up; REASON goes to the audit "
+                   "trail with your login name.")
 @with_appcontext
-def import_statement_command(file: Path) -> None:
-    """Import a bank statement (camt.053 .001.02-.13 or CODA 2), match and book its payments."""
+def import_statement_command(file: Path, dry_run: bool, reason: str | None) -> None:
+    """Import a bank statement (camt.053 .001.02-.13 or CODA 2, or a ZIP of them), match and
+    book its payments."""
+    if not inspect(db.engine).has_table(BankStatement.__tablename__):
+        click.echo(_("The database is not ready: its tables were not created. Run \"flask "
+                     "init-db\" (or \"flask db upgrade\") once, then import the file again."),
+                   err=True)
+        raise click.exceptions.Exit(1)
     limit = statement_max_bytes()
     size = file.stat().st_size
     if size > limit:  # checked before reading the file into memory
@@ -34,14 +49,28 @@ def import_statement_command(file: Path) -> None:
     bar = _LazyBar(_("Importing"))
     try:
         report = import_statement(file.read_bytes(), file.name, None, progress=bar.update,
-                                  on_total=bar.start)
+                                  on_total=bar.start, dry_run=dry_run,
+                                  force_reason=_signed(reason))
     finally:
         bar.finish()
     if not report.ok:
         click.echo(report.error, err=True)
         raise click.exceptions.Exit(1)
+    if dry_run:
+        click.echo(_("Dry run: nothing was saved. This is what the import would do:"))
     for line in report_lines(report):
         click.echo(line)
+    for warning in report.warnings:
+        click.echo(_("Warning: %(warning)s", warning=warning), err=True)
+
+
+def _signed(reason: str | None) -> str | None:
+    """The reason, with who gave it: the CLI has no staff login, the system user stands in."""
+    if reason is None:
+        return None
+    if not reason.strip():
+        raise click.UsageError(_("--import-anyway needs a reason."))
+    return f"{reason.strip()} ({getpass.getuser()}, flask import-statement)"
 
 
 class _LazyBar:
@@ -67,9 +96,14 @@ class _LazyBar:
 
 def report_lines(report: StatementImportReport) -> list[str]:
     def tally(label: str, t) -> str:
-        return f"{label:<28}{t.count:>8}  {money(t.amount):>16}"
+        # One amount per currency, each with its own symbol: never added together.
+        amounts = "  ".join(f"{money(amount, currency):>16}"
+                            for currency, amount in sorted(t.amounts.items())) or \
+            f"{money(0):>16}"
+        return f"{label:<28}{t.count:>8}  {amounts}"
 
-    return [
+    files = [f"{entry['file_name']}: {entry['message']}" for entry in report.files]
+    return [*files,
         report.summary(),
         f"{_('Format'):<28}{report.format}",
         f"{_('Entries in the file'):<28}{report.entries:>8}",

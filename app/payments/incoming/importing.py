@@ -30,14 +30,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from app.core.crypto import iban_hash
 from app.core.file_names import clean_file_name
@@ -46,81 +44,28 @@ from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
 from app.extensions import db
 from app.payments.consequences import Consequences, _notifier, _safely
+from app.payments.incoming.archives import import_archive, is_zip
 from app.payments.incoming.bulk import BulkLedger, InvoiceChanged, LineRow
+from app.payments.incoming.checks import (
+    HOME_CURRENCY,
+    check_balances,
+    compact_iban,
+    company_accounts,
+    statement_key,
+)
 from app.payments.incoming.matching import Matcher, Proposal
 from app.payments.incoming.models import BankStatement, StatementLine
+from app.payments.incoming.report import StatementImportReport, Tally  # noqa: F401 (API)
 from app.payments.incoming.statements import ParsedEntry, StatementFileError, parse_statement_file
 from app.payments.models import Payment
 from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
+from app.retention import audit as audit_trail
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 CHUNK_SIZE = 5000
 _DIRECT_DEBIT_CODES = ("IDDT", "RDDT", "ESDD", "BBDD")
-
-
-@dataclass
-class Tally:
-    count: int = 0
-    amount: Decimal = ZERO
-
-    def add(self, amount: Decimal) -> None:
-        self.count += 1
-        self.amount += amount
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "amount": str(self.amount)}
-
-
-@dataclass
-class StatementImportReport:
-    file_name: str | None = None
-    format: str | None = None
-    statement_ids: list[int] = field(default_factory=list)
-    entries: int = 0  # booked entries in the file
-    new_lines: int = 0
-    duplicates: int = 0  # entries already imported (overlapping files)
-    skipped: int = 0  # pending or information-only entries: not imported
-    matched: Tally = field(default_factory=Tally)
-    suggested: Tally = field(default_factory=Tally)
-    unmatched: Tally = field(default_factory=Tally)
-    returns: Tally = field(default_factory=Tally)  # returns/reversals applied
-    returns_open: Tally = field(default_factory=Tally)  # returns waiting for a person
-    ignored: Tally = field(default_factory=Tally)  # money out
-    error: str | None = None
-    error_code: str | None = None
-    format_found: str | None = None
-    committed: bool = False
-    seconds: float = 0.0
-    # "inline": thank-you messages queued in the import's transaction; "deferred": by the
-    # app.payments.jobs.send_payment_messages job right after it (a big file).
-    messages: str = "inline"
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def summary(self) -> str:
-        if self.error:
-            return self.error
-        return _("%(new)s new lines imported (%(duplicates)s already imported): %(matched)s "
-                 "matched automatically, %(suggested)s suggested, %(unmatched)s unmatched, "
-                 "%(returns)s returns.", new=self.new_lines, duplicates=self.duplicates,
-                 matched=self.matched.count, suggested=self.suggested.count,
-                 unmatched=self.unmatched.count,
-                 returns=self.returns.count + self.returns_open.count)
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "message": self.summary(), "imported": self.committed, "file_name": self.file_name,
-            "format": self.format, "statement_ids": self.statement_ids, "entries": self.entries,
-            "new_lines": self.new_lines, "duplicates": self.duplicates, "skipped": self.skipped}
-        for name in ("matched", "suggested", "unmatched", "returns", "returns_open", "ignored"):
-            data[name] = getattr(self, name).as_dict()
-        if self.error:
-            data["error"] = {"code": self.error_code, "format_found": self.format_found}
-        return data
 
 
 def statement_max_bytes() -> int:
@@ -129,42 +74,71 @@ def statement_max_bytes() -> int:
 
 def import_statement(data: bytes, file_name: str | None = None, user=None, *,
                      progress: Progress | None = None, on_total: Progress | None = None,
-                     max_bytes: int | None = None, chunk_size: int = CHUNK_SIZE
+                     max_bytes: int | None = None, chunk_size: int = CHUNK_SIZE,
+                     force_reason: str | None = None, dry_run: bool = False
                      ) -> StatementImportReport:
-    """Import one statement file (see the module docstring); never raises for a bad file.
+    """Import one statement file, or each statement file of a ZIP archive (see the module
+    docstring); never raises for a bad file.
 
+    ``force_reason``: a person imports statements whose balances do not add up, and says why
+    (recorded in the audit trail with who). ``dry_run``: everything is parsed, checked, matched
+    and booked, then rolled back; the report says what would have been booked.
     ``on_total(n)`` is called once the entries are counted, ``progress(k)`` after each chunk.
     """
+    limit = max_bytes or statement_max_bytes()
+    if is_zip(data):
+        return import_archive(data, file_name, user, limit, force_reason, dry_run)
     started = time.perf_counter()
     # The name is shown on the cash screen: no path, control or bidi-override characters.
-    report = StatementImportReport(file_name=clean_file_name(file_name)[:200] if file_name else None)
+    report = StatementImportReport(file_name=clean_file_name(file_name)[:200] if file_name else None,
+                                   dry_run=dry_run)
+    force_reason = " ".join((force_reason or "").split())[:1000] or None
     progress = progress or (lambda n: None)
     digest = hashlib.sha256(data).hexdigest()
-    earlier = db.session.scalar(select(BankStatement).where(BankStatement.file_sha256 == digest))
-    if earlier is not None:
-        return _refused(report, _(
-            "This file was already imported on %(when)s (statement %(ref)s); nothing was "
-            "imported again.", when=format_datetime(earlier.imported_at, "short"),
-            ref=earlier.statement_ref or earlier.id), "already_imported")
     try:
-        parsed = parse_statement_file(data, max_bytes or statement_max_bytes())
+        earlier = db.session.scalar(select(BankStatement).where(BankStatement.file_sha256 == digest))
+    except (OperationalError, ProgrammingError):
+        log.exception("the statement tables cannot be read")
+        return refused(report, _(
+            "The database is not ready: its tables were not created. Run \"flask init-db\" "
+            "(or \"flask db upgrade\") once, then import the file again."), "no_database")
+    if earlier is not None:
+        return refused(report, _already(earlier), "already_imported")
+    try:
+        parsed = parse_statement_file(data, limit)
     except StatementFileError as exc:
         report.format_found = exc.format_found
-        return _refused(report, exc.message, exc.code)
+        return refused(report, exc.message, exc.code)
     report.format = parsed.format
+    known = _already_imported(parsed)
+    if known and len(known) == len(parsed.statements):
+        return refused(report, _already(next(iter(known.values()))), "already_imported")
+    checked = time.perf_counter()
+    checks = [check for check in check_balances(parsed)
+              if id(check.statement) not in known]
+    report.balance_seconds = time.perf_counter() - checked
+    wrong = [check for check in checks if check.status == "mismatch"]
+    if wrong and not force_reason:
+        return refused(report, " ".join(check.message() for check in wrong) + " " + _(
+            "Nothing was imported. Ask the bank for the complete file; if you know why it does "
+            "not add up, import it anyway and say why."), "balance_mismatch")
+    report.warnings.extend(check.message() for check in checks if check.status == "missing")
     if on_total is not None:
-        on_total(len(parsed.entries))
+        on_total(sum(len(check.statement.entries) for check in checks))
     try:
-        _import(parsed, digest, report, user, progress, chunk_size)
-        db.session.commit()
-        report.committed = True
-        if report.messages == "deferred":
-            _hand_over_messages(report.statement_ids)
+        _import(parsed, checks, known, digest, report, user, progress, chunk_size, force_reason)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            report.committed = True
+            if report.messages == "deferred":
+                _hand_over_messages(report.statement_ids)
     except (IntegrityError, OperationalError, InvoiceChanged):
         db.session.rollback()
         log.exception("statement import of %s failed", file_name)
         report.statement_ids = []
-        _refused(report, _(
+        refused(report, _(
             "The statement could not be saved: the same entries were being imported at the same "
             "time, or the database was busy. Nothing was imported; please try again."),
             "conflict")
@@ -173,6 +147,24 @@ def import_statement(data: bytes, file_name: str | None = None, user=None, *,
         raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _already(earlier: BankStatement) -> str:
+    return _("This file was already imported on %(when)s (statement %(ref)s); nothing was "
+             "imported again.", when=format_datetime(earlier.imported_at, "short"),
+             ref=earlier.statement_ref or earlier.id)
+
+
+def _already_imported(parsed) -> dict[int, BankStatement]:
+    """{id(parsed statement): the statement imported before} for the file's statements already
+    there (same account, currency, statement id/sequence and dates), whatever the bytes."""
+    keys = {id(found): key for found in parsed.statements
+            if (key := statement_key(found)) is not None}
+    if not keys:
+        return {}
+    rows = {row.statement_key: row for row in db.session.scalars(
+        select(BankStatement).where(BankStatement.statement_key.in_(set(keys.values()))))}
+    return {found_id: rows[key] for found_id, key in keys.items() if key in rows}
 
 
 def _hand_over_messages(statement_ids: list[int]) -> None:
@@ -186,18 +178,24 @@ def _hand_over_messages(statement_ids: list[int]) -> None:
         log.exception("could not enqueue the messages of statements %s", statement_ids)
 
 
-def _refused(report: StatementImportReport, message: str, code: str) -> StatementImportReport:
+def refused(report: StatementImportReport, message: str, code: str) -> StatementImportReport:
     db.session.rollback()
     report.error, report.error_code = message, code
     return report
 
 
-def _import(parsed, digest: str, report: StatementImportReport, user, progress: Progress,
-            chunk_size: int) -> None:
+def _import(parsed, checks, known: dict, digest: str, report: StatementImportReport, user,
+            progress: Progress, chunk_size: int, force_reason: str | None) -> None:
     user_id = getattr(user, "id", None)
     work: list[tuple[int, ParsedEntry, str]] = []
     statements = []
-    for index, found in enumerate(parsed.statements):
+    ours = company_accounts()
+    for found in parsed.statements:
+        if id(found) in known:  # sent before (in another file): its entries are all there
+            report.duplicates += len(found.entries)
+            report.skipped += found.skipped
+    for index, check in enumerate(checks):
+        found = check.statement
         statement = BankStatement(
             format=found.format[:20], account_iban=found.account_iban,
             statement_ref=(found.statement_ref or "")[:100] or None, from_date=found.from_date,
@@ -209,12 +207,29 @@ def _import(parsed, digest: str, report: StatementImportReport, user, progress: 
             hashlib.sha256(f"{digest}:{index}".encode()).hexdigest(),
             imported_by_id=user_id, currency=found.currency,
             sequence_number=(found.sequence_number or "")[:20] or None,
-            skipped_count=found.skipped)
+            skipped_count=found.skipped, statement_key=statement_key(found),
+            balance_status=check.status, balance_difference=check.difference,
+            imported_anyway_reason=force_reason if check.status == "mismatch" else None,
+            account_known=compact_iban(found.account_iban) in ours)
         db.session.add(statement)
         statements.append(statement)
         report.skipped += found.skipped
+        if not statement.account_known:
+            report.warnings.append(_(
+                "Statement %(number)s of %(total)s (%(id)s) is of account %(account)s, which is "
+                "not one of the company's accounts (settings): its payments wait for a person.",
+                number=check.number, total=check.total, id=found.label,
+                account=found.account_iban or "?"))
     db.session.flush()
-    for statement, found in zip(statements, parsed.statements, strict=True):
+    for statement, check in zip(statements, checks, strict=True):
+        if check.status == "mismatch":
+            report.warnings.append(check.message())
+            audit_trail.record("import_anyway", "bank_statement", statement.id, fields=[
+                "balance_difference", "imported_anyway_reason"], user=user, detail=_(
+                    "Imported although its balances do not add up (difference %(difference)s)"
+                    ": %(reason)s", difference=check.difference, reason=force_reason))
+    for statement, check in zip(statements, checks, strict=True):
+        found = check.statement
         report.statement_ids.append(statement.id)
         seen: Counter[str] = Counter()
         for entry in found.entries:
@@ -227,7 +242,8 @@ def _import(parsed, digest: str, report: StatementImportReport, user, progress: 
                        else "deferred")
     run = _Run(report, report.messages, (
         Decimal(str(get_setting("payments.auto_match_confidence"))),
-        Decimal(str(get_setting("payments.suggest_min_confidence")))))
+        Decimal(str(get_setting("payments.suggest_min_confidence")))),
+        held={s.id for s in statements if not s.account_known})
     keep = {id(instance) for instance in db.session}  # the caller's objects stay attached
     counts: dict[int, list[int]] = {s.id: [0, 0] for s in statements}  # lines, duplicates
     statement_ids = [s.id for s in statements]
@@ -261,8 +277,9 @@ class _Run:
     """
 
     def __init__(self, report: StatementImportReport, messages: str,
-                 thresholds: tuple[Decimal, Decimal]):
+                 thresholds: tuple[Decimal, Decimal], held: set[int] = frozenset()):
         self.report, self.messages = report, messages
+        self.held = held  # statements of accounts that are not the company's
         self.auto, self.suggest_min = thresholds
         self.returned: list[Payment] = []
         self.hashes: dict[str, str | None] = {}
@@ -305,7 +322,7 @@ class _Run:
                 self.payment(line, best, ledger, consequences, matcher.open_invoices_of)
             else:
                 line.status = "ignored"
-                self.report.ignored.add(line.amount)
+                self.report.ignored.add(line.amount, line.currency)
         ledger.lines = lines
         ledger.write()
         consequences.apply()
@@ -315,6 +332,11 @@ class _Run:
     def payment(self, line, best: Proposal | None, ledger, consequences: Consequences,
                 open_invoices_of) -> None:
         incoming_return = line.is_reversal or bool(line.return_reason)
+        wait = self._wait_reason(line)
+        if best is not None and wait:
+            # Shown with the suggestion; never booked without a person.
+            best.confidence = min(best.confidence, self.auto - Decimal("0.001"))
+            best.notes.append(wait)
         if best is not None and best.confidence >= self.auto and not incoming_return:
             book_payment(
                 amount=line.amount, received_on=line.booking_date, customer_id=best.customer_id,
@@ -322,24 +344,37 @@ class _Run:
                 confidence=best.confidence, fill_oldest=best.fill_oldest, method=_method(line),
                 communication=_communication(line), counterparty_name=line.counterparty_name,
                 counterparty_iban=line.counterparty_iban, statement_line=line,
-                consequences=consequences, open_invoices_of=open_invoices_of, ledger=ledger)
+                consequences=consequences, open_invoices_of=open_invoices_of, ledger=ledger,
+                currency=line.currency)
             _decided(line, "matched", best)
-            self.report.matched.add(line.amount)
+            self.report.matched.add(line.amount, line.currency)
             return
         ledger.new_payment(
             amount=line.amount, unallocated_amount=line.amount, received_on=line.booking_date,
+            currency=line.currency,
             method=_method(line), status="unmatched", communication=_communication(line),
             counterparty_name=line.counterparty_name, counterparty_iban=line.counterparty_iban,
             statement_line=line)
         if best is not None and best.confidence >= self.suggest_min and not incoming_return:
             _decided(line, "suggested", best)
-            self.report.suggested.add(line.amount)
+            self.report.suggested.add(line.amount, line.currency)
         else:
             if incoming_return:
                 best = best or Proposal("incoming_return", ZERO)
                 best.notes.append("incoming_return")
+            elif wait and best is None:
+                best = Proposal(wait, ZERO, notes=[wait])
             _decided(line, "unmatched", best)
-            self.report.unmatched.add(line.amount)
+            self.report.unmatched.add(line.amount, line.currency)
+
+    def _wait_reason(self, line) -> str | None:
+        """Why a line must wait for a person whatever the rules found: money in a currency
+        other than the home one, or a line of an account that is not the company's."""
+        if (line.currency or HOME_CURRENCY).upper() != HOME_CURRENCY:
+            return "foreign_currency"
+        if line.statement_id in self.held:
+            return "not_our_account"
+        return None
 
     def orm_lines(self, ids: list[int]) -> None:
         # The chunk's rows were written around the ORM: what it loaded before may be stale.
@@ -359,12 +394,12 @@ class _Run:
                     "RVSL" if line.is_reversal else None), line=line, consequences=consequences)
                 _decided(line, "matched", best)
                 self.returned.append(best.payment)
-                self.report.returns.add(line.amount)
+                self.report.returns.add(line.amount, line.currency)
             else:
                 if best is None:
                     best = Proposal("return", ZERO, notes=["return_not_found"])
                 _decided(line, "suggested" if best.payment is not None else "unmatched", best)
-                self.report.returns_open.add(line.amount)
+                self.report.returns_open.add(line.amount, line.currency)
         consequences.apply()
         _tell_about_returns(self.returned)
         self.returned = []

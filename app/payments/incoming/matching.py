@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
@@ -41,13 +42,20 @@ from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.incoming.bulk import InvoiceRow, invoice_columns
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Payment
-from app.payments.references import InvalidReference, find_references, normalise_ogm, normalise_rf
+from app.payments.references import (
+    InvalidReference,
+    betalingskenmerk_numbers,
+    find_references,
+    normalise_ogm,
+    normalise_rf,
+)
 from app.requests.models import Installment, PaymentPlan
 
 # Rule names (stored on statement lines and allocations) and how people read them.
 STRUCTURED = "structured_reference"
 TEXT_REFERENCE = "reference_in_text"
 INVOICE_NUMBER = "invoice_number"
+BETALINGSKENMERK = "betalingskenmerk"
 END_TO_END = "end_to_end_id"
 MANDATE = "mandate"
 IBAN_AMOUNT = "iban_and_amount"
@@ -60,6 +68,7 @@ RULE_LABELS = {
     STRUCTURED: _l("Structured communication or RF reference"),
     TEXT_REFERENCE: _l("Reference typed in the free text"),
     INVOICE_NUMBER: _l("Invoice number in the free text"),
+    BETALINGSKENMERK: _l("Dutch payment reference (betalingskenmerk)"),
     END_TO_END: _l("Direct debit: end-to-end id"),
     MANDATE: _l("Direct debit: mandate"),
     IBAN_AMOUNT: _l("Known account and amount"),
@@ -87,19 +96,24 @@ NOTES = {
     "return_not_found": _l("The payment this return takes back was not found."),
     "return_customer_known": _l("The mandate is known, but not the payment it returns."),
     "plan_not_active": _l("The payment plan of this instalment is not active."),
+    "foreign_currency": _l("The money is not in euros: a person decides what it pays (an "
+                           "invoice is settled only by money in its own currency)."),
+    "not_our_account": _l("This line is of an account that is not one of the company's "
+                          "accounts (settings): check it before booking."),
     "incoming_return": _l("Money coming back: a payment of ours that the bank returned or "
                           "reversed, not a customer's payment."),
 }
 C = Decimal
 CONFIDENCE = {
     STRUCTURED: C("0.99"), TEXT_REFERENCE: C("0.95"), INVOICE_NUMBER: C("0.95"),
+    BETALINGSKENMERK: C("0.95"),
     END_TO_END: C("0.95"), MANDATE: C("0.90"), IBAN_AMOUNT: C("0.80"), IBAN: C("0.50"),
     AMOUNT: C("0.30"), NAME: C("0.30"), RETURN_END_TO_END: C("0.95"), RETURN_MANDATE: C("0.90"),
 }
 DOUBTFUL = C("0.60")  # a reference that finds something, but something is off
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.\-]*[A-Za-z0-9]")
-MAX_TOKENS = 20
+MAX_TOKENS = 40
 
 
 @dataclass
@@ -127,14 +141,24 @@ class _Facts:
     line: StatementLine
     references: list[tuple[str, str, bool]]  # (kind "ogm"/"rf", value, structured)
     tokens: list[str]
+    kenmerk: list[str] = field(default_factory=list)  # a Dutch betalingskenmerk's numbers
 
 
 def tokens_in(*texts: str | None) -> list[str]:
-    """Words that may be invoice numbers: 4 to 40 characters with at least one digit."""
+    """Words that may be invoice numbers: 4 to 40 characters with at least one digit.
+
+    Slashes separate numbers as often as they belong to one ("/INV/2022-12-13540/2022-12-13540",
+    "2024/0012"): a word with slashes gives itself, each part and each pair of adjacent parts.
+    """
     tokens: list[str] = []
     for text in texts:
-        for token in _TOKEN.findall(text or ""):
-            if 4 <= len(token) <= 40 and any(c.isdigit() for c in token):
+        for word in _TOKEN.findall(text or ""):
+            parts = [part for part in word.split("/") if part]
+            pieces = [word, *parts, *("/".join(pair) for pair in pairwise(parts))] \
+                if len(parts) > 1 else [word]
+            for token in pieces:
+                if not (4 <= len(token) <= 40 and any(c.isdigit() for c in token)):
+                    continue
                 for variant in (token, token.upper()):
                     if variant not in tokens:
                         tokens.append(variant)
@@ -193,7 +217,7 @@ class Matcher:
             else:
                 unresolved.append(i)
         # Rule 2 and 3a: invoice numbers (and end-to-end ids naming an invoice).
-        tokens = {t for i in unresolved for t in facts[i].tokens}
+        tokens = {t for i in unresolved for t in (*facts[i].tokens, *facts[i].kenmerk)}
         by_number = self._invoices(Invoice.number, tokens)
         still = []
         for i in unresolved:
@@ -268,11 +292,16 @@ class Matcher:
                 _doubt(proposal, "not_open")
             self._check_currency(line, proposal)
             return proposal
-        invoices = _unique(by_number[t] for t in f.tokens if t in by_number)
+        rule = BETALINGSKENMERK
+        invoices = _unique(by_number[t] for t in f.kenmerk if t in by_number)
+        if not invoices:
+            rule = INVOICE_NUMBER
+            invoices = _unique(by_number[t] for t in f.tokens if t in by_number)
         if not invoices:
             return None
-        proposal = Proposal(INVOICE_NUMBER, CONFIDENCE[INVOICE_NUMBER], invoices[0].customer_id,
-                            invoices)
+        # Several numbers in one communication (one transfer for four invoices): sure only
+        # when their open amounts add up to the money exactly (checked below).
+        proposal = Proposal(rule, CONFIDENCE[rule], invoices[0].customer_id, invoices)
         open_total = sum((i.open_amount for i in invoices if i.status in OPEN_STATUSES), ZERO)
         if len({i.customer_id for i in invoices}) > 1:
             _doubt(proposal, "several_customers")
@@ -303,8 +332,10 @@ class Matcher:
 
     @staticmethod
     def _check_currency(line: StatementLine, proposal: Proposal) -> None:
-        currencies = {i.currency for i in proposal.invoices} or {"EUR"}
-        if (line.currency or "EUR") not in currencies:
+        """Money in one currency never settles an invoice in another (services.allocate
+        refuses it): such a proposal is only a hint for a person."""
+        currencies = {(i.currency or "EUR").upper() for i in proposal.invoices} or {"EUR"}
+        if currencies != {(line.currency or "EUR").upper()}:
             proposal.confidence = min(proposal.confidence, C("0.50"))
             proposal.notes.append("currency")
 
@@ -437,7 +468,11 @@ def _facts(line: StatementLine) -> _Facts:
     for kind, value in find_references(line.free_text):
         if (kind, value) not in [(k, v) for k, v, _s in references]:
             references.append((kind, value, False))
-    return _Facts(line, references, tokens_in(line.end_to_end_id, structured, line.free_text))
+    # A structured reference that is neither an OGM nor an RF reference: a Dutch
+    # betalingskenmerk (SCOR/CUR) names the invoice number it carries.
+    kenmerk = betalingskenmerk_numbers(structured) if structured and not references else []
+    return _Facts(line, references, tokens_in(line.end_to_end_id, structured, line.free_text),
+                  kenmerk)
 
 
 def _iban_digest(line) -> str | None:

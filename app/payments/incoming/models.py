@@ -47,6 +47,16 @@ class BankStatement(Model):
     line_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the statement is, whatever the file's bytes (line endings, a trailing newline): the
+    # account, currency, statement id/sequence and dates (app.payments.incoming.identity).
+    statement_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The bank's promise, checked: "ok" (opening + entries = closing), "missing" (the file gives
+    # no balances: imported with a warning), "mismatch" (imported anyway by a person: why below).
+    balance_status: Mapped[str | None] = mapped_column(String(12))
+    balance_difference: Mapped[Decimal | None] = mapped_column(Money)
+    imported_anyway_reason: Mapped[str | None] = mapped_column(Text)
+    # False: the account is not one of the company's (settings): its lines wait for a person.
+    account_known: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     lines: Mapped[list[StatementLine]] = relationship(back_populates="statement")
 
     def __repr__(self) -> str:

@@ -258,6 +258,7 @@ def payment_of_line(line: StatementLine, create: bool = True) -> Payment | None:
         if line.kind != "payment" or line.amount <= 0:
             raise v.ValidationError({"line": _("Only money received can be matched.")})
         payment = Payment(amount=line.amount, unallocated_amount=line.amount,
+                          currency=(line.currency or "EUR").upper(),
                           received_on=line.booking_date, status="unmatched",
                           communication=(line.structured_reference or line.free_text or "")[:200]
                           or None, counterparty_name=line.counterparty_name,

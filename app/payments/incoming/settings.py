@@ -16,3 +16,9 @@ register_setting("payments.statement_max_mb", 100, "int",
 register_setting("payments.inline_messages_max", 500, "int",
                  _l("A statement with more payments than this queues its thank-you messages in "
                     "a background job right after the import, instead of during it"), "payments")
+register_setting("payments.company_accounts", "", "text",
+                 _l("The company's bank accounts whose statements are imported (IBANs, one a "
+                    "line), besides the IBAN for payments. Lines of any other account are "
+                    "flagged and wait for a person"), "payments")
+register_setting("payments.zip_max_files", 50, "int",
+                 _l("Most statement files accepted in one ZIP archive"), "payments", minimum=1)

@@ -18,6 +18,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import BooleanField, StringField, ValidationError
+from wtforms.validators import Length
 
 from app.core.admin import ReadOnlyModelView, form_problem, may
 from app.core.time import business_today
@@ -41,6 +43,15 @@ from app.payments.views import (
 class StatementUploadForm(FlaskForm):
     file = FileField(_l("Statement file (camt.053 or CODA)"),
                      validators=[FileRequired(_l("Choose a statement file."))])
+    # Balances that do not add up refuse a file; a person may import it deliberately, saying
+    # why (recorded in the audit trail with who).
+    import_anyway = BooleanField(_l("Import anyway, although the balances do not add up"))
+    reason = StringField(_l("Why"), validators=[Length(max=500)],
+                         description=_l("Required to import anyway; kept in the audit trail."))
+
+    def validate_reason(self, field) -> None:
+        if self.import_anyway.data and not (field.data or "").strip():
+            raise ValidationError(_("Say why the file is imported anyway."))
 
 
 class ImportStatementView(BaseView):
@@ -69,7 +80,9 @@ class ImportStatementView(BaseView):
         data = upload.read(limit + 1)
         if len(data) > limit:
             return self._page(_too_large(), 413)
-        report = import_statement(data, _safe_name(upload.filename), current_user)
+        report = import_statement(
+            data, _safe_name(upload.filename), current_user,
+            force_reason=form.reason.data if form.import_anyway.data else None)
         if not report.ok:
             return self._page(report.error, 422 if report.error_code != "already_imported"
                               else 409)

@@ -47,9 +47,18 @@ def test_cli_refuses_a_notification_file(app):
 
 
 def test_cli_imports_the_published_coda_sample(app, tmp_path):
+    # The published sample does not add up (old balance 11,812.70 + movements 1,715.11 is not
+    # the new balance 13,646.05): refused, naming the statement and the difference, unless a
+    # person imports it anyway with a reason (issue 15).
     path = tmp_path / "kbc.cod"
     path.write_bytes(sample("oca16_Ontvangen_CODA.txt"))
-    result = app.test_cli_runner().invoke(import_statement_command, [str(path)])
+    before = state()
+    refused = app.test_cli_runner().invoke(import_statement_command, [str(path)])
+    assert refused.exit_code == 1
+    assert "Statement 1 of 1 (135" in refused.output and "118.24" in refused.output
+    assert state() == before
+    result = app.test_cli_runner().invoke(import_statement_command, [
+        str(path), "--import-anyway", "sample file stitched from two accounts"])
     assert result.exit_code == 0, result.output
     assert "7 new lines imported" in result.output
 
@@ -74,8 +83,8 @@ def test_api_imports_a_multipart_file_then_refuses_it_again(api, invoices):
     body = response.get_json()
     assert response.status_code == 201, body
     assert body["imported"] is True and body["format"] == "camt.053.001.08"
-    assert body["matched"] == {"count": 1, "amount": "121.00"}
-    assert body["unmatched"] == {"count": 1, "amount": "9.00"}
+    assert body["matched"] == {"count": 1, "amount": "121.00", "amounts": {"EUR": "121.00"}}
+    assert body["unmatched"] == {"count": 1, "amount": "9.00", "amounts": {"EUR": "9.00"}}
     assert fresh(invoices[0]).status == "paid"
     again = api.post("/api/v1/statements", data={"file": (io.BytesIO(_file(invoices)), "s.xml")},
                      content_type="multipart/form-data")
@@ -91,7 +100,7 @@ def test_api_imports_a_multipart_file_then_refuses_it_again(api, invoices):
 
 
 def test_api_raw_body_and_refusals(api):
-    response = api.client.post("/api/v1/statements?file_name=kbc.cod",
+    response = api.client.post("/api/v1/statements?file_name=kbc.cod&import_anyway=stitched+sample",
                                data=sample("oca16_Ontvangen_CODA.txt"),
                                headers={**api.headers, "Content-Type": "text/plain"})
     assert response.status_code == 201

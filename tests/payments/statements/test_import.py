@@ -88,7 +88,8 @@ def test_the_report_counts_and_amounts(customer, invoices):
     # Money in that matched nothing is booked as an unmatched payment, waiting in the queue.
     assert line.status == "unmatched" and line.payment.customer_id is None
     assert line.payment.status == "unmatched" and line.payment.unallocated_amount == D("33.00")
-    assert report.as_dict()["matched"] == {"count": 1, "amount": "121.00"}
+    assert report.as_dict()["matched"] == {"count": 1, "amount": "121.00",
+                                           "amounts": {"EUR": "121.00"}}
 
 
 def test_a_small_chunk_size_gives_the_same_result(customer, invoices):

@@ -13,7 +13,14 @@ from app.payments.incoming.statements import (
     parse_statement_file,
 )
 from app.payments.references import make_ogm, make_rf
-from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda
+from tests.payments.statements.builders import (
+    ACCOUNT,
+    CodaMovement,
+    Entry,
+    Tx,
+    camt053,
+    coda,
+)
 
 OGM = make_ogm(1234567890)  # 123456789002
 RF = make_rf("539007547034")  # RF18539007547034
@@ -37,8 +44,10 @@ def test_belgian_structured_reference_and_rf_in_every_version(version):
     assert (rf.structured_reference, rf.reference_kind) == ("RF18539007547034", "rf")
     assert debit.amount == D("-15.00") and debit.counterparty_name == "Supplier"
     statement = parsed.statements[0]
-    assert statement.account_iban == "BE68539007547034"
-    assert (statement.opening_balance, statement.closing_balance) == (D("1000.00"), D("2000.00"))
+    assert statement.account_iban == ACCOUNT
+    # The builder's closing balance is what the entries make of the opening one (it adds up).
+    assert (statement.opening_balance, statement.closing_balance) == (D("1000.00"), D("1186.00"))
+    assert statement.balance_difference() == 0
 
 
 def test_an_ogm_with_the_wrong_issuer_is_still_recognised_by_its_check_digits():
@@ -119,7 +128,7 @@ def test_coda_structured_communication_type_101():
     assert debit.amount == D("-19.99") and debit.structured_reference is None
     assert debit.free_text == "DOMICILIATION ELECTRICITE"
     statement = parsed.statements[0]
-    assert statement.account_iban == "BE68539007547034"
+    assert statement.account_iban == ACCOUNT
     assert statement.opening_balance == D("1000.00")
     assert statement.closing_balance == D("2230.51")
 

@@ -7,6 +7,8 @@ pain.*, MT940, CSV, ...) is refused with a message naming what the file is.
 """
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 
 from app.payments.incoming.statements import camt053, coda
@@ -33,6 +35,7 @@ def parse_statement_file(data: bytes, max_bytes: int | None = None) -> ParsedFil
         raise StatementFileError(_(
             "The file is too large (%(size)s MB); the limit is %(limit)s MB.",
             size=_megabytes(len(data)), limit=_megabytes(max_bytes)), "too_large")
+    data = _utf8_xml(data)
     if not data.strip():
         raise StatementFileError(_("The file is empty."), "empty")
     found = detect_format(data)
@@ -49,6 +52,29 @@ def parse_statement_file(data: bytes, max_bytes: int | None = None) -> ParsedFil
         "This file is %(format)s, not a bank statement we can read. Import a camt.053 "
         "statement (versions .001.02 to .001.13) or a CODA 2 file.", format=found.name),
         "unsupported_format", found.name)
+
+
+_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
+
+
+def _utf8_xml(data: bytes) -> bytes:
+    """A UTF-16 XML file (Windows tools write them, with or without a byte order mark) as the
+    same document in UTF-8; any other file unchanged (UTF-8 with a BOM is read as it is)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = "utf-16"
+    elif data[:4] == b"<\x00?\x00":
+        codec = "utf-16-le"
+    elif data[:4] == b"\x00<\x00?":
+        codec = "utf-16-be"
+    else:
+        return data
+    try:
+        text = data.decode(codec).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise StatementFileError(_(
+            "The file starts as UTF-16 text but is not valid UTF-16; nothing was imported."),
+            "malformed") from None
+    return _ENCODING.sub(r"\1UTF-8\2", text, count=1).encode("utf-8")
 
 
 def _megabytes(size: int) -> str:

@@ -16,25 +16,27 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as StdET
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from flask_babel import gettext as _
 
+from app.core.time import BUSINESS_TZ
 from app.payments.incoming.statements.model import (
+    NOT_PROVIDED,
     ParsedEntry,
     ParsedFile,
     ParsedStatement,
     StatementFileError,
+    in_statement,
 )
 from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
 
 NAMESPACE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.053\.001\.(\d{2}))\}Document$")
 SUPPORTED_VERSIONS = range(2, 14)
 _AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,5})?$")
-_NOT_PROVIDED = {"NOTPROVIDED", "NOT PROVIDED", ""}
 FREE_TEXT_SEPARATOR = " | "
 
 
@@ -43,6 +45,7 @@ def parse(data: bytes) -> ParsedFile:
     reader = None
     entries: list[ParsedEntry] = []
     skipped = 0
+    statement_id = None  # the <Stmt><Id> being read, for messages
     try:
         # Only "end" events: an element is complete when seen. Every element of the file is in
         # the one namespace, so the first one tells the message and its version.
@@ -53,16 +56,29 @@ def parse(data: bytes) -> ParsedFile:
             if reader is None:
                 reader = _Reader.for_namespace(tag)
             if tag == reader.ntry:
-                for entry in reader.entries(element, len(entries) + skipped + 1):
+                try:
+                    found = reader.entries(element, len(entries) + skipped + 1)
+                except StatementFileError as exc:
+                    raise in_statement(exc, len(statements) + 1, _count_statements(data),
+                                       statement_id) from None
+                for entry in found:
                     if entry.status == "BOOK":
                         entries.append(entry)
                     else:
                         skipped += 1
                 element.clear()  # read: drop its content, only the statement header is kept
             elif tag == reader.stmt:
-                statements.append(reader.statement(element, entries, skipped))
-                entries, skipped = [], 0
+                try:
+                    statements.append(reader.statement(element, entries, skipped))
+                except StatementFileError as exc:
+                    raise in_statement(exc, len(statements) + 1, _count_statements(data),
+                                       statement_id) from None
+                entries, skipped, statement_id = [], 0, None
                 element.clear()
+            elif tag == reader.id and statement_id is None and not len(element):
+                # <Stmt><Id> is the statement's first element: the first childless <Id> after
+                # a statement starts (GrpHdr holds MsgId, not Id).
+                statement_id = (element.text or "").strip()[:100] or None
             elif tag == reader.document:
                 reader.check_root(element)
     except DefusedXmlException as exc:
@@ -93,7 +109,7 @@ class _Reader:
         self.format, self.namespace = message, namespace
         self.prefix = f"{{{namespace}}}"
         self.ntry, self.stmt = f"{self.prefix}Ntry", f"{self.prefix}Stmt"
-        self.document = f"{self.prefix}Document"
+        self.document, self.id = f"{self.prefix}Document", f"{self.prefix}Id"
         self._paths: dict[str, tuple[str, ...]] = {}
 
     @classmethod
@@ -165,7 +181,7 @@ class _Reader:
         if raw is None:
             return None
         try:
-            return date.fromisoformat(raw[:10])
+            return business_date(raw)
         except ValueError:
             raise StatementFileError(_("Entry %(n)s: %(value)s is not a date.",
                                        n=where, value=raw[:40])) from None
@@ -268,7 +284,7 @@ class _Reader:
             counterparty_bic=(party[2] or "").upper()[:11] or None,
             structured_reference=reference, reference_kind=kind,
             free_text=_join(*texts), end_to_end_id=None if (end_to_end or "").upper()
-            in _NOT_PROVIDED else end_to_end,
+            in NOT_PROVIDED else end_to_end,
             mandate_reference=self.text(tx, "Refs/MndtId"),
             return_reason=self.text(tx, "RtrInf/Rsn/Cd", "RtrInf/Rsn/Prtry"),
             batch_position=batch_position, **fields)
@@ -298,6 +314,24 @@ class _Reader:
             else:
                 others.append(value if kind == "other" else raw)
         return chosen[0], chosen[1], others
+
+
+def business_date(raw: str) -> date:
+    """The Brussels date of a camt date or date-time: "2025-03-03T23:30:00Z" is the 4th in
+    Brussels. A date-time without an offset is taken as the bank's local (Brussels) time."""
+    if len(raw) > 10 and raw[10] == "T":
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is not None:
+            return moment.astimezone(BUSINESS_TZ).date()
+        return moment.date()
+    return date.fromisoformat(raw[:10])
+
+
+_STMT_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Stmt[\s>]")
+
+
+def _count_statements(data: bytes) -> int:
+    return max(len(_STMT_START.findall(data)), 1)
 
 
 def classify_reference(raw: str, code: str | None = None, issuer: str | None = None

@@ -27,10 +27,12 @@ from flask_babel import gettext as _
 
 from app.payments.incoming.statements.camt053 import FREE_TEXT_SEPARATOR
 from app.payments.incoming.statements.model import (
+    NOT_PROVIDED,
     ParsedEntry,
     ParsedFile,
     ParsedStatement,
     StatementFileError,
+    in_statement,
 )
 from app.payments.references import InvalidReference, normalise_ogm
 
@@ -53,57 +55,103 @@ class _Movement:
 
 
 def parse(data: bytes) -> ParsedFile:
+    _refuse_utf8(data)
     text = data.decode("latin-1")
     lines = [line.rstrip("\r") for line in text.split("\n")]
+    total = max(sum(1 for line in lines if line[:1] == "1"), 1)
     statements: list[ParsedStatement] = []
+    try:
+        return _parse_lines(lines, statements)
+    except StatementFileError as exc:
+        current = getattr(exc, "statement", None)
+        if current is None:
+            raise
+        raise in_statement(exc, len(statements) + 1, total, current.label) from None
+
+
+def _refuse_utf8(data: bytes) -> None:
+    """CODA is Latin-1, 128 characters a record. Saved again as UTF-8 (an editor, a mail
+    client), accented names take two bytes and every later column shifts: refuse it by name."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        utf8 = True
+    else:
+        lines = data.split(b"\n")
+        long_lines = [line for line in lines if len(line.rstrip(b"\r")) > 128]
+        try:
+            utf8 = bool(long_lines) and all(
+                len(line.rstrip(b"\r").decode("utf-8")) <= 128 for line in long_lines)
+        except UnicodeDecodeError:
+            utf8 = False
+    if utf8:
+        raise StatementFileError(_(
+            "This CODA file was saved as UTF-8 (by an editor or a mail program): its accented "
+            "letters take two bytes, so every column after them moves. CODA files are Latin-1; "
+            "download the original file from the bank again and import it unchanged."),
+            "coda_utf8", "CODA (UTF-8)")
+
+
+def _parse_lines(lines: list[str], statements: list[ParsedStatement]) -> ParsedFile:
     statement: ParsedStatement | None = None
     movements: list[_Movement] = []
     seen_header = False
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        line = raw.ljust(128)
-        record = line[0]
-        if record == "0":
-            version = _field(line, 128, 128)
-            if version != "2":
-                raise StatementFileError(_(
-                    "CODA version %(version)s is not supported; ask the bank for CODA 2.",
-                    version=version.strip() or "?"), "unsupported_version", f"CODA {version}")
-            seen_header = True
-        elif not seen_header:
-            raise StatementFileError(_("Line %(line)s: a CODA file starts with a header record "
-                                       "(0).", line=number))
-        elif record == "1":
-            statement = _old_balance(line, number)
-            movements = []
-        elif record in ("2", "3"):
-            if statement is None:
-                raise StatementFileError(_("Line %(line)s: a movement before the old balance "
-                                           "record (1).", line=number))
-            _add_record(movements, line)
-        elif record == "8":
-            if statement is None:
-                raise StatementFileError(_("Line %(line)s: a new balance without an old "
-                                           "balance record (1).", line=number))
-            statement.closing_balance = _amount(line, 42, 57, number)
-            statement.to_date = _date(_field(line, 58, 63), number)
-            statement.entries = _entries(movements, statement.account_iban or "")
-            # The old balance is dated at the previous statement: the period is the entries'.
-            dates = [entry.booking_date for entry in statement.entries]
-            statement.from_date = min(dates) if dates else statement.to_date
-            statements.append(statement)
-            statement = None
-        elif record in ("4", "9"):
-            continue  # free message and trailer: nothing to book
-        else:
-            raise StatementFileError(_("Line %(line)s: unknown CODA record type %(type)s.",
-                                       line=number, type=record))
+        try:
+            statement, movements, seen_header = _record_line(
+                raw, number, statement, movements, seen_header, statements)
+        except StatementFileError as exc:
+            exc.statement = statement
+            raise
     if statement is not None:
         raise StatementFileError(_("The CODA file ends before the new balance record (8)."))
     if not statements:
         raise StatementFileError(_("The CODA file holds no statement."), "empty")
     return ParsedFile(format=FORMAT, statements=statements)
+
+
+def _record_line(raw: str, number: int, statement: ParsedStatement | None,
+                 movements: list[_Movement], seen_header: bool,
+                 statements: list[ParsedStatement]):
+    """One record; returns (the statement being read, its movements, header seen)."""
+    line = raw.ljust(128)
+    record = line[0]
+    if record == "0":
+        version = _field(line, 128, 128)
+        if version != "2":
+            raise StatementFileError(_(
+                "CODA version %(version)s is not supported; ask the bank for CODA 2.",
+                version=version.strip() or "?"), "unsupported_version", f"CODA {version}")
+        seen_header = True
+    elif not seen_header:
+        raise StatementFileError(_("Line %(line)s: a CODA file starts with a header record "
+                                   "(0).", line=number))
+    elif record == "1":
+        statement = _old_balance(line, number)
+        movements = []
+    elif record in ("2", "3"):
+        if statement is None:
+            raise StatementFileError(_("Line %(line)s: a movement before the old balance "
+                                       "record (1).", line=number))
+        _add_record(movements, line)
+    elif record == "8":
+        if statement is None:
+            raise StatementFileError(_("Line %(line)s: a new balance without an old "
+                                       "balance record (1).", line=number))
+        statement.closing_balance = _amount(line, 42, 57, number)
+        statement.to_date = _date(_field(line, 58, 63), number)
+        statement.entries = _entries(movements, statement.account_iban or "")
+        # The old balance is dated at the previous statement: the period is the entries'.
+        dates = [entry.booking_date for entry in statement.entries]
+        statement.from_date = min(dates) if dates else statement.to_date
+        statements.append(statement)
+        statement = None
+    elif record in ("4", "9"):
+        pass  # free message and trailer: nothing to book
+    else:
+        raise StatementFileError(_("Line %(line)s: unknown CODA record type %(type)s.",
+                                   line=number, type=record))
+    return statement, movements, seen_header
 
 
 def _old_balance(line: str, number: int) -> ParsedStatement:
@@ -202,7 +250,9 @@ def _entry(movement: _Movement, position: int, batch: int = 0) -> ParsedEntry:
     bank_reference = _field(r21, 11, 31).strip()
     return ParsedEntry(
         amount=amount, booking_date=_date(_field(r21, 116, 121), where),
-        value_date=_date(_field(r21, 48, 53), where),
+        # "000000" is the standard's "value date not known": the booking date stands in.
+        value_date=_date(_field(r21, 48, 53), where) if _field(r21, 48, 53) != "000000"
+        else _date(_field(r21, 116, 121), where),
         is_reversal=r_type == "4",
         return_reason=(reason or R_TYPES.get(r_type, "")[:10] or None) if r_type else None,
         counterparty_name=_field(r23, 48, 82).strip() or None,
@@ -212,7 +262,7 @@ def _entry(movement: _Movement, position: int, batch: int = 0) -> ParsedEntry:
         free_text=FREE_TEXT_SEPARATOR.join(
             text for text in (" ".join(part.split()) for part in texts) if text) or None,
         bank_reference=(bank_reference + (f"/{movement.detail}" if batch else "")) or None,
-        end_to_end_id=None if end_to_end.upper() in ("", "NOTPROVIDED") else end_to_end,
+        end_to_end_id=None if end_to_end.upper() in NOT_PROVIDED else end_to_end,
         mandate_reference=mandate, transaction_code=_field(r21, 54, 61).strip() or None,
         batch_position=batch, position=position)
 

@@ -5,6 +5,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import gettext as _
+
+# End-to-end ids that say "none": SEPA requires the field, so payers without one send these.
+NOT_PROVIDED = frozenset({"", "NOTPROVIDED", "NOT PROVIDED"})
+
 
 class StatementFileError(ValueError):
     """A file that cannot be imported: the message says why, for the person who sent it.
@@ -16,6 +21,14 @@ class StatementFileError(ValueError):
     def __init__(self, message: str, code: str = "malformed", format_found: str | None = None):
         super().__init__(message)
         self.message, self.code, self.format_found = message, code, format_found
+
+
+def in_statement(error: StatementFileError, number: int, total: int,
+                 statement_id: str | None) -> StatementFileError:
+    """The same refusal, saying which statement of the file it is about."""
+    return StatementFileError(_(
+        "Statement %(number)s of %(total)s (%(id)s): %(problem)s", number=number, total=total,
+        id=statement_id or "?", problem=error.message), error.code, error.format_found)
 
 
 @dataclass(slots=True)
@@ -65,6 +78,21 @@ class ParsedStatement:
     entries: list[ParsedEntry] = field(default_factory=list)
     # Entries left out because they are not booked (PDNG, INFO), for the report.
     skipped: int = 0
+
+    @property
+    def label(self) -> str:
+        """How messages name the statement: the bank's statement id or number."""
+        return self.statement_ref or self.sequence_number or "?"
+
+    def balance_difference(self) -> Decimal | None:
+        """closing - (opening + booked entries); None when the file gives no balances.
+
+        Zero is what a bank file promises; anything else means entries are missing (or extra).
+        """
+        if self.opening_balance is None or self.closing_balance is None:
+            return None
+        total = sum((entry.amount for entry in self.entries), Decimal(0))
+        return self.closing_balance - (self.opening_balance + total)
 
 
 @dataclass(slots=True)
