@@ -9,6 +9,8 @@ an amount that differs from what was collected leaves it to a person.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -25,12 +27,26 @@ CONFIDENCE = Decimal("0.99")
 DOUBTFUL = Decimal("0.60")
 
 
-def collection_proposals(matcher, facts: dict) -> dict:
-    """{index: Proposal} for the lines (``facts``: index -> matching._Facts) that are ours."""
-    from app.payments.incoming.matching import Proposal, tokens_in
+@dataclass
+class CollectionFound:
+    """A statement line that is one of our collections: the invoices it collected."""
 
-    e2e_ids = {f.line.end_to_end_id for f in facts.values() if f.line.end_to_end_id}
-    tokens = {i: set(f.tokens) | set(tokens_in(f.line.bank_reference)) for i, f in facts.items()}
+    rule: str                       # COLLECTION_E2E or COLLECTION_BATCH
+    confidence: Decimal
+    customer_id: int | None         # None when the collection spans several customers
+    invoices: list[Invoice]
+    notes: list[str] = field(default_factory=list)
+
+
+def collections_in(lines: dict, load_invoices: Callable) -> dict[int, CollectionFound]:
+    """{index: CollectionFound} for the lines that are ours.
+
+    ``lines``: index -> (StatementLine, the words of its texts and bank reference that may be
+    ids); ``load_invoices(condition)``: the matcher's invoice loader (rows it can book on).
+    The matcher turns each finding into a proposal of its rule 0.
+    """
+    e2e_ids = {line.end_to_end_id for line, _words in lines.values() if line.end_to_end_id}
+    tokens = {i: words for i, (_line, words) in lines.items()}
     by_e2e: dict[str, list[tuple[int, Decimal]]] = defaultdict(list)
     for condition in where_in(CollectionItem.end_to_end_id, sorted(e2e_ids)):
         for e2e, invoice_id, amount in db.session.execute(
@@ -49,9 +65,9 @@ def collection_proposals(matcher, facts: dict) -> dict:
     if not by_e2e and not by_batch:
         return {}
     found: dict[int, tuple[str, list[tuple[int, Decimal]]]] = {}
-    for i, f in facts.items():
-        if f.line.end_to_end_id in by_e2e:
-            found[i] = (COLLECTION_E2E, by_e2e[f.line.end_to_end_id])
+    for i, (line, _words) in lines.items():
+        if line.end_to_end_id in by_e2e:
+            found[i] = (COLLECTION_E2E, by_e2e[line.end_to_end_id])
         else:
             batch = next((t for t in sorted(tokens[i]) if t in by_batch), None)
             if batch is not None:
@@ -59,18 +75,17 @@ def collection_proposals(matcher, facts: dict) -> dict:
     invoice_ids = sorted({invoice_id for _rule, items in found.values() for invoice_id, _a in items})
     invoices = {}
     for condition in where_in(Invoice.id, invoice_ids):
-        for invoice in matcher._load(condition):
+        for invoice in load_invoices(condition):
             invoices[invoice.id] = invoice
     result = {}
     for i, (rule, items) in found.items():
         chosen = [invoices[invoice_id] for invoice_id, _a in items if invoice_id in invoices]
         customers = {invoice.customer_id for invoice in chosen}
-        proposal = Proposal(rule, CONFIDENCE,
-                            customer_id=customers.pop() if len(customers) == 1 else None,
-                            invoices=sorted(chosen, key=lambda inv: (inv.due_date, inv.id)),
-                            fill_oldest=False)
-        if facts[i].line.amount != sum((amount for _id, amount in items), ZERO):
-            proposal.confidence = DOUBTFUL
-            proposal.notes.append("amount_differs")
-        result[i] = proposal
+        finding = CollectionFound(rule, CONFIDENCE,
+                                  customer_id=customers.pop() if len(customers) == 1 else None,
+                                  invoices=sorted(chosen, key=lambda inv: (inv.due_date, inv.id)))
+        if lines[i][0].amount != sum((amount for _id, amount in items), ZERO):
+            finding.confidence = DOUBTFUL
+            finding.notes.append("amount_differs")
+        result[i] = finding
     return result

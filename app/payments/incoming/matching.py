@@ -40,6 +40,7 @@ from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.incoming.bulk import InvoiceRow, invoice_columns
+from app.payments.incoming.collection_matching import collections_in
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Payment
 from app.payments.references import (
@@ -199,10 +200,12 @@ class Matcher:
                   result: dict[int, list[Proposal]]) -> None:
         facts = {i: _facts(line) for i, line in lines}
         # Rule 0: our own direct-debit collections (end-to-end id or PmtInfId we wrote).
-        from app.payments.incoming.collection_matching import collection_proposals
-
-        for i, proposal in collection_proposals(self, facts).items():
-            result[i].append(proposal)
+        ours = collections_in({i: (f.line, set(f.tokens) | set(tokens_in(f.line.bank_reference)))
+                               for i, f in facts.items()}, self._load)
+        for i, found in ours.items():
+            result[i].append(Proposal(found.rule, found.confidence, customer_id=found.customer_id,
+                                      invoices=found.invoices, notes=list(found.notes),
+                                      fill_oldest=False))
             del facts[i]
         ogms = {v for f in facts.values() for kind, v, _s in f.references if kind == "ogm"}
         rfs = {v for f in facts.values() for kind, v, _s in f.references if kind == "rf"}
