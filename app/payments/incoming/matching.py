@@ -43,6 +43,20 @@ from app.payments.incoming.bulk import InvoiceRow, invoice_columns
 from app.payments.incoming.collection_matching import collections_in
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Payment
+from app.payments.rules import (
+    AMOUNT,
+    BETALINGSKENMERK,
+    END_TO_END,
+    IBAN,
+    IBAN_AMOUNT,
+    INVOICE_NUMBER,
+    MANDATE,
+    NAME,
+    RETURN_END_TO_END,
+    RETURN_MANDATE,
+    STRUCTURED,
+    TEXT_REFERENCE,
+)
 from app.payments.references import (
     InvalidReference,
     betalingskenmerk_numbers,
@@ -52,40 +66,6 @@ from app.payments.references import (
 )
 from app.requests.models import Installment, PaymentPlan
 
-# Rule names (stored on statement lines and allocations) and how people read them.
-STRUCTURED = "structured_reference"
-TEXT_REFERENCE = "reference_in_text"
-INVOICE_NUMBER = "invoice_number"
-BETALINGSKENMERK = "betalingskenmerk"
-END_TO_END = "end_to_end_id"
-MANDATE = "mandate"
-IBAN_AMOUNT = "iban_and_amount"
-IBAN = "known_iban"
-AMOUNT = "amount_only"
-NAME = "counterparty_name"
-RETURN_END_TO_END = "return_end_to_end"
-RETURN_MANDATE = "return_mandate"
-RULE_LABELS = {
-    STRUCTURED: _l("Structured communication or RF reference"),
-    TEXT_REFERENCE: _l("Reference typed in the free text"),
-    INVOICE_NUMBER: _l("Invoice number in the free text"),
-    BETALINGSKENMERK: _l("Dutch payment reference (betalingskenmerk)"),
-    END_TO_END: _l("Direct debit: end-to-end id"),
-    MANDATE: _l("Direct debit: mandate"),
-    IBAN_AMOUNT: _l("Known account and amount"),
-    IBAN: _l("Known account"),
-    AMOUNT: _l("Same amount"),
-    NAME: _l("Similar name"),
-    RETURN_END_TO_END: _l("Return: end-to-end id"),
-    RETURN_MANDATE: _l("Return: mandate and amount"),
-    "manual": _l("Matched by hand"),
-    "picked": _l("Invoices ticked by hand"),
-    "reference": _l("Reference given"),
-    "oldest_first": _l("Oldest invoice first"),
-    "credit_applied": _l("Credit applied"),
-    "collection_end_to_end": _l("Our direct debit collection"),
-    "collection_batch": _l("Our direct debit collection (batch booking)"),
-}
 # Why a proposal is less sure than its rule, shown with the suggestion.
 NOTES = {
     "not_open": _l("The invoice referenced is already paid or closed: refund the payment or "
