@@ -37,7 +37,8 @@ from app.payments.references import format_ogm, format_rf
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_matching"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
-ACCOUNT = "BE68539007547034"
+# The company's own account (a statement of any other account waits for a person).
+ACCOUNT = "BE04068246137931"
 TABLES_ADDED = ("allocation", "installment_payment", "payment", "statement_line",
                 "bank_statement", "message", "audit_event")
 
@@ -50,6 +51,7 @@ class Plan:
     free_text: int
     without: int
     partial: int
+    total: Decimal = Decimal(0)  # what the entries add up to: closing - opening balance
 
 
 def _iban(n: int) -> str:
@@ -92,7 +94,10 @@ def plan_entries(invoices: list[tuple], count: int, seed: int) -> Plan:
                               f"<Ustrd>{rng.choice(['Merci', 'Paiement', 'Betaling', 'Voorschot'])}"
                               "</Ustrd>"))
     rng.shuffle(entries)
-    return Plan(entries, [row[0] for row in chosen], structured, free_text, without, partial)
+    total = sum((Decimal(entry.split('<Amt Ccy="EUR">', 1)[1].split("<", 1)[0])
+                 for entry in entries), Decimal(0))
+    return Plan(entries, [row[0] for row in chosen], structured, free_text, without, partial,
+                total)
 
 
 def _entry(n: int, amount: Decimal, day: date, customer_id: int, remittance: str) -> str:
@@ -108,13 +113,19 @@ def _entry(n: int, amount: Decimal, day: date, customer_id: int, remittance: str
             "</RmtInf></TxDtls></NtryDtls></Ntry>")
 
 
-def build_file(plan: Plan) -> bytes:
+def build_file(plan: Plan, account: str = ACCOUNT) -> bytes:
+    """The statement, with opening and closing balances that add up (they are checked)."""
     today = date.today().isoformat()
+    opening = Decimal("15000.00")
+    balances = "".join(
+        f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{amount}</Amt>'
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{today}</Dt></Dt></Bal>"
+        for code, amount in (("OPBD", opening), ("CLBD", opening + plan.total)))
     return ('<?xml version="1.0" encoding="UTF-8"?>'
             f'<Document xmlns="{NS}"><BkToCstmrStmt><GrpHdr><MsgId>BENCH</MsgId>'
             f"<CreDtTm>{today}T18:00:00</CreDtTm></GrpHdr><Stmt><Id>BENCH-{time.time_ns()}</Id>"
-            f"<CreDtTm>{today}T18:00:00</CreDtTm><Acct><Id><IBAN>{ACCOUNT}</IBAN></Id></Acct>"
-            + "".join(plan.entries) + "</Stmt></BkToCstmrStmt></Document>").encode()
+            f"<CreDtTm>{today}T18:00:00</CreDtTm><Acct><Id><IBAN>{account}</IBAN></Id></Acct>"
+            + balances + "".join(plan.entries) + "</Stmt></BkToCstmrStmt></Document>").encode()
 
 
 def open_invoices(limit: int) -> list[tuple]:
@@ -194,12 +205,14 @@ def main(url: str, entries: int, seed: int, messages: bool, messages_job: bool,
          keep: bool) -> None:
     """Import a generated camt.053 and print entries/s next to parsing alone."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
+    from app.core.settings import get_setting
     from app.notifications import outbox
     from app.payments.incoming import importing
+    from app.payments.incoming.checks import check_balances
     from app.payments.incoming.importing import import_statement
     from app.payments.incoming.statements import parse_statement_file
     from app.payments.jobs import send_payment_messages
+    from app.setup_cli import prepare_database
     from config import Config
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SEED_DEMO_DATA=False, JOBS_MODE="sync")
@@ -223,7 +236,7 @@ def main(url: str, entries: int, seed: int, messages: bool, messages_job: bool,
         invoice_count = db.session.scalar(text("SELECT count(*) FROM invoice"))
         started = time.perf_counter()
         plan = plan_entries(open_invoices(10**7), entries, seed)
-        data = build_file(plan)
+        data = build_file(plan, str(get_setting("company.iban") or ACCOUNT).replace(" ", ""))
         click.echo(f"{invoice_count:,} invoices; file: {len(plan.entries):,} entries "
                    f"({plan.structured:,} structured reference, {plan.free_text:,} reference in "
                    f"free text, {plan.without:,} without; {plan.partial:,} partial payments), "
@@ -235,7 +248,12 @@ def main(url: str, entries: int, seed: int, messages: bool, messages_job: bool,
             parsed = parse_statement_file(data)
             parse_seconds = time.perf_counter() - started
             assert len(parsed.entries) == len(plan.entries)
-            del parsed
+            # The balance check (opening + entries = closing, per statement), on its own.
+            started = time.perf_counter()
+            checks = check_balances(parsed)
+            balance_seconds = time.perf_counter() - started
+            assert [check.status for check in checks] == ["ok"]
+            del parsed, checks
             report = import_statement(data, "bench.xml", None, max_bytes=len(data))
             if not report.ok:
                 raise click.ClickException(report.error)
@@ -266,6 +284,9 @@ def main(url: str, entries: int, seed: int, messages: bool, messages_job: bool,
         click.echo(f"{'import: parse+match+book+commit':<34}{n:>10,}{import_seconds:>10.2f}"
                    f"{n / import_seconds:>12,.0f}")
         click.echo(f"import / parse: {import_seconds / parse_seconds:.1f}x")
+        share = 100 * balance_seconds / parse_seconds
+        click.echo(f"balance check: {balance_seconds * 1000:.1f} ms = {share:.2f} % of the parse "
+                   f"time (target <= 5 %): {'OK' if share <= 5 else 'OVER'}")
         click.echo(f"matched automatically: {report.matched.count:,} of {n:,} "
                    f"({100 * report.matched.count / n:.1f} %), "
                    f"suggested {report.suggested.count:,}, unmatched {report.unmatched.count:,}")

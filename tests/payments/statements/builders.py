@@ -196,7 +196,8 @@ class CodaMovement:
 
 
 def coda(movements: list[CodaMovement], account: str = ACCOUNT, number: str = "042",
-         opening: str = "1000.00", version: str = "2", closing: str | None = None) -> bytes:
+         opening: str = "1000.00", version: str = "2", closing: str | None = None,
+         currency: str = "EUR") -> bytes:
     """``closing`` None: the opening balance plus the movements (the file adds up)."""
     def amount(value) -> tuple[str, str]:
         value = Decimal(str(value))
@@ -208,7 +209,7 @@ def coda(movements: list[CodaMovement], account: str = ACCOUNT, number: str = "0
     lines = [_record((1, "0"), (2, "0000"), (6, "030325"), (12, "725"), (15, "05"),
                      (35, "CREDITDESK DEMO SA"), (61, "KREDBEBB"), (128, version))]
     sign, digits = amount(opening)
-    lines.append(_record((1, "1"), (2, "2"), (3, number), (6, account), (40, "EUR"), (43, sign),
+    lines.append(_record((1, "1"), (2, "2"), (3, number), (6, account), (40, currency), (43, sign),
                          (44, digits), (59, "020325"), (65, "CREDITDESK DEMO SA"),
                          (126, number)))
     total = Decimal(opening)
@@ -243,7 +244,7 @@ def coda(movements: list[CodaMovement], account: str = ACCOUNT, number: str = "0
         lines.append(_record((1, "23"), (3, seq), (7, "0000"), (11, m.iban), (48, m.name),
                              (83, comm23), (126, "0"), (128, "0")))
     sign, digits = amount(closing if closing is not None else total)
-    lines.append(_record((1, "8"), (2, number), (5, account), (39, "EUR"), (42, sign),
+    lines.append(_record((1, "8"), (2, number), (5, account), (39, currency), (42, sign),
                          (43, digits), (58, "030325")))
     lines.append(_record((1, "9"), (17, f"{len(lines) - 1:06d}")))
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")

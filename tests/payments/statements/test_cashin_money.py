@@ -93,6 +93,17 @@ def test_a_chf_payment_settles_a_chf_invoice_by_hand(app, invoices, customer):
     assert fresh(invoices[0]).status == "open"
 
 
+def test_a_coda_statement_of_a_chf_account_gives_chf_lines(invoices):
+    data = coda([CodaMovement("121.00", ogm=invoices[0].structured_reference)],
+                currency="CHF")
+    report = import_statement(data, "chf.cod")
+    assert report.ok and report.matched.count == 0
+    assert report.suggested.amounts == {"CHF": D("121.00")}
+    line = db.session.scalar(select(StatementLine))
+    assert line.currency == "CHF" and line.payment.currency == "CHF"
+    assert fresh(invoices[0]).status == "open"
+
+
 def test_lines_of_an_account_that_is_not_the_company_s_wait(invoices):
     data = camt053([_ogm_entry(invoices[0], "121.00")], account="BE71096123456769",
                    statement_id="OTHER-1")

@@ -141,6 +141,8 @@ def _record_line(raw: str, number: int, statement: ParsedStatement | None,
         statement.closing_balance = _amount(line, 42, 57, number)
         statement.to_date = _date(_field(line, 58, 63), number)
         statement.entries = _entries(movements, statement.account_iban or "")
+        for entry in statement.entries:  # movements are in the account's currency
+            entry.currency = (statement.currency or "EUR").upper()
         # The old balance is dated at the previous statement: the period is the entries'.
         dates = [entry.booking_date for entry in statement.entries]
         statement.from_date = min(dates) if dates else statement.to_date
