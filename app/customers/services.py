@@ -155,9 +155,10 @@ def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
         of_customer(Invoice.customer_id), Invoice.status.in_(OPEN_STATUSES))
     credit_notes = select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
         of_customer(CreditNote.customer_id), CreditNote.status == "open")
+    # Money received in another currency is not a euro credit (issue 15): never added here.
     unallocated = select(func.coalesce(func.sum(Payment.unallocated_amount), 0)).where(
         of_customer(Payment.customer_id), Payment.status != "returned",
-        Payment.unallocated_amount > 0)
+        Payment.unallocated_amount > 0, Payment.currency == "EUR")
     return (invoices.scalar_subquery(), credit_notes.scalar_subquery(),
             unallocated.scalar_subquery())
 

@@ -237,3 +237,18 @@ def test_a_file_with_one_new_statement_stores_only_that_one(invoices):
     assert count(BankStatement) == 2
     assert fresh(invoices[1]).status == "paid"
     assert count(Payment) == 2
+
+
+def test_francs_kept_as_credit_are_not_a_euro_credit(app, invoices, customer):
+    import_statement(camt053([_text_entry_free("500.00")], currency="CHF",
+                             statement_id="CHF-4"), "chf.xml")
+    line = db.session.scalar(select(StatementLine))
+    before = fresh(customer).balance
+    manual_match(payment_of_line(line), customer, [], make_staff_user(app, "AR clerk"))
+    db.session.commit()
+    assert fresh(line.payment).customer_id == customer.id
+    assert fresh(customer).balance == before == D("451.00")
+
+
+def _text_entry_free(amount) -> Entry:
+    return Entry(amount, ref="F1", txs=[Tx(ustrd=["merci"], iban=None)])
