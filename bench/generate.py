@@ -349,10 +349,33 @@ class Loader:
         with click.progressbar(length=count, label=f"{label:<20}", hidden=not self.progress,
                                show_pos=True) as bar:
             if self.postgres:
+                # Into an empty table, building each secondary index once after the COPY is
+                # faster than updating it row by row (a profile of 1M invoices: most of the load
+                # time beyond the baseline's was index upkeep). Same transaction: a failed load
+                # rolls the indexes back too. Constraints (keys, unique references) stay.
+                indexes = self._secondary_indexes(table)
+                self._execute("SET LOCAL maintenance_work_mem = '256MB'",
+                              *(f'DROP INDEX "{name}"' for name, _ in indexes))
                 self._copy(table, columns, rows, bar)
+                self._execute(*(definition for _, definition in indexes))
             else:
                 self._insert(table, columns, rows, bar)
         return time.perf_counter() - started
+
+    def _secondary_indexes(self, table: str) -> list[tuple[str, str]]:
+        """(name, CREATE INDEX ...) of the table's indexes that back no constraint."""
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+                "JOIN pg_class c ON c.oid = x.indexrelid "
+                "WHERE x.indrelid = %s::regclass AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)", (table,))
+            return list(cursor.fetchall())
+
+    def _execute(self, *statements: str) -> None:
+        with self.raw.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
 
     def _copy(self, table, columns, rows, bar) -> None:
         with (self.raw.cursor() as cursor,
@@ -490,7 +513,9 @@ def generate(customers: int, invoices: int, *, seed: int = 1, today: date | None
         finish_seconds = time.perf_counter() - started
         if postgres:
             raw.autocommit = True
-            raw.execute("ANALYZE " + ", ".join(name for name, _ in tables))
+            # VACUUM too: a fresh table has no visibility map yet, and without one the
+            # index-only scans the staff figures rely on still read every heap page.
+            raw.execute("VACUUM (ANALYZE) " + ", ".join(name for name, _ in tables))
             raw.autocommit = False
         if baseline:
             for result, (name, columns) in zip(results, tables, strict=True):
