@@ -1,8 +1,8 @@
 """Reading through the customer API: the portal's figures, pages, documents, ETags."""
 from __future__ import annotations
 
+from app.accounts import overview
 from app.extensions import db
-from app.portal import overview
 
 
 def test_balance_is_the_portal_dashboards_figure(api):

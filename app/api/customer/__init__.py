@@ -20,7 +20,7 @@ from app.api.customer.problems import Problem, problem
 from app.core.validation import ValidationError
 from app.extensions import db
 
-bp = Blueprint("customer_api", __name__, url_prefix="/api/customer/v1")
+bp = Blueprint("customer_api", __name__, url_prefix="/api/customer/v1", cli_group="customer-api")
 log = logging.getLogger(__name__)
 
 # Routes a key does not open: the published document, the Swagger UI and the calendar feed
@@ -33,7 +33,7 @@ def register(app: Flask) -> None:
     """Mount the blueprint and connect the webhook listeners (call once from create_app)."""
     if "customer_api" in app.blueprints:
         return
-    from app.api.customer import actions, docs, reads  # noqa: F401  (routes attach to bp)
+    from app.api.customer import actions, cli, docs, reads  # noqa: F401  (attach to bp)
     from app.customer_api import events, webhooks
     from app.notifications.outbox import message_queued
 
@@ -81,6 +81,15 @@ def _authenticate() -> Response | None:
 def _conditional(response: Response) -> Response:
     """ETag on every successful read; If-None-Match answers 304 without the body."""
     response.headers.setdefault("Cache-Control", "private, no-cache")
+    if response.status_code >= 400 and response.mimetype != "application/problem+json":
+        # Answered before our routes (the app's input guards, routing): the same problem shape.
+        body = response.get_json(silent=True) if response.is_json else None
+        detail = body.get("message") if isinstance(body, dict) else None
+        converted = problem(response.status_code, detail if isinstance(detail, str) else None)
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if name in response.headers:
+                converted.headers[name] = response.headers[name]
+        return converted
     if request.method == "GET" and response.status_code == 200 and not response.direct_passthrough:
         response.add_etag()
         response.make_conditional(request)

@@ -36,7 +36,7 @@ def _body() -> dict[str, Any]:
 
 
 def _ids(value: Any) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+    if not isinstance(value, list) or not value or not all(isinstance(i, int) and not isinstance(i, bool)
                                               and 0 < i <= 2147483647 for i in value):
         raise ValidationError({"invoice_ids": _("Give a list of invoice ids.")})
     return value
