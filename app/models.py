@@ -6,6 +6,8 @@ from app.core.portal_access import PortalAccess  # noqa: F401
 from app.customers.models import Address, BankAccount, Contact, Contract, Customer, Mandate  # noqa: F401
 from app.customers.selfservice_models import EmailChange, SmsCode  # noqa: F401
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun, ReferenceRate  # noqa: F401
+from app.dunning.holds import ReminderHold  # noqa: F401
+from app.inbound.models import FailingAddress, InboundAttachment, InboundMessage, MailboxState  # noqa: F401
 from app.einvoicing.models import CustomerPeppol, EDocument  # noqa: F401
 from app.invoices.models import CreditNote, Invoice, InvoiceLine  # noqa: F401
 from app.notifications.models import Message, MessageTemplate, PrintBatch  # noqa: F401

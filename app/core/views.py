@@ -47,6 +47,7 @@ VIEW_MODULES = (
     "app.customers.views",
     "app.customers.view360",
     "app.core.workqueues",
+    "app.inbound.views",
     "app.invoices.views",
     "app.invoices.pdf_views",
     "app.einvoicing.views",

@@ -179,6 +179,12 @@ def _late_jobs(now: datetime, rows: bool):
     return len(late), listed
 
 
+def _replies(rows: bool):
+    from app.inbound.timeline import replies_queue
+
+    return replies_queue(rows, LIST_SIZE)
+
+
 def work_queues(user=None, rows: bool = False, now: datetime | None = None,
                 today: date | None = None) -> list[Queue]:
     """The queues for ``user`` (default: the signed-in staff member)."""
@@ -200,6 +206,8 @@ def work_queues(user=None, rows: bool = False, now: datetime | None = None,
          "WorkQueueView.flagged", "WorkQueueView"),
         ("plans", _l("Payment plans about to break"), lambda: _plans_at_risk(today, rows),
          "PaymentPlanView.list", "PaymentPlanView"),
+        ("replies", _l("Customer replies to read"), lambda: _replies(rows),
+         "InboundReplyView.index", "InboundReplyView"),
         ("late_jobs", _l("Daily jobs late or failed"), lambda: _late_jobs(now, rows),
          "ScheduledJobView.index", "ScheduledJobView"),
     ]

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
     RequestComment = None
 
 KINDS = ("invoice", "payment", "message", "request", "decision", "comment", "dispute", "plan",
-         "deferral", "note", "call", "pause", "login", "pay_link", "e_invoice")
+         "deferral", "note", "call", "pause", "login", "pay_link", "e_invoice", "reply")
 
 
 @dataclass
@@ -310,8 +310,15 @@ def _pay_links(cid: int, n: int) -> list[Event]:
     return pay_link_events(cid, n)
 
 
+def _replies(cid: int, n: int) -> list[Event]:
+    """Customers' e-mail replies (app.inbound), each naming the message it answers."""
+    from app.inbound.timeline import reply_events
+
+    return reply_events(cid, n)
+
+
 SOURCES = (_invoices, _payments, _messages, _requests, _disputes, _plans, _deferrals, _notes,
-           _logins, _pay_links, _e_invoices)
+           _logins, _pay_links, _e_invoices, _replies)
 
 
 def customer_timeline(customer_id: int, limit: int = 50, offset: int = 0,

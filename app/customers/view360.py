@@ -47,6 +47,7 @@ KIND_LABELS = {
     "dispute": _l("Disputes"), "plan": _l("Payment plans"), "deferral": _l("Deferrals"),
     "note": _l("Notes"), "call": _l("Calls"), "pause": _l("Pauses"), "login": _l("Portal log-ins"),
     "pay_link": _l("Pay links"),
+    "reply": _l("E-mail replies"),
 }
 
 

@@ -135,7 +135,22 @@ def _send_every_event() -> None:
     services.notify_risk_proposal(customer, ["plan"])
     services.notify_erasure_done(customer, SimpleNamespace(id=5), ["Contacts"],
                                  [SimpleNamespace(what="Invoices", why="Law", until=today)])
+    _answer_a_reply(customer, invoice)
     db.session.commit()
+
+
+def _answer_a_reply(customer, invoice) -> None:
+    """The answer to a customer's e-mail reply (app.inbound.actions)."""
+    from app.inbound.actions import answer
+    from app.inbound.models import InboundMessage
+
+    reply = InboundMessage(dedupe_key="<reply@example.test>", sender="marie@example.test",
+                           subject="RE: Rappel", kind="human", category="dispute",
+                           language="fr", customer_id=customer.id, notes=[],
+                           matched_words=[])
+    db.session.add(reply)
+    db.session.flush()
+    answer(reply, customer, invoice_ids=[invoice.id], forced=True)
 
 
 def test_each_senders_context_has_exactly_the_declared_variables(defaults, contexts):

@@ -269,7 +269,17 @@ def _argument(rule, argument: str, views: dict):
             return _first_id(model)
         if endpoint.startswith("Customer360View."):
             return _first_id(Customer)
+        if endpoint.startswith("InboundReplyView."):
+            from app.inbound.models import InboundMessage
+
+            return _first_id(InboundMessage)
         raise UnknownArgument(argument)
+    if argument == "aid":  # a customer reply's attachment
+        from app.inbound.models import InboundAttachment
+
+        return _first_id(InboundAttachment)
+    if argument == "customer_id":
+        return _first_id(Customer)
     if argument == "name" and endpoint.endswith(".action"):
         actions = list(getattr(view, "actions", {}) or {})
         return actions[0] if actions else "none"
