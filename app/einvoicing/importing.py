@@ -111,6 +111,37 @@ def files_from_upload(name: str, data: bytes) -> list[tuple[str, bytes]]:
 
 # --- importing ---------------------------------------------------------------------------------
 
+def import_upload(name: str, data: bytes) -> UblImportReport:
+    """What staff upload: invoices and credit notes (all or nothing), and any Peppol invoice
+    responses among them (each applied on its own, as if the access point had delivered it)."""
+    from app.einvoicing.responses import ROOT, receive_response
+    from app.einvoicing.ubl_in import parse_xml
+
+    files = files_from_upload(name, data)
+    responses, documents = [], []
+    for item in files:
+        try:
+            is_response = parse_xml(item[1]).tag == ROOT
+        except ValidationError:
+            is_response = False  # import_documents names the problem
+        (responses if is_response else documents).append(item)
+    report = import_documents(documents) if documents else UblImportReport()
+    if not report.ok:
+        return report
+    for file_name, content in responses:
+        try:
+            received = receive_response(content)
+            db.session.commit()
+        except ValidationError as refused:
+            db.session.rollback()
+            report.problems.extend(Problem(file_name, f, m) for f, ms in refused.errors.items()
+                                   for m in ms)
+            continue
+        report.created += 1
+        report.numbers.append(received.number)
+    return report
+
+
 def import_documents(files: list[tuple[str, bytes]], *, schematron: bool = True,
                      dry_run: bool = False) -> UblImportReport:
     report = UblImportReport()

@@ -1,7 +1,7 @@
 """Back office: e-documents (held ones with their failed rule ids) and customers' Peppol ids."""
 from __future__ import annotations
 
-from flask import flash, redirect, request
+from flask import Response, abort, flash, redirect, request
 from flask_appbuilder import AppBuilder, BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -16,7 +16,7 @@ from app.core.admin import ReadOnlyModelView, StaffModelView, form_validator, re
 from app.core.validation import ValidationError
 from app.einvoicing import services
 from app.einvoicing.identifiers import Endpoint, IdentifierError, check_endpoint
-from app.einvoicing.importing import Problem, UblImportReport, files_from_upload, import_documents
+from app.einvoicing.importing import Problem, UblImportReport, import_upload
 from app.einvoicing.models import (
     DIRECTIONS,
     E_DOCUMENT_STATUSES,
@@ -24,6 +24,7 @@ from app.einvoicing.models import (
     CustomerPeppol,
     EDocument,
 )
+from app.extensions import db
 
 CATEGORY = "Receivables"
 
@@ -49,6 +50,8 @@ class EDocumentView(ReadOnlyModelView):
                     "invoice", "status", "failed_rules_text", "note", "findings", "channel",
                     "ap_message_id", "ap_status", "sent_at", "created_at", "updated_at"]
     base_order = ("updated_at", "desc")
+    # Read, plus the two actions and the Factur-X download (a Read-only user gets only reads).
+    base_permissions = ["can_list", "can_show", "can_facturx", "can_validate_again", "can_send"]
     choice_columns = {"status": E_DOCUMENT_STATUSES, "doc_type": E_DOCUMENT_TYPES,
                       "direction": DIRECTIONS}
 
@@ -60,6 +63,25 @@ class EDocumentView(ReadOnlyModelView):
         flash(_("%(ready)s ready, %(held)s held.", ready=outcome["ready"], held=outcome["held"]),
               "info")
         return redirect(request.referrer or self.get_redirect())
+
+    @expose("/facturx/<int:pk>")
+    @has_access
+    def facturx(self, pk: int):
+        """The Factur-X PDF of an outgoing credit note (French business customers)."""
+        from app.einvoicing.facturx_out import facturx_pdf
+
+        document = db.session.get(EDocument, pk)
+        if document is None or document.credit_note is None:
+            abort(404)
+        try:
+            pdf = facturx_pdf(document.credit_note)
+        except ValidationError as refused:
+            for messages in refused.errors.values():
+                for message in messages:
+                    flash(message, "warning")
+            return redirect(self.get_redirect())
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{document.number}-factur-x.pdf"'})
 
     @action("send", _l("Send"), icon="fa-paper-plane", multiple=True, single=True)
     def send(self, items):
@@ -155,8 +177,8 @@ class ImportUblView(BaseView):
             flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
             return self.render_template("einvoicing/upload.html", form=form, report=None), 400
         try:
-            report = import_documents(files_from_upload(form.file.data.filename or "upload.xml",
-                                                        form.file.data.read()))
+            report = import_upload(form.file.data.filename or "upload.xml",
+                                   form.file.data.read())
         except ValidationError as refused:
             report = UblImportReport()
             report.problems = [Problem(form.file.data.filename or "", "", m)

@@ -165,3 +165,19 @@ def test_the_webhook_takes_a_signed_fresh_call_and_refuses_forged_stale_and_repl
     elsewhere = {**payload, "id": "evt-2",
                  "document": {**payload["document"], "url": "http://127.0.0.2:9/files/r1.xml"}}
     assert _call(client, elsewhere).status_code == 400  # never fetched from another host
+
+
+def test_staff_can_upload_a_response_in_the_admin(app, staff_client):
+    import io
+
+    from tests.helpers import csrf_for
+
+    invoice = overdue(dunning_business(), 30)
+    client = staff_client("AR clerk")
+    response = client.post("/einvoicing/import/", data={
+        "csrf_token": csrf_for(client),
+        "file": (io.BytesIO(response_for("RE", invoice.number, "up-1")), "answer.xml")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    dispute = db.session.scalar(select(Dispute).where(Dispute.invoice_id == invoice.id))
+    assert dispute is not None and dispute.status == "open"

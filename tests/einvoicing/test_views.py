@@ -40,3 +40,41 @@ def test_a_wrong_peppol_identifier_is_refused_and_nothing_stored(app, staff_clie
     row = db.session.scalar(select(CustomerPeppol))
     assert (row.endpoint_scheme, row.endpoint_id, row.buyer_reference) == \
         ("9925", "BE0403170701", "PO-1")
+
+
+def test_french_business_credit_notes_download_as_factur_x(app, staff_client):
+    import io
+
+    import facturx
+    from lxml import etree
+    from pypdf import PdfReader
+
+    from app.einvoicing.outgoing import credit_note_xml
+
+    note = approved_credit_note(app, business("FR"), "120.00")
+    document = EDocument(direction="out", doc_type="credit_note", number=note.number, sender="",
+                         customer_id=note.customer_id, credit_note_id=note.id, status="ready",
+                         xml=credit_note_xml(note).decode(), failed_rules=[], findings=[])
+    belgian = approved_credit_note(app, business("BE"), "30.00")
+    other = EDocument(direction="out", doc_type="credit_note", number=belgian.number, sender="",
+                      customer_id=belgian.customer_id, credit_note_id=belgian.id,
+                      status="ready", failed_rules=[], findings=[])
+    db.session.add_all([document, other])
+    db.session.commit()
+    client = staff_client("AR clerk")
+
+    response = client.get(f"/edocumentview/facturx/{document.id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.get_data()
+    name, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert name == "factur-x.xml"
+    root = etree.fromstring(xml)
+    assert facturx.get_level(root) == "en16931"
+    ram = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
+    assert root.findtext(f".//{ram}GrandTotalAmount") == "120.00"
+    assert root.findtext(".//{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}"
+                         f"ExchangedDocument/{ram}TypeCode") == "381"
+    assert "120" in "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+    refused = client.get(f"/edocumentview/facturx/{other.id}", follow_redirects=True)
+    assert "Factur-X is for French business customers" in refused.get_data(as_text=True)
