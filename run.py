@@ -22,7 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def prepare(app, seed_demo: bool = True) -> list[tuple[str, str, str]]:
     """Migrate, create roles, seed demo data and staff users; returns the new logins."""
-    from app.core.setup_cli import prepare_database
+    from app.setup_cli import prepare_database
     from app.demo import create_demo_staff, seed_demo_data
 
     with app.app_context():

@@ -48,7 +48,7 @@ def run_job_command(name: str) -> None:
 
 # Each domain adds its own commands in its cli module (a `register(app)` function).
 DOMAIN_CLI_MODULES = (
-    "app.core.setup_cli",
+    "app.setup_cli",
     "app.imports.cli",
     "app.api.cli",
     "app.dunning.cli",

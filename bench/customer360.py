@@ -212,9 +212,9 @@ def record(app, recorder: Recorder, client, path: str) -> list[tuple[str, object
 def main(url: str, rounds: int, aging_rounds: int) -> None:
     """Measure the 360° page, the search box and the aging report against their bare SQL."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
     from app.extensions import db
     from app.payments.references import format_ogm, format_rf
+    from app.setup_cli import prepare_database
     from config import Config
 
     if url.rstrip("/").endswith("/bench"):

@@ -576,7 +576,7 @@ def main(customers: int, invoices: int, url: str | None, truncate: bool, seed: i
          no_baseline: bool) -> None:
     """Bulk load synthetic customers and invoices, and print rows/s next to a baseline."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
+    from app.setup_cli import prepare_database
     from config import Config
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=database_url(url), SEED_DEMO_DATA=False,

@@ -101,7 +101,7 @@ def main(messages: int, workers: int, customers: int, redis_url: str,
     os.environ.update(env)  # before config.py is imported: the app below uses the same
 
     from app import create_app
-    from app.core.setup_cli import prepare_database
+    from app.setup_cli import prepare_database
     from app.extensions import db
     from app.jobs import redis_connection
 

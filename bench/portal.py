@@ -434,7 +434,7 @@ def main(url: str | None, clients: int, per_page: int, customers: int, workers: 
          threads: int, max_seconds: float, seed: int, generator: str, seconds: float) -> None:
     """Measure the portal's pages against a bare Flask endpoint running the same SQL."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
+    from app.setup_cli import prepare_database
     from app.extensions import db
     from bench.generate import database_url
     from config import Config

@@ -86,9 +86,9 @@ def main(url: str, clients: int, customers: int, workers: int, baseline_requests
          batch_size: int, settle: bool, seed: int) -> None:
     """Time the purge of every customer past retention, and the portal's p95 during it."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
     from app.extensions import db
     from app.retention import purge
+    from app.setup_cli import prepare_database
     from bench.generate import database_url
     from bench.portal import remove_sessions, signed_in_cookies
     from config import Config

@@ -44,7 +44,7 @@ def is_postgres() -> bool:
 
 @pytest.fixture(scope="session")
 def app():
-    from app.core.setup_cli import prepare_database
+    from app.setup_cli import prepare_database
 
     if is_postgres():
         _reset_postgres_schema(database_url())

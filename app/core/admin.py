@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app, flash, request
@@ -25,10 +24,9 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app.core.forms import MoneyField
 from app.core.i18n import day, moment, money, phone
-from app.core.time import business_today
+from app.core.signals import record_viewed
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES
 
 READ_ONLY = ["can_list", "can_show"]
 READ_WRITE = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
@@ -119,54 +117,7 @@ def text_search_field(label, placeholder) -> StringField:
     return StringField(label, widget=BS3TextFieldWidget(), render_kw={"placeholder": placeholder})
 
 
-# --- Filters on due dates ("days overdue" is not stored: it follows from the due date) ------
-
-def _days(value) -> int | None:
-    try:
-        days = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return days if 0 <= days <= 36500 else None
-
-
-class _OpenDueDateFilter(BaseFilter):
-    """Base for filters that take a number of days and look at open invoices only."""
-
-    def apply(self, query, value):
-        days = _days(value)
-        if days is None:
-            return query  # not a number: ignored, like FAB's own filters do
-        column = getattr(self.model, self.column_name)
-        return query.filter(self.model.status.in_(OPEN_STATUSES),
-                            *self.conditions(column, business_today(), days))
-
-    def conditions(self, column, today: date, days: int):
-        raise NotImplementedError
-
-
-class FilterOverdueMoreThan(_OpenDueDateFilter):
-    name = _l("Overdue by more than (days)")
-    arg_name = "overdue_gt"
-
-    def conditions(self, column, today, days):
-        return [column < today - timedelta(days=days)]
-
-
-class FilterOverdueAtMost(_OpenDueDateFilter):
-    name = _l("Overdue, by at most (days)")
-    arg_name = "overdue_le"
-
-    def conditions(self, column, today, days):
-        return [column < today, column >= today - timedelta(days=days)]
-
-
-class FilterDueWithin(_OpenDueDateFilter):
-    name = _l("Due within (days)")
-    arg_name = "due_within"
-
-    def conditions(self, column, today, days):
-        return [column >= today, column <= today + timedelta(days=days)]
-
+# --- Filters (those on invoice due dates are in app/invoices/filters.py) -----------------------
 
 class FilterCustomerText(BaseFilter):
     """On a `customer` relation: the customer whose number is, or whose name contains, the text.
@@ -180,13 +131,14 @@ class FilterCustomerText(BaseFilter):
     def apply(self, query, value):
         from sqlalchemy import or_, select
 
-        from app.customers.models import Customer
-
         text = str(value or "").strip()
         if not text:
             return query
-        matching = select(Customer.id).where(or_(Customer.number == text,
-                                                 Customer.name.ilike(f"%{text}%")))
+        # The customer table by name, as relationship("Customer") finds its class: core does
+        # not import app.customers.
+        customer = self.model.metadata.tables["customer"]
+        matching = select(customer.c.id).where(or_(customer.c.number == text,
+                                                   customer.c.name.ilike(f"%{text}%")))
         return query.filter(self.model.customer_id.in_(matching))
 
 
@@ -329,21 +281,18 @@ class StaffModelView(ModelView):
             return None
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
-    # -- staff looking at a customer's personal data is logged (app.retention.audit) --
+    # -- staff looking at a customer's personal data is logged: app.retention.audit listens to
+    # core.signals.record_viewed and keeps the rows with personal data (core does not import it)
     def _get_show_widget(self, pk, item, **kwargs):
-        from app.retention.audit import record_view
-
-        record_view(item, "show")
+        record_viewed.send(item, page="show")
         return super()._get_show_widget(pk, item, **kwargs)
 
     def _edit(self, pk):
         if request.method != "POST":
-            from app.retention.audit import is_personal, record_view
-
             widgets = super()._edit(pk)  # a missing record is a 404 before anything is logged
             item = self.datamodel.get(pk, self._base_filters)
-            if item is not None and is_personal(item):
-                record_view(item, "edit")
+            if item is not None:
+                record_viewed.send(item, page="edit")
             return widgets
         if self.update_from_form is None:
             return super()._edit(pk)

@@ -5,7 +5,7 @@ app.customers.mandates / bank_accounts, the request rules) apply the approval li
 and the allocation rules. Flask-AppBuilder's stock add / edit / delete would write a model's
 columns as typed, past all of them (issue 12: an already-open 5,000 € credit note, a write-off by
 setting an invoice's status). So, for every back office ModelView (``StaffModelView`` calls
-``guard_view``), from the list ``PROTECTED`` below:
+``guard_view``), from the table ``_protected_tables`` below:
 
 1. its forms lose the protected columns (edit) and its permissions lose ``can_add`` (unless the
    add goes through a service: ``create_from_form``) and ``can_delete`` where the model is not
@@ -58,63 +58,51 @@ _KEPT_HISTORY = _l("it is history written by the system; the retention rules rem
                    "its time has come.")
 
 
-def _protected() -> dict[type, Protection]:
-    """Model -> what generic screens may not do to it. Built on first use (imports models)."""
-    from app.customers.models import BankAccount, Customer, Mandate
-    from app.dunning.models import DunningAction, DunningActionInvoice, DunningRun
-    from app.invoices.models import CreditNote, Invoice
-    from app.notifications.models import Message
-    from app.payments.incoming.models import BankStatement, StatementLine
-    from app.payments.models import Allocation, InstallmentPayment, Payment
-    from app.payments.outgoing.models import (
-        CollectionBatch,
-        CollectionItem,
-        CreditTransferBatch,
-        Refund,
-        WriteOff,
-    )
-    from app.requests.models import CustomerRequest, Installment
-    from app.retention.models import AuditEvent, LegalHold, RetentionRun, RetentionTombstone
+def _protected_tables() -> dict[str, Protection]:
+    """Table -> what generic screens may not do to its rows.
 
+    Named by table, as foreign keys name them: core imports no domain package (the models
+    are found in the mapper registry by protections())."""
     money = Protection(why_kept=_KEPT_MONEY)
     history = Protection(why_kept=_KEPT_HISTORY)
     return {
         # Status and open amount follow from payments, credit notes and approved write-offs; the
         # total comes from the ERP (a reduction is a credit note, under the limits).
-        Invoice: Protection(frozenset({"status", "open_amount", "total_amount", "paid_on",
-                                       "currency"}), why_kept=_KEPT_MONEY),
-        CreditNote: Protection(frozenset({"status", "amount", "open_amount", "customer_id",
-                                          "invoice_id", "number", "approved_by_id",
-                                          "approved_at"}), why_kept=_KEPT_MONEY),
-        Customer: Protection(frozenset({"balance"}), add=True, delete=True),
+        "invoice": Protection(frozenset({"status", "open_amount", "total_amount", "paid_on",
+                                         "currency"}), why_kept=_KEPT_MONEY),
+        "credit_note": Protection(frozenset({"status", "amount", "open_amount", "customer_id",
+                                             "invoice_id", "number", "approved_by_id",
+                                             "approved_at"}), why_kept=_KEPT_MONEY),
+        "customer": Protection(frozenset({"balance"}), add=True, delete=True),
         # Where refunds are paid and direct debits collected: the cool-off and the mandate
         # confirmation decide, not a form.
-        BankAccount: Protection(frozenset({"status", "iban", "iban_hash", "purpose", "customer_id",
-                                           "active_from", "retired_at"}),
-                                why_kept=_KEPT_EVIDENCE),
-        Mandate: Protection(frozenset({"status", "customer_id", "bank_account_id", "reference",
-                                       "signed_on", "signed_at", "signature_name", "signature_ip",
-                                       "signature_consent", "signature_user_agent",
-                                       "mandate_text", "last_collection_on", "revoked_at"}),
-                            why_kept=_KEPT_EVIDENCE),
-        Payment: money, Allocation: money, InstallmentPayment: money, WriteOff: money,
-        Refund: money, CollectionBatch: money, CollectionItem: money,
-        CreditTransferBatch: money, BankStatement: money, StatementLine: money,
-        Installment: money,
+        "bank_account": Protection(frozenset({"status", "iban", "iban_hash", "purpose",
+                                              "customer_id", "active_from", "retired_at"}),
+                                   why_kept=_KEPT_EVIDENCE),
+        "mandate": Protection(frozenset({"status", "customer_id", "bank_account_id", "reference",
+                                         "signed_on", "signed_at", "signature_name",
+                                         "signature_ip", "signature_consent",
+                                         "signature_user_agent", "mandate_text",
+                                         "last_collection_on", "revoked_at"}),
+                              why_kept=_KEPT_EVIDENCE),
+        "payment": money, "allocation": money, "installment_payment": money, "write_off": money,
+        "refund": money, "collection_batch": money, "collection_item": money,
+        "credit_transfer_batch": money, "bank_statement": money, "statement_line": money,
+        "installment": money,
         # Customer requests are answered, never deleted by people; data-subject requests
         # (GDPR access / erasure) are removed by the retention rules only.
-        CustomerRequest: Protection(frozenset({"status", "kind", "customer_id", "payload",
-                                               "decided_at", "decided_by_id", "decision_note"}),
-                                    why_kept=_l("a customer request is answered or closed, never "
-                                                "deleted; the retention rules remove it when its "
-                                                "time has come.")),
+        "customer_request": Protection(
+            frozenset({"status", "kind", "customer_id", "payload", "decided_at",
+                       "decided_by_id", "decision_note"}),
+            why_kept=_l("a customer request is answered or closed, never deleted; the retention "
+                        "rules remove it when its time has come.")),
         # A hold is released (its release date), not deleted: the record says it existed.
-        LegalHold: Protection(frozenset(), add=True,
-                              why_kept=_l("a legal hold is released (give its release date), "
-                                          "never deleted, so that it stays on record.")),
-        AuditEvent: history, DunningRun: history, DunningAction: history,
-        DunningActionInvoice: history, Message: history, RetentionRun: history,
-        RetentionTombstone: history,
+        "legal_hold": Protection(frozenset(), add=True,
+                                 why_kept=_l("a legal hold is released (give its release date), "
+                                             "never deleted, so that it stays on record.")),
+        "audit_event": history, "dunning_run": history, "dunning_action": history,
+        "dunning_action_invoice": history, "message": history, "retention_run": history,
+        "retention_tombstone": history,
     }
 
 
@@ -122,9 +110,21 @@ _REGISTRY: dict[type, Protection] | None = None
 
 
 def protections() -> dict[type, Protection]:
+    """Model class -> its Protection, built on first use from the mapped classes (every model
+    is imported at start-up by app/models.py; a protected table not mapped is an error, never a
+    silently unprotected one)."""
     global _REGISTRY
     if _REGISTRY is None:
-        _REGISTRY = _protected()
+        from flask_appbuilder import Model
+
+        tables = _protected_tables()
+        found = {mapper.class_: tables[mapper.local_table.name]
+                 for mapper in Model.registry.mappers
+                 if getattr(mapper.local_table, "name", None) in tables}
+        missing = set(tables) - {cls.__table__.name for cls in found}
+        if missing:
+            raise LookupError(f"protected tables without a model: {sorted(missing)}")
+        _REGISTRY = found
     return _REGISTRY
 
 

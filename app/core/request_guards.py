@@ -232,9 +232,9 @@ def refuse(status: int, message: str | None = None):
     if request.blueprint == "portal":
         if status == 404:
             abort(404)  # the portal's error handler renders its own page
-        from app.portal.forms import refused
+        from app.core.web_security import portal_refused
 
-        return refused(message, status)
+        return portal_refused(message, status)
     title = _("Not found") if status == 404 else _("Bad request")
     back = _("Back to the start page")
     body = (f'<!doctype html><html lang="{escape(_language())}"><head><meta charset="utf-8">'

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from app.core import validation as v
 from app.core.models import Setting
 from app.core.roles import ADMIN, COMPLIANCE_OFFICER, CREDIT_MANAGER
+from app.core.signals import setting_changed
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -509,22 +510,9 @@ def reset_to_default(key: str, role_names: Iterable[str]) -> tuple[Any, Any] | N
 
 
 def _audit(key: str, action: str, old: Any, new: Any) -> None:
-    """One audit event per change: who, the key, and old → new (company and rule values, no
-    personal data)."""
-    from app.retention.audit import client_ip, current_actor
-    from app.retention.models import AuditEvent
-
-    actor_type, actor = current_actor(db.session.connection())
-    db.session.add(AuditEvent(
-        actor_type=actor_type, actor=actor, ip=client_ip(), action=action, entity="setting",
-        entity_id=key[:40], changed_fields=["value"],
-        detail=f"{key}: {_audit_text(old)} → {_audit_text(new)}"[:2000]))
-
-
-def _audit_text(value: Any) -> str:
-    if value is None or value == "":
-        return "∅"
-    return " / ".join(str(value).splitlines())
+    """One audit event per change, written by the audit trail (app.retention.audit listens to
+    core.signals.setting_changed: core does not import retention)."""
+    setting_changed.send(key, action=action, old=old, new=new)
 
 
 # --- the company that sends the invoices (the creditor) --------------------------------------

@@ -25,6 +25,8 @@ cross-site request either carries no cookie (POST) or cannot change anything (GE
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from flask import (
     Flask,
@@ -117,6 +119,24 @@ def is_portal_request() -> bool:
     return request.path == "/portal" or request.path.startswith("/portal/")
 
 
+# --- the portal's refusal pages (a registry) ---------------------------------------------------
+# A refusal answered here for a portal address is the portal's own page, in the portal's layout.
+# Core sits below the portal and does not import it: the portal registers its pages when it is
+# mounted (app.portal.register_portal). Without a portal, the back office's plain page answers.
+
+def register_portal_refusals(app: Flask, refused: Callable[[str, int], Any],
+                             csrf_refused: Callable[[], Any]) -> None:
+    """``refused(message, status)``: the portal's refusal page; ``csrf_refused()``: its page
+    for a form posted without a valid CSRF token."""
+    app.extensions["creditdesk_portal_refusals"] = (refused, csrf_refused)
+
+
+def portal_refused(message: str, status: int):
+    """The portal's refusal page for this message and status (the plain page without one)."""
+    pages = current_app.extensions.get("creditdesk_portal_refusals")
+    return pages[0](message, status) if pages else _refused(message, status)
+
+
 # --- CSRF ---------------------------------------------------------------------------------
 
 def _check_csrf() -> None:
@@ -140,10 +160,9 @@ def _bearer() -> bool:
 def _csrf_refused(error: CSRFError):
     """Nothing was changed: the portal's refusal page, a JSON error for the API, and a page
     asking to reload the form in the back office (400 everywhere)."""
-    if is_portal_request():
-        from app.portal.forms import csrf_refused
-
-        return csrf_refused()
+    pages = current_app.extensions.get("creditdesk_portal_refusals")
+    if is_portal_request() and pages:
+        return pages[1]()
     return _refused(_("The form has expired or was not sent from this page. Please try again."),
                     400)
 
@@ -154,9 +173,7 @@ def _too_large(error: RequestEntityTooLarge):
     limit = max(1, int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024))
     message = _("The file is too large; the limit is %(limit)s MB.", limit=limit)
     if is_portal_request():
-        from app.portal.forms import refused
-
-        return refused(message, 413)
+        return portal_refused(message, 413)
     return _refused(message, 413)
 
 

@@ -16,9 +16,6 @@ from wtforms.validators import Optional
 from app.core import validation as v
 from app.core.admin import (
     FilterCustomerText,
-    FilterDueWithin,
-    FilterOverdueAtMost,
-    FilterOverdueMoreThan,
     StaffModelView,
     customer_search_field,
     form_validator,
@@ -28,6 +25,7 @@ from app.core.i18n import money
 from app.customers.services import refresh_balance
 from app.extensions import db
 from app.invoices.adjustments import approve_credit_note, propose_credit_note
+from app.invoices.filters import FilterDueWithin, FilterOverdueAtMost, FilterOverdueMoreThan
 from app.invoices.models import (
     CREDIT_NOTE_STATUSES,
     INVOICE_STATUSES,

@@ -22,6 +22,7 @@ import zipfile
 
 from app.core.spreadsheets import csv_writer
 from app.core.storage import FileStore, storage
+from app.core.storage.cli import register_local_mover
 from app.core.storage.local import LocalStore
 from app.dunning.services import reminder_is_moot
 from app.notifications.models import PrintBatch
@@ -113,3 +114,7 @@ def move_local_batches_into_store() -> int:
         db.session.commit()
         moved += 1
     return moved
+
+
+# `flask storage copy-local` moves them too (core.storage.cli cannot import this module).
+register_local_mover("print batch(es)", move_local_batches_into_store)

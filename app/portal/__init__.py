@@ -39,3 +39,8 @@ def register_portal(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
+    # Refusals answered by core (CSRF, too large, storage down, bad parameters) use the
+    # portal's own page for portal addresses: core cannot import it, so it is registered.
+    from app.portal.forms import csrf_refused, refused
+
+    web_security.register_portal_refusals(app, refused, csrf_refused)

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from app.core.models import utcnow
+from app.core.signals import record_viewed, setting_changed
 from app.retention.models import AuditEvent
 
 AUDIT_TABLE = AuditEvent.__table__
@@ -349,6 +350,27 @@ def record(action: str, entity: str, entity_id: Any = None, *, customer_id: int 
                            customer_id=customer_id, changed_fields=list(fields), detail=detail)
     session.add(event_row)
     return event_row
+
+
+def _setting_changed(key: str, *, action: str, old: Any, new: Any) -> None:
+    """A setting was stored or reset (core.signals.setting_changed): who, the key, and old →
+    new, in the caller's transaction."""
+    record(action, "setting", key, fields=["value"],
+           detail=f"{key}: {_setting_text(old)} → {_setting_text(new)}"[:2000])
+
+
+def _setting_text(value: Any) -> str:
+    if value is None or value == "":
+        return "∅"
+    return " / ".join(str(value).splitlines())
+
+
+def _record_viewed(item: Any, *, page: str) -> None:
+    record_view(item, page)
+
+
+setting_changed.connect(_setting_changed)
+record_viewed.connect(_record_viewed)
 
 
 def is_personal(item: Any) -> bool:

@@ -180,13 +180,11 @@ def _unavailable(error: StorageUnavailable):
     changed (the session is rolled back)."""
     import logging
 
-    from app.core.web_security import _refused, is_portal_request
+    from app.core.web_security import _refused, is_portal_request, portal_refused
     from app.extensions import db
 
     logging.getLogger(__name__).warning("%s", error)
     db.session.rollback()
     if is_portal_request():
-        from app.portal.forms import refused
-
-        return refused(error.message, 503)
+        return portal_refused(error.message, 503)
     return _refused(error.message, 503)

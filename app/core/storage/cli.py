@@ -1,6 +1,7 @@
 """`flask storage init | check | copy-local`: for operators setting up or moving to a shared store."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,6 +11,16 @@ from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.storage.local import PARTIAL_SUFFIX
 
 storage_cli = AppGroup("storage", help="The file store (STORAGE_URL): check it, fill it.")
+
+# Files that a domain kept in local folders before the store existed, moved in by
+# `copy-local` after the instance folder: (what, mover returning how many). A registry because
+# core does not import the domains: app.notifications.print_batches registers its print batches
+# when it is imported (with the notifications screens, at start-up).
+LOCAL_MOVERS: list[tuple[str, Callable[[], int]]] = []
+
+
+def register_local_mover(what: str, mover: Callable[[], int]) -> None:
+    LOCAL_MOVERS.append((what, mover))
 
 
 @storage_cli.command("check")
@@ -61,6 +72,5 @@ def copy_local(folder: Path | None) -> None:
         copied += 1
     click.echo(f"{copied} copied, {kept} already there, {skipped} skipped "
                f"into {store.describe()}")
-    from app.notifications.print_batches import move_local_batches_into_store
-
-    click.echo(f"{move_local_batches_into_store()} print batch(es) moved from local folders")
+    for what, mover in LOCAL_MOVERS:
+        click.echo(f"{mover()} {what} moved from local folders")

@@ -1,4 +1,9 @@
-"""Setting up a database: migrations, roles, staff users, demo data."""
+"""Setting up a database: migrations, roles, and every domain's shipped defaults.
+
+Not in app.core: installing the defaults of notifications, dunning and retention composes the
+domain packages, so it sits at the top beside app/cli.py and create_app (the composition root),
+and core stays below every domain package.
+"""
 from __future__ import annotations
 
 import click
