@@ -118,15 +118,18 @@ def aging_report(today: date | None = None, customer_limit: int = 50,
         for segment, rows in segments.items():
             value = getattr(record, segment) or "?"
             rows.setdefault(value, Row(value, _segment_label(segment, value))).add(part)
+    # The page of customers is chosen inside the aggregation (streamed in customer order from
+    # ix_invoice_open_cover), so only that page is joined to the customers, not all of them.
+    amount = func.sum(Invoice.open_amount).label("amount")
     per_customer = (select(Invoice.customer_id, *_bucket_columns(today),
-                           func.count().label("n"),
-                           func.sum(Invoice.open_amount).label("amount"))
-                    .where(open_invoice).group_by(Invoice.customer_id)).subquery()
+                           func.count().label("n"), amount)
+                    .where(open_invoice).group_by(Invoice.customer_id)
+                    .order_by(amount.desc(), Invoice.customer_id)
+                    .limit(customer_limit + 1).offset(customer_offset)).subquery()
     records = db.session.execute(
         select(per_customer, Customer.number, Customer.name)
         .join(Customer, Customer.id == per_customer.c.customer_id)
-        .order_by(per_customer.c.amount.desc(), per_customer.c.customer_id)
-        .limit(customer_limit + 1).offset(customer_offset)).all()
+        .order_by(per_customer.c.amount.desc(), per_customer.c.customer_id)).all()
     customers = [_row(r.number, r.name, r, r.customer_id) for r in records[:customer_limit]]
     # The other parts of the customers' balances, for the whole book.
     _invoices, credit_notes, unallocated = balance_parts(None)
