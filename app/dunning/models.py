@@ -65,7 +65,7 @@ class DunningPolicy(TimestampMixin, Model):
 
 def _shown(name: str | None) -> str:
     """Shipped names in the reader's language (lists and drop-downs show models by repr)."""
-    from app.dunning.defaults import shipped_name
+    from app.dunning.shipped_names import shipped_name
 
     return shipped_name(name)
 

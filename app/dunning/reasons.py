@@ -120,7 +120,7 @@ def render(code: str, params: dict[str, Any]) -> str:
 
             shown[key] = str(DAY_BASES.get(value, value))
         elif key in ("policy", "level"):
-            from app.dunning.defaults import shipped_name
+            from app.dunning.shipped_names import shipped_name
 
             shown[key] = shipped_name(value)
         elif key == "status":

@@ -32,7 +32,7 @@ from app.core.i18n import day
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
 from app.dunning import level_form, services
-from app.dunning.defaults import shipped_description, shipped_name
+from app.dunning.defaults import shipped_description
 from app.dunning.models import (
     DAY_BASES,
     FEE_RULES,
@@ -50,6 +50,7 @@ from app.dunning.models import (
 )
 from app.dunning.rates import is_stale
 from app.dunning.reasons import render_json
+from app.dunning.shipped_names import shipped_name
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import CHANNELS, MESSAGE_STATUSES, Message

@@ -3,7 +3,7 @@
 Every message gets ``customer``, ``company`` and ``portal_url``; each event adds its own values
 (see services.py; app.notifications.events declares them). Staff previewing a template on a
 real customer get that customer's display values and the event's sample values
-(``preview_context``).
+(``events.preview_context``: the events build on this module, never the other way round).
 """
 from __future__ import annotations
 
@@ -42,11 +42,3 @@ def base_context(customer: Customer, company: dict | None = None,
     return {"customer": customer_view(customer),
             "company": company if company is not None else company_view(),
             "portal_url": portal_url if portal_url is not None else public_url("/portal/")}
-
-
-def preview_context(key: str, customer: Customer) -> dict[str, Any]:
-    """The event's sample values (app.notifications.events) on this customer's display values:
-    exactly the variables a template of ``key`` may use."""
-    from app.notifications.events import sample_context
-
-    return sample_context(key, customer.language or "en", customer=customer_view(customer))

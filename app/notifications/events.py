@@ -291,6 +291,14 @@ def _level_naming(key: str):
                              .order_by(DunningLevel.id).limit(1))
 
 
+def preview_context(key: str, customer: Any) -> dict[str, Any]:
+    """The event's sample values on this customer's display values (staff previewing a template
+    on a real customer): exactly the variables a template of ``key`` may use."""
+    from app.notifications.context import customer_view
+
+    return sample_context(key, customer.language or "en", customer=customer_view(customer))
+
+
 def sample_context(key: str, language: str, channel: str = "email",
                    customer: dict[str, Any] | None = None) -> dict[str, Any]:
     """Exactly the variables of ``key``'s event, with sample values (the preview, and the

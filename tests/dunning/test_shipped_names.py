@@ -6,8 +6,8 @@ import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from app.dunning.defaults import SHIPPED_NAMES, shipped_name
 from app.dunning.models import DunningLevel
+from app.dunning.shipped_names import SHIPPED_NAMES, shipped_name
 from app.extensions import db
 from tests.dunning.conftest import level
 

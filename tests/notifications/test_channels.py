@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.customers.models import Contact
 from app.extensions import db
-from app.notifications.context import preview_context
+from app.notifications.events import preview_context
 from app.notifications.models import Message, PrintBatch
 from app.notifications.outbox import queue_message
 from app.notifications.print_batches import batch_files

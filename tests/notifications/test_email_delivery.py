@@ -17,7 +17,7 @@ from tests.notifications.conftest import configure_plugin
 
 
 def _queue(customer, key="event-1", event="payment_received", **kwargs):
-    from app.notifications.context import preview_context
+    from app.notifications.events import preview_context
 
     messages = queue_message(customer, event=event, template_key="payment_received",
                              context=preview_context("payment_received", customer),

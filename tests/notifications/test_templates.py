@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.notifications.context import preview_context
 from app.notifications.defaults import EMAIL_ONLY, install_defaults, load_defaults
+from app.notifications.events import preview_context
 from app.notifications.models import MessageTemplate
 from app.notifications.rendering import render
 from tests.helpers import make_customer

@@ -203,7 +203,7 @@ def test_assign_to_me(app):
 
 
 def test_the_reply_template_renders_in_every_language(app):
-    from app.notifications.context import preview_context
+    from app.notifications.events import preview_context
     from app.notifications.rendering import render
 
     customer = make_customer(name="Marie Dupont")

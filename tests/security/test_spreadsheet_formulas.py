@@ -123,8 +123,8 @@ def test_aging_report_csv_and_xlsx(staff_client):
 
 
 def test_print_batch_manifest():
-    from app.notifications.context import preview_context
     from app.notifications.defaults import install_defaults
+    from app.notifications.events import preview_context
     from app.notifications.models import PrintBatch
     from app.notifications.outbox import queue_message
     from app.notifications.print_batches import batch_zip

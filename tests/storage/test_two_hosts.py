@@ -167,7 +167,7 @@ def test_erp_pdf_import_upload_and_print_batch_move_between_hosts(hosts, storage
     assert db.session.scalar(select(Customer).where(Customer.number == "C900")) is not None
 
     # A letter printed by host A (as its worker would) is in the zip host B hands out.
-    from app.notifications.context import preview_context
+    from app.notifications.events import preview_context
     from app.notifications.models import PrintBatch
     from app.notifications.outbox import queue_message
 
