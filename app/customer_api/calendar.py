@@ -15,12 +15,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.accounts.invoice_states import open_invoice_states
 from app.core.i18n import money
 from app.core.models import utcnow
 from app.customer_api.models import CalendarFeed
 from app.customers.models import Customer
 from app.extensions import db
-from app.portal.invoice_states import open_invoice_states
 from app.requests.models import Installment, PaymentPlan
 from app.retention import audit
 
@@ -37,7 +37,7 @@ def new_feed(customer: Customer) -> str:
         feed = CalendarFeed(customer_id=customer.id)
         db.session.add(feed)
     feed.token_hash, feed.created_at, feed.last_used_at = _hash(token), utcnow(), None
-    audit.record("calendar_feed_created", "custapi_calendar", customer.id,
+    audit.record("calendar_created", "custapi_calendar", customer.id,
                  customer_id=customer.id)
     return token
 
@@ -50,7 +50,7 @@ def stop_feed(customer: Customer) -> None:
     feed = feed_of(customer.id)
     if feed is not None:
         db.session.delete(feed)
-        audit.record("calendar_feed_stopped", "custapi_calendar", customer.id,
+        audit.record("calendar_stopped", "custapi_calendar", customer.id,
                      customer_id=customer.id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 PROBLEM_TYPE = "https://creditdesk.invalid/problems/"
@@ -38,7 +39,7 @@ def problem(status: int, detail: str | None = None, *, code: str | None = None,
     body.update(extra)
     response = Response(json.dumps(body), status=status,
                         mimetype="application/problem+json", headers=headers or {})
-    response.headers["Content-Language"] = _("en")
+    response.headers["Content-Language"] = str(get_locale() or "en").split("_")[0]
     return response
 
 
