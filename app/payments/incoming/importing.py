@@ -6,7 +6,13 @@ The admin upload, ``flask import-statement`` and the API all come here. One file
 transaction: it is imported completely or not at all (a crash halfway leaves nothing, and the
 same file can simply be imported again).
 
-- The same file (same SHA-256) is refused as already imported; nothing is stored.
+- The same file (same SHA-256), or a file whose statements were all imported before (same
+  account, currency, statement id/sequence and dates: app.payments.incoming.checks), is refused
+  as already imported; nothing is stored. A file mixing old and new statements stores the new.
+- Each statement's balances must add up (opening + entries = closing), or the file is refused
+  unless a person imports it anyway with a reason (audit trail); no balances: a warning.
+- Lines in another currency than euros, or of an account that is not the company's, wait for a
+  person whatever the rules found. A ZIP archive: each file on its own (archives.py).
 - Entries already imported from another file (overlapping statements) are recognised by their
   key (account, bank or entry reference, booking date, amount; the content when the bank gives
   no reference) and skipped: nothing is booked twice.

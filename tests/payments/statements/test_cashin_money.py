@@ -252,3 +252,16 @@ def test_francs_kept_as_credit_are_not_a_euro_credit(app, invoices, customer):
 
 def _text_entry_free(amount) -> Entry:
     return Entry(amount, ref="F1", txs=[Tx(ustrd=["merci"], iban=None)])
+
+
+def test_the_line_page_shows_francs_as_francs(staff_client, invoices):
+    import re
+
+    import_statement(camt053([_ogm_entry(invoices[0], "121.00")], currency="CHF",
+                             statement_id="CHF-5"), "chf.xml")
+    line = db.session.scalar(select(StatementLine))
+    html = staff_client("AR clerk").get(f"/matching/line/{line.id}").get_data(as_text=True)
+    assert "CHF" in html
+    buttons = re.findall(r'class="btn btn-(?:success|default) btn-sm cd-(?:confirm|credit-only)">'
+                         r"([^<]+)<", html)
+    assert buttons and all("€" not in text and "CHF" in text for text in buttons)
