@@ -76,7 +76,9 @@ def bare_app():
     from app import models  # noqa: F401  (the whole metadata, as in the real app)
     from app.customers.models import Customer
     from app.extensions import db
-    from app.portal import account_statement, invoice_list, overview
+    from app.accounts import statement as account_statement
+    from app.accounts import invoice_list
+    from app.accounts import overview
     from config import Config
 
     app = Flask("bare")

@@ -1,4 +1,4 @@
-"""Paying by bank transfer from the portal: the amount, our account, the structured reference
+"""Paying by bank transfer: the amount, our account, the structured reference
 and an EPC QR code to scan, for one invoice or for everything overdue.
 """
 from __future__ import annotations
@@ -11,14 +11,15 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.accounts.invoice_states import InvoiceState, invoice_state, open_invoice_states
+from app.core import bank_identifiers
 from app.core.models import ZERO
 from app.core.settings import company_details
 from app.core.validation import ValidationError
 from app.invoices.models import Invoice
-from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm, format_rf
-from app.portal.invoice_states import InvoiceState, invoice_state, open_invoice_states
+from app.requests.models import Installment
 
 
 @dataclass
@@ -95,3 +96,20 @@ def pay_overdue(customer_id: int, today: date | None = None) -> TransferDetails 
     if len(info) > epc.MAX_INFO:
         info = ngettext("%(num)s overdue invoice", "%(num)s overdue invoices", len(payable))
     return _transfer(total, oldest.invoice, info, payable, excluded)
+
+
+def installment_qr(installment: Installment) -> str | None:
+    """A data: URI of the EPC QR code to pay what is left of one instalment (None: nothing)."""
+    left = installment.amount - (installment.paid_amount or 0)
+    if left < epc.MIN_AMOUNT:
+        return None
+    company = company_details()
+    try:
+        payload = epc.epc_payload(
+            name=company["name"][:epc.MAX_NAME], iban=company["iban"], bic=company["bic"],
+            amount=left, reference=installment.structured_reference,
+            info=_("Instalment %(n)s", n=installment.sequence)[:epc.MAX_INFO])
+    except ValidationError:
+        return None
+    svg = epc.qr_svg(epc.make_qr(payload), scale=4)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")

@@ -12,12 +12,12 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.accounts.invoice_states import InvoiceState, invoice_state
+from app.accounts.returned_payments import ReturnedPayment, returned_payment_notices
 from app.core.models import ZERO
 from app.extensions import db
 from app.invoices.models import CreditNote, Invoice, InvoiceLine
 from app.payments.models import Allocation, Payment
-from app.portal.invoice_states import InvoiceState, invoice_state
-from app.portal.returned_payments import ReturnedPayment, returned_payment_notices
 
 
 @dataclass

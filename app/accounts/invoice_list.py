@@ -14,10 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Integer, String, and_, bindparam, func, or_, select
 
-from app.core.time import business_today
-from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
-from app.portal.invoice_states import (
+from app.accounts.invoice_states import (
     CID,
     TODAY,
     InvoiceState,
@@ -25,6 +22,9 @@ from app.portal.invoice_states import (
     select_with_state,
     state_from_row,
 )
+from app.core.time import business_today
+from app.extensions import db
+from app.invoices.models import OPEN_STATUSES, Invoice
 
 PAGE_SIZE = 25
 INVOICE_FILTERS = {"open": _l("Open"), "overdue": _l("Overdue"), "paid": _l("Paid"),

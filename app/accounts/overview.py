@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
+from app.accounts.invoice_states import CID, InvoiceState, open_invoice_states
+from app.accounts.returned_payments import ReturnedPayment, returned_payment_notices
 from app.core.i18n import day as _day
 from app.core.i18n import money as _money
 from app.core.models import ZERO
@@ -21,8 +23,6 @@ from app.core.time import business_today
 from app.customers.models import Customer, Mandate
 from app.extensions import db
 from app.payments.models import Payment
-from app.portal.invoice_states import CID, InvoiceState, open_invoice_states
-from app.portal.returned_payments import ReturnedPayment, returned_payment_notices
 from app.requests.models import (
     REQUEST_KINDS,
     REQUEST_STATUSES,

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, String, and_, bindparam, func, null, or_, select, union_all
 from sqlalchemy import literal as sa_literal
 
+from app.accounts.invoice_states import CID, active_deferral_date, in_active_plan
 from app.core.i18n import day as _day
 from app.core.models import ZERO
 from app.core.time import business_today
@@ -26,7 +27,6 @@ from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.payments.incoming.models import StatementLine as BankStatementLine
 from app.payments.models import Payment
 from app.payments.outgoing.models import WriteOff
-from app.portal.invoice_states import CID, active_deferral_date, in_active_plan
 
 # Aging buckets: (key, label, first day overdue, last day overdue or None).
 AGING_BUCKETS = (

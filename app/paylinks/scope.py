@@ -1,8 +1,8 @@
 """What a pay link's page shows: only its own invoices, with the portal's balance rules.
 
-The amounts are the portal's (app.portal.invoice_states: open amount less what is disputed,
+The amounts are the portal's (app.accounts.invoice_states: open amount less what is disputed,
 nothing on an invoice a payment plan covers) and the transfer details are the pay page's
-(app.portal.bank_transfer: IBAN, structured communication, EPC QR). Nothing is computed a
+(app.accounts.bank_transfer: IBAN, structured communication, EPC QR). Nothing is computed a
 second way here: this module only narrows them to the link's invoices. For an invoice in an
 active payment plan, what is asked now is the plan's next unpaid instalment.
 """
@@ -22,8 +22,8 @@ from app.core.time import business_today
 from app.extensions import db
 from app.paylinks.models import PayLink
 from app.payments import epc
-from app.portal import bank_transfer
-from app.portal.invoice_states import InvoiceState, invoice_state
+from app.accounts import bank_transfer
+from app.accounts.invoice_states import InvoiceState, invoice_state
 from app.requests.models import Installment, PaymentPlan, plan_invoice
 
 MAX_INVOICES = 50  # a reminder lists a handful; a link never opens a whole ledger
@@ -96,7 +96,7 @@ def _due_installments(link: PayLink, states: list[InvoiceState]) -> list[DueInst
     if not planned:
         return []
     from app.payments.references import format_ogm
-    from app.portal.invoice_actions import installment_qr
+    from app.accounts.bank_transfer import installment_qr
 
     plans = db.session.scalars(
         select(PaymentPlan).join(plan_invoice, plan_invoice.c.plan_id == PaymentPlan.id)

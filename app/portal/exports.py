@@ -17,7 +17,7 @@ from app.core.i18n import current_language, day, money
 from app.core.settings import company_details
 from app.core.spreadsheets import csv_writer
 from app.invoices.pdf import INK, MUTED, RULE, SHADE, P
-from app.portal.account_statement import Statement
+from app.accounts.statement import Statement
 
 
 def kind_label(kind: str) -> str:

@@ -21,7 +21,9 @@ from app.extensions import db
 from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm
-from app.portal import bp, invoice_states
+from app.portal import bp
+from app.accounts import invoice_states
+from app.accounts.bank_transfer import installment_qr
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 from app.requests import attachments, deferrals, disputes, plans
@@ -160,23 +162,6 @@ def plan_wizard():
                            preview=preview, max_installments=get_setting(ss.PLAN_MAX_INSTALLMENTS),
                            tiers=ss.plan_tiers(), days=range(1, plans.MAX_DAY_OF_MONTH + 1)), \
         400 if errors else 200
-
-
-def installment_qr(installment: Installment) -> str | None:
-    """A data: URI of the EPC QR code to pay what is left of one instalment (None: nothing)."""
-    left = installment.amount - (installment.paid_amount or 0)
-    if left < epc.MIN_AMOUNT:
-        return None
-    company = company_details()
-    try:
-        payload = epc.epc_payload(
-            name=company["name"][:epc.MAX_NAME], iban=company["iban"], bic=company["bic"],
-            amount=left, reference=installment.structured_reference,
-            info=_("Instalment %(n)s", n=installment.sequence)[:epc.MAX_INFO])
-    except ValidationError:
-        return None
-    svg = epc.qr_svg(epc.make_qr(payload), scale=4)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
 @bp.route("/plans/<int(max=2147483647):plan_id>")

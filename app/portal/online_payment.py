@@ -35,7 +35,9 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments.online import checkouts
 from app.payments.online import provider as providers
-from app.portal import auth, bank_transfer, bp
+from app.portal import auth
+from app.accounts import bank_transfer
+from app.portal import bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 

@@ -444,7 +444,7 @@ def test_statement_csv_and_pdf(portal_client):
 def _aging_labels(language: str) -> dict[str, str]:
     from flask_babel import force_locale
 
-    from app.portal.account_statement import AGING_BUCKETS
+    from app.accounts.statement import AGING_BUCKETS
 
     with force_locale(language):
         return {key: str(label) for key, label, *_ in AGING_BUCKETS}
@@ -487,7 +487,7 @@ def test_statement_csv_and_pdf_carry_the_aging_summary(portal_client, language):
 
 def test_aging_buckets_at_their_boundaries(app):
     """Days overdue -> bucket: 0 and earlier "not yet due", 1-30, 31-60, 61-90, 91 and more."""
-    from app.portal.account_statement import statement
+    from app.accounts.statement import statement
 
     customer = make_customer(email="agingedges@example.test")
     amount = 1
@@ -508,7 +508,7 @@ def test_statement_shows_what_was_written_off_either_way(app, portal_client, eng
     lines on the statement, and both count in an opening balance."""
     from app.core.roles import AR_CLERK
     from app.invoices.adjustments import approve_write_off, propose_write_off
-    from app.portal.account_statement import statement
+    from app.accounts.statement import statement
     from tests.helpers import make_staff_user
 
     customer = make_customer(email="writtenoff@example.test")
@@ -646,7 +646,7 @@ def test_returned_direct_debit_shows_on_the_statement_with_its_reversal(portal_c
         ("invoice", 80, 0, 80), ("payment", 0, 80, 0), ("returned", 80, 0, 80)]
     assert 'id="closing-balance" data-amount="80.00"' in html
     # A period starting after the return: the opening balance counts it.
-    from app.portal.account_statement import statement
+    from app.accounts.statement import statement
 
     later = statement(customer, TODAY + timedelta(days=1), TODAY + timedelta(days=2))
     assert later.opening_balance == Decimal("80.00") and later.lines == []

@@ -41,7 +41,7 @@ def same_day(monkeypatch):
     already a day further, so the services' "today" is pinned to the same calendar."""
     from datetime import date
 
-    for module in ("app.requests.deferrals", "app.requests.plans", "app.portal.invoice_states",
-                   "app.portal.overview", "app.portal.invoice_list",
-                   "app.portal.account_statement"):
+    for module in ("app.requests.deferrals", "app.requests.plans", "app.accounts.invoice_states",
+                   "app.accounts.overview", "app.accounts.invoice_list",
+                   "app.accounts.statement"):
         monkeypatch.setattr(f"{module}.business_today", date.today)
