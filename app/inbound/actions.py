@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.core.models import utcnow
-from app.core.settings import get_setting
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.dunning.holds import hold_reminders
@@ -54,9 +53,9 @@ def hold_source(row: InboundMessage) -> str:
 
 def pause(row: InboundMessage, customer: Customer) -> None:
     """The customer's next reminder waits: N days, longer when they say they paid."""
-    days = int(get_setting(rules.PAUSE_DAYS))
+    days = int(rules.rule(rules.PAUSE_DAYS))
     if row.category == PAID:
-        days = max(days, int(get_setting(rules.PAID_HOLD_DAYS)))
+        days = max(days, int(rules.rule(rules.PAID_HOLD_DAYS)))
     if days <= 0:
         return
     # Stored as written in the language of the moment (a job: the default), like a staff note.
@@ -84,7 +83,7 @@ def open_question(row: InboundMessage, customer: Customer) -> None:
 
 def recently_answered(customer_id: int) -> bool:
     """An automatic answer went to this customer less than the gap ago (loop guard)."""
-    since = utcnow() - timedelta(hours=int(get_setting(rules.ANSWER_GAP_HOURS)))
+    since = utcnow() - timedelta(hours=int(rules.rule(rules.ANSWER_GAP_HOURS)))
     return bool(db.session.scalar(select(func.count(InboundMessage.id)).where(
         InboundMessage.customer_id == customer_id, InboundMessage.answer_id.is_not(None),
         InboundMessage.received_at >= since)))
@@ -99,7 +98,7 @@ def answer(row: InboundMessage, customer: Customer, *, invoice_ids: list[int],
 
     if row.category in (None, OTHER) or not row.sender:
         return False
-    if not forced and (not get_setting(rules.AUTO_ANSWER) or recently_answered(customer.id)):
+    if not forced and (not rules.rule(rules.AUTO_ANSWER) or recently_answered(customer.id)):
         return False
     language = row.language if row.language in ("fr", "nl", "en") else customer.language
     key = f"reply-answer:{row.id}:{row.category}"

@@ -45,9 +45,9 @@ def already_stored(key: str) -> InboundMessage | None:
 
 
 def own_addresses() -> set[str]:
-    from app.core.settings import get_setting
+    from app.inbound.settings import rule
 
-    found = {reply_address(), (get_setting("company.email") or "").lower(),
+    found = {reply_address(), (rule("company.email") or "").lower(),
              (current_app.config.get("MAIL_FROM") or "").lower()}
     return {a for a in found if a}
 
@@ -73,7 +73,6 @@ def receive(raw: bytes, *, mailbox: str = "", uid_validity: int | None = None,
                          received_at=utcnow(), notes=[])
     try:
         with db.session.begin_nested():
-            db.session.add(row)
             _understand(row, mail, truncated, act)
     except Exception as exc:
         log.exception("inbound message %s/%s could not be processed", mailbox, uid)
@@ -95,6 +94,7 @@ def _understand(row: InboundMessage, mail: ParsedMail | None, truncated: bool,
                 act: bool) -> None:
     if mail is None:
         row.status, row.notes = "to_review", ["unreadable"]
+        db.session.add(row)
         db.session.flush()
         return
     row.message_id_header = (mail.message_id or "")[:300] or None
@@ -107,7 +107,8 @@ def _understand(row: InboundMessage, mail: ParsedMail | None, truncated: bool,
     kind, signs = kind_of(mail, own_addresses())
     row.kind = kind
     notes.extend(signs)
-    found = tie(mail, returned=kind == BOUNCE)
+    with db.session.no_autoflush:  # one INSERT with everything, not an INSERT and UPDATEs
+        found = tie(mail, returned=kind == BOUNCE)
     row.customer_id, row.answers_message_id, row.tied_by = (found.customer_id, found.message_id,
                                                             found.by)
     row.token_refused = found.token_refused
@@ -126,6 +127,7 @@ def _understand(row: InboundMessage, mail: ParsedMail | None, truncated: bool,
     else:
         row.status = "ignored"
     row.notes = notes
+    db.session.add(row)
     db.session.flush()
     if kind != "loop" and kind != BOUNCE and not truncated:
         keep_attachments(row, mail.attachments)

@@ -1,6 +1,8 @@
 """The replies' business rules (Settings → Business rules)."""
 from __future__ import annotations
 
+import time
+
 from flask_babel import lazy_gettext as _l
 
 from app.core.settings import get_setting, register_setting
@@ -36,5 +38,22 @@ register_setting(MAX_MESSAGE_MB, 15, "int",
                  "notifications", minimum=1, maximum=100)
 
 
+_CACHE: dict[str, tuple[float, object]] = {}
+CACHE_SECONDS = 30
+
+
+def rule(key: str):
+    """A setting read at most every 30 s by a process: a poll reads thousands of replies."""
+    now = time.monotonic()
+    found = _CACHE.get(key)
+    if found is None or now - found[0] > CACHE_SECONDS:
+        found = _CACHE[key] = (now, get_setting(key))
+    return found[1]
+
+
+def forget_cached() -> None:
+    _CACHE.clear()
+
+
 def reply_address() -> str:
-    return (get_setting(REPLY_ADDRESS) or get_setting("company.email") or "").strip().lower()
+    return (rule(REPLY_ADDRESS) or rule("company.email") or "").strip().lower()

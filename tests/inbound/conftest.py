@@ -15,6 +15,9 @@ def message_templates(app):
     from app.notifications.defaults import install_defaults
 
     install_defaults()
+    from app.inbound.settings import forget_cached
+
+    forget_cached()
 
 
 @pytest.fixture(scope="session")
