@@ -86,7 +86,8 @@ def test_keys_are_stored_hashed_audited_and_never_logged(api, caplog):
     assert key.last_used_at is not None and key.use_count == 2
     assert key.last_used_ip == "127.0.0.1"
     uses = db.session.query(AuditEvent).filter_by(action="api_key_used",
-                                                  customer_id=api.customer.id).all()
+                                                  customer_id=api.customer.id).order_by(
+        AuditEvent.id).all()
     assert len(uses) == 2 and "GET /api/customer/v1/balance" in uses[0].detail
     assert all(api.secret not in (e.detail or "") for e in db.session.query(AuditEvent))
     assert api.secret not in caplog.text
