@@ -254,7 +254,7 @@ def pay_link_request(request_id: int):
     """What became of the request this link made (approved, or with our team and why)."""
     link = current_link()
     if link is None:
-        return _gone()
+        abort(404)  # an id without the link that made it: as any record that is not yours
     from app.requests.models import CustomerRequest, PaymentPlan
 
     req = db.session.get(CustomerRequest, request_id)

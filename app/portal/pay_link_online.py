@@ -89,9 +89,7 @@ def pay_link_go(checkout_id: int):
 def pay_link_paid(checkout_id: int):
     """"Thank you, paid" (or not yet, or not), and what is left to pay."""
     link = current_link()
-    if link is None:
-        return _gone()
-    checkout = link_checkout(checkout_id)
+    checkout = link_checkout(checkout_id) if link is not None else None
     if checkout is None:
         abort(404)
     unreachable = False

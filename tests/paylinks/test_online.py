@@ -153,3 +153,14 @@ def test_mollie_gets_the_chosen_method(fresh_client, mollie):  # noqa: F811
         started.headers["Location"].replace("/payments/", "/paid/").removesuffix("/go"))
     go = client.get(started.headers["Location"])
     assert go.status_code == 200 and go.headers["Refresh"].startswith("0; url=https://")
+
+
+def test_signed_in_without_the_link_the_id_pages_are_404(portal_client):
+    """The portal's scoping rule (tests/portal/test_scoping.py): an id that is not reachable
+    answers 404, signed in or not, when this browser did not open the link that made it."""
+    customer = make_customer(language="en", email="signed@example.test")
+    make_invoice(customer, total="10.00", due_in_days=-2)
+    client = portal_client(customer)
+    for path in ("/portal/pay-link/requests/1", "/portal/pay-link/payments/1/go",
+                 "/portal/pay-link/paid/1"):
+        assert client.get(path).status_code == 404, path
