@@ -375,6 +375,11 @@ def _insert_queued(session: Session, _flush_context, _instances) -> None:
         message.id = message_id
         make_transient_to_detached(message)
         session.add(message)
+        # Written in this transaction: a rollback must forget it again (expunged, as the ORM
+        # does for the rows its own flush inserted) rather than keep a row that never was.
+        transaction = session.get_transaction()
+        if transaction is not None:
+            transaction._new[inspect(message)] = True
     for key, message in by_key.items():
         log.info("message %s was queued by another process meanwhile: not written twice", key)
         session.info.get(_PENDING_KEYS, {}).pop(key, None)

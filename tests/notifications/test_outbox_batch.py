@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, inspect, select
 
 from app.core.models import utcnow
 from app.core.time import business_today
@@ -71,3 +71,17 @@ def test_a_key_queued_by_another_process_meanwhile_is_not_written_twice(defaults
     # Queued again later, the event finds the existing message instead of a new one.
     [again] = _queue(customer, "race:1")
     assert again.subject == "first"
+
+
+def test_a_rolled_back_batch_leaves_no_message_behind(defaults):
+    customer = make_customer(language="en", email="bob@example.test")
+    db.session.commit()
+    [message] = _queue(customer, "rollback:1")
+    db.session.flush()  # written (one INSERT), then the caller's transaction fails
+    assert message.id is not None
+    db.session.rollback()
+    assert inspect(message).transient  # forgotten, as any row inserted by a rolled-back flush
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+    [again] = _queue(customer, "rollback:1")  # the event, retried, queues its message anew
+    db.session.commit()
+    assert again.id is not None and again.recipient == "bob@example.test"
