@@ -115,7 +115,7 @@ class Config:
     FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", False)
     # The schema belongs to the Alembic migrations, not to FAB's create_all().
     FAB_CREATE_DB = False
-    FAB_INDEX_VIEW = "app.core.views.DashboardIndexView"
+    FAB_INDEX_VIEW = "app.backoffice.DashboardIndexView"
     FAB_SECURITY_MANAGER_CLASS = "app.core.security.CreditDeskSecurityManager"
     AUTH_TYPE = 1  # AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"

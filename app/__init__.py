@@ -44,7 +44,7 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
         appbuilder = AppBuilder(update_perms=app.config.get("FAB_UPDATE_PERMS", False))
         appbuilder.init_app(app, db.session)
         i18n.install_locale_selector(app)
-        from app.core.views import register_views
+        from app.backoffice import register_views
 
         register_views(appbuilder)
         appbuilder.post_init()

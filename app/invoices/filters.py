@@ -1,7 +1,7 @@
 """Back office list filters on invoices: overdue by more / at most N days, due within N days.
 
 Open invoices only. Declared on the invoice screen (views.py: ``extra_filters``); the home page
-links to them by class name (app/core/dashboard.py).
+links to them by class name (app/insights/dashboard.py).
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app import jobs
-from app.core import job_runs, scheduler
+from app.core import job_runs
+from app.core import scheduler
 from app.core.job_runs import ScheduledJobRun
 from app.core.models import Setting, utcnow
 from app.core.time import BUSINESS_TZ
@@ -86,7 +87,7 @@ def test_a_slot_taken_by_a_scheduler_that_died_is_taken_over(schedule, monkeypat
 
 
 def test_a_late_job_is_shown_logged_and_in_the_work_queue(schedule, caplog):
-    from app.core.workqueues import work_queues
+    from app.insights.workqueues import work_queues
 
     noon = datetime.combine(DAY.date(), datetime.min.time(), tzinfo=BUSINESS_TZ) \
         + timedelta(hours=12)

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from app.core.workqueues import work_counts
+from app.insights.workqueues import work_counts
 from app.extensions import db
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import StatementLine

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app.core.models import utcnow
-from app.core.workqueues import work_counts
+from app.insights.workqueues import work_counts
 from app.extensions import db
 from app.notifications.models import Message
 from app.payments.models import Payment

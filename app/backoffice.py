@@ -1,4 +1,8 @@
-"""The back office home page and the registration of every domain's admin screens."""
+"""The back office home page and the registration of every domain's admin screens.
+
+Composition, not a layer: it names every domain's view module (VIEW_MODULES), so it sits at
+the top of app/ beside create_app, never in app/core.
+"""
 from __future__ import annotations
 
 import functools
@@ -31,7 +35,7 @@ class DashboardIndexView(IndexView):
     @_login_first
     @has_access
     def index(self):
-        from app.core.dashboard import dashboard_figures
+        from app.insights.dashboard import dashboard_figures
 
         return self.render_template(self.index_template, figures=dashboard_figures())
 
@@ -46,7 +50,7 @@ class DashboardIndexView(IndexView):
 VIEW_MODULES = (
     "app.customers.views",
     "app.customers.view360",
-    "app.core.workqueues",
+    "app.insights.workqueues",
     "app.inbound.views",
     "app.invoices.views",
     "app.invoices.pdf_views",

@@ -96,10 +96,10 @@ def dashboard_figures(today: date | None = None) -> dict:
 
 
 def _work_queues() -> list:
-    """The signed-in staff member's queues with their counts (app/core/workqueues.py)."""
+    """The signed-in staff member's queues with their counts (app/insights/workqueues.py)."""
     if not has_request_context():
         return []
-    from app.core.workqueues import work_queues
+    from app.insights.workqueues import work_queues
 
     return work_queues()
 
@@ -107,7 +107,7 @@ def _work_queues() -> list:
 def _require_staff_login() -> None:
     """The home page is for staff only.
 
-    Stopgap: DashboardIndexView.index (app/core/views.py) should check this itself; until it
+    Stopgap: DashboardIndexView.index (app/backoffice.py) should check this itself; until it
     does, the figures refuse to be computed for a visitor who is not logged in.
     """
     if not has_request_context():
