@@ -264,6 +264,9 @@ def _argument(rule, argument: str, views: dict):
     endpoint = rule.endpoint
     view = views.get(endpoint.rpartition(".")[0])
     model = getattr(getattr(view, "datamodel", None), "obj", None)
+    choices = getattr(rule._converters.get(argument), "items", None)
+    if choices:  # <any(png, svg):fmt>: one of the words the route itself accepts
+        return sorted(choices)[0]
     if argument == "pk":
         if model is not None:
             return _first_id(model)
