@@ -298,6 +298,13 @@ def _argument(rule, argument: str, views: dict):
         "dispute_id": Dispute, "attachment_id": Attachment, "statement_id": BankStatement,
         "refund_id": Refund, "checkout_id": OnlineCheckout,
     }
+    if argument in ("key_id", "item_id", "link_id"):  # a customer's API key, webhook, pay link
+        from app.customer_api.models import ApiKey, WebhookEndpoint
+        from app.paylinks.models import PayLink
+
+        if argument == "link_id":
+            return _first_id(PayLink)
+        return _first_id(WebhookEndpoint if "/webhooks/" in rule.rule else ApiKey)
     if argument in models:
         return _first_id(models[argument])
     if argument in ("group", "key"):  # Settings -> Business rules: a group, one of its rules
