@@ -24,7 +24,10 @@ STATIC_ENDPOINTS = {"static", "appbuilder.static", "portal.static"}
 # Tables a GET may write on purpose, so not compared by the GET-safety crawl:
 # - audit_event: staff reading a customer's personal data is logged (app.retention.audit);
 # - ab_user, staff_session, staff_login_failure: sign-in bookkeeping (last login, activity).
-GET_WRITES_BY_DESIGN = {"audit_event", "ab_user", "staff_session", "staff_login_failure"}
+# figure_snapshot: a cached figure (the aging page's DSO trend) computed on the first view;
+# pay_link / pay_link_event: opening a pay link is on the customer's timeline by design.
+GET_WRITES_BY_DESIGN = {"audit_event", "ab_user", "staff_session", "staff_login_failure",
+                        "figure_snapshot", "pay_link", "pay_link_event"}
 
 
 # --- the dataset -------------------------------------------------------------------------------
