@@ -72,8 +72,14 @@ VIEW_MODULES = (
 )
 
 
+# Packages above app.customers that add events to the 360° timeline (register_source on import).
+TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoicing.timeline")
+
+
 def register_views(appbuilder: AppBuilder) -> None:
     import importlib
 
     for module_name in VIEW_MODULES:
         importlib.import_module(module_name).register(appbuilder)
+    for module_name in TIMELINE_SOURCES:
+        importlib.import_module(module_name)

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover
     RequestComment = None
 
 KINDS = ("invoice", "payment", "message", "request", "decision", "comment", "dispute", "plan",
-         "deferral", "note", "call", "pause", "login", "pay_link", "e_invoice", "reply")
+         "deferral", "note", "call", "pause", "login", "pay_link", "reply", "e_invoice")
 
 
 @dataclass
@@ -296,29 +296,17 @@ def _logins(cid: int, n: int) -> list[Event]:
     return [Event("login", r.used_at, _("Signed in to the portal"), r.ip or "") for r in rows]
 
 
-def _e_invoices(cid: int, n: int) -> list[Event]:
-    """The buyer's Peppol invoice responses (app.einvoicing): acknowledged, accepted, ..."""
-    from app.einvoicing.timeline import response_events
-
-    return response_events(cid, n)
-
-
-def _pay_links(cid: int, n: int) -> list[Event]:
-    """Uses of the pay links in messages (app.paylinks): opened, paid online, ..."""
-    from app.paylinks.timeline import pay_link_events
-
-    return pay_link_events(cid, n)
+# Each source gives (customer id, how many) -> its newest events. Packages above customers add
+# theirs with register_source when they are imported (pay links, e-mail replies, e-invoice
+# responses: app.backoffice imports them at start), so this module never imports them.
+SOURCES = [_invoices, _payments, _messages, _requests, _disputes, _plans, _deferrals, _notes,
+           _logins]
 
 
-def _replies(cid: int, n: int) -> list[Event]:
-    """Customers' e-mail replies (app.inbound), each naming the message it answers."""
-    from app.inbound.timeline import reply_events
-
-    return reply_events(cid, n)
-
-
-SOURCES = (_invoices, _payments, _messages, _requests, _disputes, _plans, _deferrals, _notes,
-           _logins, _pay_links, _e_invoices, _replies)
+def register_source(source) -> None:
+    """Add a higher package's events to every customer's timeline (once)."""
+    if source not in SOURCES:
+        SOURCES.append(source)
 
 
 def customer_timeline(customer_id: int, limit: int = 50, offset: int = 0,

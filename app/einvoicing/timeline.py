@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from app.customers.timeline import Event, register_source
 from app.einvoicing.responses import RESPONSE_CODES, responses_for_timeline
 
 TONES = {"UQ": "warning", "RE": "danger", "PD": "success", "AP": "success"}
 
 
 def response_events(customer_id: int, limit: int) -> list:
-    from app.customers.timeline import Event
-
     events = []
     for document in responses_for_timeline(customer_id, limit):
         label = str(RESPONSE_CODES.get(document.ap_status or "", document.ap_status or ""))
@@ -21,3 +20,6 @@ def response_events(customer_id: int, limit: int) -> list:
                             document.note or "", status=document.ap_status,
                             tone=TONES.get(document.ap_status or "", "default")))
     return events
+
+
+register_source(response_events)

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
+from app.customers.timeline import Event, register_source
 from app.extensions import db
 from app.inbound.models import CATEGORIES, KINDS, STATUSES, InboundMessage
 from app.notifications.models import Message
@@ -24,8 +25,6 @@ def _link(endpoint: str, **values) -> str | None:
 
 def reply_events(cid: int, n: int) -> list:
     """Timeline source: the customer's replies, each naming the message it answers."""
-    from app.customers.timeline import Event
-
     rows = db.session.execute(
         select(InboundMessage.id, InboundMessage.received_at, InboundMessage.kind,
                InboundMessage.category, InboundMessage.subject, InboundMessage.text,
@@ -80,3 +79,6 @@ def customer_panel(customer_id: int) -> dict[str, Any]:
         InboundMessage.status.in_(("to_read", "to_review")))) or 0
     return {"holds": holds_of(customer_id), "failing": failing_addresses(customer_id),
             "unread": unread, "may_simulate": may_simulate()}
+
+
+register_source(reply_events)

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core.i18n import money
+from app.customers.timeline import Event, register_source
 from app.extensions import db
 from app.paylinks.models import PayLinkEvent
 from app.paylinks.online import LABELS
@@ -38,11 +39,12 @@ def _detail(event: PayLinkEvent) -> str:
 
 
 def pay_link_events(customer_id: int, n: int) -> list:
-    from app.customers.timeline import Event
-
     rows = db.session.scalars(
         select(PayLinkEvent).where(PayLinkEvent.customer_id == customer_id)
         .order_by(PayLinkEvent.at.desc(), PayLinkEvent.id.desc()).limit(n))
     return [Event("pay_link", row.at, _title(row), _detail(row), None, None,
                   "success" if row.kind == "paid_online" else "default",
                   {"pay_link_id": row.pay_link_id}) for row in rows]
+
+
+register_source(pay_link_events)
