@@ -20,6 +20,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from app.core import job_runs
+
 log = logging.getLogger(__name__)
 
 _executor_lock = threading.Lock()
@@ -57,6 +59,8 @@ SCHEDULE: list[ScheduledJob] = [
 # Jobs the scheduler enqueues on every tick (about every 30 s), not once a day: the outbox
 # sweep delivers messages whose delivery job was lost or whose worker was killed mid-send.
 FREQUENT: list[str] = ["app.notifications.jobs.deliver_due_messages"]
+# The scheduler's records read the schedule from job_runs (core cannot import this module).
+job_runs.register_schedule(SCHEDULE)
 # Approved credit notes of business customers get their Peppol e-invoice (built, validated, sent).
 FREQUENT.append("app.einvoicing.jobs.issue_credit_note_documents")
 FREQUENT.append("app.einvoicing.jobs.refresh_access_point_statuses")
@@ -145,7 +149,6 @@ def _run_recorded(path: str, args: tuple, kwargs: dict, scheduled_run_id: int | 
     try:
         if scheduled_run_id is None:
             return resolve(path)(*args, **kwargs)
-        from app.core import job_runs
         from app.extensions import db
 
         job_runs.record_start(scheduled_run_id)

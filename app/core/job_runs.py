@@ -212,10 +212,17 @@ def planned_at(at: str, day: date) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=BUSINESS_TZ)
 
 
-def job_states(now: datetime | None = None) -> list[JobState]:
-    """Each daily job of app.jobs.SCHEDULE with its last run and whether today's run is late."""
-    from app.jobs import SCHEDULE
+# The daily jobs (app.jobs.SCHEDULE), handed over by app.jobs when it is imported (create_app
+# imports it): app.jobs records its runs here, so this module cannot import it back.
+SCHEDULE: list = []
 
+
+def register_schedule(schedule) -> None:
+    SCHEDULE[:] = list(schedule)
+
+
+def job_states(now: datetime | None = None) -> list[JobState]:
+    """Each daily job of the schedule with its last run and whether today's run is late."""
     now = (now or utcnow()).astimezone(BUSINESS_TZ)
     today = now.date()
     grace = timedelta(minutes=int(get_setting("scheduler.late_after_minutes")))

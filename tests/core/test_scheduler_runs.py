@@ -39,6 +39,7 @@ def schedule(monkeypatch):
                jobs.ScheduledJob("bad-job", "08:30", "tests.core.test_scheduler_runs.failing_job")]
     monkeypatch.setattr(scheduler, "SCHEDULE", entries)
     monkeypatch.setattr(jobs, "SCHEDULE", entries)
+    monkeypatch.setattr(job_runs, "SCHEDULE", entries)  # what the screen and the late check read
     scheduler._warned.clear()
     return entries
 
