@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.i18n import day, money
@@ -24,29 +19,9 @@ from app.requests.models import (
     Deferral,
     PaymentPlan,
 )
+from app.requests.payload_details import details
 
 OPEN_REQUEST_STATUSES = ("received", "in_review")
-
-# Payload keys shown elsewhere on the page (invoices table, reasons, mandate block).
-_SHOWN_ELSEWHERE = {"invoice_ids", "invoice_id", "invoice_number", "refused_rules", "mandate_id"}
-DETAIL_LABELS = {
-    "new_due_date": _l("New due date asked for"),
-    "total": _l("Total concerned"),
-    "amount": _l("Amount"),
-    "installment_count": _l("Instalments"),
-    "day_of_month": _l("Day of the month"),
-    "reason": _l("Reason"),
-    "action": _l("Action"),
-    "fields": _l("Fields changed"),
-    "format": _l("Format"),
-    "bank_account_id": _l("Bank account"),
-    "iban_last4": _l("Account ending in"),
-    "override": _l("Rules bypassed by staff"),
-}
-_MONEY_KEYS = {"total", "amount"}
-_DATE_KEYS = {"new_due_date"}
-_ACTIONS = {"sign": _l("Sign"), "revoke": _l("Revoke")}
-
 
 @dataclass
 class DecisionContext:
@@ -56,43 +31,6 @@ class DecisionContext:
     deferrals: list[Deferral] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)
     mandate: dict | None = None
-
-
-def _value(key: str, value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if key in _MONEY_KEYS:
-        try:
-            return money(Decimal(str(value)))
-        except (InvalidOperation, ValueError):
-            return str(value)
-    if key in _DATE_KEYS:
-        try:
-            return day(date.fromisoformat(str(value)))
-        except ValueError:
-            return str(value)
-    if key == "reason":
-        return str(DISPUTE_REASONS.get(value, value))
-    if key == "action":
-        return str(_ACTIONS.get(value, value))
-    if key == "override" and isinstance(value, dict):
-        return _("%(user)s: %(reason)s", user=value.get("user") or "?",
-                 reason=value.get("reason") or "")
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    return str(value)
-
-
-def details(payload: dict | None) -> list[tuple[str, str]]:
-    """The request's details as (label, value) in the reader's language, known fields first."""
-    payload = payload or {}
-    rows = [(str(DETAIL_LABELS[k]), _value(k, payload[k])) for k in DETAIL_LABELS
-            if k in payload and k not in _SHOWN_ELSEWHERE]
-    rows += [(k.replace("_", " ").capitalize(), _value(k, v)) for k, v in sorted(payload.items())
-             if k not in DETAIL_LABELS and k not in _SHOWN_ELSEWHERE]
-    return [(label, value) for label, value in rows if value]
 
 
 def _same_name(a: str | None, b: str | None) -> bool:
@@ -148,7 +86,7 @@ def build(req: CustomerRequest) -> DecisionContext:
         Deferral.customer_id == req.customer_id, Deferral.request_id.is_distinct_from(req.id),
         Deferral.status == "active")
         .order_by(Deferral.new_due_date)))
-    ctx.details = details(req.payload)
+    ctx.details = details(req.payload, DISPUTE_REASONS)
     ctx.mandate = _mandate(req)
     return ctx
 

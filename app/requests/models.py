@@ -120,9 +120,10 @@ class CustomerRequest(TimestampMixin, Model):
         return "\n".join(reasons_text(self))
 
     def shown_details(self) -> str:
-        from app.requests.decision_context import details
+        from app.requests.payload_details import details
 
-        return "; ".join(f"{label}: {value}" for label, value in details(self.payload))
+        return "; ".join(f"{label}: {value}"
+                         for label, value in details(self.payload, DISPUTE_REASONS))
 
 
 COMMENT_AUTHORS = {"customer": _l("Customer"), "staff": _l("Staff")}

@@ -174,10 +174,11 @@ def test_a_mandate_shows_the_signer_and_warns_when_it_is_someone_else(app, staff
 
 
 def test_details_of_an_unknown_kind_are_labelled_not_json():
-    from app.requests.decision_context import details
+    from app.requests.models import DISPUTE_REASONS
+    from app.requests.payload_details import details
 
     rows = dict(details({"amount": "12.50", "iban_last4": "1234", "invoice_ids": [1],
-                         "fields": ["email", "phone"]}))
+                         "fields": ["email", "phone"]}, DISPUTE_REASONS))
     assert "1234" in rows.values() and "email, phone" in rows.values()
     assert all("invoice_ids" not in label for label in rows)
     assert Decimal("12.50")  # money formatted by the locale (checked on the page above)
