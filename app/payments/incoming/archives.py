@@ -80,11 +80,13 @@ def _megabytes(size: int) -> str:
 
 
 def import_archive(data: bytes, file_name: str | None, user, limit: int,
-                    force_reason: str | None, dry_run: bool) -> StatementImportReport:
+                   force_reason: str | None, dry_run: bool, *, import_statement,
+                   refused) -> StatementImportReport:
     """Each statement file of the ZIP imported on its own (its own transaction): a file
-    refused (or imported before) does not stop the others; the report adds them up."""
-    from app.payments.incoming.importing import import_statement, refused
+    refused (or imported before) does not stop the others; the report adds them up.
 
+    ``import_statement`` and ``refused`` are the importer's own (app.payments.incoming
+    .importing calls this module, so it hands them over rather than being imported back)."""
     report = StatementImportReport(file_name=clean_file_name(file_name)[:200] if file_name
                                    else None, dry_run=dry_run, format="ZIP")
     started = time.perf_counter()

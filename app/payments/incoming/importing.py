@@ -93,7 +93,8 @@ def import_statement(data: bytes, file_name: str | None = None, user=None, *,
     """
     limit = max_bytes or statement_max_bytes()
     if is_zip(data):
-        return import_archive(data, file_name, user, limit, force_reason, dry_run)
+        return import_archive(data, file_name, user, limit, force_reason, dry_run,
+                              import_statement=import_statement, refused=refused)
     started = time.perf_counter()
     # The name is shown on the cash screen: no path, control or bidi-override characters.
     report = StatementImportReport(file_name=clean_file_name(file_name)[:200] if file_name else None,
