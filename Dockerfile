@@ -8,7 +8,7 @@ COPY plugins ./plugins
 COPY migrations ./migrations
 COPY translations ./translations
 # Editable: the app runs from this folder, beside its migrations/ and translations/.
-RUN pip install --no-cache-dir -e . && pybabel compile -d translations && useradd --create-home creditdesk \
+RUN pip install --no-cache-dir -e '.[s3]' && pybabel compile -d translations && useradd --create-home creditdesk \
     && mkdir -p /srv/creditdesk/instance && chown creditdesk /srv/creditdesk/instance
 USER creditdesk
 EXPOSE 8000

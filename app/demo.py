@@ -4,6 +4,9 @@ Everything goes through the real services (clean_customer/upsert_customer, clean
 upsert_invoice, clean_payment/post_payment), so references, open amounts, statuses and balances
 are exactly what the product would compute. A fixed random seed makes the demo the same on every
 installation; dates are relative to ``today`` so the receivables always look current.
+
+Why one module of about 600 lines: the demo data reads as one story, and nothing but run.py
+and the tests imports it.
 """
 from __future__ import annotations
 

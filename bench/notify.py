@@ -101,9 +101,9 @@ def main(messages: int, workers: int, customers: int, redis_url: str,
     os.environ.update(env)  # before config.py is imported: the app below uses the same
 
     from app import create_app
-    from app.setup_cli import prepare_database
     from app.extensions import db
     from app.jobs import redis_connection
+    from app.setup_cli import prepare_database
 
     app = create_app()
     port = _free_port()

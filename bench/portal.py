@@ -74,11 +74,10 @@ def bare_app():
     from flask_babel import Babel
 
     from app import models  # noqa: F401  (the whole metadata, as in the real app)
+    from app.accounts import invoice_list, overview
+    from app.accounts import statement as account_statement
     from app.customers.models import Customer
     from app.extensions import db
-    from app.accounts import statement as account_statement
-    from app.accounts import invoice_list
-    from app.accounts import overview
     from config import Config
 
     app = Flask("bare")
@@ -436,8 +435,8 @@ def main(url: str | None, clients: int, per_page: int, customers: int, workers: 
          threads: int, max_seconds: float, seed: int, generator: str, seconds: float) -> None:
     """Measure the portal's pages against a bare Flask endpoint running the same SQL."""
     from app import create_app
-    from app.setup_cli import prepare_database
     from app.extensions import db
+    from app.setup_cli import prepare_database
     from bench.generate import database_url
     from config import Config
 

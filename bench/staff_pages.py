@@ -56,8 +56,8 @@ def _record(recorder: Recorder, client, path: str) -> list[tuple[str, object]]:
 def main(url: str, rounds: int) -> None:
     """Time the staff dashboard, aging and dry-run pages beside their bare SQL."""
     from app import create_app
-    from app.core.setup_cli import prepare_database
     from app.extensions import db
+    from app.setup_cli import prepare_database
     from bench.generate import database_url
     from config import Config
 

@@ -13,6 +13,7 @@ go through the domain services (app.requests, app.payments, ...).
     statement          the account statement for a period (opening balance, lines, aging)
     bank_transfer      how to pay by transfer: IBAN, structured communication, EPC QR
     returned_payments  payments the bank took back, told to the customer
+    exports            the statement as PDF and CSV
 
 The statements are built once per process and run with bind parameters (see invoice_states):
 the portal's busiest pages are CPU-bound in Python, not in PostgreSQL.

@@ -20,6 +20,9 @@ key that code reads without declaring it, so a setting cannot exist without a sc
 A key declared in a domain module exists once that module is imported; declare it in a module
 the app imports at start (models, services), or here. Values are stored as JSON (decimals as
 strings, so no cents are lost to floats).
+
+Why one module of about 550 lines: the registry and the company and core settings it declares;
+each domain declares its own rules in its own settings module.
 """
 from __future__ import annotations
 

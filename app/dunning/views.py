@@ -1,4 +1,8 @@
-"""Back office screens for dunning: policies and their levels, runs and what they did, rates."""
+"""Back office screens for dunning: policies and their levels, runs and what they did, rates.
+
+Why one module of about 510 lines: the dunning screens (policies, levels, dry run, sending)
+share their forms and formatting.
+"""
 from __future__ import annotations
 
 from collections import Counter

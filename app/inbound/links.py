@@ -20,10 +20,8 @@ ENDPOINTS = {PAID: ("pay_invoice", "pay_overdue"), DISPUTE: ("invoice_dispute", 
 
 
 def _portal():
-    try:  # the link builders' new home (core), else the portal's own
-        from app.core.links import portal_link, portal_path
-    except ImportError:
-        from app.portal.auth import portal_link, portal_path
+    from app.core.links import portal_link, portal_path
+
     return portal_link, portal_path
 
 

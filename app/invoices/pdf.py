@@ -35,6 +35,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from app.core import bank_identifiers
 from app.core.i18n import day, language_locale, money
 from app.core.models import ZERO
 from app.core.settings import company_details
@@ -42,7 +43,6 @@ from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import INVOICE_STATUSES, Invoice
-from app.core import bank_identifiers
 from app.payments import epc
 from app.payments.references import format_ogm, format_rf
 

@@ -15,6 +15,9 @@ template mistake: the preview shows it, saving refuses it, a job logs it; nothin
 
 An e-mail's HTML part receives the rendered text as ``text_body``: the default HTML template is a
 layout around it (``{{ text_body|paragraphs }}``), and staff may replace it with their own HTML.
+
+Why one module of about 600 lines: the sandbox, its limits and the renderer are one security
+boundary, reviewed together.
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ money owed also go by SMS to customers who opted in.
 Deep links: every message carries, as ``portal_url``, a link that opens the page it is about
 (the invoice, the pay page, the request, the plan) after the customer verifies their address
 with a fresh magic link (app.core.links.portal_link, the one helper all messages use).
+
+Why one module of about 530 lines: one function per event that writes to a customer, the one
+place to read "what does the customer receive when ...".
 """
 from __future__ import annotations
 

@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from app.accounts import bank_transfer
+from app.accounts.invoice_states import InvoiceState, invoice_state
 from app.core.models import ZERO
 from app.core.time import business_today
 from app.extensions import db
 from app.paylinks.models import PayLink
 from app.payments import epc
-from app.accounts import bank_transfer
-from app.accounts.invoice_states import InvoiceState, invoice_state
 from app.requests.models import Installment, PaymentPlan, plan_invoice
 
 MAX_INVOICES = 50  # a reminder lists a handful; a link never opens a whole ledger
@@ -95,8 +95,8 @@ def _due_installments(link: PayLink, states: list[InvoiceState]) -> list[DueInst
     planned = [s.invoice.id for s in states if s.in_plan and s.is_open]
     if not planned:
         return []
-    from app.payments.references import format_ogm
     from app.accounts.bank_transfer import installment_qr
+    from app.payments.references import format_ogm
 
     plans = db.session.scalars(
         select(PaymentPlan).join(plan_invoice, plan_invoice.c.plan_id == PaymentPlan.id)

@@ -6,7 +6,6 @@ looked up with the signed-in customer's id; another customer's id answers 404.
 """
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
@@ -15,20 +14,19 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.accounts import invoice_states
+from app.accounts.bank_transfer import installment_qr
+from app.core import bank_identifiers
 from app.core.settings import company_details, get_setting
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.core import bank_identifiers
-from app.payments import epc
 from app.payments.references import format_ogm
 from app.portal import bp
-from app.accounts import invoice_states
-from app.accounts.bank_transfer import installment_qr
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 from app.requests import attachments, deferrals, disputes, plans
 from app.requests import self_service as ss
-from app.requests.models import DISPUTE_REASONS, Attachment, CustomerRequest, Installment
+from app.requests.models import DISPUTE_REASONS, Attachment, CustomerRequest
 
 
 class ActionForm(FlaskForm):

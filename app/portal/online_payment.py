@@ -29,15 +29,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
 
+from app.accounts import bank_transfer
 from app.core.i18n import current_language
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments.online import checkouts
 from app.payments.online import provider as providers
-from app.portal import auth
-from app.accounts import bank_transfer
-from app.portal import bp
+from app.portal import auth, bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused
 

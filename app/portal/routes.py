@@ -25,18 +25,13 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.accounts import bank_transfer, exports, invoice_detail, invoice_list, overview
+from app.accounts import statement as account_statement
 from app.core import validation as v
 from app.core.i18n import SUPPORTED_LANGUAGES, current_language
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.accounts import statement as account_statement
-from app.portal import auth
-from app.accounts import bank_transfer
-from app.portal import bp
-from app.portal import exports
-from app.accounts import invoice_detail
-from app.accounts import invoice_list
-from app.accounts import overview
+from app.portal import auth, bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import (
     ConfirmLoginForm,

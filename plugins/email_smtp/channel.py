@@ -68,9 +68,8 @@ class SmtpChannel:
     def send(self, message: Message) -> str:
         if self._company is None:
             from app.core.settings import company_details
-            from app.notifications.context import public_url
-
             from app.inbound.settings import reply_address
+            from app.notifications.context import public_url
 
             self._company = {**company_details(),
                              "unsubscribe_url": public_url("/portal/preferences"),
@@ -121,9 +120,8 @@ def build_email(message: Message, sender: str, company: dict | None = None) -> M
     """
     if company is None:
         from app.core.settings import company_details
-        from app.notifications.context import public_url
-
         from app.inbound.settings import reply_address
+        from app.notifications.context import public_url
 
         company = {**company_details(), "unsubscribe_url": public_url("/portal/preferences"),
                    "reply_address": reply_address()}

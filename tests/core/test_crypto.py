@@ -16,8 +16,8 @@ from app.customers.models import BankAccount, Customer
 from app.customers.services import clean_customer, find_bank_accounts_by_iban, upsert_customer
 from app.extensions import db
 from app.payments.incoming.matching import Matcher
-from app.payments.rules import IBAN_AMOUNT
 from app.payments.incoming.models import StatementLine
+from app.payments.rules import IBAN_AMOUNT
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -34,6 +35,10 @@ def _flask_command_exists(app, words: list[str]) -> bool:
 
 def _check_command(app, command: list[str]) -> None:
     program = command[0]
+    if program == "sh" and command[1] == "-c":  # a deploy step of several commands, in order
+        for part in command[2].split("&&"):
+            _check_command(app, shlex.split(part))
+        return
     assert shutil.which(program, path=str(Path(sys.executable).parent)) or shutil.which(program), \
         f"{program} is not installed by the project"
     if program == "gunicorn":
@@ -63,6 +68,19 @@ def test_app_services_get_database_redis_and_secret_from_the_environment():
         assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["REDIS_URL"].startswith("redis://")
         assert "${SECRET_KEY" in env["SECRET_KEY"]
+
+
+def test_every_host_shares_one_file_store():
+    """Several web and worker hosts: files go to the object store, never a host's own disk."""
+    services = _compose()["services"]
+    assert services["objectstore"]["healthcheck"]
+    for name in ("web", "worker", "scheduler", "migrate"):
+        env = services[name]["environment"]
+        assert env["STORAGE_URL"].startswith("${STORAGE_URL:-s3://")
+        assert "${OBJECTSTORE_SECRET_KEY" in env["AWS_SECRET_ACCESS_KEY"]
+    # The bucket is made on the first deploy, before the migrations.
+    assert services["migrate"]["command"][2].startswith("flask --app app storage init")
+    assert "'.[s3]'" in (ROOT / "Dockerfile").read_text()
 
 
 def test_dockerfile_default_command_matches_the_web_service():

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import jobs
-from app.core import job_runs
-from app.core import scheduler
+from app.core import job_runs, scheduler
 from app.core.job_runs import ScheduledJobRun
 from app.core.models import Setting, utcnow
 from app.core.time import BUSINESS_TZ

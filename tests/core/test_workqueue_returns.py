@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from app.insights.workqueues import work_counts
 from app.extensions import db
+from app.insights.workqueues import work_counts
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import StatementLine
 from tests.backoffice.conftest import session_csrf

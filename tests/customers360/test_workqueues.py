@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from app.core.models import utcnow
-from app.insights.workqueues import work_counts
 from app.extensions import db
+from app.insights.workqueues import work_counts
 from app.notifications.models import Message
 from app.payments.models import Payment
 from app.requests.models import CustomerRequest, Installment, PaymentPlan

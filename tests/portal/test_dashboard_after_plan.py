@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from flask_babel import refresh
 
+from app.accounts import overview
+from app.accounts import statement as account_statement
 from app.core.time import business_today
 from app.customers.models import Mandate
 from app.customers.risk import proposals_for
 from app.extensions import db
-from app.accounts import statement as account_statement
-from app.accounts import overview
 from app.requests.models import Installment, PaymentPlan
 from tests.helpers import make_customer, make_invoice
 

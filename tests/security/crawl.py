@@ -269,7 +269,7 @@ def _argument(rule, argument: str, views: dict):
     model = getattr(getattr(view, "datamodel", None), "obj", None)
     choices = getattr(rule._converters.get(argument), "items", None)
     if choices:  # <any(png, svg):fmt>: one of the words the route itself accepts
-        return sorted(choices)[0]
+        return min(choices)
     if argument == "pk":
         if model is not None:
             return _first_id(model)

@@ -199,7 +199,7 @@ def test_collection_agency_csv_from_a_real_hand_over(tmp_path):
 
 
 def test_portal_statement_csv(app):
-    from app.portal import exports
+    from app.accounts import exports
     from app.accounts.statement import Statement, StatementLine
 
     customer = make_customer(name=LINK, language="en")

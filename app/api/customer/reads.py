@@ -10,7 +10,7 @@ from datetime import date
 from flask import jsonify, request, send_file, url_for
 from flask_babel import gettext as _
 
-from app.accounts import bank_transfer, invoice_detail, overview
+from app.accounts import bank_transfer, exports, invoice_detail, overview
 from app.accounts import statement as account_statement
 from app.accounts.invoice_states import overdue_clause, select_with_state, state_from_row
 from app.api.customer import bp, customer
@@ -21,7 +21,6 @@ from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.portal import exports
 
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 INVOICE_FILTERS = ("all", "open", "overdue", "paid")

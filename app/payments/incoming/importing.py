@@ -28,6 +28,9 @@ bookings go through the same rules on row objects and are written in a few state
 take the ORM path once the chunk is written. Thank-you messages are queued in the import's
 transaction, or, for a file with more payments than ``payments.inline_messages_max``, by a job
 right after the commit (app.payments.jobs).
+
+Why one module of about 520 lines: one file is one transaction, read top to bottom; the
+checks, archives, report and set-wise writer are already modules of their own.
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.matching import suggestions_for
-from app.payments.rules import AMOUNT, INVOICE_NUMBER, NAME
 from app.payments.incoming.models import StatementLine
+from app.payments.rules import AMOUNT, INVOICE_NUMBER, NAME
 from tests.helpers import make_customer, make_invoice
 from tests.payments.statements.builders import Entry, Tx, camt053
 

@@ -1,6 +1,7 @@
-"""The account statement as a PDF (reportlab) and as CSV, in the portal's current language.
+"""The account statement as a PDF (reportlab) and as CSV, in the reader's language (the portal
+and the customer API serve the same files).
 
-Both are built from account_statement.statement(), the same figures the statement page shows.
+Both are built from app.accounts.statement, the same figures the statement page shows.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.accounts.statement import Statement
 from app.core.i18n import current_language, day, money
 from app.core.settings import company_details
 from app.core.spreadsheets import csv_writer
 from app.invoices.pdf import INK, MUTED, RULE, SHADE, P
-from app.accounts.statement import Statement
 
 
 def kind_label(kind: str) -> str:
