@@ -52,6 +52,11 @@ def select_language() -> str:
     explicit = normalise_language(request.args.get("lang") or request.args.get("_l_"))
     if explicit:
         return explicit
+    # A front door that knows its reader's language pins it for the request (the customer API:
+    # Accept-Language, else the key's customer), whatever a browser session says.
+    pinned = normalise_language(getattr(g, "request_language", None))
+    if pinned:
+        return pinned
     chosen = normalise_language(session.get("locale"))
     if chosen:
         return chosen

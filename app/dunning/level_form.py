@@ -14,7 +14,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
-from app.notifications.models import CHANNELS
+from app.notifications.models import REMINDER_CHANNELS as CHANNELS
 
 # Days before the due date a notice may go out, and after it a step may wait at most.
 MIN_DAYS, MAX_DAYS = -60, 3650

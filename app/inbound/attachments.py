@@ -1,18 +1,17 @@
 """Files sent with a reply: the portal uploads' checks (app/requests/attachments.py
-``check_uploads``: PDF, PNG or JPEG by their first bytes, size limit), stored under the same
-UPLOAD_DIR outside the web root with a random name. A refused file is recorded with the reason,
+``check_uploads``: PDF, PNG or JPEG by their first bytes, size limit), stored in the file store
+every host shares (app.core.storage; never under the web root) with a random name. A refused file is recorded with the reason,
 never stored; a file whose name lies about its type is kept under its real type's extension."""
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
-from pathlib import Path
 
+from app.core.storage import storage
 from app.core.validation import ValidationError
 from app.inbound.models import InboundAttachment, InboundMessage
 from app.inbound.parsing import Attachment
-from app.requests.attachments import check_uploads, upload_root
+from app.requests.attachments import check_uploads
 
 
 def keep_attachments(row: InboundMessage, attachments: list[Attachment]) -> None:
@@ -28,13 +27,8 @@ def keep_attachments(row: InboundMessage, attachments: list[Attachment]) -> None
                 file_name=name[:200], content_type=item.content_type[:100], size=len(item.data),
                 refusal=text[:300]))
             continue
-        folder = Path("inbound") / str(row.id)
-        (upload_root() / folder).mkdir(parents=True, exist_ok=True)
-        stored = folder / f"{uuid.uuid4().hex}.{upload.extension}"
-        path = upload_root() / stored
-        with open(path, "xb") as handle:
-            handle.write(upload.data)
-        os.chmod(path, 0o600)
+        key = f"inbound/{row.id}/{uuid.uuid4().hex}.{upload.extension}"
+        storage().put(key, upload.data)  # whole or nothing; StorageUnavailable when down
         row.attachments.append(InboundAttachment(
             file_name=upload.file_name[:200], content_type=upload.content_type, size=upload.size,
-            sha256=hashlib.sha256(upload.data).hexdigest(), storage_path=stored.as_posix()))
+            sha256=hashlib.sha256(upload.data).hexdigest(), storage_path=key))

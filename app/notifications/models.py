@@ -14,6 +14,8 @@ CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "letter": _l("Letter"),
             "webhook": _l("Webhook"),
             # e-invoices (app.einvoicing): a Peppol access point, or a folder the ERP sends from
             "peppol": _l("Peppol"), "export": _l("E-invoice export folder")}
+# What a reminder can go by: the e-invoice channels carry documents, never a reminder.
+REMINDER_CHANNELS = {code: CHANNELS[code] for code in ("email", "sms", "letter", "webhook")}
 MESSAGE_STATUSES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                     "failed": _l("Failed"),
                     # a reminder whose invoices were all paid before it could be sent

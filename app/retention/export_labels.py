@@ -73,6 +73,14 @@ SECTION_TITLES = {
     "collection_item": _l("Direct debit collections"),
     "installment_payment": _l("Payments of instalments"),
     "plan_invoice": _l("Invoices in payment plans"), "request_invoice": _l("Invoices in requests"),
+    "custapi_key": _l("API keys for your software"), "custapi_webhook": _l("Webhook addresses"),
+    "custapi_webhook_attempt": _l("Webhook deliveries"), "custapi_calendar": _l("Calendar feed"),
+    "custapi_idempotency": _l("Repeated API requests"), "customer_peppol": _l("Peppol address"),
+    "e_document": _l("E-invoices"), "inbound_message": _l("Your e-mail replies"),
+    "inbound_attachment": _l("Files in your e-mail replies"),
+    "failing_email_address": _l("E-mail addresses that failed"),
+    "pay_link": _l("Pay links"), "pay_link_event": _l("Uses of pay links"),
+    "reminder_hold": _l("Reminders on hold"),
 }
 
 # Row numbers of other rows and of staff accounts; the customer's own id is on the first page.
@@ -83,10 +91,32 @@ INTERNAL_FIELDS = frozenset({
     "payment_id", "plan_id", "print_batch_id", "proposed_by_id", "request_id",
     "return_line_id", "reviewed_by_id", "run_id", "statement_id", "statement_line_id",
     "template_id", "user_id", "entity_id", "dedup_key", "sha256", "pdf_path",
+    # customer API, replies, pay links, holds: row numbers, hashes, secrets and mail plumbing
+    "key_id", "inbound_id", "pay_link_id", "ref_id", "hold_id", "answer_id",
+    "answers_message_id", "dedupe_key", "uid", "uid_validity", "request_hash", "key_hash",
+    "secret", "body", "message_id_header", "matched_words", "notes", "xml", "findings",
+    "failed_rules", "read_by", "revoked_by", "released_by", "category_by", "tied_by",
+    "token_refused", "mailbox", "duration_ms",
 })
 
 FIELD_LABELS: dict[str, Any] = {
     "id": _l("Number"),
+    # customer API keys and webhooks, Peppol, e-mail replies, pay links
+    "last_used_at": _l("Last used"), "last_used_ip": _l("Last used from"),
+    "prefix": _l("Key starts with"), "scope": _l("Access"), "use_count": _l("Times used"),
+    "consecutive_failures": _l("Failed deliveries in a row"),
+    "disabled_at": _l("Switched off on"), "disabled_reason": _l("Why it was switched off"),
+    "enabled": _l("Switched on"), "events": _l("Events"), "url": _l("Address"),
+    "attempted_at": _l("Sent at"), "ok": _l("Delivered"), "status_code": _l("Answer code"),
+    "buyer_reference": _l("Buyer reference"), "endpoint_scheme": _l("Peppol address scheme"),
+    "reachable": _l("Reachable on Peppol"), "reachable_checked_at": _l("Reachability checked on"),
+    "ap_message_id": _l("Access point message id"), "ap_status": _l("Access point status"),
+    "direction": _l("Direction"), "doc_type": _l("Document type"), "sender": _l("From"),
+    "address": _l("E-mail address"), "bounces": _l("Bounces"), "cleared_at": _l("Cleared on"),
+    "first_failed_at": _l("First failed on"), "last_failed_at": _l("Last failed on"),
+    "refusal": _l("Why the file was refused"), "category": _l("What it is about"),
+    "full_text": _l("Full text"), "read_at": _l("Read on"), "received_at": _l("Received on"),
+    "sender_name": _l("Sender name"),
     "action": _l("Action"),
     "active_from": _l("Active from"),
     "actor": _l("Who"),
@@ -278,6 +308,8 @@ FIELD_LABELS: dict[str, Any] = {
 
 # Where one column name means something else in one table.
 TABLE_FIELD_LABELS: dict[tuple[str, str], Any] = {
+    ("customer_peppol", "endpoint_id"): _l("Peppol address"),
+    ("custapi_webhook_attempt", "endpoint_id"): _l("Webhook address number"),
     ("customer", "number"): _l("Customer number"),
     ("invoice", "number"): _l("Invoice number"),
     ("credit_note", "number"): _l("Credit note number"),

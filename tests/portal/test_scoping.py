@@ -27,6 +27,7 @@ NOT_AN_ID = {"portal.confirm_login", "portal.deep_link", "portal.set_language", 
              "portal.online_webhook"}
 NOT_AN_ID |= {"portal.confirm_email_change"}  # a single-use token (my details)
 NOT_AN_ID |= {"portal.my_data_download"}  # a file format (json, pdf) of the signed-in customer
+NOT_AN_ID |= {"portal.pay_link_open"}  # a signed pay-link token (tests/paylinks: forged/other tokens)
 
 
 def _other_customers_records():
@@ -67,13 +68,22 @@ def _other_customers_records():
                               invoices=[{"id": invoice.id, "amount": "777.77"}])
     db.session.add(checkout)
     db.session.commit()
+    # The other customer's API key and webhook address ("Connected apps": both are item_id;
+    # each is the first of its table here, so one id names both).
+    from app.customer_api import keys, webhooks
+
+    api_key = keys.create_key(other, "Their accounting", "read").key
+    endpoint, _secret = webhooks.add_endpoint(other, "https://93.184.216.34/in",
+                                              ["invoice.issued"])
+    db.session.commit()
+    assert api_key.id == endpoint.id
     ids = {
         "invoice_id": invoice.id, "payment_id": payment.id, "credit_note_id": note.id,
         "request_id": request.id, "plan_id": plan.id, "installment_id": plan.installments[0].id,
         "attachment_id": attachment.id, "deferral_id": deferral.id, "dispute_id": dispute.id,
         "contact_id": contact.id, "address_id": address.id, "bank_account_id": account.id,
         "mandate_id": mandate.id, "customer_id": other.id, "id": invoice.id,
-        "checkout_id": checkout.id,
+        "checkout_id": checkout.id, "item_id": api_key.id, "action": "remove",
     }
     secrets = ("Secret Other Customer", invoice.number, "777,77", "777.77", "Secret question",
                "CN-OTHER", "Secret Contact", "Secret street", "MD-OTHER", "BE68")

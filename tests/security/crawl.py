@@ -118,6 +118,27 @@ def seed_dataset(app: Flask) -> dict:
         file_name="photo.png", content_type="image/png", extension="png",
         data=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)])
     db.session.commit()
+    # A customer's Peppol address, an e-invoice of the crawl's credit note, and a customer's
+    # e-mail reply with a file (the e-invoicing and replies screens' ids).
+    from app.einvoicing.models import CustomerPeppol, EDocument
+    from app.inbound.attachments import keep_attachments
+    from app.inbound.models import InboundMessage
+    from app.inbound.parsing import Attachment as MailAttachment
+
+    note = db.session.scalars(select(CreditNote).where(CreditNote.number == "CN-CRAWL-1")).one()
+    reply = InboundMessage(dedupe_key="crawl-reply-1", customer_id=customer.id,
+                           sender="crawl@example.test", subject="Re: Rappel",
+                           text="J'ai payé hier.", full_text="J'ai payé hier.")
+    db.session.add_all([
+        CustomerPeppol(customer_id=customer.id, endpoint_scheme="0208", endpoint_id="0123456749"),
+        EDocument(direction="out", doc_type="credit_note", number=note.number, status="held",
+                  customer_id=customer.id, credit_note_id=note.id),
+        reply,
+    ])
+    db.session.flush()
+    keep_attachments(reply, [MailAttachment(name="receipt.png", content_type="image/png",
+                                            data=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)])
+    db.session.commit()
     # The plugin screen records newly installed plugins when it is opened: do it beforehand,
     # as the first visit after an install would.
     sync_plugin_configs()

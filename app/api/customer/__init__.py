@@ -14,9 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from flask_babel import refresh as refresh_locale
 from werkzeug.exceptions import HTTPException
 
 from app.api.customer.problems import Problem, problem
+from app.core.i18n import SUPPORTED_LANGUAGES
 from app.core.validation import ValidationError
 from app.extensions import db
 
@@ -67,8 +69,10 @@ def _authenticate() -> Response | None:
         return problem(401, headers={"WWW-Authenticate": 'Bearer realm="customer-api"'})
     db.session.commit()  # the use and its audit event, whatever the route does next
     g.custapi_key = key
-    if not request.accept_languages:
-        g.customer_language = key.customer.language
+    # Problem details and texts in the caller's language: Accept-Language, else the customer's.
+    g.request_language = (request.accept_languages.best_match(SUPPORTED_LANGUAGES)
+                          or key.customer.language)
+    refresh_locale()  # the key's check above may already have looked the locale up
     wait = ratelimit.hit(key.id)
     if wait is not None:
         return problem(429, headers={"Retry-After": str(wait)})
