@@ -190,7 +190,8 @@ def pay_link_more_time():
         return redirect(url_for("portal.pay_link_page"))
     form = PayLinkForm()
     errors: dict[str, list[str]] = {}
-    new_due = ""
+    # A date is proposed (within the rules where possible): one tap sends it, or it is changed.
+    new_due = deferrals.proposed_date([s.invoice for s in found.eligible]).isoformat()
     if request.method == "POST":
         if not form.validate_on_submit():
             return csrf_refused()
@@ -213,6 +214,9 @@ def pay_link_more_time():
 
 @bp.route("/pay-link/plan", methods=["GET", "POST"])
 def pay_link_plan():
+    """The plan the rules propose (their number of instalments, the customer's payment day),
+    ready to confirm in one tap; the number and the day can still be changed below it. The
+    same services as the portal's plan wizard decide (app.requests.plans)."""
     link = current_link()
     if link is None:
         return _gone()
@@ -223,30 +227,33 @@ def pay_link_plan():
 
     form = PayLinkForm()
     errors: dict[str, list[str]] = {}
-    values = {"installment_count": "3", "day_of_month": str(plan_day_for(link.customer))}
+    values = {"installment_count": None, "day_of_month": str(plan_day_for(link.customer))}
     preview = None
     if request.method == "POST":
         if not form.validate_on_submit():
             return csrf_refused()
         values = {"installment_count": (request.form.get("installment_count") or "")[:3],
                   "day_of_month": (request.form.get("day_of_month") or "")[:2]}
-        try:
-            if request.form.get("action") == "confirm":
-                outcome = plans.request_plan(link.customer, found.invoice_ids(),
-                                             values["installment_count"], values["day_of_month"])
-                paylinks.record_use(link, "plan", outcome.request.id)
-                db.session.commit()
-                return redirect(url_for("portal.pay_link_request",
-                                        request_id=outcome.request.id))
-            preview = plans.preview_plan(link.customer, found.invoice_ids(),
+    try:
+        if request.method == "POST" and request.form.get("action") == "confirm":
+            outcome = plans.request_plan(link.customer, found.invoice_ids(),
                                          values["installment_count"], values["day_of_month"])
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
+            paylinks.record_use(link, "plan", outcome.request.id)
+            db.session.commit()
+            return redirect(url_for("portal.pay_link_request", request_id=outcome.request.id))
+        preview = plans.preview_plan(link.customer, found.invoice_ids(),
+                                     values["installment_count"], values["day_of_month"])
+        values["installment_count"] = str(preview.installment_count)
+    except ValidationError as exc:
+        db.session.rollback()
+        errors = exc.errors
+        if values["installment_count"] is None:
+            values["installment_count"] = "3"
+    failed = bool(errors) and request.method == "POST"
     return render_template("portal/pay_link/plan.html", found=found, form=form, errors=errors,
                            values=values, preview=preview,
                            max_installments=get_setting(ss.PLAN_MAX_INSTALLMENTS),
-                           days=range(1, plans.MAX_DAY_OF_MONTH + 1)), 400 if errors else 200
+                           days=range(1, plans.MAX_DAY_OF_MONTH + 1)), 400 if failed else 200
 
 
 @bp.route("/pay-link/requests/<int(max=2147483647):request_id>")

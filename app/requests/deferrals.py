@@ -80,6 +80,26 @@ def _check(customer: Customer, invoices: Iterable[Invoice | int], new_due_date: 
     return found, new_due, total
 
 
+# The date proposed before the customer chooses one: two weeks, unless the rules allow less.
+PROPOSED_DAYS = 14
+
+
+def proposed_date(invoices: Iterable[Invoice], today: date | None = None) -> date:
+    """The date "I need more time" proposes (the customer may change it): ``PROPOSED_DAYS``
+    from today, after the latest due date of ``invoices``, and no later than the rules
+    approve at once (``self_service.deferral.max_days`` after each invoice's due date or
+    today) when that still leaves a date after them."""
+    today = today or business_today()
+    invoices = list(invoices)
+    max_days = int(ss.rules(ss.DEFERRAL_MAX_DAYS)[ss.DEFERRAL_MAX_DAYS])
+    latest_due = max((i.due_date for i in invoices), default=today)
+    wanted = max(today + timedelta(days=min(PROPOSED_DAYS, max(max_days, 1))),
+                 latest_due + timedelta(days=1))
+    allowed = min((max(i.due_date, today) + timedelta(days=max_days) for i in invoices),
+                  default=wanted)
+    return min(wanted, allowed) if allowed > max(today, latest_due) else wanted
+
+
 def refused_rules(customer: Customer, invoices: list[Invoice], new_due: date, total: Decimal,
                   today: date) -> list[ss.RuleText]:
     """The self-service rules this deferral breaks (empty: approved at once)."""

@@ -118,9 +118,12 @@ def preview_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
                  override: bool = False, deciding: int | None = None) -> PlanPreview:
     """The schedule a plan would have, and the rules that would send it to staff.
 
+    ``installment_count`` None: the number the rules propose for this total
+    (``proposed_count``), so a customer can confirm a plan without choosing anything.
     ValidationError when no plan is possible at all (nothing changes, nothing is stored)."""
     today = today or business_today()
-    count, dom = _clean_numbers(installment_count, day_of_month)
+    proposing = installment_count is None
+    count, dom = _clean_numbers(1 if proposing else installment_count, day_of_month)
     found = ss.customer_open_invoices(customer, invoices)
     ids = [i.id for i in found]
     if ss.in_active_plan(ids):
@@ -151,11 +154,13 @@ def preview_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
             "answer.")})
     disputed = ss.open_disputed(ids)
     total = sum((ss.payable(i, disputed) for i in found), Decimal("0.00"))
+    single_below, tiers = ss.plan_tiers()
+    if proposing:
+        count = proposed_count(total, tiers)
     if total < CENT * count:
         raise ValidationError({"invoices": _(
             "The chosen invoices are disputed in full: nothing to plan while the dispute is "
             "open.")})
-    single_below, tiers = ss.plan_tiers()
     if total < single_below and not override:
         raise ValidationError({"invoices": _(
             "Below %(amount)s we ask for a single payment; a payment plan is not possible. You "
@@ -165,6 +170,19 @@ def preview_plan(customer: Customer, invoices: Iterable[Invoice | int], installm
     if not override:
         preview.refused = refused_rules(customer, total, count, tiers, today)
     return preview
+
+
+def proposed_count(total: Decimal, tiers: list[ss.PlanTier]) -> int:
+    """The number of instalments proposed for ``total`` before the customer chooses: the most
+    the plan table approves at once (its tier's maximum, each instalment at least the tier's
+    minimum); above the last tier, where a person decides anyway, three. Never more than
+    ``self_service.plan.max_installments``."""
+    maximum = max(int(get_setting(ss.PLAN_MAX_INSTALLMENTS)), 1)
+    tier = next((t for t in tiers if total <= t.up_to), None)
+    if tier is None:
+        return min(3, maximum)
+    fits = int(total // tier.min_installment) if tier.min_installment > 0 else maximum
+    return max(1, min(tier.max_installments, fits, maximum))
 
 
 def refused_rules(customer: Customer, total: Decimal, count: int, tiers: list[ss.PlanTier],

@@ -1,16 +1,20 @@
 """The promise, measured in a real browser (Debian's Chromium, 375 px, touch): from the SMS
-of a reminder to paid, in French and Dutch (and English for the screenshots); and a
-phone-only customer who signs in with an SMS code and sets up a payment plan.
+of a reminder to paid, to a payment plan arranged (approved by the self-service rules, or the
+request made when a person must decide) and to more time, in French and Dutch (and English
+for the screenshots); and a phone-only customer who signs in with an SMS code and sets up a
+payment plan.
 
-Taps are counted (the test fails above 5) and the page time from opening the link to the
-confirmation is printed and written to test-artifacts/paylinks/journeys.json, with the
-screenshots (test-artifacts/ is ignored by git)."""
+Taps on the pages are counted (the test fails above 5; opening the link in the SMS app is the
+tap before them) and the page time from opening the link to the confirmation is printed and
+written to test-artifacts/paylinks/journeys.json, with the screenshots (test-artifacts/ is
+ignored by git)."""
 from __future__ import annotations
 
 import json
 import re
 import time
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.notifications.models import Message
-from app.requests.models import PaymentPlan
+from app.requests.models import CustomerRequest, Deferral, PaymentPlan
 from tests.browser_support import chromium, needs_chromium
 from tests.dunning.conftest import consumer, defaults, overdue, today  # noqa: F401
 from tests.notifications.received import received_text
@@ -111,6 +115,77 @@ def test_from_the_sms_to_paid(server, phone, language, country, method):
     db.session.expire_all()
     assert all(db.session.get(Invoice, i.id).status == "paid" for i in invoices)
     _record(f"sms-to-paid-{language}", taps=taps.count, seconds=round(seconds, 2))
+    assert taps.count <= MAX_TAPS
+
+
+@pytest.mark.usefixtures("defaults")
+@pytest.mark.parametrize("language, total, approved", [
+    ("fr", "240.00", True), ("nl", "240.00", True), ("en", "240.00", True),
+    ("fr", "6000.00", False), ("nl", "6000.00", False)])
+def test_from_the_sms_to_a_payment_plan(server, phone, language, total, approved):
+    """"Pay in instalments" opens the plan the rules propose; one tap confirms it. Above the
+    plan table a person decides: the same tap sends the request."""
+    customer = consumer(language=language, phone="+32470000003", sms_reminders=True)
+    invoices = [overdue(customer, 12, total=total), overdue(customer, 9, total="60.00")]
+    path = _reminder_sms_link(customer)
+    taps = Taps(phone)
+    started = time.monotonic()
+    phone.goto(server + path)  # the customer taps the link in the SMS app
+    phone.wait_for_url("**/portal/pay-link")
+    taps.tap("main a[href='/portal/pay-link/plan']")
+    phone.wait_for_url("**/portal/pay-link/plan")
+    assert phone.locator("html").get_attribute("lang") == language
+    assert phone.locator("table.schedule tbody tr").count() == 3
+    _shot(phone, f"7-plan-proposed-{language}-{'approved' if approved else 'request'}")
+    taps.tap("form[data-testid=confirm-plan] button[name=action][value=confirm]")
+    phone.wait_for_url("**/portal/pay-link/requests/*")
+    phone.locator("[data-testid=request-outcome]").wait_for()
+    seconds = time.monotonic() - started
+    _shot(phone, f"8-plan-{language}-{'approved' if approved else 'request'}")
+    db.session.expire_all()
+    req = db.session.scalars(select(CustomerRequest).where(
+        CustomerRequest.customer_id == customer.id)).one()
+    plan = db.session.scalars(select(PaymentPlan).where(
+        PaymentPlan.customer_id == customer.id)).one_or_none()
+    if approved:
+        assert req.status == "approved" and plan is not None and plan.status == "active"
+        assert plan.installment_count == 3  # tier 1: 300.00 in at most 3 of at least 50.00
+        assert sorted(i.id for i in plan.invoices) == sorted(i.id for i in invoices)
+    else:
+        assert req.kind == "payment_plan" and req.status in ("received", "in_review")
+        assert plan is None and req.referral_reason
+    outcome = "approved" if approved else "request"
+    _record(f"sms-to-plan-{outcome}-{language}", taps=taps.count, seconds=round(seconds, 2))
+    assert taps.count <= MAX_TAPS
+
+
+@pytest.mark.usefixtures("defaults")
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_from_the_sms_to_more_time(server, phone, language):
+    """"I need more time" proposes a date within the rules; one tap sends it."""
+    customer = consumer(language=language, phone="+32470000004", sms_reminders=True)
+    invoices = [overdue(customer, 12, total="84.50"), overdue(customer, 9, total="15.50")]
+    path = _reminder_sms_link(customer)
+    taps = Taps(phone)
+    started = time.monotonic()
+    phone.goto(server + path)
+    phone.wait_for_url("**/portal/pay-link")
+    taps.tap("main a[href='/portal/pay-link/more-time']")
+    phone.wait_for_url("**/portal/pay-link/more-time")
+    proposed = phone.locator("input[name=new_due_date]").input_value()
+    assert proposed == (today() + timedelta(days=14)).isoformat()
+    _shot(phone, f"9-more-time-{language}")
+    taps.tap("main form.action-form button[type=submit]")
+    phone.wait_for_url("**/portal/pay-link/requests/*")
+    phone.locator("[data-testid=request-outcome]").wait_for()
+    seconds = time.monotonic() - started
+    _shot(phone, f"10-more-time-done-{language}")
+    db.session.expire_all()
+    deferrals = db.session.scalars(select(Deferral).where(
+        Deferral.customer_id == customer.id)).all()
+    assert sorted(d.invoice_id for d in deferrals) == sorted(i.id for i in invoices)
+    assert {d.new_due_date.isoformat() for d in deferrals} == {proposed}
+    _record(f"sms-to-more-time-{language}", taps=taps.count, seconds=round(seconds, 2))
     assert taps.count <= MAX_TAPS
 
 
