@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from jinja2 import meta, nodes
 from sqlalchemy import func, select
 
-from app.core.validation import Errors
+from app.core.validation import Errors, ValidationError
 from app.extensions import db
 from app.notifications.events import event_for, sample_context
 from app.notifications.models import MessageTemplate
@@ -109,3 +109,16 @@ def edit_template(template: MessageTemplate, active: bool, subject: str | None,
         return None
     return add_template(template.key, template.channel, template.language, active, subject,
                         body_text, body_html, user_id)
+
+
+def check_deletable(template: MessageTemplate) -> None:
+    """A version used for a message is the record of what that message said: it is kept
+    (staff untick "In use" instead). ValidationError({"template": ...}) when it was used."""
+    from app.notifications.models import Message
+
+    used = db.session.scalar(select(func.count(Message.id))
+                             .where(Message.template_id == template.id))
+    if used:
+        raise ValidationError({"template": [_(
+            "This version was used for %(n)s message(s) and is kept as their record; "
+            "untick \"In use\" instead.", n=used)]})

@@ -20,6 +20,8 @@ import logging
 import os
 import zipfile
 
+from app.core.locking import lock
+from app.core.models import utcnow
 from app.core.spreadsheets import csv_writer
 from app.core.storage import FileStore, storage
 from app.core.storage.cli import register_local_mover
@@ -64,6 +66,21 @@ def withdraw_settled_letters(batch: PrintBatch) -> int:
         log.info("letter %s withdrawn from print batch %s: its invoices were settled",
                  message.id, batch.name)
         withdrawn += 1
+    return withdrawn
+
+
+def close_batch(batch: PrintBatch) -> int | None:
+    """The batch went to the print shop: its moot letters are taken out first, then it is
+    closed (with the time) and new letters go into a new batch. Returns how many letters were
+    withdrawn, or None when the batch was no longer open (closed by someone else meanwhile:
+    nothing changes). The batch is locked, so two people closing it at once close it once.
+    Caller commits."""
+    lock(batch)
+    if batch.status != "open":
+        return None
+    withdrawn = withdraw_settled_letters(batch)
+    batch.status = "closed"
+    batch.closed_at = utcnow()
     return withdrawn
 
 

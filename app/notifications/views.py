@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup, escape
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from app.core.admin import (
     READ_WRITE,
@@ -22,12 +22,19 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
+    error_text,
     refuse,
 )
-from app.core.models import utcnow
+from app.core.validation import ValidationError
 from app.customers.models import LANGUAGES, Customer
 from app.extensions import db
-from app.notifications.editing import add_template, check_sources, describe, edit_template
+from app.notifications.editing import (
+    add_template,
+    check_deletable,
+    check_sources,
+    describe,
+    edit_template,
+)
 from app.notifications.events import event_for, sample_context
 from app.notifications.models import (
     CHANNELS,
@@ -37,7 +44,7 @@ from app.notifications.models import (
     MessageTemplate,
     PrintBatch,
 )
-from app.notifications.print_batches import batch_zip, withdraw_settled_letters
+from app.notifications.print_batches import batch_zip, close_batch, withdraw_settled_letters
 from app.notifications.rendering import TemplateBroken, render_source
 
 CATEGORY = "Messages"
@@ -150,11 +157,10 @@ class MessageTemplateView(StaffModelView):
                     version=new.version), "info")
 
     def pre_delete(self, item: MessageTemplate) -> None:
-        used = db.session.scalar(select(func.count(Message.id))
-                                 .where(Message.template_id == item.id))
-        if used:
-            refuse(_("This version was used for %(n)s message(s) and is kept as their record; "
-                     "untick \"In use\" instead.", n=used))
+        try:
+            check_deletable(item)  # a version that was sent is the messages' record
+        except ValidationError as exc:
+            refuse(error_text(exc))
 
     @expose("/preview", methods=["POST"])
     @has_access
@@ -289,10 +295,14 @@ class PrintBatchView(ReadOnlyModelView):
         return send_file(io.BytesIO(batch_zip(batch)), mimetype="application/zip",
                          as_attachment=True, download_name=f"letters-{batch.name}.zip")
 
-    @staticmethod
-    def _withdraw_settled(batch: PrintBatch) -> None:
+    @classmethod
+    def _withdraw_settled(cls, batch: PrintBatch) -> None:
         withdrawn = withdraw_settled_letters(batch)
         db.session.commit()
+        cls._say_withdrawn(batch, withdrawn)
+
+    @staticmethod
+    def _say_withdrawn(batch: PrintBatch, withdrawn: int | None) -> None:
         if withdrawn:
             flash(ngettext("%(num)s reminder letter was taken out of batch %(batch)s: its "
                            "invoices were paid.",
@@ -304,11 +314,10 @@ class PrintBatchView(ReadOnlyModelView):
     def close(self, items):
         items = items if isinstance(items, list) else [items]
         for batch in items:
-            if batch is not None and batch.status == "open":
-                self._withdraw_settled(batch)
-                batch.status = "closed"
-                batch.closed_at = utcnow()
-        db.session.commit()
+            if batch is not None:
+                withdrawn = close_batch(batch)  # the print batch rules (app/notifications)
+                db.session.commit()
+                self._say_withdrawn(batch, withdrawn)
         flash(_("Batch(es) marked as sent to the print shop."), "success")
         return redirect(request.referrer or self.get_redirect())
 
