@@ -26,7 +26,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.requests import attachments
-from app.requests.models import DISPUTE_REASONS, CustomerRequest, Dispute
+from app.requests.models import DISPUTE_REASONS, DISPUTE_STATUSES, CustomerRequest, Dispute
 from app.requests.services import (
     open_request,
     register_decision_handler,
@@ -106,6 +106,23 @@ def close_dispute(dispute: Dispute, status: str) -> None:
     dispute.status = status
     dispute.closed_at = utcnow()
     sync_invoice(dispute.invoice)
+
+
+def set_dispute_status(dispute: Dispute, status: str) -> None:
+    """Staff follow a dispute up by hand (Requests -> Disputes): closed with the time it closed,
+    or opened again; either way the invoice's dispute flag and amount follow at once, so the
+    dunning engine reminds what is no longer disputed. ValidationError for an unknown status."""
+    if status not in DISPUTE_STATUSES:
+        raise ValidationError({"status": _("Choose a status.")})
+    if status == dispute.status:
+        return
+    if status == "open" or dispute.status != "open":
+        # Opened again, or closed one way rather than another (it closed when it first did).
+        dispute.status = status
+        dispute.closed_at = None if status == "open" else (dispute.closed_at or utcnow())
+        sync_invoice(dispute.invoice)
+        return
+    close_dispute(dispute, status)
 
 
 def on_decision(req: CustomerRequest, approved: bool, user: Any) -> None:

@@ -14,7 +14,7 @@ Auto-approved requests (within the self-service rules) are recorded with ``auto_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
@@ -79,13 +79,14 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
                  payload: dict | None = None, invoices: Iterable[Invoice] = (),
                  referral_reason: str | None = None, notify: bool = True,
                  referral_codes: list[dict] | None = None, subject_code: dict | None = None,
-                 now: datetime | None = None) -> CustomerRequest:
+                 now: datetime | None = None, assignee: Any = None) -> CustomerRequest:
     """Add a received request to the session (the caller commits) and acknowledge it.
 
     ``referral_reason`` is the self-service rule that sent it to staff, in words the customer
     reads (already translated into their language by the caller): the fallback text, since
     ``referral_codes`` and ``subject_code`` (app/requests/reasons.py) are rendered in the
-    reader's language when shown."""
+    reader's language when shown. ``assignee``: the staff member who will handle it (a request
+    taken by staff on the customer's behalf)."""
     if kind not in REQUEST_KINDS:
         raise ValueError(f"unknown request kind {kind!r}")
     now = now or utcnow()
@@ -94,7 +95,8 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
                           payload=dict(payload or {}), referral_reason=referral_reason,
                           referral_codes=list(referral_codes) if referral_codes else None,
                           subject_code=subject_code,
-                          sla_due_at=now + timedelta(hours=sla_hours(kind)))
+                          sla_due_at=now + timedelta(hours=sla_hours(kind)),
+                          assignee_id=getattr(assignee, "id", None))
     req.invoices = list(invoices)
     db.session.add(req)
     db.session.flush()
@@ -193,8 +195,47 @@ def withdraw_request(req: CustomerRequest) -> None:
 def assign_request(req: CustomerRequest, user: Any) -> None:
     """A staff member takes the request: assigned to them, and "in review" for the customer."""
     claim(req, OPEN_STATUSES, _("This request has already been decided."))
-    req.assignee_id = user.id
+    set_assignee(req, user)
     req.status = "in_review"
+
+
+def set_assignee(req: CustomerRequest, user: Any | None) -> None:
+    """Who handles the request (None: nobody yet). Only while it is open: a decided request
+    keeps the name of whoever handled it. ValidationError otherwise, nothing changed."""
+    new_id = getattr(user, "id", None)
+    if new_id == req.assignee_id:
+        return
+    if req.status not in OPEN_STATUSES:
+        raise ValidationError({"assignee": _("This request has already been decided.")})
+    req.assignee_id = new_id
+
+
+def set_answer_due(req: CustomerRequest, due_at: datetime | None) -> None:
+    """Move the time the answer is due (the SLA): only while the request is open. A time
+    without a zone is UTC (as the staff form shows it); the same second is no change."""
+    if due_at is not None and due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=UTC)
+    if _to_second(due_at) == _to_second(req.sla_due_at):
+        return
+    if req.status not in OPEN_STATUSES:
+        raise ValidationError({"sla_due_at": _("This request has already been decided.")})
+    req.sla_due_at = due_at
+
+
+def _to_second(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=0)
+
+
+def update_handling(req: CustomerRequest, assignee: Any | None,
+                    due_at: datetime | None) -> None:
+    """Staff's "Handle a customer request" form: who handles it and when the answer is due.
+    Decisions are not taken here (decide_request, close_request). The caller commits."""
+    set_assignee(req, assignee)
+    set_answer_due(req, due_at)
 
 
 def _clean_text(text: str | None, limit: int, field: str) -> str:

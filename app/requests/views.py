@@ -19,6 +19,7 @@ from app.core.admin import (
 from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.payments.references import format_ogm
+from app.requests.disputes import set_dispute_status
 from app.requests.models import (
     DEFERRAL_STATUSES,
     DISPUTE_REASONS,
@@ -35,7 +36,7 @@ from app.requests.models import (
     PaymentPlan,
 )
 from app.requests.queue_views import RequestQueueView, SatisfactionReportView
-from app.requests.services import open_request
+from app.requests.services import open_request, update_handling
 
 CATEGORY = "Requests"
 OPEN_REQUEST_STATUSES = ("received", "in_review")
@@ -121,12 +122,16 @@ class CustomerRequestView(StaffModelView):
         the settings, acknowledgement sent)."""
         if form.customer.data is None:
             raise ValidationError({"customer": [_("Choose a customer.")]})
-        req = open_request(form.customer.data, form.kind.data,
-                           channel=form.channel.data or "staff",
-                           subject=(form.subject.data or "").strip() or None,
-                           message=(form.message.data or "").strip() or None)
-        if form.assignee.data is not None:
-            req.assignee_id = form.assignee.data.id
+        return open_request(form.customer.data, form.kind.data,
+                            channel=form.channel.data or "staff",
+                            subject=(form.subject.data or "").strip() or None,
+                            message=(form.message.data or "").strip() or None,
+                            assignee=form.assignee.data)
+
+    def update_from_form(self, req: CustomerRequest, form) -> CustomerRequest:
+        """Who handles it and when the answer is due, through the request rules (an answered
+        request keeps them)."""
+        update_handling(req, form.assignee.data, form.sla_due_at.data)
         return req
 
 
@@ -223,8 +228,11 @@ class DisputeView(StaffModelView):
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
 
-    def pre_update(self, item: Dispute) -> None:
-        item.closed_at = None if item.status == "open" else (item.closed_at or utcnow())
+    def update_from_form(self, dispute: Dispute, form) -> Dispute:
+        """Closing or reopening goes through the dispute rules: the time it closed, and the
+        invoice's disputed amount (what reminders leave out) follow."""
+        set_dispute_status(dispute, form.status.data)
+        return dispute
 
 
 def register(appbuilder: AppBuilder) -> None:
