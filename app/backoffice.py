@@ -73,7 +73,8 @@ VIEW_MODULES = (
 
 
 # Packages above app.customers that add events to the 360° timeline (register_source on import).
-TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoicing.timeline")
+TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoicing.timeline",
+                    "app.dunning.timeline")
 
 
 def register_views(appbuilder: AppBuilder) -> None:

@@ -7,6 +7,15 @@ the held customers / invoices out with a reason; the 360° page shows them. A ho
 date by itself, or earlier when it is released (staff, the customer's own action, the bank
 line that was awaited).
 
+A hold may say what it ``awaits``: "paid" (the customer said they paid: the bank line), or the
+self-service action that settles it — "more_time" (a deferral or a plan), "dispute" (a dispute),
+"details" (a change of details). Such a hold is released as soon as that happens, whatever the
+door: the payments domain's ``money_booked`` signal (every booking path goes through its
+Consequences) and the requests domain's ``request_opened`` signal (every request goes through
+open_request) are received here, in the same transaction. The release says why
+(``released_by``: "payment", "request:<id>", "staff:<name>") and is shown on the 360° timeline
+(app.dunning.timeline).
+
 Holding twice for the same source is idempotent: the open hold is extended, not duplicated,
 so a job that runs again changes nothing.
 """
@@ -23,6 +32,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.models import UTCDateTime, utcnow
 from app.core.time import business_today
 from app.extensions import db
+from app.payments.signals import money_booked
+from app.requests.signals import request_opened
 
 
 class ReminderHold(Model):
@@ -38,6 +49,9 @@ class ReminderHold(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by: Mapped[str | None] = mapped_column(String(100))
+    # What ends it early: "paid" (a payment booked), "more_time", "dispute", "details" (the
+    # customer's request of that kind); None: only its date or staff.
+    awaits: Mapped[str | None] = mapped_column(String(12))
 
     def is_active(self, on: date | None = None) -> bool:
         return self.released_at is None and self.until >= (on or business_today())
@@ -46,12 +60,18 @@ class ReminderHold(Model):
         return f"hold #{self.id} until {self.until}"
 
 
+# What a hold may await, and the request kinds that settle each (a payment settles "paid").
+AWAITED = ("paid", "more_time", "dispute", "details")
+SETTLED_BY_REQUEST = {"deferral": "more_time", "payment_plan": "more_time",
+                      "dispute": "dispute", "data_change": "details"}
+
+
 class HoldRefused(ValueError):
     """A hold that makes no sense (a date in the past, no reason, no source)."""
 
 
 def hold_reminders(customer_id: int, *, invoice_ids: Iterable[int] | None = None, until: date,
-                   reason: str, source: str) -> ReminderHold:
+                   reason: str, source: str, awaits: str | None = None) -> ReminderHold:
     """Hold the customer's reminders (or those of ``invoice_ids``) until ``until``, inclusive.
 
     Adds to the caller's session; the caller commits. The same ``source`` with the same
@@ -66,15 +86,17 @@ def hold_reminders(customer_id: int, *, invoice_ids: Iterable[int] | None = None
     wanted = sorted({int(i) for i in invoice_ids}) if invoice_ids is not None else None
     if wanted == []:
         raise HoldRefused("a reminder hold on invoices needs at least one invoice")
+    if awaits is not None and awaits not in AWAITED:
+        raise HoldRefused(f"a reminder hold cannot await {awaits!r}")
     for existing in db.session.scalars(select(ReminderHold).where(
             ReminderHold.customer_id == customer_id, ReminderHold.source == source,
             ReminderHold.released_at.is_(None))):
         if (existing.invoice_ids or None) == wanted:
             existing.until = max(existing.until, until)
-            existing.reason = reason
+            existing.reason, existing.awaits = reason, awaits
             return existing
     hold = ReminderHold(customer_id=customer_id, invoice_ids=wanted, until=until, reason=reason,
-                        source=source)
+                        source=source, awaits=awaits)
     db.session.add(hold)
     return hold
 
@@ -144,3 +166,41 @@ def active_holds(run_date: date, customer_ids: Sequence[int] | None = None) -> A
             if previous is None or until > previous.until:
                 found[key] = ActiveHold(until, reason)
     return ActiveHolds(customers, invoices)
+
+
+# -- released by what they awaited -----------------------------------------------------------
+
+def release_awaited(awaits: str, invoices_by_customer: dict[int, set[int]], *, by: str) -> int:
+    """Release the open holds awaiting ``awaits`` of these customers: a whole-customer hold
+    always, a hold on invoices when one of them is named (or no invoice is named). One query."""
+    if not invoices_by_customer:
+        return 0
+    released = 0
+    now = utcnow()
+    customer_ids = sorted(invoices_by_customer)
+    for start in range(0, len(customer_ids), 500):
+        for hold in db.session.scalars(select(ReminderHold).where(
+                ReminderHold.customer_id.in_(customer_ids[start:start + 500]),
+                ReminderHold.released_at.is_(None), ReminderHold.awaits == awaits)):
+            named = invoices_by_customer.get(hold.customer_id) or set()
+            if hold.invoice_ids and named and not named & {int(i) for i in hold.invoice_ids}:
+                continue
+            hold.released_at, hold.released_by = now, by[:100]
+            released += 1
+    return released
+
+
+@money_booked.connect
+def _payment_booked(_sender, customers: dict[int, set[int]], **_extra) -> None:
+    """payments.signals.money_booked: the bank line an "already paid" hold waited for."""
+    release_awaited("paid", customers, by="payment")
+
+
+@request_opened.connect
+def _request_opened(req, **_extra) -> None:
+    """requests.signals.request_opened: the customer's own action that settles the hold."""
+    awaits = SETTLED_BY_REQUEST.get(req.kind)
+    if awaits is None or req.customer_id is None:
+        return
+    invoice_ids = {i.id for i in (req.invoices or []) if i.id is not None}
+    release_awaited(awaits, {req.customer_id: invoice_ids}, by=f"request:{req.id}")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.core.models import utcnow
 from app.core.time import business_today
 from app.customers.models import Customer
-from app.dunning.holds import hold_reminders
+from app.dunning.holds import AWAITED, hold_reminders
 from app.extensions import db
 from app.inbound import settings as rules
 from app.inbound.autodetect import BOUNCE, HUMAN
@@ -61,8 +61,11 @@ def pause(row: InboundMessage, customer: Customer) -> None:
     # Stored as written in the language of the moment (a job: the default), like a staff note.
     reason = _("the customer replied by e-mail (reply #%(id)s: %(category)s)", id=row.id,
                category=str(CATEGORIES.get(row.category or OTHER)))
+    # The hold ends early when what the reply is about happens: the payment is booked, or the
+    # customer uses the self-service action the answer points to (app.dunning.holds).
+    awaits = row.category if row.category in AWAITED else None
     hold = hold_reminders(customer.id, until=business_today() + timedelta(days=days),
-                          reason=reason, source=hold_source(row))
+                          reason=reason, source=hold_source(row), awaits=awaits)
     db.session.flush()
     row.hold_id = hold.id
 

@@ -34,6 +34,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 from app.payments.models import Allocation, InstallmentPayment, Payment
+from app.payments.signals import money_booked
 from app.requests.models import Deferral, Installment, PaymentPlan
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Consequences:
         self.plan_ids: set[int] = set()
         # Customers money went to in this batch: they may now be settled.
         self.paying_customer_ids: set[int] = set()
+        # Money received, by customer: the invoices it went to (payments.signals.money_booked).
+        self.money_to: dict[int, set[int]] = {}
 
     # -- recording --
     def invoice_changed(self, invoice: Invoice) -> None:
@@ -71,9 +74,17 @@ class Consequences:
                 self.paid_invoices.pop(invoice.id, None)
         self.customer_ids.add(invoice.customer_id)
 
+    def money_allocated(self, payment, invoice) -> None:
+        """Money received went to ``invoice`` (an allocation, not an undo or a credit note)."""
+        if invoice.customer_id is not None:
+            self.money_to.setdefault(invoice.customer_id, set())
+            if invoice.id is not None:
+                self.money_to[invoice.customer_id].add(invoice.id)
+
     def payment_booked(self, payment: Payment) -> None:
         self.booked_payments.append(payment)
         if payment.customer_id:
+            self.money_to.setdefault(payment.customer_id, set())
             self.customer_ids.add(payment.customer_id)
             self.paying_customer_ids.add(payment.customer_id)
             # Money received lowers what the customer owes by all of it, allocated or not.
@@ -135,6 +146,8 @@ class Consequences:
         if self.messages == "inline":
             queue_payment_messages([p.id for p in self.booked_payments if p.customer_id],
                                    balances, self.paying_customer_ids)
+        if self.money_to:
+            money_booked.send("payments", customers=self.money_to)
         self.__init__(messages=self.messages, balances=self.balances)
         return balances
 

@@ -238,9 +238,11 @@ def allocate(payment: Payment, invoice: Invoice, amount: Decimal, rule: str = "m
     if consequences is None:
         own = Consequences(notify=False)
         own.invoice_changed(invoice)
+        own.money_allocated(payment, invoice)
         own.apply()
     else:
         consequences.invoice_changed(invoice)
+        consequences.money_allocated(payment, invoice)
     return allocation
 
 

@@ -29,6 +29,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.requests.models import REQUEST_KINDS, CustomerRequest, RequestComment
+from app.requests.signals import request_opened
 
 # SLA in hours per request kind: rows staff edit in the admin (Settings, category "requests").
 # Access and erasure requests have the GDPR's one month (720 h).
@@ -104,6 +105,7 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
         from app.notifications.services import notify_request_received
 
         notify_request_received(req)
+    request_opened.send(req)
     return req
 
 
