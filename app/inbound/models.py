@@ -15,10 +15,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.customers.models import Contact, Customer
 
 # What a message is, decided before anything else (only "human" replies act on anything).
 KINDS = {"human": _l("Reply from the customer"), "auto_reply": _l("Automatic reply"),
@@ -128,3 +131,55 @@ class FailingAddress(Model):
     bounces: Mapped[int] = mapped_column(Integer, default=1)
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "staff:<name>", "customer:changed" (the customer changed the address), "customer:confirmed"
+    cleared_by: Mapped[str | None] = mapped_column(String(100))
+
+
+# A failing mark clears itself when the customer changes that address or confirms their details,
+# wherever that happens (portal e-mail change link, customer API, staff edit, import): attribute
+# events note it on the session, one before_flush hook clears in the same transaction (nothing
+# is cleared if the change rolls back). Here, beside the model, so that they are connected in
+# every process that loads the models.
+_PENDING = "inbound_failing_checks"
+
+
+def _note(target, customer_id: int | None, address: str | None, by: str) -> None:
+    session = Session.object_session(target)
+    if session is None or customer_id is None or not address:
+        return
+    session.info.setdefault(_PENDING, []).append((customer_id, address.strip().lower(), by))
+
+
+def _changed(target, value, oldvalue, customer_id) -> None:
+    old = oldvalue if isinstance(oldvalue, str) else None
+    if old and (value or "").strip().lower() != old.strip().lower():
+        _note(target, customer_id, old, "customer:changed")
+
+
+@event.listens_for(Customer.email, "set", active_history=True)
+def _customer_email_set(target, value, oldvalue, _initiator):
+    _changed(target, value, oldvalue, target.id)
+
+
+@event.listens_for(Contact.email, "set", active_history=True)
+def _contact_email_set(target, value, oldvalue, _initiator):
+    _changed(target, value, oldvalue, target.customer_id)
+
+
+@event.listens_for(Customer.verified_at, "set")
+def _customer_confirmed(target, value, oldvalue, _initiator):
+    if value is not None and target.email:
+        _note(target, target.id, target.email, "customer:confirmed")
+
+
+@event.listens_for(Session, "before_flush")
+def _clear_noted(session, _context, _instances) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    now = utcnow()
+    for customer_id, address, by in dict.fromkeys(pending):
+        session.execute(update(FailingAddress).where(
+            FailingAddress.customer_id == customer_id, FailingAddress.address == address,
+            FailingAddress.cleared_at.is_(None)).values(cleared_at=now, cleared_by=by)
+            .execution_options(synchronize_session="fetch"))

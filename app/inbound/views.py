@@ -5,6 +5,7 @@ GET  /replies/<id>                       one reply: text, category, customer, an
 POST /replies/<id>/category|customer|read|release
 GET  /replies/<id>/attachments/<aid>     a kept file, as a download
 POST /replies/simulate/<customer_id>     the embedded default's demonstration reply (360° page)
+POST /replies/failing/<customer_id>/<id>/clear   a failing address works again (360° page)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from flask_wtf import FlaskForm
 from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.inbound import review
+from app.inbound import failing, review
 from app.inbound.models import (
     CATEGORIES,
     KINDS,
@@ -91,6 +92,28 @@ class InboundReplyView(BaseView):
     def release(self, pk: int):
         return self._act(pk, lambda row: review.release(row, current_user),
                          _("Reminders may go out again."))
+
+    @expose("/failing/<int:customer_id>/<int:fid>/clear", methods=["POST"])
+    @has_access
+    @permission_name("write")
+    def clear_failing(self, customer_id: int, fid: int):
+        """The 360° page's button: staff say a failing address works again."""
+        back = redirect(url_for("Customer360View.show", pk=customer_id))
+        if not ActionForm().validate_on_submit():
+            flash(_("The form expired; please try again."), "danger")
+            return back
+        try:
+            cleared = failing.clear_failing(fid, current_user, customer_id=customer_id)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            for messages in exc.errors.values():
+                for message in messages if isinstance(messages, list) else [messages]:
+                    flash(message, "danger")
+            return back
+        flash(_("%(address)s is no longer marked as failing.", address=cleared.address),
+              "success")
+        return back
 
     @expose("/<int:pk>/attachments/<int:aid>")
     @has_access
