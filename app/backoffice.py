@@ -78,9 +78,14 @@ TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoi
 
 
 def register_views(appbuilder: AppBuilder) -> None:
+# Packages above app.notifications that make links for one message (register_link_maker on
+# import, app/notifications/message_links.py): the pay link of a message that asks for money.
+MESSAGE_LINK_MAKERS = ("app.paylinks.messages",)
+
+
     import importlib
 
     for module_name in VIEW_MODULES:
         importlib.import_module(module_name).register(appbuilder)
-    for module_name in TIMELINE_SOURCES:
+    for module_name in TIMELINE_SOURCES + MESSAGE_LINK_MAKERS:
         importlib.import_module(module_name)

@@ -162,9 +162,7 @@ def queue_reminder(customer: Customer, decision: Decision, run_date: date,
     if details is None:
         details = invoice_details([item.invoice.id for item in decision.listed])
     links = portal_links(customer)
-    pay_link = reminder_pay_link(customer, decision, run_date)
-    if pay_link is not None:
-        links = {**links, "pay": pay_link.url}
+    pay_link = reminder_pay_link(decision, links["pay"])
     attach = [{"invoice_id": item.invoice.id} for item in
               decision.listed[:max(int(settings["dunning.max_attached_invoices"]), 0)]]
     quiet = calendar.parse_quiet_hours(settings["dunning.sms_quiet_hours"])
@@ -182,7 +180,8 @@ def queue_reminder(customer: Customer, decision: Decision, run_date: date,
                     idempotency_key=f"dunning:{run_date.isoformat()}:{customer.id}",
                     channels=[channel], dunning=True, recipient=recipient,
                     attachments=attach if channel in ("email", "letter") else None,
-                    language=customer.language, **(pay_link.secrets() if pay_link else {}))
+                    language=customer.language,
+                    links={"pay_url": pay_link} if pay_link is not None else None)
                 for message in queued:
                     if message.channel == "sms" and message.id is None:
                         message.next_attempt_at = _after_quiet_hours(quiet)
@@ -195,20 +194,19 @@ def queue_reminder(customer: Customer, decision: Decision, run_date: date,
     return messages
 
 
-def reminder_pay_link(customer: Customer, decision: Decision, run_date: date):
-    """The reminder's pay link (app.paylinks): its listed invoices, payable without signing
-    in; None when this run's reminder was queued already (nothing new is rendered) or no link
-    can be made (the portal's pay page is used)."""
-    from app.notifications.outbox import already_queued
-    from app.paylinks.messages import message_pay_link
+def reminder_pay_link(decision: Decision, fallback: str):
+    """What the reminder asks queue_message for as its ``pay_url``: a pay link of its own for
+    every message written (app.paylinks, registered in app.notifications.message_links), bound
+    to that message and its listed invoices, payable without signing in; ``fallback`` (the
+    portal's pay page) when none can be made. None for the hand-over to the collection agency
+    (it asks nobody to pay us)."""
+    from app.notifications.message_links import PAY_LINK, LinkRequest
 
-    if already_queued(f"dunning:{run_date.isoformat()}:{customer.id}"):
-        return None
     if decision.level.tone == "collection":  # the agency collects from now on, not us
         return None
     before_due = all(item.days_late <= 0 for item in decision.listed)
-    return message_pay_link(customer.id, [item.invoice.id for item in decision.listed],
-                            "due_soon" if before_due else "pay")
+    return LinkRequest(PAY_LINK, {"invoice_ids": [item.invoice.id for item in decision.listed],
+                                  "purpose": "due_soon" if before_due else "pay"}, fallback)
 
 
 def _after_quiet_hours(quiet) -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from app.core.models import utcnow
 from app.customers.models import Customer
 from app.extensions import db
 from app.notifications.context import base_context, company_view, public_url
+from app.notifications.message_links import LinkRequest, make_links
 from app.notifications.models import Message
 from app.notifications.rendering import active_template, render_template
 
@@ -96,7 +97,8 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
                   dunning: bool = False, attachments: list[dict] | None = None,
                   language: str | None = None, recipient: str | None = None,
                   secrets: dict[str, Any] | None = None,
-                  secret_valid_until: datetime | None = None) -> list[Message]:
+                  secret_valid_until: datetime | None = None,
+                  links: Mapping[str, LinkRequest] | None = None) -> list[Message]:
     """Add the message(s) for ``event`` to the session; the caller commits.
 
     The same ``idempotency_key`` never produces a second message on a channel: the existing row
@@ -113,6 +115,10 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
     maps those context keys to a harmless stand-in (``hidden_link``, ``HIDDEN``). The stored
     message is rendered with the stand-ins; the real text is sealed for the delivery job alone
     (see ``seal``), until ``secret_valid_until`` at the latest.
+
+    ``links`` maps context keys to links made for each message written (a pay link made by
+    app.paylinks, bound to that message): see app/notifications/message_links.py. They are
+    secrets too (shown with their token hidden).
     """
     language = language or customer.language or "en"
     session = db.session()
@@ -151,24 +157,49 @@ def queue_message(customer: Customer, *, event: str, template_key: str, context:
             lookup = (template_key, template_channel, language)
             if lookup not in cache:
                 cache[lookup] = active_template(*lookup)
-            rendered = render_template(cache[lookup], full_context)
-            shown = (render_template(cache[lookup], {**full_context, **secrets})
-                     if secrets else rendered)
             message = Message(customer=customer, channel=channel, recipient=address,
-                              language=rendered.template.language, template=rendered.template,
-                              event=event, subject=shown.subject, body_text=shown.text,
-                              body_html=shown.html if channel == "email" else None,
-                              attachments=_clean_attachments(attachments),
+                              event=event, attachments=_clean_attachments(attachments),
                               status="queued", idempotency_key=key, next_attempt_at=utcnow())
-            if secrets:
+            values, hidden, until = full_context, secrets or {}, secret_valid_until
+            if links:
+                values, hidden, until = _with_links(customer, message, links, values, hidden,
+                                                    until)
+            try:
+                rendered = render_template(cache[lookup], values)
+                shown = (render_template(cache[lookup], {**values, **hidden})
+                         if hidden else rendered)
+            except Exception:
+                if message in session:  # a link made for it may have added it: never half-made
+                    session.expunge(message)
+                raise
+            message.language, message.template = rendered.template.language, rendered.template
+            message.subject, message.body_text = shown.subject, shown.text
+            message.body_html = shown.html if channel == "email" else None
+            if hidden:
                 seal(message, rendered.subject, rendered.text,
-                     rendered.html if channel == "email" else None, secret_valid_until)
+                     rendered.html if channel == "email" else None, until)
             session.add(message)
             _remember(session, message)
             messages.append(message)
         message_queued.send(customer, event=event, context=full_context,
                             idempotency_key=idempotency_key)
         return messages
+
+
+def _with_links(customer: Customer, message: Message, links: Mapping[str, LinkRequest],
+                values: dict[str, Any], hidden: dict[str, Any], until: datetime | None
+                ) -> tuple[dict[str, Any], dict[str, Any], datetime | None]:
+    """The context with the links made for this message, their stand-ins for the stored copy,
+    and until when the sealed wording is needed (the earliest expiry)."""
+    values, hidden = dict(values), dict(hidden)
+    for key, made in make_links(customer, message, links).items():
+        if made is None:
+            values[key] = links[key].fallback
+            continue
+        values[key], hidden[key] = made.url, hidden_link(made.url)
+        if made.valid_until is not None:
+            until = made.valid_until if until is None else min(until, made.valid_until)
+    return values, hidden, until
 
 
 # --- secrets in messages ----------------------------------------------------------------------

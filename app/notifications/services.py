@@ -33,6 +33,7 @@ from app.core.settings import get_setting
 from app.core.time import BUSINESS_TZ, business_today
 from app.customers.models import Contact, Contract, Customer, Mandate
 from app.extensions import db
+from app.notifications.message_links import PAY_LINK, LinkRequest
 from app.notifications.models import Message
 from app.notifications.outbox import HIDDEN, already_queued, hidden_link, queue_message
 from app.payments.references import format_ogm
@@ -215,31 +216,24 @@ def notify_promise_broken(deferral) -> list[Message]:
     """The customer did not pay by the date they promised (a broken deferral)."""
     key = f"promise-broken:{deferral.id}"
     context = _deferral_context(deferral, key)
-    pay, sealed = _pay_link(deferral.customer, key, [deferral.invoice_id], "promise_broken",
-                            context.get("portal_url"))
     return queue_message(deferral.customer, event="promise_broken",
-                         template_key="promise_broken", context={**context, **pay},
-                         idempotency_key=key, channels=MAIL_AND_SMS, **sealed)
+                         template_key="promise_broken", context=context,
+                         idempotency_key=key, channels=MAIL_AND_SMS,
+                         links=_pay_link([deferral.invoice_id], "promise_broken",
+                                         context.get("portal_url")))
 
 
-def _pay_link(customer: Customer, idempotency_key: str, invoice_ids: list[int], purpose: str,
-              fallback: str | None) -> tuple[dict, dict]:
-    """(``{"pay_url": ...}``, queue_message's ``secrets``): the pay link of a message that
-    asks for money (app.paylinks): it opens what the message asks to pay without signing in,
-    and its token is sealed, never stored readable. ``fallback`` (the message's deep link, else
-    the portal's pay page) when no link can be made, or when the message was queued already
-    (it is not rendered again: no unused link)."""
+def _pay_link(invoice_ids: list[int], purpose: str, fallback: str | None) -> dict:
+    """queue_message's ``links`` for a message that asks for money: its ``pay_url`` is a pay
+    link made for that message (app.notifications.message_links: app.paylinks registers the
+    maker), which opens what the message asks to pay without signing in, its token sealed and
+    never stored readable. ``fallback`` (the message's deep link, else the portal's pay page)
+    when no link can be made."""
     from app.notifications.context import public_url
 
-    plain = {"pay_url": fallback or public_url("/portal/pay")}
-    if already_queued(idempotency_key):
-        return plain, {}
-    from app.paylinks.messages import message_pay_link
-
-    link = message_pay_link(customer.id, invoice_ids, purpose)
-    if link is None:
-        return plain, {}
-    return {"pay_url": link.url}, link.secrets()
+    return {"pay_url": LinkRequest(PAY_LINK, {"invoice_ids": list(invoice_ids),
+                                              "purpose": purpose},
+                                   fallback or public_url("/portal/pay"))}
 
 
 def _deferral_context(deferral, key: str) -> dict:
@@ -276,8 +270,7 @@ def notify_instalment_due(installment) -> list[Message]:
     plan = installment.plan
     key = f"instalment-due:{installment.id}:{installment.due_date}"
     deep = _deep_link(plan.customer, key, "plan", plan_id=plan.id)
-    pay, sealed = _pay_link(plan.customer, key, [i.id for i in plan.invoices], "instalment",
-                            deep.get("portal_url"))
+    pay = _pay_link([i.id for i in plan.invoices], "instalment", deep.get("portal_url"))
     # The plan's page is where an instalment is paid: its reference and QR code.
     return queue_message(plan.customer, event="instalment_due", template_key="instalment_due",
                          context={"installment_sequence": installment.sequence,
@@ -286,8 +279,8 @@ def notify_instalment_due(installment) -> list[Message]:
                                       installment.paid_amount or ZERO),
                                   "installment_due_date": installment.due_date,
                                   "structured_reference": _ogm(installment.structured_reference),
-                                  **deep, **pay},
-                         idempotency_key=key, channels=MAIL_AND_SMS, **sealed)
+                                  **deep},
+                         idempotency_key=key, channels=MAIL_AND_SMS, links=pay)
 
 
 def notify_plan_broken(plan, missed_amount: Decimal | None = None) -> list[Message]:
@@ -297,12 +290,11 @@ def notify_plan_broken(plan, missed_amount: Decimal | None = None) -> list[Messa
     open_amount = sum((i.amount - (i.paid_amount or ZERO) for i in late), ZERO)
     key = f"plan-broken:{plan.id}"
     deep = _deep_link(plan.customer, key, "plan", plan_id=plan.id)
-    pay, sealed = _pay_link(plan.customer, key, [i.id for i in plan.invoices], "plan_broken",
-                            deep.get("portal_url"))
+    pay = _pay_link([i.id for i in plan.invoices], "plan_broken", deep.get("portal_url"))
     return queue_message(plan.customer, event="plan_broken", template_key="plan_broken",
                          context={"plan_total": plan.total_amount, "missed_amount": missed_amount,
-                                  "open_amount": open_amount, **deep, **pay},
-                         idempotency_key=key, channels=MAIL_AND_SMS, **sealed)
+                                  "open_amount": open_amount, **deep},
+                         idempotency_key=key, channels=MAIL_AND_SMS, links=pay)
 
 
 # --- portal and account ----------------------------------------------------------------------

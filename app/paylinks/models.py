@@ -32,6 +32,11 @@ class PayLink(Model):
     revoked_by: Mapped[str | None] = mapped_column(String(100))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     customer = relationship("Customer")
+    # The message object while both are new: its id is copied into message_id when the
+    # message is written (app.notifications.message_links: the link is made before its
+    # message has an id).
+    message = relationship("Message", primaryjoin="foreign(PayLink.message_id) == Message.id",
+                           lazy="select")
 
 
 class PayLinkEvent(Model):

@@ -57,9 +57,14 @@ def _raw_from(token: str) -> str | None:
 
 
 def create_pay_link(customer_id: int, invoice_ids: list[int], *, message_id: int | None = None,
-                    purpose: str = "pay") -> tuple[PayLink, str]:
-    """A new link (flushed, the caller commits) and its token. Invoice ids that are not the
-    customer's are dropped: a link can never open another customer's invoice."""
+                    purpose: str = "pay", message: Any = None,
+                    flush: bool = True) -> tuple[PayLink, str]:
+    """A new link (flushed unless ``flush`` is False; the caller commits) and its token.
+    Invoice ids that are not the customer's are dropped: a link can never open another
+    customer's invoice.
+
+    ``message``: the outbox Message it is made for, still unwritten (app.paylinks.messages):
+    its id becomes the link's ``message_id`` when both are written."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown pay link purpose {purpose!r}")
     wanted = sorted({int(i) for i in invoice_ids})
@@ -71,8 +76,11 @@ def create_pay_link(customer_id: int, invoice_ids: list[int], *, message_id: int
     link = PayLink(customer_id=customer_id, message_id=message_id, invoice_ids=owned,
                    purpose=purpose, token_hash=_hash(raw), created_at=now,
                    expires_at=now + timedelta(days=days))
+    if message is not None:
+        link.message = message
     db.session.add(link)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return link, f"{raw}.{_signature(raw)}"
 
 

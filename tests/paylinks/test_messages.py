@@ -58,6 +58,7 @@ def _link_in(message: Message):
     assert "/portal/p/••••••" in message.body_text
     resolved = services.resolve(token)
     assert resolved.ok
+    assert resolved.link.message_id == message.id, "the link does not know its message"
     return resolved.link
 
 
@@ -71,9 +72,44 @@ def test_a_reminder_carries_a_pay_link_to_its_invoices(language):
     messages = db.session.scalars(select(Message).where(Message.customer_id == customer.id)).all()
     assert messages
     links = {_link_in(message).id: message for message in messages}
-    assert len(links) == 1  # one link for the reminder, on every channel
-    link = services.customer_links(customer.id)[0]
-    assert sorted(link.invoice_ids) == sorted([first.id, second.id]) and link.purpose == "pay"
+    assert len(links) == len(messages) == 2  # a link of its own in the e-mail and the SMS
+    for link in services.customer_links(customer.id):
+        assert sorted(link.invoice_ids) == sorted([first.id, second.id]) and link.purpose == "pay"
+        assert link.message_id == links[link.id].id
+
+
+@pytest.mark.usefixtures("defaults")
+@pytest.mark.parametrize("sequence, channels", [(2, {"email", "sms"}), (3, {"email", "letter"})])
+def test_every_reminder_level_records_its_message_on_its_links(sequence, channels):
+    """Second reminder (e-mail + SMS) and formal notice (e-mail + letter: a letter is written
+    with its print batch, not with the batch INSERT): each message's link records it."""
+    from tests.dunning.conftest import remind_state
+
+    customer = consumer(language="nl", phone="+32470000001", sms_reminders=True)
+    invoice = overdue(customer, 70, total="150.00")
+    remind_state(invoice, level=sequence - 1, reminded_days_ago=30)
+    db.session.commit()
+    run(today())
+    messages = db.session.scalars(select(Message).where(Message.customer_id == customer.id)
+                                  .order_by(Message.id)).all()
+    assert {m.channel for m in messages} == channels
+    links = services.customer_links(customer.id)
+    assert sorted(link.message_id for link in links) == [m.id for m in messages]
+    assert all(link.invoice_ids == [invoice.id] for link in links)
+    email = next(m for m in messages if m.channel == "email")
+    assert _link_in(email).message_id == email.id
+
+
+@pytest.mark.usefixtures("defaults")
+def test_a_reminder_queued_already_makes_no_new_link():
+    customer = consumer(language="fr")
+    overdue(customer, 20, total="150.00")
+    run(today())
+    before = [(link.id, link.message_id) for link in services.customer_links(customer.id)]
+    run(today())  # the same run date again: nothing new is queued, no link made
+    db.session.commit()
+    assert [(link.id, link.message_id) for link in services.customer_links(customer.id)] == before
+    assert len(before) == 1 and before[0][1] is not None
 
 
 @pytest.mark.usefixtures("defaults")
