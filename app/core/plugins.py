@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.models import PluginConfig
+from app.core.validation import ValidationError
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,26 @@ def effective_settings(spec: PluginSpec, row: PluginConfig) -> dict[str, Any]:
 
 def _is_secret(spec: PluginSpec, key: str) -> bool:
     return any(s.key == key and s.secret for s in spec.settings)
+
+
+def configure(row: PluginConfig, enabled: bool, settings: Any) -> list[str]:
+    """Staff enable a plugin and set its non-secret settings (Settings -> Plugins). Settings are
+    a JSON object; a secret the plugin declares is never stored in the database (it belongs in
+    its environment variable, ``secret_variable``): it is left out, and its key returned so the
+    screen can say so. ValidationError({"settings": ...}) when not an object: nothing changes.
+    The caller commits."""
+    settings = {} if settings is None else settings
+    if not isinstance(settings, dict):
+        raise ValidationError({"settings": [_(
+            "Settings must be a JSON object, e.g. {\"host\": \"smtp.example.com\"}.")]})
+    spec = discover().get(row.name)
+    dropped: list[str] = []
+    if spec is not None:
+        dropped = sorted(k for k in settings if _is_secret(spec, k))
+        settings = {k: v for k, v in settings.items() if k not in dropped}
+    row.enabled = bool(enabled)
+    row.settings = settings
+    return dropped
 
 
 def enabled_plugins(kind: str) -> list[PluginSpec]:

@@ -498,6 +498,18 @@ def change_settings(values: dict[str, Any], role_names: Iterable[str]) -> list[t
     return changes
 
 
+def change_stored_row(row: Setting, raw: Any, role_names: Iterable[str]) -> None:
+    """The stored rows screen (one row, its value as JSON): a declared setting goes through
+    ``change_settings`` like the forms (who may change it, its type, the audit trail); a key no
+    code declares (left by an older version) is stored as given. ValidationError({row.key:
+    [...]}) when refused: nothing changes. The caller commits."""
+    if row.key not in REGISTRY:
+        row.value = raw
+        return
+    db.session.expire(row, ["value"])  # change_settings compares with what is stored
+    change_settings({row.key: raw}, role_names)
+
+
 def reset_to_default(key: str, role_names: Iterable[str]) -> tuple[Any, Any] | None:
     """Delete the stored value so the default applies again (the caller commits); audited.
     Returns (old, default), or None when the default already applied."""
@@ -513,8 +525,9 @@ def reset_to_default(key: str, role_names: Iterable[str]) -> tuple[Any, Any] | N
 
 
 def _audit(key: str, action: str, old: Any, new: Any) -> None:
-    """One audit event per change, written by the audit trail (app.retention.audit listens to
-    core.signals.setting_changed: core does not import retention)."""
+    """One audit event per change, written by the audit trail (app.core.audit listens to
+    core.signals.setting_changed: the trail imports the job bookkeeping, which imports the
+    settings, so the settings cannot import the trail back)."""
     setting_changed.send(key, action=action, old=old, new=new)
 
 

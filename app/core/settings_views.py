@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.core import settings as registry
-from app.core.admin import JSONTextField, StaffModelView, refuse
+from app.core.admin import JSONTextField, StaffModelView
 from app.core.models import PluginConfig, Setting
-from app.core.plugins import discover, secret_variable, sync_plugin_configs
+from app.core.plugins import configure, discover, secret_variable, sync_plugin_configs
 from app.core.roles import ADMIN, COMPLIANCE_OFFICER, CREDIT_MANAGER
 from app.core.validation import ValidationError
 from app.extensions import db
@@ -178,22 +178,15 @@ class SettingView(StaffModelView):
         _l("Value"), description=_l("JSON: a number (48), text in quotes (\"fr\"), true/false, "
                                     "a list [1, 2] or an object {\"a\": 1}."))}
 
-    def pre_update(self, item: Setting) -> None:
-        # The same checks and audit as the forms: a declared key gets its type's value or a
-        # refusal, and old → new goes into the audit trail.
-        found = registry.REGISTRY.get(item.key)
-        if found is None:
-            return
-        from sqlalchemy import inspect
-
-        history = inspect(item).attrs.value.history
-        old = history.deleted[0] if history.deleted else found.default
+    def update_from_form(self, row: Setting, form) -> Setting:
+        """The same rules as the forms (registry.change_stored_row): who may change a declared
+        setting, its type, and old → new in the audit trail."""
         try:
-            value = registry.clean_setting_value(item.key, item.value)
+            registry.change_stored_row(row, form.value.data, _role_names())
         except ValidationError as exc:
-            refuse("; ".join(exc.errors.get(item.key, [str(exc)])))
-        item.value = registry._to_stored(found, value)
-        registry._audit(item.key, "setting_change", old, item.value)
+            raise ValidationError({"value": [str(m) for ms in exc.errors.values()
+                                             for m in ms]}) from exc
+        return row
 
 
 class PluginConfigView(StaffModelView):
@@ -241,19 +234,13 @@ class PluginConfigView(StaffModelView):
                                     widgets=widgets, related_views=self._related_views,
                                     plugin=plugin_details(item) if item else None)
 
-    def pre_update(self, item: PluginConfig) -> None:
-        settings = item.settings or {}
-        if not isinstance(settings, dict):
-            refuse(_("Settings must be a JSON object, e.g. {\"host\": \"smtp.example.com\"}."))
-        spec = discover().get(item.name)
-        if spec is not None:
-            secrets = {s.key for s in spec.settings if s.secret}
-            dropped = sorted(secrets & set(settings))
-            if dropped:
-                flash(_("Not saved: %(keys)s are secrets; set them as environment variables.",
-                        keys=", ".join(dropped)), "warning")
-            settings = {k: v for k, v in settings.items() if k not in secrets}
-        item.settings = settings
+    def update_from_form(self, row: PluginConfig, form) -> PluginConfig:
+        """Enabled and settings through app.core.plugins.configure: secrets never stored."""
+        dropped = configure(row, form.enabled.data, form.settings.data)
+        if dropped:
+            flash(_("Not saved: %(keys)s are secrets; set them as environment variables.",
+                    keys=", ".join(dropped)), "warning")
+        return row
 
 
 def plugin_details(row: PluginConfig) -> dict | None:
