@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +25,6 @@ log = logging.getLogger(__name__)
 
 _executor_lock = threading.Lock()
 
-# The job running in this thread/context (its dotted path): the audit trail's actor for jobs.
-current_job: ContextVar[str | None] = ContextVar("creditdesk_current_job", default=None)
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ RUN_ID_KWARG = "_creditdesk_scheduled_run_id"
 
 def _run_recorded(path: str, args: tuple, kwargs: dict, scheduled_run_id: int | None) -> Any:
     """Run the job (inside an app context); for a scheduled job, record start, end and result."""
-    token = current_job.set(path)
+    token = job_runs.current_job.set(path)
     try:
         if scheduled_run_id is None:
             return resolve(path)(*args, **kwargs)
@@ -162,7 +159,7 @@ def _run_recorded(path: str, args: tuple, kwargs: dict, scheduled_run_id: int | 
         job_runs.record_success(scheduled_run_id, result)
         return result
     finally:
-        current_job.reset(token)
+        job_runs.current_job.reset(token)
 
 
 # --- RQ side -------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 """Every model, imported once so that the metadata (and Alembic) sees the whole schema."""
+from app.core import audit  # noqa: F401  (the audit trail's session events)
+from app.core.audit_models import AuditEvent  # noqa: F401
 from app.core.job_runs import JobLock, ScheduledJobRun  # noqa: F401
 from app.core.models import NumberSequence, PluginConfig, Setting  # noqa: F401
 from app.core.portal_access import PortalAccess  # noqa: F401
@@ -30,9 +32,7 @@ from app.requests.models import (  # noqa: F401
     Installment,
     PaymentPlan,
 )
-from app.retention import audit  # noqa: F401  (the audit trail's session events)
 from app.retention.models import (  # noqa: F401
-    AuditEvent,
     LegalHold,
     RetentionRule,
     RetentionRun,

@@ -281,8 +281,8 @@ class StaffModelView(ModelView):
             return None
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
-    # -- staff looking at a customer's personal data is logged: app.retention.audit listens to
-    # core.signals.record_viewed and keeps the rows with personal data (core does not import it)
+    # -- staff looking at a customer's personal data is logged: app.core.audit listens to
+    # core.signals.record_viewed and keeps the rows with personal data
     def _get_show_widget(self, pk, item, **kwargs):
         record_viewed.send(item, page="show")
         return super()._get_show_widget(pk, item, **kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,6 +32,10 @@ from app.core.time import BUSINESS_TZ
 from app.extensions import db
 
 log = logging.getLogger(__name__)
+
+# The job running in this thread/context (its dotted path), set by app.jobs around every job:
+# the audit trail's actor for jobs (app.core.audit).
+current_job: ContextVar[str | None] = ContextVar("creditdesk_current_job", default=None)
 
 register_setting("scheduler.late_after_minutes", 120, "minutes",
                  _l("Minutes after its planned time by which a daily job must have finished "

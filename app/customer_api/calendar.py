@@ -16,13 +16,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts.invoice_states import open_invoice_states
+from app.core import audit
 from app.core.i18n import money
 from app.core.models import utcnow
 from app.customer_api.models import CalendarFeed
 from app.customers.models import Customer
 from app.extensions import db
 from app.requests.models import Installment, PaymentPlan
-from app.retention import audit
 
 
 def _hash(token: str) -> str:

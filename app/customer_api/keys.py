@@ -16,12 +16,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select, text, update
 
+from app.core import audit
 from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.customer_api.models import SCOPES, ApiKey
 from app.customers.models import Customer
 from app.extensions import db
-from app.retention import audit
 
 PREFIX = "cdk_"
 DEFAULT_DAYS = 365

@@ -26,12 +26,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, text, update
 
+from app.core import audit
 from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.customer_api import signing, targets
 from app.customer_api.models import WebhookAttempt, WebhookEndpoint
 from app.extensions import db
-from app.retention import audit
 
 log = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ class Customer360View(BaseView):
     @has_access
     @permission_name("show")
     def show(self, pk: int):
-        from app.retention.audit import record_view
+        from app.core.audit import record_view
 
         customer = self._customer(pk)
         # The page shows personal data (contacts, addresses): staff looking is logged, as on

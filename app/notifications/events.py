@@ -209,7 +209,6 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
     """Believable values, in the template's language, for every variable any event has."""
     from app.core.settings import company_details, get_setting
     from app.requests.models import REQUEST_KINDS
-    from app.retention.rules import CATEGORIES
 
     reference = "+++090/9337/55493+++"
     installments = [{"sequence": n, "due_date": today + timedelta(days=30 * n),
@@ -220,8 +219,9 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
                       "open_amount": Decimal("49.50")}]
     with force_locale(language_locale(language)):
         kind_label = str(REQUEST_KINDS["deferral"])
-        deleted = [str(CATEGORIES[c].label) for c in ("portal_access", "magic_links")
-                   if c in CATEGORIES]
+        # what an erasure typically removes (retention's data categories send the real list)
+        deleted = [_("Portal access records (sessions, IP addresses)"),
+                   _("Sign-in links and tokens")]
         kept = [{"what": _("Your invoices and payments, with the name and address printed "
                            "on them"), "why": _("Accounting law"),
                  "until": today + timedelta(days=7 * 365)}]

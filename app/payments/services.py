@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.core import audit as audit_trail
 from app.core import validation as v
 from app.core.i18n import money
 from app.core.models import ZERO, utcnow
@@ -26,7 +27,6 @@ from app.invoices.services import find_by_reference, open_invoices, set_open_amo
 from app.payments.consequences import Consequences
 from app.payments.models import PAYMENT_METHODS, Allocation, Payment
 from app.requests.models import Installment
-from app.retention import audit as audit_trail
 
 if TYPE_CHECKING:  # statement lines are money in's (payments.incoming builds on this module)
     from app.payments.incoming.models import StatementLine
@@ -433,7 +433,7 @@ def returned_payments(customer_id: int) -> list[Payment]:
 # --- audit ----------------------------------------------------------------------------------------
 
 def audit(user, action: str, allocation: Allocation, fields: list[str], detail: str) -> None:
-    """A business event next to the automatic ones (app.retention.audit records the rows)."""
+    """A business event next to the automatic ones (app.core.audit records the rows)."""
     customer_id = allocation.invoice.customer_id if allocation.invoice else None
     audit_trail.record(action, "allocation", allocation.id, customer_id=customer_id,
                        fields=fields, detail=detail, user=user)

@@ -112,7 +112,7 @@ def _count_failure(ip: str | None) -> None:
 
 def _audit(action: str, customer_id: int | None, detail: str) -> None:
     """On the audit trail, in a transaction of its own (never the token itself)."""
-    from app.retention.audit import record
+    from app.core.audit import record
 
     try:
         record(action, "pay_link", None, customer_id=customer_id, detail=detail)

@@ -113,7 +113,7 @@ def _allow_verify(ip: str | None, number: str) -> bool:
 
 
 def _audit_failure(number: str) -> None:
-    from app.retention.audit import record
+    from app.core.audit import record
 
     try:
         record("refused", "sms_sign_in", None, detail="wrong or expired SMS sign-in code for "

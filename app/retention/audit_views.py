@@ -17,11 +17,11 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.core import audit
 from app.core.admin import READ_ONLY, FilterCustomerText, StaffModelView, customer_search_field
+from app.core.audit_models import ACTOR_TYPES, AUDIT_ACTIONS, AuditEvent
 from app.core.spreadsheets import csv_writer
 from app.extensions import db
-from app.retention import audit
-from app.retention.models import ACTOR_TYPES, AUDIT_ACTIONS, AuditEvent
 
 CATEGORY = "Compliance"
 CSV_COLUMNS = ("at", "actor_type", "actor", "ip", "action", "entity", "entity_id",

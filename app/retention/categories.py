@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from app.core.audit_models import AuditEvent
 from app.core.models import UTCDateTime, utcnow
 from app.core.portal_access import PortalAccess
 from app.core.sets import one_of
@@ -59,7 +60,6 @@ from app.payments.outgoing.models import (
 )
 from app.requests.models import Attachment, CustomerRequest, Dispute
 from app.retention import holds
-from app.retention.models import AuditEvent
 
 ANONYMISED_NAME = "[anonymised]"
 PLACEHOLDER = "-"

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from app.core.audit_models import ACTOR_TYPES, AUDIT_ACTIONS
 from app.customers.models import (
     ADDRESS_KINDS,
     BANK_ACCOUNT_PURPOSES,
@@ -48,7 +49,6 @@ from app.requests.models import (
     REQUEST_KINDS,
     REQUEST_STATUSES,
 )
-from app.retention.models import ACTOR_TYPES, AUDIT_ACTIONS
 
 # The title of each table's section.
 SECTION_TITLES = {

@@ -1,11 +1,12 @@
-"""Retention rules, legal holds, purge runs with their tombstones, and the audit trail."""
+"""Retention rules, legal holds, purge runs with their tombstones (the audit trail's table is
+app/core/audit_models.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
@@ -13,14 +14,6 @@ from app.core.models import UTCDateTime, utcnow
 COUNTS_FROM = {"relationship_end": _l("End of the customer relationship"),
                "document_date": _l("Document date"), "closure": _l("Closure")}
 RETENTION_ACTIONS = {"delete": _l("Delete"), "anonymise": _l("Anonymise")}
-ACTOR_TYPES = {"staff": _l("Staff"), "customer": _l("Customer"), "api": _l("API"),
-               "job": _l("Job"), "cli": _l("Command line"), "anonymous": _l("Not logged in"),
-               "system": _l("System")}
-AUDIT_ACTIONS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
-                 "view": _l("Viewed"), "export": _l("Exported"),
-                 "bulk_insert": _l("Created (in bulk)"), "bulk_update": _l("Changed (in bulk)"),
-                 "bulk_delete": _l("Deleted (in bulk)"), "manual_match": _l("Matched by hand"),
-                 "undo": _l("Allocation undone")}
 
 
 class RetentionRule(Model):
@@ -101,21 +94,3 @@ class RetentionTombstone(Model):
     categories: Mapped[dict] = mapped_column(JSON, default=dict)
     executed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     run: Mapped[RetentionRun] = relationship(back_populates="tombstones")
-
-
-class AuditEvent(Model):
-    """Who did what to which record, from where; values of personal fields are never copied."""
-
-    __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor_type: Mapped[str] = mapped_column(String(10))
-    actor: Mapped[str | None] = mapped_column(String(100))
-    ip: Mapped[str | None] = mapped_column(String(45))
-    action: Mapped[str] = mapped_column(String(20))
-    entity: Mapped[str] = mapped_column(String(40))
-    entity_id: Mapped[str | None] = mapped_column(String(40))
-    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    changed_fields: Mapped[list] = mapped_column(JSON, default=list)
-    detail: Mapped[str | None] = mapped_column(Text)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
+from app.core.audit_models import AuditEvent
 from app.core.models import PluginConfig, Setting, utcnow
 from app.customers.models import Address, BankAccount, Contact, Contract, Mandate
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy, DunningRun, ReferenceRate
@@ -18,7 +19,6 @@ from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
 from app.retention.models import (
-    AuditEvent,
     LegalHold,
     RetentionRule,
     RetentionRun,

@@ -9,9 +9,10 @@ from flask_babel import refresh
 from sqlalchemy import Numeric
 
 from app.core.admin import StaffModelView, money_formatter
+from app.core.audit_models import AuditEvent
 from app.core.i18n import phone
 from app.extensions import db
-from app.retention.models import AuditEvent, RetentionRun
+from app.retention.models import RetentionRun
 from tests.helpers import logged_in_client, make_customer, make_invoice
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from app.core.audit_models import AuditEvent
 from app.core.models import Setting
 from app.core.roles import (
     ADMIN,
@@ -19,7 +20,6 @@ from app.core.roles import (
 )
 from app.core.settings import GROUPS, get_setting, is_customised, set_setting
 from app.extensions import db
-from app.retention.models import AuditEvent
 from tests.helpers import csrf_token
 
 # One setting per group, what a person types, and the value it becomes.

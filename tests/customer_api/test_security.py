@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from app.core.audit_models import AuditEvent
 from app.core.models import utcnow
 from app.customer_api import keys
 from app.customer_api.models import ApiKey
 from app.extensions import db
 from app.requests.models import CustomerRequest
-from app.retention.models import AuditEvent
 from tests.customer_api.conftest import make_api
 
 

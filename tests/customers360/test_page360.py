@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.core.audit_models import AuditEvent
 from app.customers.models import Mandate
 from app.extensions import db
 from app.requests.models import CustomerRequest, Deferral, PaymentPlan
-from app.retention.models import AuditEvent
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice
 

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from app.core.audit_models import AuditEvent
 from app.extensions import db
 from app.paylinks import services
 from app.paylinks.models import PayLinkEvent
 from app.requests.models import CustomerRequest, Deferral, PaymentPlan
-from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice
 from tests.paylinks.conftest import csrf_from, token_path
 

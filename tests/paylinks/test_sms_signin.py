@@ -6,9 +6,9 @@ import re
 
 from sqlalchemy import func, select
 
+from app.core.audit_models import AuditEvent
 from app.extensions import db
 from app.notifications.models import Message
-from app.retention.models import AuditEvent
 from tests.helpers import make_customer
 from tests.notifications.received import received_text
 from tests.paylinks.conftest import csrf_from

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from app.core.audit_models import AuditEvent
 from app.core.roles import ADMIN, CREDIT_MANAGER
 from app.customers.models import Customer
 from app.extensions import db
@@ -32,7 +33,6 @@ from app.payments.outgoing.refunds import (
     refundable,
 )
 from app.payments.services import book_payment
-from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.cashout_helpers import refund_account
 from tests.requests.race_support import ROUNDS, one_winner, race, refusal_text

@@ -8,10 +8,10 @@ import io
 
 from sqlalchemy import func, select
 
+from app.core.audit_models import AuditEvent
 from app.customers.models import BankAccount, Contact, Customer
 from app.extensions import db
 from app.jobs import enqueue
-from app.retention.models import AuditEvent
 from tests.api.support import ApiClient, jwt_for
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import make_customer, make_invoice

@@ -22,7 +22,7 @@ STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 STATIC_ENDPOINTS = {"static", "appbuilder.static", "portal.static"}
 
 # Tables a GET may write on purpose, so not compared by the GET-safety crawl:
-# - audit_event: staff reading a customer's personal data is logged (app.retention.audit);
+# - audit_event: staff reading a customer's personal data is logged (app.core.audit);
 # - ab_user, staff_session, staff_login_failure: sign-in bookkeeping (last login, activity).
 # figure_snapshot: a cached figure (the aging page's DSO trend) computed on the first view;
 # pay_link / pay_link_event: opening a pay link is on the customer's timeline by design.
@@ -37,6 +37,7 @@ def seed_dataset(app: Flask) -> dict:
     disputes) and one row of the kinds it leaves out. Returns a few records by name."""
     from flask_appbuilder.security.sqla.models import Group
 
+    from app.core.audit_models import AuditEvent
     from app.core.models import PluginConfig, Setting, utcnow
     from app.core.plugins import sync_plugin_configs
     from app.customers.models import Contract, Customer
@@ -54,7 +55,6 @@ def seed_dataset(app: Flask) -> dict:
     from app.payments.incoming.models import BankStatement, StatementLine
     from app.payments.outgoing.models import CollectionBatch, CreditTransferBatch
     from app.retention.models import (
-        AuditEvent,
         LegalHold,
         RetentionRule,
         RetentionRun,

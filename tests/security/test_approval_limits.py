@@ -17,6 +17,7 @@ import pytest
 from flask_appbuilder import ModelView
 from sqlalchemy import select
 
+from app.core.audit_models import AuditEvent
 from app.core.money_guard import (
     ProtectedChange,
     generic_write,
@@ -28,7 +29,6 @@ from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import CreditNote, Invoice
 from app.payments.outgoing.models import WriteOff
-from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice
 from tests.security.money_support import (
     decimal,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.core.audit_models import AuditEvent
 from app.core.roles import STAFF_ROLES
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
@@ -19,7 +20,7 @@ from app.invoices.models import CreditNote, Invoice
 from app.notifications.models import Message
 from app.payments.models import Allocation, Payment
 from app.requests.models import CustomerRequest
-from app.retention.models import AuditEvent, LegalHold
+from app.retention.models import LegalHold
 from tests.helpers import make_customer
 from tests.security.money_support import login, make_money_records, page_token
 

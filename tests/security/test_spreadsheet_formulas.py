@@ -222,8 +222,8 @@ def test_portal_statement_csv(app):
 
 
 def test_audit_trail_csv(app):
+    from app.core.audit_models import AuditEvent
     from app.retention.audit_views import CSV_COLUMNS, AuditEventView
-    from app.retention.models import AuditEvent
 
     db.session.add(AuditEvent(actor_type="staff", actor=LINK, ip="=1+1", action="export",
                               entity="customer", entity_id="-1+1", changed_fields=["=a", "b"],

@@ -58,8 +58,8 @@ def customer():
 def _authenticate() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
+    from app.core.audit import client_ip
     from app.customer_api import keys, ratelimit
-    from app.retention.audit import client_ip
 
     header = request.headers.get("Authorization", "")
     raw = header[7:].strip() if header[:7].lower() == "bearer " else None

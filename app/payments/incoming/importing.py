@@ -46,6 +46,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from app.core import audit as audit_trail
 from app.core.crypto import iban_hash
 from app.core.file_names import clean_file_name
 from app.core.models import ZERO
@@ -69,7 +70,6 @@ from app.payments.incoming.statements import ParsedEntry, StatementFileError, pa
 from app.payments.models import Payment
 from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
-from app.retention import audit as audit_trail
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -511,12 +511,12 @@ def _tell_about_returns(returned: list[Payment]) -> None:
 # flat over a long file. Objects the caller held before the import (the staff user, a record on
 # screen) stay attached.
 def _release_chunk(keep: set[int]) -> None:
+    from app.core.audit_models import AuditEvent
     from app.customers.models import BankAccount, Customer, Mandate
     from app.invoices.models import Invoice
     from app.notifications.models import Message
     from app.payments.models import Allocation, InstallmentPayment
     from app.requests.models import Deferral, Installment, PaymentPlan
-    from app.retention.models import AuditEvent
 
     kinds = (StatementLine, Payment, Allocation, InstallmentPayment, Invoice, Installment,
              PaymentPlan, Deferral, Customer, BankAccount, Mandate, Message, AuditEvent)

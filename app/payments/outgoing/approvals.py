@@ -85,8 +85,8 @@ def audit_decision(user: Any, action: str, entity: str, entity_id: Any, customer
     """One audit event for a proposal or decision (who, what, how much; no personal data)."""
     from flask import has_request_context, request
 
+    from app.core.audit_models import AuditEvent
     from app.extensions import db
-    from app.retention.models import AuditEvent
 
     db.session.add(AuditEvent(
         actor_type="staff" if user is not None else "job",

@@ -9,10 +9,10 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from app.core.audit_models import AuditEvent
 from app.extensions import db
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Allocation
-from app.retention.models import AuditEvent
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import csrf_token
 from tests.payments.statements.builders import Entry, Tx, camt053

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core import validation as v
+from app.core.audit_models import AuditEvent
 from app.core.settings import set_setting
 from app.core.time import business_today
 from app.extensions import db
@@ -20,7 +21,6 @@ from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.incoming.picking import Pick, accept_suggestion, confirm_pick, payment_of_line
 from app.payments.models import Allocation, Payment
 from app.payments.services import allocate, manual_match
-from app.retention.models import AuditEvent
 from tests.helpers import csrf_token, make_staff_user
 from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda
 from tests.payments.statements.conftest import count, fresh, state

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from app.core.audit_models import AuditEvent
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.payments.models import Allocation
@@ -17,7 +18,6 @@ from app.payments.services import (
     post_payment,
     undo_allocation,
 )
-from app.retention.models import AuditEvent
 from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.statements.conftest import count, fresh
 

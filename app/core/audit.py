@@ -27,6 +27,10 @@ lines and statements (written set-wise by the import, 100,000 lines must stay fa
 them is audited as allocations and payments); dunning actions (the run's own history);
 retention tombstones (the purge's own log). Fields that change on their own (updated_at, the
 denormalised balance, login counters) do not make an update worth an event (IGNORED_FIELDS).
+
+It lives in core, with its table (app/core/audit_models.py), because every layer writes to it:
+payments book, customers' API keys are used, pay links are refused. The screen that lists the
+events is app/retention/audit_views.py; the purge and the data-subject export are retention's.
 """
 from __future__ import annotations
 
@@ -41,9 +45,10 @@ from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
+from app.core.audit_models import AuditEvent
+from app.core.job_runs import current_job
 from app.core.models import utcnow
 from app.core.signals import record_viewed, setting_changed
-from app.retention.models import AuditEvent
 
 AUDIT_TABLE = AuditEvent.__table__
 EXCLUDED_TABLES = frozenset({
@@ -131,8 +136,6 @@ def _api_user() -> Any:
 
 def current_actor(connection=None) -> tuple[str, str | None]:
     """(actor_type, actor) for whatever is running now."""
-    from app.jobs import current_job
-
     job = current_job.get()
     if job:
         return "job", job[:100]
