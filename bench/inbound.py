@@ -125,6 +125,24 @@ def _setup(customers: int) -> list[dict]:
     return people
 
 
+def _count_statements(engine):
+    """Count the SQL statements sent from now on; call the result to read the count."""
+    from sqlalchemy import event
+
+    seen = [0]
+
+    def count(*_args, **_kwargs):
+        seen[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+
+    def stop() -> int:
+        event.remove(engine, "before_cursor_execute", count)
+        return seen[0]
+
+    return stop
+
+
 def _bare_imaplib(server, batch: int = 200) -> tuple[int, float]:
     start = time.perf_counter()
     imap = server.client()
@@ -145,7 +163,10 @@ def _bare_imaplib(server, batch: int = 200) -> tuple[int, float]:
 @click.option("--customers", default=2_000, show_default=True)
 @click.option("--database-url", default=lambda: os.environ.get("BENCH_DATABASE_URL"),
               help="default: SQLite in a temporary folder")
-def main(replies: int, customers: int, database_url: str | None) -> None:
+@click.option("--profile", "profile_to", default=None,
+              help="write a cProfile of the poll (not of the setup) to this file")
+def main(replies: int, customers: int, database_url: str | None,
+         profile_to: str | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="creditdesk-bench-inbound-"))
     database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     os.environ.update({"DATABASE_URL": database_url, "JOBS_MODE": "sync", "REDIS_URL": "",
@@ -154,8 +175,9 @@ def main(replies: int, customers: int, database_url: str | None) -> None:
                        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or "https://credit.example.test",
                        "CREDITDESK_PLUGIN_IMAP_INBOUND_PASSWORD": "s3cret-imap"})
 
-    from app.core.setup_cli import prepare_database
     from sqlalchemy import func, select, text
+
+    from app.setup_cli import prepare_database
 
     from app import create_app
     from app.core import plugins as registry
@@ -190,11 +212,23 @@ def main(replies: int, customers: int, database_url: str | None) -> None:
 
             bare, bare_seconds = _bare_imaplib(server)
             mailbox = registry.build("imap_inbound")
+            profiler = None
+            if profile_to:
+                import cProfile
+
+                profiler = cProfile.Profile()
+            statements = _count_statements(db.engine)
             cpu = time.process_time()
             start = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             counts = poll(mailbox, "imap_inbound")
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile_to)
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu
+            statements = statements()
             stored = db.session.scalar(select(func.count(InboundMessage.id)))
             tied = Counter(db.session.execute(select(InboundMessage.tied_by)).scalars())
             kinds = Counter(db.session.execute(select(InboundMessage.kind)).scalars())
@@ -213,6 +247,9 @@ def main(replies: int, customers: int, database_url: str | None) -> None:
                f"{stored / seconds:8.0f} messages/s (CPU {cpu:.1f} s); target <= "
                f"{TARGET_SECONDS} s: {'OK' if seconds <= TARGET_SECONDS else 'MISSED'}")
     click.echo(f"ratio poll / bare imaplib         : {seconds / bare_seconds:6.1f} x")
+    click.echo(f"SQL statements during the poll    : {statements:,} "
+               f"({statements / max(stored, 1):.1f} per message)")
+    click.echo(f"load average (1, 5, 15 min)       : {os.getloadavg()}")
     click.echo(f"kinds: {dict(kinds)}")
     click.echo(f"tied by: {dict(tied)}")
     click.echo(f"categories of human replies: {dict(categories)}")
