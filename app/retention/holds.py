@@ -10,12 +10,14 @@ purge uses as ``NOT IN``), never a loop in Python; ``hold_reasons`` explains one
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select, union
 
+from app.core import validation as v
 from app.core.sets import one_of
 from app.core.time import business_today
 from app.customers.models import Customer
@@ -110,3 +112,38 @@ def _manual_rows(customer_id: int, today: date):
     return select(LegalHold).where(LegalHold.customer_id == customer_id,
                                    LegalHold.released_at.is_(None),
                                    or_(LegalHold.until.is_(None), LegalHold.until >= today))
+
+
+# --- setting and releasing a hold by hand (Compliance -> Legal holds) ---------------------------
+MAX_HOLD_REASON = 2000
+
+
+def _hold_reason(reason: Any) -> str:
+    errors = v.Errors()
+    text = v.text({"reason": reason}, "reason", errors, required=True,
+                  max_length=MAX_HOLD_REASON)
+    errors.raise_if_any()
+    return text or ""
+
+
+def place_hold(customer: Customer, reason: Any, until: date | None, by: Any) -> LegalHold:
+    """Put a customer's data on hold: no purge or erasure touches it until ``until`` (None:
+    until released). The reason is required; who set the hold is recorded with it.
+    ValidationError (per field) when refused, nothing added. The caller commits."""
+    if customer is None:
+        raise v.ValidationError({"customer": [_("Choose a customer.")]})
+    hold = LegalHold(customer=customer, customer_id=customer.id, reason=_hold_reason(reason),
+                     until=until, created_by_id=getattr(by, "id", None))
+    db.session.add(hold)
+    return hold
+
+
+def change_hold(hold: LegalHold, reason: Any, until: date | None,
+                released_at: datetime | None) -> None:
+    """Change a hold's reason or end, release it (``released_at``) or put it back (None). Who
+    set it and when stay as recorded. The caller commits."""
+    hold.reason = _hold_reason(reason)
+    hold.until = until
+    if released_at is not None and released_at.tzinfo is None:
+        released_at = released_at.replace(tzinfo=UTC)
+    hold.released_at = released_at

@@ -20,6 +20,7 @@ from app.core.admin import (
 from app.core.validation import ValidationError
 from app.retention import subject  # noqa: F401  (registers the "erasure" decision handler)
 from app.retention.compliance_views import counts_table
+from app.retention.holds import change_hold, place_hold
 from app.retention.models import (
     COUNTS_FROM,
     RETENTION_ACTIONS,
@@ -94,8 +95,14 @@ class LegalHoldView(StaffModelView):
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
 
-    def pre_add(self, item: LegalHold) -> None:
-        item.created_by_id = g.user.id
+    # Set and changed through app.retention.holds: the reason is required and who set the
+    # hold is recorded (never typed in, nor sent in a forged form).
+    def create_from_form(self, form) -> LegalHold:
+        return place_hold(form.customer.data, form.reason.data, form.until.data, g.user)
+
+    def update_from_form(self, hold: LegalHold, form) -> LegalHold:
+        change_hold(hold, form.reason.data, form.until.data, form.released_at.data)
+        return hold
 
 
 class RetentionRunView(ReadOnlyModelView):
