@@ -54,7 +54,12 @@ class ImapMailbox:
                                          timeout=self.timeout)
             else:
                 imap = imaplib.IMAP4(self.host, self.port, timeout=self.timeout)
+                self._imap = imap
                 if self.security == "starttls":
+                    # Never fall back to plain text: no STARTTLS offered, no password sent.
+                    if "STARTTLS" not in imap.capabilities:
+                        raise MailboxError(f"{self.host}:{self.port}: the server does not offer "
+                                           "STARTTLS; the password was not sent")
                     imap.starttls(ssl_context=self._context())
             self._imap = imap
             imap.login(self.username, self.password)
@@ -68,6 +73,14 @@ class ImapMailbox:
                 found = _VALIDITY.search(data[0] or b"")
                 value = found.group(1) if found else b"0"
             return int(value)
+        except MailboxError:
+            self.close()
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            raise MailboxError(f"{self.host}:{self.port}: the server's certificate is not "
+                               f"trusted ({exc.verify_message}); nothing was sent. Check the "
+                               "server name, or the CA certificate file setting") from exc
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             self.close()
             raise MailboxError(f"{self.host}:{self.port}: {exc}") from exc

@@ -35,6 +35,10 @@ class Dovecot:
     folder: Path
     port: int
     process: subprocess.Popen
+    # With tls=True: the IMAPS port (TLS from the first byte) and the CA file to trust; the
+    # IMAP port then offers STARTTLS.
+    tls_port: int | None = None
+    ca_file: Path | None = None
 
     def settings(self, **overrides) -> dict:
         values = {"host": "127.0.0.1", "port": self.port, "security": "none",
@@ -92,11 +96,32 @@ class Dovecot:
             self.process.kill()
 
 
-def start() -> Dovecot:
+def self_signed(folder: Path, name: str = "server") -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 / localhost (its own CA), by the openssl CLI."""
+    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
+    subprocess.run([shutil.which("openssl") or "openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", f"/CN=CreditDesk test {name}",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def start(tls: bool = False) -> Dovecot:
+    """``tls``: a certificate of its own, IMAPS on a second port and STARTTLS on the first."""
     if BINARY is None:
         raise FileNotFoundError("dovecot")
     folder = Path(tempfile.mkdtemp(prefix="creditdesk-dovecot-"))
     port = free_port()
+    tls_port = free_port() if tls else None
+    if tls:
+        cert, key = self_signed(folder)
+        os.chmod(key, 0o644)  # read by Dovecot's own users when the tests run as root
+        ssl_config = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
+        imaps = f"address = 127.0.0.1\n    port = {tls_port}\n    ssl = yes"
+    else:
+        cert, ssl_config, imaps = None, "ssl = no\n", "port = 0"
     if os.geteuid() == 0:
         internal, login = "dovecot", "dovenull"
         mail_user = pwd.getpwnam("nobody")
@@ -116,8 +141,7 @@ state_dir = {folder}/state
 log_path = {folder}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl_config}disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
 default_internal_group = {grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name}
@@ -144,7 +168,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service anvil {{
@@ -168,7 +192,7 @@ service imap-login {{
             imap.login(USER, PASSWORD)
             imap.create("Processed")
             imap.logout()
-            return Dovecot(folder, port, process)
+            return Dovecot(folder, port, process, tls_port, cert)
         except (OSError, imaplib.IMAP4.error):
             time.sleep(0.2)
     process.kill()
