@@ -13,26 +13,29 @@ never point it at the shared ``bench`` database — this
    before the run: the baseline;
 3. runs the real purge (app.retention.purge.execute, batches of ``--batch-size``) while the same
    load keeps hitting the portal, and measures the portal again during the run;
-4. prints the purge time (target <= 120 s), the longest transaction (target <= 1 s), the
+4. prints the purge time (target <= 60 s), the longest transaction (target <= 500 ms), the
    customers purged and held, and the portal p95 during the run next to the baseline.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import click
 from sqlalchemy import text
 
 from bench.portal import PAGES, PORTAL_PATHS, Result, Server, percentile, run_load
 
-TARGET_SECONDS = 120.0
-TARGET_TRANSACTION_MS = 1000.0
+TARGET_SECONDS = 60.0  # issue 22
+TARGET_TRANSACTION_MS = 500.0
 
 
 def _p95(result: Result) -> float:
@@ -64,10 +67,33 @@ def mark_past_retention(years: int = 12, settle: bool = True) -> int:
     db.session.execute(text("UPDATE retention_rule SET counts_from = 'relationship_end' "
                             "WHERE category = 'invoices'"))
     db.session.commit()
-    # Fresh statistics, as autovacuum would have them after such a change.
+    # Vacuumed, with fresh statistics, as autovacuum leaves the tables after such a change:
+    # without the VACUUM every index still holds the entries of the ~1M row versions the
+    # UPDATEs above left dead (a production database pays its invoices over years, not in one
+    # statement), and the purge's first reads would pay for this set-up instead.
     with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"))
     return updated
+
+
+def _purge_only(url: str, batch_size: int) -> None:
+    """The purge's process: the real app on the same database, one line of JSON at the end."""
+    from app import create_app
+    from app.extensions import db
+    from app.retention import purge
+    from config import Config
+
+    instance = os.environ.get("CREDITDESK_INSTANCE_DIR") or tempfile.mkdtemp()
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, JOBS_MODE="sync",
+                     SECRET_KEY=os.environ["SECRET_KEY"], SEED_DEMO_DATA=False,
+                     INSTANCE_DIR=instance, UPLOAD_DIR=os.path.join(instance, "uploads"))
+    with app.app_context():
+        outcome = purge.execute(triggered_by="bench", batch_size=batch_size)
+        db.engine.dispose()
+    click.echo(json.dumps({"subjects": outcome.subjects, "batches": outcome.batches,
+                           "seconds": outcome.seconds, "longest_ms": outcome.longest_ms,
+                           "counts": outcome.counts}))
 
 
 @click.command()
@@ -82,9 +108,14 @@ def mark_past_retention(years: int = 12, settle: bool = True) -> int:
 @click.option("--settle/--keep-debts", default=True, show_default=True,
               help="Mark every debt paid first, so that no automatic hold applies.")
 @click.option("--seed", default=1, show_default=True)
+@click.option("--purge-only", is_flag=True, hidden=True,
+              help="(Internal) run the purge in this process and print its outcome as JSON.")
 def main(url: str, clients: int, customers: int, workers: int, baseline_requests: int,
-         batch_size: int, settle: bool, seed: int) -> None:
+         batch_size: int, settle: bool, seed: int, purge_only: bool) -> None:
     """Time the purge of every customer past retention, and the portal's p95 during it."""
+    if purge_only:
+        _purge_only(url, batch_size)
+        return
     from app import create_app
     from app.extensions import db
     from app.retention import purge
@@ -136,26 +167,27 @@ def main(url: str, clients: int, customers: int, workers: int, baseline_requests
         click.echo(f"portal baseline: {baseline_requests} requests per page ...")
         before = run_load(server.port, portal_request, clients, baseline_requests, 120,
                           warmup=30)
-
-        def run_purge() -> None:
-            with app.app_context():
-                try:
-                    outcome_box["outcome"] = purge.execute(triggered_by="bench",
-                                                           batch_size=batch_size)
-                except Exception as exc:  # noqa: BLE001  (reported below)
-                    outcome_box["error"] = exc
-
-        thread = threading.Thread(target=run_purge)
+        # The purge runs in its own process, as in production (an RQ worker): in this one it
+        # would share the interpreter lock with the load generator's client threads and be
+        # timed waiting for them.
         click.echo("purge running, portal under the same load ...")
-        thread.start()
+        purger = subprocess.Popen(
+            [sys.executable, "-m", "bench.retention", "--database-url", url,
+             "--batch-size", str(batch_size), "--purge-only"],
+            env=env, stdout=subprocess.PIPE, text=True)
         during = Result()
-        while thread.is_alive():
+        while purger.poll() is None:
             chunk = run_load(server.port, portal_request, clients, 20, 30, warmup=0)
             for page in PAGES:
                 during.latencies[page] += chunk.latencies[page]
             during.errors += chunk.errors
             during.seconds += chunk.seconds
-        thread.join()
+        output = purger.stdout.read()
+        lines = [line for line in output.splitlines() if line.startswith("{")]
+        if purger.returncode != 0 or not lines:
+            outcome_box["error"] = f"exit {purger.returncode}: {output[-2000:]}"
+        else:
+            outcome_box["outcome"] = SimpleNamespace(**json.loads(lines[-1]))
     finally:
         server.stop()
         with app.app_context():

@@ -61,6 +61,13 @@ def held_customer_ids(today: date | None = None):
     return union(_manual(today), _dispute(), _disputed_invoice(), _unpaid(), _legal_status())
 
 
+def held_customer_queries(today: date | None = None) -> list[Select]:
+    """The same customers as ``held_customer_ids``, one SELECT per kind of hold (the purge's
+    planning reads them one by one, each its own short transaction)."""
+    today = today or business_today()
+    return [_manual(today), _dispute(), _disputed_invoice(), _unpaid(), _legal_status()]
+
+
 def not_held(today: date | None = None):
     """A condition for a query over ``customer``: the customer is on no hold.
 
@@ -80,14 +87,12 @@ def held_among(customer_ids: list[int], today: date | None = None) -> set[int]:
     if not customer_ids:
         return set()
     today = today or business_today()
-    found: set[int] = set()
-    for query, column in ((_manual(today), LegalHold.customer_id),
-                          (_dispute(), Dispute.customer_id),
-                          (_disputed_invoice(), Invoice.customer_id),
-                          (_unpaid(), Invoice.customer_id),
-                          (_legal_status(), Customer.id)):
-        found.update(db.session.scalars(query.where(one_of(column, customer_ids)).distinct()))
-    return found
+    # One statement (a UNION of each kind of hold among these customers), not one per kind.
+    among = union(*[query.where(one_of(column, customer_ids)) for query, column in (
+        (_manual(today), LegalHold.customer_id), (_dispute(), Dispute.customer_id),
+        (_disputed_invoice(), Invoice.customer_id), (_unpaid(), Invoice.customer_id),
+        (_legal_status(), Customer.id))])
+    return set(db.session.scalars(among))
 
 
 def hold_reasons(customer: Customer, today: date | None = None) -> list[tuple[str, str, date | None]]:

@@ -27,6 +27,8 @@ import json
 import logging
 import os
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 
 from app.core.models import utcnow
 from app.core.sets import one_of
@@ -44,7 +46,7 @@ from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
 from app.retention import holds
-from app.retention.categories import apply_part, customers_with_work, parts
+from app.retention.categories import Part, apply_part, customers_with_work, detach, parts
 from app.retention.models import RetentionRule, RetentionRun, RetentionTombstone
 from app.retention.rules import active_rules
 
@@ -79,6 +81,11 @@ class Plan:
     counts: dict[str, dict] = field(default_factory=dict)
     subject_ids: list[int] = field(default_factory=list)
     held_subjects: int = 0
+    # (category, part index) -> sorted ids of the customers with rows to purge in that part.
+    # A batch runs a part's statements only for these customers: a part with nothing to do
+    # costs no statement at all (most parts, for most customers). A row that becomes due
+    # after the planning is purged by the next run, as anything due after a run is.
+    work: dict[tuple[str, int], array] = field(default_factory=dict)
 
     @property
     def total_records(self) -> int:
@@ -93,19 +100,27 @@ def plan(as_of: date | None = None, after_each_read: Callable[[], None] | None =
     as_of = as_of or business_today()
     done_reading = after_each_read or (lambda: None)
     result = Plan(as_of)
-    held = set(db.session.scalars(holds.held_customer_ids(as_of)))
-    done_reading()
+    held: set[int] = set()
+    for query in holds.held_customer_queries(as_of):  # one short read per kind of hold
+        held.update(db.session.scalars(query))
+        done_reading()
     ended = dict(db.session.execute(select(Customer.id, Customer.relationship_ended_on).where(
         Customer.relationship_ended_on.is_not(None))).all())
     done_reading()
     subjects_all: set[int] = set()
     held_with_work: set[int] = set()
-    for category, rule in active_rules().items():
-        cutoff = cutoff_for(rule, as_of)
-        by_end = rule.counts_from == "relationship_end"
+    # The rules' values, read once (a commit between reads would expire the ORM rows).
+    rules = [(category, rule.action, rule.counts_from, cutoff_for(rule, as_of))
+             for category, rule in active_rules().items()]
+    done_reading()
+    for category, action, counts_from, cutoff in rules:
+        by_end = counts_from == "relationship_end"
         records, samples, subjects = 0, [], set()
-        for part in parts()[category]:
-            for customer_id, n, first in customers_with_work(part, rule.counts_from, cutoff):
+        for index, part in enumerate(parts()[category]):
+            with_work = array("q")
+            found = customers_with_work(part, counts_from, cutoff)
+            done_reading()  # the rows are read: the transaction ends before the sorting out
+            for customer_id, n, first in found:
                 if by_end and not (customer_id in ended and ended[customer_id] <= cutoff):
                     continue
                 if customer_id in held:
@@ -113,14 +128,16 @@ def plan(as_of: date | None = None, after_each_read: Callable[[], None] | None =
                     continue
                 records += n
                 subjects.add(customer_id)
+                with_work.append(customer_id)
                 if len(samples) < SAMPLES:
                     samples.append(f"{part.name}:{first}")
-            done_reading()
+            if with_work:
+                result.work[(category, index)] = array("q", sorted(with_work))
         subjects_all |= subjects
-        result.counts[category] = {"action": rule.action, "records": records,
+        result.counts[category] = {"action": action, "records": records,
                                    "subjects": len(subjects), "samples": samples,
                                    "cutoff": cutoff.isoformat(),
-                                   "counts_from": rule.counts_from}
+                                   "counts_from": counts_from}
     result.subject_ids = sorted(subjects_all)
     result.held_subjects = len(held_with_work)
     return result
@@ -228,7 +245,10 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
     batch_size = max(1, int(batch_size or get_setting("retention.batch_size") or 500))
     db.session.commit()
     reads = _ShortReads()
-    found = plan(as_of, after_each_read=reads)
+    try:
+        found = plan(as_of, after_each_read=reads)
+    finally:
+        reads.close()
     run = RetentionRun(dry_run=False, status="running", as_of=as_of, triggered_by=triggered_by,
                        counts={}, pending_files=[], heartbeat_at=utcnow(),
                        source_run_id=source_run.id if source_run is not None else None)
@@ -247,7 +267,8 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
         for start in range(0, len(ids), batch_size):
             batch = ids[start:start + batch_size]
             t0 = time.perf_counter()
-            done, files = _purge_batch(run_id, batch, rules, as_of, counts)
+            done, files = _purge_batch(run_id, batch, rules, as_of, counts,
+                                       work=found.work)
             # The journal is written inside the batch's unit, before its commit. Written after
             # it, a worker killed between the two would leave a committed purge with no journal
             # line, and restoring an older backup would silently bring that customer's data
@@ -294,26 +315,39 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
 
 class _ShortReads:
     """Ends the planning's read transaction after each query (a commit with nothing to write)
-    and keeps the longest: "no transaction longer than 1 s" holds for the planning too."""
+    and keeps the longest, timed from the transaction's BEGIN: "no transaction longer than
+    500 ms" holds for the planning too (the sorting out in Python between two reads runs
+    outside any transaction and is not counted)."""
 
     def __init__(self) -> None:
         self.longest_ms = 0.0
-        self._since = time.perf_counter()
+        self._since: float | None = None
+        self._session = db.session()
+        event.listen(self._session, "after_begin", self._began)
+
+    def _began(self, *_args) -> None:
+        if self._since is None:
+            self._since = time.perf_counter()
 
     def __call__(self) -> None:
         db.session.commit()
-        now = time.perf_counter()
-        self.longest_ms = max(self.longest_ms, (now - self._since) * 1000)
-        self._since = now
+        if self._since is not None:
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._since) * 1000)
+        self._since = None
+
+    def close(self) -> None:
+        event.remove(self._session, "after_begin", self._began)
 
 
 def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
-                 counts: dict | None = None, force: bool = False
+                 counts: dict | None = None, force: bool = False,
+                 work: dict[tuple[str, int], array] | None = None
                  ) -> tuple[list[tuple[str, dict]], list[str]]:
     """Purge ``batch`` (inside the caller's transaction): tombstones added, files returned.
 
     ``rules``: category -> (counts_from, cutoff, action). ``force`` (erasure, replay): no hold
-    or relationship check; cutoff None means every record of the customer."""
+    or relationship check; cutoff None means every record of the customer. ``work`` (a run's
+    plan): per part, the customers it found rows for; a part is applied to those only."""
     if not force:
         held = holds.held_among(batch, as_of)
         batch = [i for i in batch if i not in held]
@@ -334,8 +368,11 @@ def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
             continue
         touched_all: set[int] = set()
         records = 0
-        for part in parts()[category]:
-            touched, n, found_files = apply_part(part, ids, basis, record_cutoff, action)
+        for index, part in enumerate(parts()[category]):
+            part_ids = ids if work is None else _among(work.get((category, index)), ids)
+            if not part_ids:
+                continue
+            touched, n, found_files = _apply(part, part_ids, basis, record_cutoff, action)
             touched_all |= touched
             records += n
             files += found_files
@@ -356,6 +393,50 @@ def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
     if tombstones:
         db.session.execute(insert(RetentionTombstone), tombstones)
     return [(t["subject"], t["categories"]) for t in tombstones], files
+
+
+def _among(planned: array | None, ids: list[int]) -> list[int]:
+    """The ids (sorted, a batch) that the plan found work for in a part."""
+    if not planned or not ids:
+        return []
+    window = planned[bisect_left(planned, ids[0]):bisect_right(planned, ids[-1])]
+    if len(window) == len(ids):
+        return ids
+    wanted = set(window)
+    return [i for i in ids if i in wanted]
+
+
+def _own_column(part: Part) -> bool:
+    table = getattr(part.model, "__table__", part.model)
+    return getattr(part.customer, "table", None) is table
+
+
+def _apply(part: Part, customer_ids: list[int], basis: str | None, cutoff: date | None,
+           action: str) -> tuple[set[int], int, list[str]]:
+    """``apply_part`` in one statement where it can be: UPDATE (or DELETE) … RETURNING the
+    rows' customers, instead of a SELECT of the rows and then the change. The general path
+    (files to collect, attachments, rows shared by customers, a customer found through
+    another table) stays in ``apply_part``."""
+    table = getattr(part.model, "__table__", part.model)
+    dialect = db.engine.dialect
+    deleting = action == "delete" and part.deletable
+    simple = (part.file_column is None and part.name != "customer_request"
+              and not part.period_only and _own_column(part)
+              and (dialect.delete_returning if deleting else dialect.update_returning))
+    if not simple:
+        return apply_part(part, customer_ids, basis, cutoff, action)
+    where = part.where(customer_ids, basis, cutoff)
+    if deleting:
+        # Rows pointing at the ones going lose the pointer first (apply_part's detach).
+        detach(table, select(table.c.id).where(where))
+        statement = delete(table).where(where)
+    else:
+        values = part.values() if part.values else {}
+        if not values:
+            return set(), 0, []
+        statement = update(table).where(where).values(values)
+    rows = db.session.execute(statement.returning(table.c.id, part.customer)).all()
+    return {row[1] for row in rows}, len({row[0] for row in rows}), []
 
 
 def _summary_action(categories: dict) -> str:
