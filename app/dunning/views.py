@@ -35,7 +35,7 @@ from app.core.admin import (
 from app.core.i18n import day
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
-from app.dunning import level_form, services
+from app.dunning import level_form
 from app.dunning.defaults import shipped_description
 from app.dunning.models import (
     DAY_BASES,
@@ -57,6 +57,7 @@ from app.dunning.reasons import render_json
 from app.dunning.shipped_names import shipped_name
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.invoices.services import MAX_BLOCK_REASON, exclude_from_reminders, resume_reminders
 from app.notifications.models import CHANNELS, MESSAGE_STATUSES, Message
 
 CATEGORY = "Dunning"
@@ -457,7 +458,7 @@ class ExclusionForm(FlaskForm):
     reason = TextAreaField(_l("Why reminders stop for this invoice"),
                            validators=[DataRequired(_l("Say why reminders stop for this "
                                                        "invoice.")),
-                                       Length(max=services.MAX_REASON)])
+                                       Length(max=MAX_BLOCK_REASON)])
 
 
 class DunningExclusionView(BaseView):
@@ -473,8 +474,8 @@ class DunningExclusionView(BaseView):
         form = ExclusionForm()
         if form.validate_on_submit():
             try:
-                services.exclude_invoice(invoice, form.reason.data,
-                                         getattr(g.user, "username", None))
+                exclude_from_reminders(invoice, form.reason.data,
+                                       getattr(g.user, "username", None))
             except v.ValidationError as exc:
                 db.session.rollback()
                 form.reason.errors = list(form.reason.errors) + exc.errors.get("reason", [])
@@ -492,7 +493,7 @@ class DunningExclusionView(BaseView):
         invoice = db.session.get(Invoice, invoice_id) or abort(404)
         if not FlaskForm().validate_on_submit():
             abort(400)
-        services.include_invoice(invoice)
+        resume_reminders(invoice)
         db.session.commit()
         flash(_("Reminders resume for invoice %(number)s.", number=invoice.number), "success")
         return redirect(url_for("InvoiceView.show", pk=invoice.id))

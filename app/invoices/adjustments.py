@@ -25,6 +25,7 @@ from app.core.sequences import allocate as next_numbers
 from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.customers.models import Customer
+from app.customers.services import refresh_balance
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.invoices.services import open_invoices, set_open_amount
@@ -100,6 +101,17 @@ def reject_credit_note(note: CreditNote, user: Any) -> None:
     note.status, note.open_amount = "rejected", ZERO
     audit_decision(user, "credit_note_rejected", "credit_note", note.id, note.customer_id,
                    note.number)
+
+
+def edit_credit_note(note: CreditNote, issue_date: date | None, reason: str | None) -> None:
+    """What staff may change on a credit note (Credit notes -> Edit): its date and its reason,
+    which stays required as when it was proposed; its amount and status go through the
+    approval rules above. Caller commits."""
+    if issue_date is None:
+        raise ValidationError({"issue_date": _("This field is required.")})
+    note.reason = _reason(reason)
+    note.issue_date = issue_date
+    refresh_balance(note.customer)
 
 
 def allocate_credit_note(note: CreditNote, user: Any = None) -> list[Allocation]:

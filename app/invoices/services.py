@@ -175,3 +175,74 @@ def find_by_reference(text: str) -> Invoice | None:
         if found:
             return found
     return db.session.scalar(select(Invoice).where(Invoice.number == text))
+
+
+# --- what staff change on an invoice's own screen -------------------------------------------------
+# Reminders stopped by hand ("Exclude from reminders", or the invoice form's box) need a reason
+# and record who and when: the dry run shows them. The dunning screens call these too.
+MAX_BLOCK_REASON = 1000
+
+
+def exclude_from_reminders(invoice: Invoice, reason: str | None, by: str | None,
+                           on: date | None = None) -> None:
+    """Stop reminders for this invoice; the reason is shown in every dry run. Caller commits."""
+    text = " ".join((reason or "").split())
+    if not text:
+        raise v.ValidationError({"reason": _("Say why reminders stop for this invoice.")})
+    if len(text) > MAX_BLOCK_REASON:
+        raise v.ValidationError({"reason": _("At most %(n)s characters.", n=MAX_BLOCK_REASON)})
+    invoice.dunning_blocked = True
+    invoice.dunning_block_reason = text
+    invoice.dunning_blocked_by = (by or "")[:100] or None
+    invoice.dunning_blocked_on = on or business_today()
+
+
+def resume_reminders(invoice: Invoice) -> None:
+    """Reminders resume for this invoice at the next run. Caller commits."""
+    invoice.dunning_blocked = False
+    invoice.dunning_block_reason = None
+    invoice.dunning_blocked_by = None
+    invoice.dunning_blocked_on = None
+
+
+def set_reminder_block(invoice: Invoice, blocked: bool, reason: str | None,
+                       by: str | None) -> None:
+    """The invoice form's "Reminders blocked" box and its reason: ticked, the same rule as
+    excluding it (a reason, who and when — a changed reason is a new exclusion by whoever
+    changed it); unticked, reminders resume and the reason goes."""
+    if blocked:
+        text = " ".join((reason or "").split())
+        if not invoice.dunning_blocked or text != (invoice.dunning_block_reason or ""):
+            exclude_from_reminders(invoice, reason, by)
+    elif invoice.dunning_blocked or invoice.dunning_block_reason:
+        resume_reminders(invoice)
+
+
+def set_disputed(invoice: Invoice, disputed: bool) -> None:
+    """Mark the whole invoice disputed by hand, or not. While disputes recorded on it are open
+    (its disputed amount), the flag follows them (app.requests.disputes): they are closed under
+    Requests → Disputes, not unticked here."""
+    if bool(disputed) == bool(invoice.disputed):
+        return
+    if not disputed and (invoice.disputed_amount or ZERO) > 0:
+        raise v.ValidationError({"disputed": _(
+            "Disputes are open on this invoice: close them under Requests → Disputes.")})
+    invoice.disputed = bool(disputed)
+
+
+def edit_invoice(invoice: Invoice, data: Mapping[str, Any], *, disputed: bool,
+                 reminders_blocked: bool, block_reason: str | None,
+                 by: str | None) -> Invoice:
+    """Staff's edit of an invoice (its number and total stay: the total comes from the ERP, a
+    reduction is a credit note): the invoice rules (clean_invoice, upsert_invoice), the RF
+    reference following the structured communication, the disputed flag and the reminder block.
+    ValidationError (per field) when refused; the caller rolls back and commits."""
+    upsert_invoice(clean_invoice({**data, "number": invoice.number,
+                                  "total_amount": invoice.total_amount}))
+    if invoice.structured_reference and \
+            invoice.rf_reference != make_rf(invoice.structured_reference):
+        invoice.rf_reference = make_rf(invoice.structured_reference)
+    set_disputed(invoice, disputed)
+    set_reminder_block(invoice, reminders_blocked, block_reason, by)
+    refresh_balance(invoice.customer)
+    return invoice

@@ -22,9 +22,8 @@ from app.core.admin import (
     text_search_field,
 )
 from app.core.i18n import money
-from app.customers.services import refresh_balance
 from app.extensions import db
-from app.invoices.adjustments import approve_credit_note, propose_credit_note
+from app.invoices.adjustments import approve_credit_note, edit_credit_note, propose_credit_note
 from app.invoices.filters import FilterDueWithin, FilterOverdueAtMost, FilterOverdueMoreThan
 from app.invoices.models import (
     CREDIT_NOTE_STATUSES,
@@ -33,9 +32,9 @@ from app.invoices.models import (
     Invoice,
     InvoiceLine,
 )
-from app.invoices.services import clean_invoice, upsert_invoice
+from app.invoices.services import clean_invoice, edit_invoice, upsert_invoice
 from app.payments.outgoing.approvals import may_approve
-from app.payments.references import InvalidReference, format_ogm, format_rf, make_rf, normalise_ogm
+from app.payments.references import InvalidReference, format_ogm, format_rf, normalise_ogm
 
 CATEGORY = "Receivables"
 
@@ -143,7 +142,8 @@ class InvoiceView(StaffModelView):
         _l("Leave empty: CreditDesk gives the invoice its own. Fill in only to keep the ERP's."))}
     edit_form_extra_fields = {"structured_reference": ogm_field()}
     related_view_names = ("InvoiceLineView", "AllocationView", "DunningActionInvoiceView")
-    service_field_map = {"customer_number": "customer"}
+    # "reason": the reminder block's (exclude_from_reminders), next to its field here.
+    service_field_map = {"customer_number": "customer", "reason": "dunning_block_reason"}
 
     @action("exclude_from_dunning", _l("Exclude from reminders"), icon="fa-bell-slash",
             multiple=False, single=True)
@@ -162,17 +162,14 @@ class InvoiceView(StaffModelView):
         return invoice
 
     def update_from_form(self, invoice: Invoice, form) -> Invoice:
-        """The invoice rules (clean_invoice / upsert_invoice) apply the edit; the total stays."""
-        upsert_invoice(clean_invoice(self._service_data(form, invoice.number,
-                                                        invoice.total_amount)))
-        # The RF reference is derived from the structured communication: it follows it.
-        if invoice.structured_reference and invoice.rf_reference != make_rf(invoice.structured_reference):
-            invoice.rf_reference = make_rf(invoice.structured_reference)
-        invoice.disputed = form.disputed.data
-        invoice.dunning_blocked = form.dunning_blocked.data
-        invoice.dunning_block_reason = form.dunning_block_reason.data
-        refresh_balance(invoice.customer)
-        return invoice
+        """The invoice rules (app.invoices.services.edit_invoice) apply the edit: the total
+        stays, a reminder block needs its reason and records who set it."""
+        return edit_invoice(invoice, self._service_data(form, invoice.number,
+                                                        invoice.total_amount),
+                            disputed=bool(form.disputed.data),
+                            reminders_blocked=bool(form.dunning_blocked.data),
+                            block_reason=form.dunning_block_reason.data,
+                            by=getattr(current_user, "username", None))
 
     @staticmethod
     def _service_data(form, number: str, total) -> dict:
@@ -246,9 +243,9 @@ class CreditNoteView(StaffModelView):
                     amount=money(note.amount)), "warning")
         return note
 
-    def post_update(self, item: CreditNote) -> None:
-        refresh_balance(item.customer)
-        db.session.commit()
+    def update_from_form(self, note: CreditNote, form) -> CreditNote:
+        edit_credit_note(note, form.issue_date.data, form.reason.data)
+        return note
 
 
 def register(appbuilder: AppBuilder) -> None:
