@@ -11,10 +11,18 @@ Two measurements, each beside a baseline measured in the same run:
   alone (amounts precomputed, no VAT split, no rules);
 - import: app.einvoicing.importing.import_documents on 10,000 UBL invoices (500 customers, two
   lines each, found or created by VAT number, invoices upserted with their lines, one
-  transaction), schematron off; baseline: parsing the same documents with lxml and reading the
-  same fields, storing nothing.
+  transaction), schematron off; baseline: the same documents parsed with lxml and the same
+  rows (customers, invoices, lines, received documents with their XML) written with plain SQL
+  executemany in one transaction, rolled back (``_import_baseline``).
 Target: each ≥ 50 % of its baseline's documents/s. The database must be empty of invoices (a
 scratch SQLite file is made by default and removed afterwards).
+
+Why the import's baseline stores rows: it used to be "parse with lxml and read five fields,
+storing nothing", which no import can approach (an import writes four rows per document and
+must check them), so the figure said nothing about waste in our code. The honest reference is
+the least any importer must do, written by hand with lxml and SQL and without our rules: the
+gap to it is what our checks, the ORM, the audit trail and the balances cost. The parse-only
+time is still printed, for information.
 """
 from __future__ import annotations
 
@@ -152,6 +160,89 @@ def _parse_baseline(document: bytes) -> tuple:
              for line in root.iterfind("cac:InvoiceLine", NS)])
 
 
+def _import_baseline(documents: list[tuple[str, bytes]]) -> int:
+    """What any UBL import has to do at the least, with lxml and SQL alone: parse each document
+    without DTDs, read the fields the import keeps (number, dates, currency, totals, buyer,
+    payment id, lines), find each buyer by VAT number (one query per 500) or create it, and
+    insert the invoices, their lines and the received documents (with their XML) by
+    executemany, in one transaction. No rules (date order, OGM check digits, the seller, the
+    official kit), no audit trail, no balances. Rolled back; returns the invoices written."""
+    from sqlalchemy import insert, select
+
+    from app.customers.models import Customer
+    from app.einvoicing.models import EDocument
+    from app.einvoicing.ubl_in import NS
+    from app.extensions import db
+    from app.invoices.models import Invoice, InvoiceLine
+    from app.payments.references import make_rf
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    records = []
+    for _name, document in documents:
+        root = etree.fromstring(document, parser)
+        party = root.find("cac:AccountingCustomerParty/cac:Party", NS)
+        payment = (root.findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=NS) or "")
+        records.append({
+            "number": root.findtext("cbc:ID", namespaces=NS),
+            "issue_date": date.fromisoformat(root.findtext("cbc:IssueDate", namespaces=NS)),
+            "due_date": date.fromisoformat(root.findtext("cbc:DueDate", namespaces=NS)),
+            "currency": root.findtext("cbc:DocumentCurrencyCode", namespaces=NS),
+            "total": Decimal(root.findtext("cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount",
+                                           namespaces=NS)),
+            "payable": Decimal(root.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount",
+                                             namespaces=NS)),
+            "vat": party.findtext("cac:PartyTaxScheme/cbc:CompanyID", namespaces=NS),
+            "name": party.findtext("cac:PartyLegalEntity/cbc:RegistrationName", namespaces=NS),
+            "endpoint": party.findtext("cbc:EndpointID", namespaces=NS),
+            "ogm": "".join(c for c in payment if c.isdigit()),
+            "lines": [(line.findtext("cac:Item/cbc:Name", namespaces=NS),
+                       Decimal(line.findtext("cbc:InvoicedQuantity", namespaces=NS)),
+                       Decimal(line.findtext("cac:Price/cbc:PriceAmount", namespaces=NS)),
+                       Decimal(line.findtext("cac:Item/cac:ClassifiedTaxCategory/cbc:Percent",
+                                             namespaces=NS)),
+                       Decimal(line.findtext("cbc:LineExtensionAmount", namespaces=NS)))
+                      for line in root.iterfind("cac:InvoiceLine", NS)],
+            "xml": document.decode()})
+    connection = db.session.connection()
+    customers, invoices = Customer.__table__, Invoice.__table__
+
+    def ids(table, key, values):
+        found = {}
+        for start in range(0, len(values), 500):
+            found.update(connection.execute(select(table.c[key], table.c.id).where(
+                table.c[key].in_(values[start:start + 500]))).all())
+        return found
+
+    vats = sorted({r["vat"] for r in records})
+    by_vat = ids(customers, "vat_number", vats)
+    new = {r["vat"]: r for r in records if r["vat"] not in by_vat}
+    if new:
+        connection.execute(insert(customers), [
+            {"number": f"P-{vat}", "name": r["name"], "kind": "company", "vat_number": vat,
+             "balance": Decimal(0)} for vat, r in new.items()])
+        by_vat.update(ids(customers, "vat_number", sorted(new)))
+    connection.execute(insert(invoices), [
+        {"number": r["number"], "customer_id": by_vat[r["vat"]], "issue_date": r["issue_date"],
+         "due_date": r["due_date"], "currency": r["currency"], "total_amount": r["total"],
+         "open_amount": r["payable"], "structured_reference": r["ogm"],
+         "rf_reference": make_rf(r["ogm"]), "status": "open"} for r in records])
+    by_number = ids(invoices, "number", [r["number"] for r in records])
+    connection.execute(insert(InvoiceLine.__table__), [
+        {"invoice_id": by_number[r["number"]], "position": position, "description": name,
+         "quantity": quantity, "unit_price": price, "vat_rate": rate,
+         "amount": net * (100 + rate) / 100}
+        for r in records for position, (name, quantity, price, rate, net)
+        in enumerate(r["lines"], start=1)])
+    connection.execute(insert(EDocument.__table__), [
+        {"direction": "in", "doc_type": "invoice", "number": r["number"],
+         "sender": "0208:0123456749", "status": "imported", "customer_id": by_vat[r["vat"]],
+         "invoice_id": by_number[r["number"]], "failed_rules": [], "findings": [],
+         "xml": r["xml"]} for r in records])
+    written = len(by_number)
+    db.session.rollback()
+    return written
+
+
 def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds else float("inf")
 
@@ -198,7 +289,11 @@ def main(url: str | None, documents: int, customers: int) -> None:
         started = time.perf_counter()
         for _name, document in invoices:
             _parse_baseline(document)
+        parse_only = time.perf_counter() - started
+        started = time.perf_counter()
+        written = _import_baseline(invoices)
         baseline_import = time.perf_counter() - started
+        assert written == documents, written
         from app.einvoicing.importing import import_documents
 
         started = time.perf_counter()
@@ -210,7 +305,8 @@ def main(url: str | None, documents: int, customers: int) -> None:
         click.echo(f"{'step':<48}{'docs':>8}{'seconds':>10}{'docs/s':>10}")
         rows = (("build: lxml alone (baseline)", documents, baseline_build),
                 ("build: build_credit_note (no schematron)", documents, ours_build),
-                ("import: lxml parse + read fields (baseline)", documents, baseline_import),
+                ("import: lxml parse + read fields (no storing)", documents, parse_only),
+                ("import: lxml + SQL executemany (baseline)", documents, baseline_import),
                 ("import: import_documents (no schematron)", documents, ours_import))
         for label, count, seconds in rows:
             click.echo(f"{label:<48}{count:>8,}{seconds:>10.2f}{_rate(count, seconds):>10,.0f}")

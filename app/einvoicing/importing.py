@@ -14,12 +14,24 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from app.core import sequences
+from app.core.settings import company_details, get_setting
 from app.core.validation import ValidationError
 from app.customers.models import COUNTRIES, Address, Customer
-from app.customers.services import clean_customer, refresh_balance, upsert_customer
-from app.einvoicing.identifiers import Endpoint, endpoint_for
+from app.customers.services import clean_customer, upsert_customer
+from app.einvoicing import settings as _settings  # noqa: F401  (declares the settings)
+from app.einvoicing.identifiers import (
+    BELGIAN_ENTERPRISE_SCHEME,
+    VAT_SCHEMES,
+    Endpoint,
+    belgian_enterprise_number,
+    compact_vat,
+    endpoint_for,
+    vat_country,
+    with_country_prefix,
+)
 from app.einvoicing.models import CustomerPeppol, EDocument
 from app.einvoicing.ubl_in import MAX_DOCUMENT_BYTES, Buyer, UblDocument, read_document
 from app.einvoicing.validation import ValidatorUnavailable, validate_documents
@@ -28,6 +40,8 @@ from app.invoices.adjustments import allocate_credit_note
 from app.invoices.models import CreditNote, Invoice, InvoiceLine
 from app.invoices.pdf import store_erp_pdf
 from app.invoices.services import SUPPORTED_CURRENCIES, clean_invoice, upsert_invoice
+from app.payments.consequences import refresh_balances
+from app.payments.references import references_for_number
 
 MAX_FILES = 5000
 MAX_BATCH_BYTES = 500 * 1024 * 1024
@@ -148,6 +162,7 @@ def import_documents(files: list[tuple[str, bytes]], *, schematron: bool = True,
     if not files:
         report.problems.append(Problem("", "file", _("No XML document found.")))
         return report
+    us = OurCompany.from_settings()
     documents: list[tuple[str, bytes, UblDocument]] = []
     seen: dict[tuple[str, str], str] = {}
     for name, data in files:
@@ -161,6 +176,9 @@ def import_documents(files: list[tuple[str, bytes]], *, schematron: bool = True,
             report.problems.append(Problem(name, "DocumentCurrencyCode", _(
                 "Unknown or unsupported currency %(code)s: only invoices in euro (EUR) are "
                 "imported.", code=document.currency[:3])))
+        seller_problem = us.problem_with(document)
+        if seller_problem:
+            report.problems.append(Problem(name, "AccountingSupplierParty", seller_problem))
         key = (document.kind, document.number)
         if key in seen:
             report.problems.append(Problem(name, "ID", _(
@@ -173,22 +191,11 @@ def import_documents(files: list[tuple[str, bytes]], *, schematron: bool = True,
     if not report.ok:
         return report
     try:
-        batch = _Batch.preload([document for _n, _d, document in documents])
-        with db.session.no_autoflush:  # one flush at the end, not one per query
-            for name, data, document in documents:
-                try:
-                    _store(document, data, report, batch)
-                except ValidationError as refused:
-                    report.problems.extend(Problem(name, f, m)
-                                           for f, ms in refused.errors.items() for m in ms)
-                    raise
-        db.session.flush()
-        for customer in batch.touched:  # each balance once, after all its invoices
-            refresh_balance(customer)
-        db.session.flush()
+        _store_all(documents, report)
     except ValidationError:
         db.session.rollback()
         report.created = report.updated = report.customers_created = 0
+        report.numbers = []
         return report
     if dry_run:
         db.session.rollback()
@@ -212,17 +219,80 @@ def _check_with_kit(documents, report: UblImportReport) -> None:
                                                finding.get("text") or ""))
 
 
+# --- the seller must be us -----------------------------------------------------------------------
+
+@dataclass
+class OurCompany:
+    """Our company's identifiers (Settings → Company and bank details), read once per batch:
+    an imported invoice is one our ERP issued, so its seller (BT-27..BT-34) must be us."""
+
+    vat: str | None
+    enterprise_number: str | None
+    endpoints: set[str]
+
+    @classmethod
+    def from_settings(cls) -> OurCompany:
+        company = company_details()
+        vat = with_country_prefix(company.get("vat_number"), "BE")
+        country = vat_country(vat) if vat else "BE"
+        enterprise = belgian_enterprise_number(company.get("enterprise_number")) or \
+            (belgian_enterprise_number(vat) if country == "BE" else None)
+        endpoints = set()
+        configured = str(get_setting("einvoicing.seller_endpoint") or "").strip()
+        for candidate in (configured,
+                          str(endpoint_for(country, vat, enterprise) or ""),
+                          f"{BELGIAN_ENTERPRISE_SCHEME}:{enterprise}" if enterprise else "",
+                          f"{VAT_SCHEMES.get(country or '', '')}:{vat}" if vat else ""):
+            normalised = _endpoint_key(candidate)
+            if normalised:
+                endpoints.add(normalised)
+        return cls(vat=vat, enterprise_number=enterprise, endpoints=endpoints)
+
+    def problem_with(self, document: UblDocument) -> str | None:
+        """None when the document's seller is us, else the message that refuses it."""
+        if not (self.vat or self.enterprise_number or self.endpoints):
+            return _("Your company's VAT number, enterprise number and Peppol endpoint are all "
+                     "empty (Settings → Company and bank details): the seller of an imported "
+                     "document cannot be checked.")
+        if _endpoint_key(document.seller_endpoint) in self.endpoints:
+            return None
+        if document.seller_vat and self.vat and \
+                compact_vat(document.seller_vat) == compact_vat(self.vat):
+            return None
+        if self.enterprise_number and document.seller_legal_id and \
+                belgian_enterprise_number(document.seller_legal_id) == self.enterprise_number:
+            return None
+        return _("The seller (EndpointID %(endpoint)s, VAT number %(vat)s) is not your "
+                 "company: only invoices and credit notes your company issued are imported. "
+                 "Check the document, or your company's VAT number, enterprise number and "
+                 "Peppol endpoint in Settings → Company and bank details.",
+                 endpoint=document.seller_endpoint or "-", vat=document.seller_vat or "-")
+
+
+def _endpoint_key(text: str | None) -> str | None:
+    scheme, sep, value = (text or "").strip().partition(":")
+    if not sep or not scheme.strip() or not value.strip():
+        return None
+    return f"{scheme.strip()}:{value.strip().upper()}"
+
+
+# --- storing, set-wise -----------------------------------------------------------------------------
+
 class _Batch:
     """What a batch needs from the database, read in a few queries instead of several per
-    document (as the CSV import does): customers by VAT number, invoices by number with their
-    lines, the documents already received."""
+    document (as the CSV import does): customers by VAT number and by Peppol endpoint, invoices
+    by number with their lines, the structured references already taken, the documents already
+    received."""
 
     CHUNK = 500
 
     def __init__(self) -> None:
         self.customers_by_vat: dict[str, Customer] = {}
         self.customers_by_number: dict[str, Customer] = {}
+        self.customers_by_endpoint: dict[str, Customer] = {}
         self.invoices: dict[str, Invoice] = {}
+        self.references: dict[str, Invoice] = {}
+        self.new_references: dict[str, str] = {}  # invoice number -> OGM from the sequence
         self.received: dict[tuple[str, str, str], EDocument] = {}
         self.touched: set[Customer] = set()
 
@@ -233,10 +303,19 @@ class _Batch:
         batch = cls()
         vats = sorted({d.buyer.vat for d in documents if d.buyer.vat})
         numbers = sorted({d.number for d in documents})
+        endpoints = sorted({d.buyer.endpoint.partition(":")[2].strip()
+                            for d in documents if d.buyer.endpoint})
         for chunk in _chunks(vats, cls.CHUNK):
             for customer in db.session.scalars(select(Customer).where(
                     Customer.vat_number.in_(chunk)).order_by(Customer.id.desc())):
                 batch.remember_customer(customer)
+        for chunk in _chunks(endpoints, cls.CHUNK):
+            for row in db.session.execute(select(CustomerPeppol, Customer).join(
+                    Customer, CustomerPeppol.customer_id == Customer.id).where(
+                    CustomerPeppol.endpoint_id.in_(chunk))):
+                peppol, customer = row
+                batch.customers_by_endpoint[
+                    f"{peppol.endpoint_scheme}:{peppol.endpoint_id}"] = customer
         for chunk in _chunks(numbers, cls.CHUNK):
             for invoice in db.session.scalars(select(Invoice).where(Invoice.number.in_(chunk))
                                               .options(selectinload(Invoice.lines))):
@@ -244,6 +323,22 @@ class _Batch:
             for row in db.session.scalars(select(EDocument).where(
                     EDocument.direction == "in", EDocument.number.in_(chunk))):
                 batch.received[(row.doc_type, row.number, row.sender)] = row
+        # New invoices without a payment reference: their OGMs from one sequence allocation
+        # (what assign_references would give each), checked free with the ERP's own below.
+        wanting = [d.number for d in documents if d.kind == "invoice"
+                   and d.number not in batch.invoices and not d.structured_reference]
+        if wanting:
+            allocated = sequences.allocate(db.session, sequences.PAYMENT_REFERENCE, len(wanting))
+            batch.new_references = {number: references_for_number(value)[0]
+                                    for number, value in zip(wanting, allocated, strict=True)}
+        references = sorted({d.structured_reference for d in documents if d.structured_reference}
+                            | set(batch.new_references.values()))
+        for chunk in _chunks(references, cls.CHUNK):
+            for invoice in db.session.scalars(select(Invoice).where(
+                    Invoice.structured_reference.in_(chunk))):
+                batch.references[invoice.structured_reference] = invoice
+        for invoice in batch.invoices.values():
+            batch.references.setdefault(invoice.structured_reference, invoice)
         return batch
 
     def remember_customer(self, customer: Customer) -> None:
@@ -257,21 +352,68 @@ def _chunks(values: list, size: int):
         yield values[start:start + size]
 
 
-def _store(document: UblDocument, data: bytes, report: UblImportReport, batch: _Batch) -> None:
-    customer = _customer_for(document.buyer, report, batch)
-    batch.touched.add(customer)
-    if document.kind == "invoice":
-        invoice = _store_invoice(document, customer, report, batch)
-        credit_note = None
-    else:
-        db.session.flush()
-        credit_note = _store_credit_note(document, customer, report)
-        invoice = credit_note.invoice
-    _remember(document, data, customer, invoice, credit_note, batch)
-    report.numbers.append(document.number)
+def _store_all(documents: list[tuple[str, bytes, UblDocument]], report: UblImportReport) -> None:
+    """Customers, then invoices (one flush), then their lines, PDFs and received documents in
+    bulk, then credit notes (which may credit an invoice of the same batch), then each touched
+    customer's balance once. A ValidationError names its file in the report."""
+    batch = _Batch.preload([document for _n, _d, document in documents])
+    new_lines: list[tuple[Invoice, UblDocument]] = []
+    stored: list[tuple[str, bytes, UblDocument, Customer, Invoice | None]] = []
+    with db.session.no_autoflush:  # one flush for the batch, not one per query
+        for name, data, document in documents:
+            with _naming(name, report):
+                customer = _customer_for(document.buyer, report, batch)
+                batch.touched.add(customer)
+                invoice = None
+                if document.kind == "invoice":
+                    invoice = _store_invoice(document, customer, report, batch, new_lines)
+                stored.append((name, data, document, customer, invoice))
+    db.session.flush()
+    if new_lines:
+        db.session.execute(insert(InvoiceLine), [
+            {"invoice_id": invoice.id, "position": position, "description": line.description,
+             "quantity": line.quantity, "unit_price": line.unit_price,
+             "vat_rate": line.vat_rate, "amount": line.gross}
+            for invoice, document in new_lines
+            for position, line in enumerate(document.lines, start=1)])
+    new_documents = []
+    for name, data, document, customer, invoice in stored:
+        with _naming(name, report):
+            credit_note = None
+            if document.kind == "invoice":
+                if document.pdf:
+                    store_erp_pdf(invoice, document.pdf)
+            else:
+                credit_note = _store_credit_note(document, customer, report)
+                invoice = credit_note.invoice
+            row = _remember(document, data, customer, invoice, credit_note, batch)
+            if row is not None:
+                new_documents.append(row)
+            report.numbers.append(document.number)
+    db.session.flush()
+    if new_documents:
+        db.session.execute(insert(EDocument), new_documents)
+    refresh_balances(customer.id for customer in batch.touched)
 
 
-def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Batch) -> Invoice:
+class _naming:
+    """Adds the file's name to the problems of a ValidationError (re-raised: all or nothing)."""
+
+    def __init__(self, name: str, report: UblImportReport) -> None:
+        self.name, self.report = name, report
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback) -> bool:
+        if isinstance(error, ValidationError):
+            self.report.problems.extend(Problem(self.name, f, m)
+                                        for f, ms in error.errors.items() for m in ms)
+        return False
+
+
+def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Batch,
+                   new_lines: list) -> Invoice:
     existing = batch.invoices.get(document.number)
     if existing is not None and existing.customer_id != customer.id:
         raise ValidationError({"ID": [_(
@@ -281,19 +423,20 @@ def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Ba
         "issue_date": document.issue_date, "due_date": document.due_date,
         "total_amount": document.total, "currency": document.currency,
         "description": _("Peppol invoice %(number)s", number=document.number),
-        "structured_reference": document.structured_reference})
+        "structured_reference": document.structured_reference
+        or batch.new_references.get(document.number)})
     invoice, created = upsert_invoice(clean, customers=batch.customers_by_number,
-                                      invoices=batch.invoices, refresh=False)
+                                      invoices=batch.invoices, refresh=False,
+                                      references=batch.references)
     if created:
         report.created += 1
+        new_lines.append((invoice, document))  # inserted in bulk once the invoices have ids
     else:
         report.updated += 1
-    invoice.lines = [InvoiceLine(position=position, description=line.description,
-                                 quantity=line.quantity, unit_price=line.unit_price,
-                                 vat_rate=line.vat_rate, amount=line.gross)
-                     for position, line in enumerate(document.lines, start=1)]
-    if document.pdf:
-        store_erp_pdf(invoice, document.pdf)
+        invoice.lines = [InvoiceLine(position=position, description=line.description,
+                                     quantity=line.quantity, unit_price=line.unit_price,
+                                     vat_rate=line.vat_rate, amount=line.gross)
+                         for position, line in enumerate(document.lines, start=1)]
     return invoice
 
 
@@ -330,17 +473,24 @@ def _store_credit_note(document: UblDocument, customer: Customer, report) -> Cre
     return note
 
 
-def _remember(document, data: bytes, customer, invoice, credit_note, batch: _Batch) -> None:
+def _remember(document, data: bytes, customer, invoice, credit_note,
+              batch: _Batch) -> dict | None:
+    """The received document kept with what it became: an existing row is updated, a new one
+    is returned as a row for the bulk INSERT."""
     key = (document.kind, document.number, document.seller_endpoint[:70])
+    xml = data.decode("utf-8", errors="replace")
     row = batch.received.get(key)
     if row is None:
-        row = EDocument(direction="in", doc_type=document.kind, number=document.number,
-                        sender=document.seller_endpoint[:70], failed_rules=[], findings=[])
-        db.session.add(row)
-        batch.received[key] = row
+        batch.received[key] = None  # a second document with this key is refused earlier
+        return {"direction": "in", "doc_type": document.kind, "number": document.number,
+                "sender": key[2], "status": "imported", "customer_id": customer.id,
+                "invoice_id": invoice.id if invoice is not None else None,
+                "credit_note_id": credit_note.id if credit_note is not None else None,
+                "failed_rules": [], "findings": [], "xml": xml}
     row.status, row.customer = "imported", customer
     row.invoice, row.credit_note = invoice, credit_note
-    row.xml = data.decode("utf-8", errors="replace")
+    row.xml = xml
+    return None
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -350,10 +500,7 @@ def _customer_for(buyer: Buyer, report: UblImportReport, batch: _Batch) -> Custo
         return batch.customers_by_vat[buyer.vat]
     if buyer.endpoint:
         endpoint = Endpoint.parse(buyer.endpoint)
-        found = db.session.scalar(select(Customer).join(
-            CustomerPeppol, CustomerPeppol.customer_id == Customer.id).where(
-            CustomerPeppol.endpoint_scheme == endpoint.scheme,
-            CustomerPeppol.endpoint_id == endpoint.value))
+        found = batch.customers_by_endpoint.get(str(endpoint))
         if found is not None:
             batch.remember_customer(found)
             return found
@@ -378,6 +525,6 @@ def _customer_for(buyer: Buyer, report: UblImportReport, batch: _Batch) -> Custo
         endpoint = Endpoint.parse(buyer.endpoint)
         db.session.add(CustomerPeppol(customer=customer, endpoint_scheme=endpoint.scheme[:4],
                                       endpoint_id=endpoint.value[:60]))
-    db.session.flush()
+        batch.customers_by_endpoint[str(endpoint)] = customer
     batch.remember_customer(customer)
     return customer

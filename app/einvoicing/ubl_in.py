@@ -73,7 +73,9 @@ class UblDocument:
     rf_reference: str | None = None
     invoice_reference: str | None = None  # a credit note's BillingReference
     pdf: bytes | None = None
-    seller_endpoint: str = ""
+    seller_endpoint: str = ""  # "scheme:value" (BT-34)
+    seller_vat: str | None = None  # BT-31, with its country prefix
+    seller_legal_id: str | None = None  # BT-30 (the enterprise number in Belgium)
 
 
 def parse_xml(data: bytes) -> etree._Element:
@@ -118,7 +120,8 @@ def read_document(data: bytes) -> UblDocument:
     payable = _amount(need("cac:LegalMonetaryTotal/cbc:PayableAmount"), "PayableAmount",
                       problems)
     buyer = _buyer(root, problems)
-    seller = root.find("cac:AccountingSupplierParty/cac:Party/cbc:EndpointID", NS)
+    seller_party = root.find("cac:AccountingSupplierParty/cac:Party", NS)
+    seller = seller_party.find("cbc:EndpointID", NS) if seller_party is not None else None
     document = UblDocument(
         kind=kind, number=number[:40], issue_date=issue_date, due_date=due_date,
         currency=currency, total=total, payable=payable, buyer=buyer,
@@ -129,12 +132,26 @@ def read_document(data: bytes) -> UblDocument:
         pdf=_pdf(root, problems),
         seller_endpoint=f"{seller.get('schemeID')}:{(seller.text or '').strip()}"
         if seller is not None else "")
+    if seller_party is not None:
+        document.seller_vat = _vat_of(seller_party)
+        document.seller_legal_id = (seller_party.findtext(
+            "cac:PartyLegalEntity/cbc:CompanyID", namespaces=NS) or "").strip() or None
     _payment_reference(root, document, problems)
     if len(number) > 40:
         problems.setdefault("ID", []).append(_("At most 40 characters."))
     if problems:
         raise ValidationError(problems)
     return document
+
+
+def _vat_of(party) -> str | None:
+    """The party's VAT number (the PartyTaxScheme whose scheme is VAT), country prefix first."""
+    for scheme in party.iterfind("cac:PartyTaxScheme", NS):
+        if (scheme.findtext("cac:TaxScheme/cbc:ID", namespaces=NS) or "").strip() == "VAT":
+            country = (party.findtext("cac:PostalAddress/cac:Country/cbc:IdentificationCode",
+                                      namespaces=NS) or "").strip().upper() or None
+            return with_country_prefix(scheme.findtext("cbc:CompanyID", namespaces=NS), country)
+    return None
 
 
 def _date(text: str, name: str, problems: dict) -> date | None:

@@ -65,13 +65,16 @@ def allocated_amount(invoice: Invoice) -> Decimal:
 
 
 def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] | None = None,
-                   invoices: Mapping[str, Invoice] | None = None, refresh: bool = True
-                   ) -> tuple[Invoice, bool]:
+                   invoices: Mapping[str, Invoice] | None = None, refresh: bool = True,
+                   references: dict[str, Invoice] | None = None) -> tuple[Invoice, bool]:
     """Create the invoice, or update the one with the same ERP number. Caller commits.
 
     A bulk import passes ``customers`` and ``invoices`` (number -> record, preloaded: a number
     missing from ``invoices`` is a new invoice) to avoid queries per row, and ``refresh=False``
-    to recompute each touched customer's balance once at the end (refresh_balance).
+    to recompute each touched customer's balance once at the end (refresh_balance). It may pass
+    ``references`` too (structured reference -> the invoice holding it, preloaded for every
+    reference of the batch): an OGM is then checked free without a query, and the invoices of
+    the batch are added to it as they take theirs.
     """
     customer = (customers or {}).get(clean["customer_number"]) or db.session.scalar(
         select(Customer).where(Customer.number == clean["customer_number"]))
@@ -85,7 +88,7 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
     created = invoice is None
     if created:
         invoice = Invoice(number=clean["number"], customer=customer, status="open")
-        assign_references(invoice, clean.get("structured_reference"))
+        assign_references(invoice, clean.get("structured_reference"), references)
         db.session.add(invoice)
         paid = ZERO
     else:
@@ -99,9 +102,11 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
                 "%(paid)s is already paid on this invoice; the total cannot be lower.",
                 paid=paid)})
         if clean.get("structured_reference") and clean["structured_reference"] != invoice.structured_reference:
-            _check_reference_free(clean["structured_reference"], invoice.id)
+            _check_reference_free(clean["structured_reference"], invoice.id, references, invoice)
             invoice.structured_reference = clean["structured_reference"]
             invoice.rf_reference = make_rf(clean["structured_reference"])
+            if references is not None:
+                references[invoice.structured_reference] = invoice
         previous_customer = invoice.customer
         invoice.customer = customer
         if previous_customer is not customer and refresh:
@@ -121,19 +126,30 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
     return invoice, created
 
 
-def _check_reference_free(reference: str, invoice_id: int | None) -> None:
-    taken = db.session.scalar(select(Invoice.id).where(Invoice.structured_reference == reference))
-    if taken is not None and taken != invoice_id:
+def _check_reference_free(reference: str, invoice_id: int | None,
+                          references: Mapping[str, Invoice] | None = None,
+                          invoice: Invoice | None = None) -> None:
+    if references is not None:  # preloaded by a bulk import (see upsert_invoice)
+        holder = references.get(reference)
+        taken = holder is not None and holder is not invoice
+    else:
+        taken_id = db.session.scalar(select(Invoice.id).where(
+            Invoice.structured_reference == reference))
+        taken = taken_id is not None and taken_id != invoice_id
+    if taken:
         raise v.ValidationError({"structured_reference": _(
             "This structured communication is already used by another invoice.")})
 
 
-def assign_references(invoice: Invoice, structured_reference: str | None = None) -> None:
+def assign_references(invoice: Invoice, structured_reference: str | None = None,
+                      references: dict[str, Invoice] | None = None) -> None:
     """Give the invoice its OGM (the ERP's, when valid and free) and its RF reference."""
     if structured_reference:
-        _check_reference_free(structured_reference, None)
+        _check_reference_free(structured_reference, None, references, invoice)
         invoice.structured_reference = structured_reference
         invoice.rf_reference = make_rf(structured_reference)
+        if references is not None:
+            references[structured_reference] = invoice
         return
     (number,) = sequences.allocate(db.session, sequences.PAYMENT_REFERENCE, 1)
     invoice.structured_reference, invoice.rf_reference = references_for_number(number)

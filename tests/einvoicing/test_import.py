@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from app.core.settings import set_setting
 from app.customers.models import Customer
 from app.einvoicing.identifiers import Endpoint
 from app.einvoicing.importing import import_documents
@@ -97,26 +98,61 @@ def test_a_credit_note_round_trip_is_allocated_to_the_invoice_it_credits(app):
     assert _count(CreditNote) == 1
 
 
+def _we_are(endpoint="", vat="BE0123456749", enterprise_number="0123.456.749"):
+    """Our company's identifiers (Settings → Company and bank details)."""
+    set_setting("einvoicing.seller_endpoint", endpoint)
+    set_setting("company.vat_number", vat)
+    set_setting("company.enterprise_number", enterprise_number)
+    db.session.commit()
+
+
 def test_official_peppol_examples_import_and_foreign_currencies_are_refused(app):
-    files = [(p.name, p.read_bytes()) for p in (BILLING / "base-example.xml",
-                                                BILLING / "base-creditnote-correction.xml",
-                                                EXAMPLES / "derived" / "be-creditnote.xml")]
-    # base-example and base-creditnote-correction share their number with the credit note
-    # kind apart: one invoice "Snippet1", one credit note "Snippet1", one Belgian credit note.
-    report = import_documents(files)
+    # The examples' seller is a British company on endpoint 0088:9482348239847239874: as if
+    # we were it, base-example and base-creditnote-correction import (same number "Snippet1",
+    # kinds apart: one invoice, one credit note).
+    _we_are(endpoint="0088:9482348239847239874", vat="", enterprise_number="")
+    report = import_documents([(p.name, p.read_bytes()) for p in (
+        BILLING / "base-example.xml", BILLING / "base-creditnote-correction.xml")])
     assert report.ok, [str(p) for p in report.problems]
-    assert report.created == 3
+    assert report.created == 2
     invoice = db.session.scalar(select(Invoice).where(Invoice.number == "Snippet1"))
     assert invoice.total_amount == Decimal("1656.25") and invoice.customer.country == "SE"
     assert len(invoice.lines) == 2
+    # The Belgian credit note's seller is found by its VAT number.
+    _we_are(vat="BE0012345625", enterprise_number="")
+    report = import_documents([("be.xml", (EXAMPLES / "derived" / "be-creditnote.xml")
+                                .read_bytes())])
+    assert report.ok, [str(p) for p in report.problems]
 
+    _we_are(endpoint="0088:7300010000001")
     refused = import_documents([(p.name, p.read_bytes()) for p in (
         BILLING / "vat-category-E.xml", EXAMPLES / "national" / "NO" / "Norwegian-example-1.xml")])
     assert not refused.ok
-    assert {(p.file, p.field) for p in refused.problems} == {
-        ("vat-category-E.xml", "DocumentCurrencyCode"),
-        ("Norwegian-example-1.xml", "DocumentCurrencyCode")}
-    assert "GBP" in refused.problems[0].message
+    currency = {p.file: p.message for p in refused.problems if p.field == "DocumentCurrencyCode"}
+    assert "GBP" in currency["vat-category-E.xml"] and "NOK" in currency["Norwegian-example-1.xml"]
+    assert "EUR" in currency["vat-category-E.xml"]
+    assert _count(Invoice) == 1 and _count(CreditNote) == 2
+
+
+def test_a_document_of_another_seller_is_refused_naming_the_seller(app):
+    other = _document(number="ERP-OTHER")
+    _we_are(vat="BE0403170701", enterprise_number="0403.170.701")  # not the documents' seller
+    report = import_documents([("mine.xml", other)])
+    assert not report.ok
+    (problem,) = report.problems
+    assert (problem.file, problem.field) == ("mine.xml", "AccountingSupplierParty")
+    assert "0208:0123456749" in problem.message and "BE0123456749" in problem.message
+    assert _count(Invoice) == 0 and _count(Customer) == 0 and _count(EDocument) == 0
+    # Recognised by any one of our identifiers: the Peppol endpoint we set...
+    _we_are(endpoint="0208:0123456749", vat="BE0403170701", enterprise_number="")
+    assert import_documents([("mine.xml", other)]).ok
+    # ... or our enterprise number alone.
+    _we_are(vat="", enterprise_number="0123456749")
+    assert import_documents([("mine.xml", other)]).updated == 1
+    # Without any identifier of ours, nothing can be checked: refused with what to set.
+    _we_are(vat="", enterprise_number="")
+    (problem,) = import_documents([("mine.xml", other)]).problems
+    assert problem.field == "AccountingSupplierParty" and "Settings" in problem.message
 
 
 def test_invalid_documents_name_the_rule_or_field_and_store_nothing(app):
@@ -192,3 +228,20 @@ def test_admin_upload_imports_a_zip(app, staff_client):
                  "x.xml")}, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "PEPPOL-EN16931-R003" in response.get_data(as_text=True)
+
+
+def test_payment_references_are_checked_across_the_batch_and_given_when_missing(app):
+    taken = _document(number="ERP-1", payment_id="+++010/8068/17183+++")
+    again = _document(number="ERP-2", payment_id="+++010/8068/17183+++")
+    report = import_documents([("one.xml", taken), ("two.xml", again)])
+    assert [(p.file, p.field) for p in report.problems] == [("two.xml", "structured_reference")]
+    assert _count(Invoice) == 0 and _count(EDocument) == 0
+    # Without a PaymentID, each new invoice gets its own OGM (and RF reference) from the sequence.
+    report = import_documents([("a.xml", _document(number="ERP-A")),
+                               ("b.xml", _document(number="ERP-B")), ("one.xml", taken)])
+    assert report.ok, report.problems
+    references = {r.number: r for r in db.session.execute(select(
+        Invoice.number, Invoice.structured_reference, Invoice.rf_reference))}
+    assert len({r.structured_reference for r in references.values()}) == 3
+    assert all(r.rf_reference.startswith("RF") for r in references.values())
+    assert references["ERP-1"].structured_reference == "010806817183"
