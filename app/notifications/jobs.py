@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -308,6 +309,25 @@ def deliver_due_messages(stuck_after_seconds: float | None = None, limit: int = 
     for start in range(0, len(ids), DELIVERY_BATCH):
         enqueue_delivery(ids[start:start + DELIVERY_BATCH])
     return len(ids)
+
+
+def resend_failed(messages: Iterable[Message | None]) -> tuple[int, int, int]:
+    """Staff's "Send again" on a selection (Messages sent): only a failed message goes out
+    again, and not one that carried a sign-in link or code (wiped once sending failed: the
+    customer asks for a new one). Returns (queued again, secret, left as they are); the caller
+    commits, after which the outbox queues their delivery."""
+    from app.notifications.outbox import SECRET_EVENTS
+
+    done = secret = skipped = 0
+    for message in messages:
+        if message is None or message.status != "failed":
+            skipped += 1
+        elif message.event in SECRET_EVENTS:
+            secret += 1
+        else:
+            resend(message)
+            done += 1
+    return done, secret, skipped
 
 
 def resend(message: Message) -> None:

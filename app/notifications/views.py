@@ -224,24 +224,16 @@ class MessageView(ReadOnlyModelView):
     @action("resend", _l("Send again"), _l("Send the selected failed messages again?"),
             "fa-repeat", multiple=True)
     def resend(self, items):
-        from app.notifications.jobs import resend
-        from app.notifications.outbox import SECRET_EVENTS
+        from app.notifications.jobs import resend_failed
 
         items = items if isinstance(items, list) else [items]
-        done = secret = 0
-        for item in items:
-            if item is not None and item.status == "failed" and item.event in SECRET_EVENTS:
-                secret += 1  # its link or code was wiped: only the hidden text is left
-            elif item is not None and item.status == "failed":
-                resend(item)
-                done += 1
+        done, secret, skipped = resend_failed(items)  # only failed ones, none with a secret
         db.session.commit()  # after the commit, the outbox queues their delivery
         if done:
             flash(_("%(n)s message(s) queued to be sent again.", n=done), "success")
         if secret:
             flash(_("%(n)s message(s) carried a sign-in link or a code, which is not kept once "
                     "sending failed: the customer asks for a new one.", n=secret), "warning")
-        skipped = len(items) - done - secret
         if skipped:
             flash(_("%(n)s message(s) were not failed and were left as they are.", n=skipped),
                   "warning")
