@@ -36,7 +36,7 @@ from app.extensions import db
 from app.invoices.models import Invoice
 from app.payments.references import make_ogm
 from app.requests import self_service as ss
-from app.requests.models import CustomerRequest, Installment, PaymentPlan
+from app.requests.models import PLAN_STATUSES, CustomerRequest, Installment, PaymentPlan
 from app.requests.reasons import Reason
 from app.requests.services import auto_approve, open_request, register_decision_handler
 
@@ -342,3 +342,15 @@ def check_promises(today: date | None = None) -> dict[str, int]:
               "plans_broken": break_late_plans(today)}
     db.session.commit()
     return counts
+
+
+def set_plan_status(plan: PaymentPlan, status: str) -> None:
+    """Staff follow a plan up by hand (Requests -> Payment plans): a plan marked broken gets the
+    day it broke, as the daily check gives it (break_late_plans); put back, it loses it.
+    ValidationError for an unknown status. The caller commits."""
+    if status not in PLAN_STATUSES:
+        raise ValidationError({"status": _("Choose a status.")})
+    if status == plan.status:
+        return
+    plan.status = status
+    plan.broken_on = (plan.broken_on or business_today()) if status == "broken" else None

@@ -35,6 +35,7 @@ from app.requests.models import (
     Installment,
     PaymentPlan,
 )
+from app.requests.plans import set_plan_status
 from app.requests.queue_views import RequestQueueView, SatisfactionReportView
 from app.requests.services import open_request, update_handling
 
@@ -159,6 +160,11 @@ class PaymentPlanView(StaffModelView):
     extra_filters = {"customer": [FilterCustomerText]}
     search_form_extra_fields = {"customer": customer_search_field()}
     related_view_names = ("InstallmentView",)
+
+    def update_from_form(self, plan: PaymentPlan, form) -> PaymentPlan:
+        """Through the plan rules: marked broken, the plan gets the day it broke."""
+        set_plan_status(plan, form.status.data)
+        return plan
 
 
 class InstallmentView(StaffModelView):

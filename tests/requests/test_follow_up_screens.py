@@ -155,3 +155,42 @@ def test_a_forged_edit_cannot_reassign_a_decided_request(app, staff_client):
     db.session.expire_all()
     req = db.session.get(CustomerRequest, req.id)
     assert req.assignee_id == clerk.id and req.status == "approved"
+
+
+# --- payment plans -----------------------------------------------------------------------------
+
+def _plan():
+    from app.requests.models import PaymentPlan
+
+    plan = PaymentPlan(customer=make_customer(), status="active", total_amount=D("300.00"),
+                       installment_count=3, day_of_month=5, start_date=datetime.now(UTC).date())
+    db.session.add(plan)
+    db.session.commit()
+    return plan
+
+
+def test_a_plan_marked_broken_by_hand_gets_the_day_it_broke():
+    from app.core.time import business_today
+    from app.requests.plans import set_plan_status
+
+    plan = _plan()
+    set_plan_status(plan, "broken")
+    assert plan.status == "broken" and plan.broken_on == business_today()
+    set_plan_status(plan, "active")
+    assert plan.status == "active" and plan.broken_on is None
+    with pytest.raises(ValidationError):
+        set_plan_status(plan, "paused")
+
+
+def test_the_plan_screen_goes_through_the_plan_rules(staff_client):
+    from app.core.time import business_today
+    from app.requests.models import PaymentPlan
+
+    plan = _plan()
+    client = staff_client("Credit manager")
+    response = _edit(client, f"/paymentplanview/edit/{plan.id}", status="broken",
+                     broken_on="2001-01-01")
+    assert response.status_code == 302
+    db.session.expire_all()
+    plan = db.session.get(PaymentPlan, plan.id)
+    assert plan.status == "broken" and plan.broken_on == business_today()
