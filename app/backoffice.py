@@ -63,6 +63,7 @@ VIEW_MODULES = (
     "app.notifications.views",
     "app.imports.views",
     "app.core.settings_views",
+    "app.customer_api.views",
     "app.core.job_runs_views",
     "app.retention.views",
     "app.retention.audit_views",

@@ -16,7 +16,7 @@ from flask_appbuilder.api.manager import OpenApi as FabOpenApi
 
 def register(appbuilder: AppBuilder) -> None:
     """Registers the API views on the AppBuilder."""
-    from app.api import imports, statements
+    from app.api import imports, statements, webhooks
     from app.api.customers import CustomersApi
     from app.api.errors import install_json_http_errors, install_jwt_error_handlers
     from app.api.invoices import InvoicesApi
@@ -26,6 +26,7 @@ def register(appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     imports.register(appbuilder)
     statements.register(appbuilder)
+    webhooks.register(appbuilder)
     _serve_openapi_spec(appbuilder)
     install_jwt_error_handlers(appbuilder.sm.jwt_manager)
     install_json_http_errors(current_app)

@@ -32,8 +32,9 @@ STAFF_ROLES = (ADMIN, CREDIT_MANAGER, AR_CLERK, COMPLIANCE_OFFICER, READ_ONLY, E
 COMPLIANCE_VIEWS = r"(Retention|LegalHold|AuditEvent)\w*|Compliance"
 # Screens that configure how the product behaves: the AR clerk only reads them. DunningSend
 # (sending a date's reminders from the screen) is decided at the same level: credit manager.
-POLICY_VIEWS = (r"(Dunning(Policy|Level|Send)|MessageTemplate|Setting|PluginConfig|ReferenceRate)"
-                r"\w*")
+# Erp…: the company's own webhooks (ERP integration: ErpWebhookView, ErpWebhooksApi).
+POLICY_VIEWS = (r"(Dunning(Policy|Level|Send)|MessageTemplate|Setting|PluginConfig|ReferenceRate"
+                r"|Erp)\w*")
 # User and role administration (FAB's security screens and their menu category): Admin only.
 # ResetPasswordView sets *another* user's password, so it belongs here too.
 SECURITY_VIEWS = r"(User|Role|Permission|ViewMenu|Register|Group|ApiKey|ResetPassword)\w*|Security"
@@ -42,7 +43,7 @@ OPERATIONS_VIEWS = r"Scheduled ?[jJ]ob\w*"
 # Uploads and imports: their pages are forms that change data, so read-only grants leave them out.
 UPLOAD_VIEWS = r"Import\w*"
 # The REST API classes the ERP uses (built by the API module).
-ERP_API_VIEWS = r"(Customers|Invoices|Payments|Imports|Open|Statements)Api"
+ERP_API_VIEWS = r"(Customers|Invoices|Payments|Imports|Open|Statements|ErpWebhooks)Api"
 READ_PERMISSIONS = r"(can_list|can_show|can_get|can_info|can_download|menu_access|can_pdf)$"
 
 # Data-subject requests (GDPR access and erasure) wait in the general request queue, but only

@@ -36,6 +36,8 @@ class ApiKey(Model):
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
     use_count: Mapped[int] = mapped_column(Integer, default=0)
     customer = relationship("Customer")
+    # Set by keys.authenticate: whether recording this use wrote a row (to commit).
+    use_written = False
 
     @property
     def can_act(self) -> bool:
@@ -46,9 +48,12 @@ class ApiKey(Model):
 
 
 class WebhookEndpoint(Model):
+    """A subscriber's HTTPS endpoint: a customer's, or the company's own (ERP) when
+    ``customer_id`` is NULL (app/customer_api/webhooks.py)."""
+
     __tablename__ = "custapi_webhook"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     url: Mapped[str] = mapped_column(String(500))
     # "whsec_" + base64 of 32 random bytes (Standard Webhooks), encrypted in the database.
     secret: Mapped[str] = mapped_column(EncryptedString())

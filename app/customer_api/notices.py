@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from app.core import audit
 from app.core.links import absolute
 from app.core.models import utcnow
 from app.customer_api.models import WebhookEndpoint
@@ -23,12 +24,17 @@ def notify_webhook_disabled(endpoint_id: int) -> None:
     if endpoint is None:
         return
     customer = endpoint.customer
+    if customer is None:  # the company's own endpoint: staff see it on "ERP webhooks"
+        audit.record("webhook_auto_disabled", "custapi_webhook", endpoint.id,
+                     detail=(endpoint.disabled_reason or "")[:500])
+        session.commit()
+        return
     try:
         address = outbox.recipient_for(customer, "email")
     except outbox.NoRecipient:
         return  # paper customer without e-mail: the portal page shows it
     key = f"webhook-disabled:{endpoint.id}:{utcnow():%Y%m%d%H%M}"
-    if outbox._find_existing(session, key) is not None:
+    if outbox.find_queued(key) is not None:
         return
     with force_locale(customer.language or "en"):
         subject = _("Your webhook address was switched off")
@@ -40,6 +46,5 @@ def notify_webhook_disabled(endpoint_id: int) -> None:
                       language=customer.language or "en", event="webhook_disabled",
                       subject=subject, body_text=text, attachments=[], status="queued",
                       idempotency_key=key, next_attempt_at=utcnow())
-    session.add(message)
-    outbox._remember(session, message)
+    outbox.add_queued(message)
     session.commit()

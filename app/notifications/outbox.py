@@ -368,6 +368,29 @@ def _webhook_wants(event: str, cache: dict) -> bool:
     return bool(wanted) and ("*" in wanted or event in wanted)
 
 
+def find_queued(idempotency_key: str) -> Message | None:
+    """The message queued under exactly this key (a per-channel key, e.g. "<event key>:wh3"),
+    earlier in this transaction or before it; None if there is none.
+
+    For a domain that builds its own outbox rows (``add_queued``) and must not write one twice.
+    Reads without flushing: the rows queued so far stay for the batch INSERT.
+    """
+    session = db.session()
+    with session.no_autoflush:
+        return _find_existing(session, idempotency_key)
+
+
+def add_queued(message: Message) -> Message:
+    """Queue a message a domain built itself (status "queued", its own unique
+    ``idempotency_key``) in the caller's transaction, exactly as ``queue_message`` queues its
+    own: written with the batch INSERT at the flush, its delivery job enqueued after the
+    commit, forgotten on rollback. Ask ``find_queued`` first. The caller commits."""
+    session = db.session()
+    session.add(message)
+    _remember(session, message)
+    return message
+
+
 def _remember(session: Session, message: Message) -> None:
     session.info.setdefault(_PENDING, []).append(message)
     session.info.setdefault(_PENDING_KEYS, {})[message.idempotency_key] = message

@@ -42,6 +42,7 @@ class Webhook:
         self.secret = settings.get("secret") or ""
         self.timeout = float(settings.get("timeout") or 10)
         self._session = requests.Session()
+        self._attempts = None  # the customers' endpoints' delivery log, written per batch
 
     def is_configured(self) -> bool:
         # Customers' endpoints need no staff address: the plugin is usable once enabled.
@@ -73,15 +74,21 @@ class Webhook:
     def _send_to_customer_endpoint(self, message) -> str:
         from app.customer_api import webhooks
 
+        if self._attempts is None:
+            self._attempts = webhooks.AttemptLog()
         try:
-            return webhooks.deliver(message, self._session, self.timeout)
+            return webhooks.deliver(message, self._session, self.timeout, self._attempts)
         except webhooks.EndpointGone as exc:
             raise PermanentError(str(exc)) from exc
         except webhooks.DeliveryFailed as exc:
             raise TransientError(str(exc)) from exc
 
     def close(self) -> None:
-        self._session.close()
+        try:
+            if self._attempts is not None:
+                self._attempts.flush()  # the batch's delivery log
+        finally:
+            self._session.close()
 
 
 plugin = PluginSpec(
