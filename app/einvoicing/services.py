@@ -109,3 +109,58 @@ def record_reachability(customer_id: int, reachable: bool) -> None:
         row = CustomerPeppol(customer_id=customer_id)
         db.session.add(row)
     row.reachable, row.reachable_checked_at = reachable, utcnow()
+
+
+# --- a customer's Peppol address, set by staff (Receivables -> Peppol addresses) -----------------
+
+def check_scheme(value: str) -> None:
+    """A scheme (EAS code) is 4 digits; ValueError(message) otherwise (a form field's check)."""
+    if not value.strip().isdigit() or len(value.strip()) != 4:
+        raise ValueError(_("A scheme is a 4-digit code, e.g. 0208 or 9925."))
+
+
+def save_peppol_address(row: CustomerPeppol | None, customer, scheme: str | None,
+                        endpoint_id: str | None, buyer_reference: str | None) -> CustomerPeppol:
+    """Add (``row`` None) or change a customer's Peppol address: scheme and identifier both or
+    neither (neither: derived from the VAT number), valid as access points require. A changed
+    address is asked about again (reachability unknown). ValidationError (per field) when
+    refused: nothing changes. The caller commits."""
+    from app.einvoicing.identifiers import Endpoint, IdentifierError, check_endpoint
+
+    if customer is None:
+        raise ValidationError({"customer": [_("Choose a customer.")]})
+    scheme = (scheme or "").strip() or None
+    endpoint_id = (endpoint_id or "").strip() or None
+    if scheme:
+        try:
+            check_scheme(scheme)
+        except ValueError as exc:
+            raise ValidationError({"endpoint_scheme": [str(exc)]}) from None
+    if bool(scheme) != bool(endpoint_id):
+        raise ValidationError({"endpoint_id": [
+            _("Enter both the scheme and the identifier, or neither.")]})
+    if scheme:
+        try:
+            check_endpoint(Endpoint(scheme, endpoint_id))
+        except IdentifierError:
+            raise ValidationError({"endpoint_id": [_(
+                "The Peppol identifier %(endpoint)s is not valid.",
+                endpoint=f"{scheme}:{endpoint_id}")]}) from None
+    reference = (buyer_reference or "").strip() or None
+    other = db.session.scalar(select(CustomerPeppol.id).where(
+        CustomerPeppol.customer_id == customer.id))
+    if other is not None and (row is None or other != row.id):
+        raise ValidationError({"customer": [_(
+            "This customer already has a Peppol address: change that one.")]})
+    if row is None:
+        row = CustomerPeppol(customer=customer, customer_id=customer.id, endpoint_scheme=scheme,
+                             endpoint_id=endpoint_id, buyer_reference=reference)
+        db.session.add(row)
+        return row
+    if (row.endpoint_scheme, row.endpoint_id, row.customer_id) != \
+            (scheme, endpoint_id, customer.id):
+        row.reachable, row.reachable_checked_at = None, None  # a new address: ask again
+    row.customer, row.customer_id = customer, customer.id
+    row.endpoint_scheme, row.endpoint_id = scheme, endpoint_id
+    row.buyer_reference = reference
+    return row

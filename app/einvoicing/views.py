@@ -12,10 +12,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.core.admin import ReadOnlyModelView, StaffModelView, form_validator, refuse
+from app.core.admin import ReadOnlyModelView, StaffModelView, form_validator
 from app.core.validation import ValidationError
 from app.einvoicing import services
-from app.einvoicing.identifiers import Endpoint, IdentifierError, check_endpoint
 from app.einvoicing.importing import Problem, UblImportReport, import_upload
 from app.einvoicing.models import (
     DIRECTIONS,
@@ -95,11 +94,6 @@ class EDocumentView(ReadOnlyModelView):
         return redirect(request.referrer or self.get_redirect())
 
 
-def _check_scheme(value: str) -> None:
-    if not value.strip().isdigit() or len(value.strip()) != 4:
-        raise ValueError(_("A scheme is a 4-digit code, e.g. 0208 or 9925."))
-
-
 class CustomerPeppolView(StaffModelView):
     datamodel = SQLAInterface(CustomerPeppol)
     list_title = _l("Peppol addresses")
@@ -120,29 +114,17 @@ class CustomerPeppolView(StaffModelView):
     search_columns = ["endpoint_id", "buyer_reference"]
     add_columns = edit_columns = ["customer", "endpoint_scheme", "endpoint_id", "buyer_reference"]
     show_columns = list_columns
-    validators_columns = {"endpoint_scheme": [form_validator(_check_scheme)]}
+    validators_columns = {"endpoint_scheme": [form_validator(services.check_scheme)]}
 
-    def pre_add(self, item: CustomerPeppol) -> None:
-        self._clean(item)
+    # Saved through app.einvoicing.services.save_peppol_address: both parts or neither, a
+    # valid identifier, and a changed address asked about again.
+    def create_from_form(self, form) -> CustomerPeppol:
+        return services.save_peppol_address(None, form.customer.data, form.endpoint_scheme.data,
+                                            form.endpoint_id.data, form.buyer_reference.data)
 
-    def pre_update(self, item: CustomerPeppol) -> None:
-        self._clean(item)
-
-    @staticmethod
-    def _clean(item: CustomerPeppol) -> None:
-        if item.customer is None and item.customer_id is None:
-            refuse(_("Choose a customer."))
-        item.endpoint_scheme = (item.endpoint_scheme or "").strip() or None
-        item.endpoint_id = (item.endpoint_id or "").strip() or None
-        if bool(item.endpoint_scheme) != bool(item.endpoint_id):
-            refuse(_("Enter both the scheme and the identifier, or neither."))
-        if item.endpoint_scheme:
-            try:
-                check_endpoint(Endpoint(item.endpoint_scheme, item.endpoint_id))
-            except IdentifierError:
-                refuse(_("The Peppol identifier %(endpoint)s is not valid.",
-                         endpoint=f"{item.endpoint_scheme}:{item.endpoint_id}"))
-        item.reachable, item.reachable_checked_at = None, None  # a new address: ask again
+    def update_from_form(self, row: CustomerPeppol, form) -> CustomerPeppol:
+        return services.save_peppol_address(row, form.customer.data, form.endpoint_scheme.data,
+                                            form.endpoint_id.data, form.buyer_reference.data)
 
 
 class UblUploadForm(FlaskForm):
