@@ -61,6 +61,8 @@ job_runs.register_schedule(SCHEDULE)
 # Approved credit notes of business customers get their Peppol e-invoice (built, validated, sent).
 FREQUENT.append("app.einvoicing.jobs.issue_credit_note_documents")
 FREQUENT.append("app.einvoicing.jobs.refresh_access_point_statuses")
+# Documents the access point received for us (invoice responses), polled: the webhook's fallback.
+FREQUENT.append("app.einvoicing.jobs.poll_access_point_inbox")
 # A new refund bank account becomes usable as soon as its cool-off has passed.
 FREQUENT.append("app.customers.bank_accounts.activate_cooled_off_accounts")
 # Customers' e-mail replies: the AR mailbox is read on every tick (nothing when none is set).

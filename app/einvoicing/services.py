@@ -111,6 +111,34 @@ def record_reachability(customer_id: int, reachable: bool) -> None:
     row.reachable, row.reachable_checked_at = reachable, utcnow()
 
 
+# Sent documents a customer may download: validated, never the held ones (they do not validate).
+DOWNLOADABLE_STATUSES = ("ready", "queued", "sent", "delivered", "failed")
+
+
+def _downloadable(customer_id: int):
+    return (EDocument.direction == "out", EDocument.doc_type == "invoice",
+            EDocument.customer_id == customer_id,
+            EDocument.status.in_(DOWNLOADABLE_STATUSES), EDocument.xml.is_not(None))
+
+
+def invoices_with_ubl(customer_id: int, invoice_ids: list[int]) -> set[int]:
+    """Which of these invoices of the customer have a downloadable UBL (one query)."""
+    if not invoice_ids:
+        return set()
+    return set(db.session.scalars(select(EDocument.invoice_id).where(
+        EDocument.invoice_id.in_(invoice_ids), *_downloadable(customer_id))))
+
+
+def invoice_ubl(customer_id: int, invoice_id: int) -> bytes | None:
+    """The Peppol UBL of this customer's invoice, when an e-invoice document was made for it
+    (the latest), else None. Scoped: another customer's invoice id gives None."""
+    xml = db.session.scalar(
+        select(EDocument.xml).where(EDocument.invoice_id == invoice_id,
+                                    *_downloadable(customer_id))
+        .order_by(EDocument.id.desc()).limit(1))
+    return xml.encode("utf-8") if xml else None
+
+
 # --- a customer's Peppol address, set by staff (Receivables -> Peppol addresses) -----------------
 
 def check_scheme(value: str) -> None:

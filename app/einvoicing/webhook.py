@@ -1,10 +1,11 @@
 """The access point's webhook: a signed call saying a document arrived for us.
 
 e-invoice.be signs each call (docs.e-invoice.be, essentials/webhooks): ``X-Signature:
-sha256=<hex>``, the HMAC-SHA256 with the webhook secret of the payload serialised with its keys
-sorted. We also require a ``timestamp`` (Unix seconds) inside the signed payload, no older or
-newer than five minutes, and refuse an event id we already took: a captured call replayed later,
-or a forged one, changes nothing. The document itself is then fetched from the access point's
+sha256=<hex>``, the HMAC-SHA256 with the webhook secret of the complete event serialised with
+its keys sorted. The docs name no timestamp header: the event's own ``timestamp`` (inside what
+is signed; Unix seconds or ISO 8601) must be no older or newer than five minutes, and an event
+id we already took is refused: a captured call replayed later, or a forged one, changes
+nothing. What the docs say and do not say: plugins/peppol_einvoice_be/__init__.py. The document itself is then fetched from the access point's
 own address (never from an address the caller chose) and received as an invoice response.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, request
@@ -37,10 +39,9 @@ def check_call(payload: dict, given: str, secret_value: str, now: float | None =
     """Raises PermissionError when the call is forged, stale or replayed."""
     if not secret_value or not hmac.compare_digest(signature(secret_value, payload), given or ""):
         raise PermissionError("bad signature")
-    try:
-        sent = float(payload.get("timestamp"))
-    except (TypeError, ValueError):
-        raise PermissionError("no timestamp") from None
+    sent = _seconds(payload.get("timestamp"))
+    if sent is None:
+        raise PermissionError("no timestamp")
     if abs((now or time.time()) - sent) > MAX_SKEW_SECONDS:
         raise PermissionError("stale timestamp")
     event_id = str(payload.get("id") or "")
@@ -51,6 +52,33 @@ def check_call(payload: dict, given: str, secret_value: str, now: float | None =
         EDocument.number == event_id[:60], EDocument.sender == PLUGIN))
     if seen is not None:
         raise PermissionError("replayed event")
+
+
+def _seconds(value) -> float | None:
+    """The event's timestamp as Unix seconds: a number, or an ISO 8601 date-time (the docs'
+    excerpts do not show which; one without a zone is taken as UTC)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _document_of(payload: dict) -> dict:
+    """The received document's description: at the top level (older docs) or in ``data``."""
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    for candidate in (payload.get("document"), data.get("document"), data):
+        if isinstance(candidate, dict) and candidate.get("url"):
+            return candidate
+    return {}
 
 
 @bp.route("/einvoicing/webhook", methods=["POST"])
@@ -78,7 +106,7 @@ def receive():
                              failed_rules=[], findings=[],
                              note=str(payload.get("type") or "")[:200]))
     db.session.commit()
-    document = payload.get("document") or {}
+    document = _document_of(payload)
     if payload.get("type") not in (None, "document.received") or not document.get("url"):
         return {"message": "ignored"}, 200
     try:

@@ -18,13 +18,12 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.time import BUSINESS_TZ
-from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
 from app.portal import bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import submit_form
-from app.requests import reasons
+from app.requests import questions, reasons
 from app.requests import services as rs
 from app.requests.models import REQUEST_KINDS, REQUEST_STATUSES, CustomerRequest
 
@@ -34,12 +33,12 @@ STATUS_BADGES = {"received": "info", "in_review": "info", "approved": "paid", "r
 
 
 class QuestionForm(FlaskForm):
-    subject = StringField(_l("Subject"), validators=[
-        DataRequired(_l("Please give your question a subject.")),
-        Length(max=200, message=_l("At most %(max)d characters."))])
-    text = TextAreaField(_l("Your question"), validators=[
-        DataRequired(_l("Please write a message.")),
-        Length(max=rs.COMMENT_MAX_CHARS, message=_l("At most %(max)d characters."))])
+    # The checks are app.requests.questions.ask_question's (the customer API's too); the form
+    # only tells the browser the limits.
+    subject = StringField(_l("Subject"), render_kw={"required": True,
+                                                    "maxlength": questions.SUBJECT_MAX_CHARS})
+    text = TextAreaField(_l("Your question"), render_kw={"required": True,
+                                                         "maxlength": rs.COMMENT_MAX_CHARS})
     invoice = SelectField(_l("About an invoice (optional)"), choices=[], validate_choice=False,
                           validators=[Optional()])
 
@@ -123,18 +122,9 @@ def ask_question():
         form.invoice.data = request.args["invoice"]
 
     def save():
-        invoices = []
-        if form.invoice.data:
-            invoice = None
-            if form.invoice.data.isdigit() and len(form.invoice.data) < 10:
-                invoice = db.session.scalar(select(Invoice).where(
-                    Invoice.id == int(form.invoice.data), Invoice.customer_id == customer.id))
-            if invoice is None:
-                raise ValidationError({"invoice": _("Choose one of your invoices.")})
-            invoices = [invoice]
-        req = rs.open_request(customer, "question", channel="portal",
-                              subject=form.subject.data.strip(),
-                              message=form.text.data.strip(), invoices=invoices)
+        req = questions.ask_question(customer, form.subject.data, form.text.data,
+                                     form.invoice.data, channel="portal",
+                                     invoice_field="invoice")
         return redirect(url_for("portal.request_detail", request_id=req.id, sent="1"))
 
     done, general, status = submit_form(form, save)

@@ -12,12 +12,35 @@ Followed: https://docs.e-invoice.be — "Sending UBL documents" (guides/ubl-docu
 - ``POST /api/documents/{id}/send`` sends the draft over Peppol; ``GET /api/documents/{id}``
   reads its state;
 - ``GET /api/lookup?peppol_id=<scheme>:<id>`` asks the SMP whether the participant is registered
-  (``serviceMetadata.endpoints`` empty: not reachable).
+  (``serviceMetadata.endpoints`` empty: not reachable);
+- received documents, polled (``app.einvoicing.jobs.poll_access_point_inbox``, every scheduler
+  tick) as the webhook's fallback: ``GET /api/inbox/?page=&page_size=(1..100)&sort_by=created_at
+  &sort_order=desc`` answers ``{"items": [{"id", ...}], "page", "page_size", "pages",
+  "total"}``; ``GET /api/documents/{id}/ubl`` answers the file's ``signed_url``. Both are in the
+  provider's API reference as generated into its official SDKs (npm ``e-invoice-api``: resources
+  ``inbox.list`` and ``documents.ubl.get``; the Ruby gem ``e-invoice-api`` likewise). The docs do
+  not say whether invoice responses (ApplicationResponse) appear in the inbox — its ``type``
+  filter only names invoices and credit notes — so the poll takes whatever is listed, applies
+  the invoice responses and marks the rest as seen.
+
+Webhooks, as docs.e-invoice.be/essentials/webhooks says (read on 7 December 2026 through the
+search tool's stored copy): the only security header is ``X-Signature: sha256=<hex>``, the
+HMAC-SHA256 of the *complete* event serialised as JSON with sorted keys; the event carries its
+id, a timestamp, its type and its content. There is **no timestamp header**: the timestamp the
+replay check needs is the one inside the signed event (accepted as Unix seconds or ISO 8601, as
+the docs' excerpts do not show its format). Event names in the docs: ``document.received``,
+``document.sent``, ``document.sent.failed`` (and "document receive failed", whose name the
+excerpt does not show). Older copies of the page (api.e-invoice.be/docs/integration-guides/
+webhooks) show the document at the top level (``{"document": {"id", "name", "type", "size",
+"url"}}``); the current page speaks of a ``data`` field: both places are read. Only
+``document.received`` fetches anything; the others are recorded and ignored.
 
 Errors: 408/425/429/5xx and connection failures are transient (the outbox retries); 401/403 (bad
 key) and 4xx refusals are permanent, with the provider's own words kept for staff.
 """
 from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
 
 import requests
 from flask_babel import lazy_gettext as _l
@@ -28,6 +51,7 @@ from app.notifications.channels import PermanentError, TransientError
 TRANSIENT_STATUSES = {408, 425, 429}
 DELIVERED_STATES = {"SENT", "DELIVERED", "RECEIVED"}
 FAILED_STATES = {"FAILED", "ERROR", "REJECTED"}
+MAX_RECEIVED_BYTES = 20 * 1024 * 1024
 
 
 def _detail(response: requests.Response) -> str:
@@ -126,6 +150,35 @@ class EInvoiceBe:
         if response.status_code >= 300:
             raise TransientError(f"e-invoice.be answered HTTP {response.status_code}")
         return response.content[:20 * 1024 * 1024]
+
+    # --- received documents (polled: the webhook's fallback) --------------------------------
+    def received_documents(self, page: int = 1, page_size: int = 100) -> dict:
+        """One page of the inbox, newest first: ``{"items": [...], "page", "pages", ...}``."""
+        return self._call("GET", "/api/inbox/", params={
+            "page": page, "page_size": page_size, "sort_by": "created_at",
+            "sort_order": "desc"})
+
+    def received_ubl(self, document_id: str) -> bytes:
+        """The UBL of a received document: the API names a signed address for the file, which
+        is read without our key (a signed URL needs none; the key never leaves for another
+        host) and without following redirects."""
+        answer = self._call("GET", f"/api/documents/{quote(document_id, safe='')}/ubl")
+        url = str(answer.get("signed_url") or "")
+        if urlsplit(url).scheme not in ("https", "http"):
+            raise PermanentError(f"e-invoice.be gave no address for the UBL of {document_id}")
+        try:
+            response = self._session.get(url, timeout=self.timeout, allow_redirects=False,
+                                         stream=True)
+        except requests.RequestException as exc:
+            raise TransientError(f"e-invoice.be file store unreachable: {exc}") from exc
+        with response:
+            if response.status_code >= 300:
+                raise TransientError(f"e-invoice.be file store answered HTTP "
+                                     f"{response.status_code}")
+            data = response.raw.read(MAX_RECEIVED_BYTES + 1, decode_content=True)
+        if len(data) > MAX_RECEIVED_BYTES:
+            raise PermanentError(f"received document {document_id} is too large")
+        return data
 
     def status(self, ap_id: str) -> str:
         return str(self._call("GET", f"/api/documents/{ap_id}").get("state") or "")

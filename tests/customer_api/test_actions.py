@@ -142,3 +142,31 @@ def test_invalid_json_is_a_problem_not_a_500(api):
     assert answer.status_code == 400
     assert api.post("/deferrals", {"invoice_ids": "x"}, idem="j2").status_code == 400
     assert _count(Deferral) == 0
+
+
+def test_question_refusals_are_the_portals_words(client, app, other):
+    """One service (app.requests.questions): the same refusals through the portal form and
+    the API, and nothing made by either."""
+    by_api = make_api(client)
+    browser = _portal(app, by_api.customer)
+    cases = [({"subject": "", "text": "Hi"}, "Please give your question a subject."),
+             ({"subject": "S" * 201, "text": "Hi"}, "At most 200 characters."),
+             ({"subject": "Meter", "text": ""}, "Please write a message."),
+             ({"subject": "Meter", "text": "Hi", "invoice_id": other.invoices[0].id},
+              "Choose one of your invoices.")]
+    for n, (body, words) in enumerate(cases):
+        answer = by_api.post("/questions", body, idem=f"q{n}")
+        assert answer.status_code == 400 and words in answer.get_json()["detail"], body
+        page = browser.get("/portal/requests/new").get_data(as_text=True)
+        form = {"subject": body["subject"], "text": body["text"],
+                "invoice": str(body.get("invoice_id") or ""), "csrf_token": csrf_from(page)}
+        shown = browser.post("/portal/requests/new", data=form)
+        assert shown.status_code == 400 and words in shown.get_data(as_text=True), body
+    assert _count(CustomerRequest) == 0
+    made = browser.post("/portal/requests/new", data={
+        "subject": "Meter", "text": "Which reading?", "invoice": str(by_api.invoices[0].id),
+        "csrf_token": csrf_from(browser.get("/portal/requests/new").get_data(as_text=True))})
+    assert made.status_code == 302
+    req = db.session.scalar(select(CustomerRequest))
+    assert (req.kind, req.channel, [i.id for i in req.invoices]) == (
+        "question", "portal", [by_api.invoices[0].id])

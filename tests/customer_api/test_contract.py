@@ -20,10 +20,8 @@ from tests.customer_api.conftest import make_api
 
 PREFIX = "/api/customer/v1"
 # Served by the blueprint but not operations of the API: the document itself, its UI, the
-# calendar feed (its own secret in the URL), and the UBL route that answers only once
-# app.einvoicing offers invoice_ubl().
-UNDOCUMENTED = {"/openapi.json", "/docs", "/docs/init.js", "/calendar/{token}.ics",
-                "/invoices/{invoice_id}/ubl"}
+# calendar feed (its own secret in the URL).
+UNDOCUMENTED = {"/openapi.json", "/docs", "/docs/init.js", "/calendar/{token}.ics"}
 
 
 def _spec(client):

@@ -79,3 +79,37 @@ def test_openapi_document_and_swagger_ui_without_cdn(client):
     assert "swagger-ui-bundle.js" in page and "http" not in page.replace("http-equiv", "")
     script = client.get("/api/customer/v1/docs/init.js")
     assert script.status_code == 200 and b"openapi.json" in script.data
+
+
+def e_invoice(invoice, status="sent", xml=None):
+    """An e-invoice document made for ``invoice`` (what app.einvoicing stores when it sends)."""
+    from app.einvoicing.models import EDocument
+
+    document = EDocument(direction="out", doc_type="invoice", number=invoice.number,
+                         status=status, customer_id=invoice.customer_id, invoice_id=invoice.id,
+                         xml=xml or f"<Invoice><cbc:ID>{invoice.number}</cbc:ID></Invoice>")
+    db.session.add(document)
+    db.session.commit()
+    return document
+
+
+def test_invoice_ubl_when_an_e_invoice_exists_else_404(api):
+    sent, without = api.invoices
+    e_invoice(sent)
+    answer = api.get(f"/invoices/{sent.id}.xml")
+    assert answer.status_code == 200 and answer.mimetype == "application/xml"
+    assert f"<cbc:ID>{sent.number}</cbc:ID>" in answer.get_data(as_text=True)
+    negotiated = api.get(f"/invoices/{sent.id}", headers={"Accept": "application/xml"})
+    assert negotiated.data == answer.data
+    assert api.get(f"/invoices/{sent.id}").is_json  # JSON stays the default
+    # the link is given only where a document exists
+    assert api.get(f"/invoices/{sent.id}").get_json()["links"]["ubl"].endswith(f"{sent.id}.xml")
+    assert "ubl" not in api.get(f"/invoices/{without.id}").get_json()["links"]
+    listed = {i["id"]: i["links"] for i in api.get("/invoices").get_json()["items"]}
+    assert "ubl" in listed[sent.id] and "ubl" not in listed[without.id]
+    missing = api.get(f"/invoices/{without.id}.xml")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert api.get(f"/invoices/{without.id}",
+                   headers={"Accept": "application/xml"}).status_code == 404
+    e_invoice(without, status="held")  # does not validate: never handed out
+    assert api.get(f"/invoices/{without.id}.xml").status_code == 404

@@ -21,12 +21,15 @@ def _own_ids(api):
     return [("get", f"/invoices/{invoice}"), ("get", f"/invoices/{invoice}/pdf"),
             ("get", f"/invoices/{invoice}/payment-instructions"),
             ("get", f"/invoices/{invoice}/qr.png"), ("get", f"/invoices/{invoice}/qr.svg"),
-            ("get", f"/invoices/{invoice}/ubl"), ("get", f"/requests/{req.id}"),
+            ("get", f"/invoices/{invoice}.xml"), ("get", f"/requests/{req.id}"),
             ("post", f"/invoices/{invoice}/disputes")]
 
 
 def test_every_route_with_another_customers_ids_is_404(api, other):
-    # the other customer has a request and a plan of their own
+    from tests.customer_api.test_reads import e_invoice
+
+    # the other customer has a request, a plan and an e-invoice of their own
+    e_invoice(other.invoices[0])
     other.post("/questions", {"subject": "Hello", "text": "A question"}, idem="q")
     plan = other.post("/payment-plans", {"invoice_ids": [i.id for i in other.invoices],
                                          "installment_count": 3, "day_of_month": 5}, idem="p")
@@ -83,14 +86,45 @@ def test_keys_are_stored_hashed_audited_and_never_logged(api, caplog):
     api.get("/invoices?status=nonsense")
     key = db.session.query(ApiKey).filter_by(customer_id=api.customer.id).one()
     assert key.key_hash != api.secret and api.secret not in key.key_hash
-    assert key.last_used_at is not None and key.use_count == 2
+    # the second read within the minute is counted in the process, not written
+    assert key.last_used_at is not None and key.use_count == 1
     assert key.last_used_ip == "127.0.0.1"
+    # an action is always written (with the reads counted meanwhile) and audited
+    api.post("/questions", {"subject": "Hello", "text": "A question"}, idem="q1")
+    db.session.refresh(key)
+    assert key.use_count == 3
     uses = db.session.query(AuditEvent).filter_by(action="api_key_used",
                                                   customer_id=api.customer.id).order_by(
         AuditEvent.id).all()
-    assert len(uses) == 2 and "GET /api/customer/v1/balance" in uses[0].detail
+    assert [u.detail.split("… ")[1] for u in uses] == [
+        "GET /api/customer/v1/balance", "POST /api/customer/v1/questions"]
     assert all(api.secret not in (e.detail or "") for e in db.session.query(AuditEvent))
     assert api.secret not in caplog.text
+
+
+def test_key_use_is_written_once_a_minute_and_audited_once_an_hour_or_from_a_new_address(api):
+    from datetime import UTC, datetime
+
+    def use(moment, ip="203.0.113.5", method="GET"):
+        key = keys.authenticate(api.secret, ip, method, "/api/customer/v1/balance", moment)
+        written = key.use_written
+        db.session.commit()
+        return written
+
+    def audited():
+        return db.session.query(AuditEvent).filter_by(action="api_key_used").count()
+
+    start = datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)
+    assert use(start) and audited() == 1  # first use: written and audited
+    assert not use(start + timedelta(seconds=30)) and audited() == 1  # counted only
+    assert use(start + timedelta(seconds=61)) and audited() == 1  # a minute on: written
+    assert use(start + timedelta(seconds=70), ip="198.51.100.7") and audited() == 2  # new place
+    assert use(start + timedelta(minutes=60), ip="198.51.100.7") and audited() == 3  # new hour
+    assert use(start + timedelta(minutes=60, seconds=1), ip="198.51.100.7",
+               method="POST") and audited() == 4  # every action
+    key = db.session.query(ApiKey).filter_by(customer_id=api.customer.id).one()
+    assert key.use_count == 6 and key.last_used_ip == "198.51.100.7"
+    assert key.last_used_at == start + timedelta(minutes=60, seconds=1)
 
 
 def test_rate_limit_answers_429_with_retry_after(api, app):

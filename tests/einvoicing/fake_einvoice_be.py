@@ -3,10 +3,12 @@
 Bearer key on every call (401 otherwise); UBL only as multipart/form-data with a ``file`` field
 (422 "Field required" for a raw XML body, as the docs warn); drafts sent with
 ``POST /api/documents/{id}/send``; ``GET /api/lookup?peppol_id=scheme:id`` answering from the
-registered set. ``fail_next`` makes the next calls answer that HTTP status (e.g. 503).
+registered set; the inbox (``GET /api/inbox/`` paginated, page_size 1..100) and
+``GET /api/documents/{id}/ubl`` naming a signed address that refuses a bearer key. ``fail_next`` makes the next calls answer that HTTP status (e.g. 503).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from email.parser import BytesParser
@@ -15,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
+
+
+def _sig(doc_id: str) -> str:
+    return hashlib.sha256(f"fake-store:{doc_id}".encode()).hexdigest()[:16]
 
 
 class FakeEInvoiceBe:
@@ -26,6 +32,10 @@ class FakeEInvoiceBe:
         self.calls: list[tuple[str, str]] = []
         self.state_after_send = "TRANSIT"
         self.files: dict[str, bytes] = {}  # received documents, served at /files/<name>
+        # The inbox (GET /api/inbox/, newest first): received documents by id, their UBL
+        # named by GET /api/documents/{id}/ubl as a signed address (/signed/<id>?sig=...).
+        self.inbox: dict[str, bytes] = {}
+        self.signed_reads: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -67,9 +77,20 @@ class FakeEInvoiceBe:
                 return True
 
             def do_GET(self):
+                parts = urlsplit(self.path)
+                if parts.path.startswith("/signed/"):  # a signed URL: no bearer key needed
+                    return self._signed(parts)
                 if not self._authorised():
                     return
-                parts = urlsplit(self.path)
+                if parts.path == "/api/inbox/":
+                    return self._inbox(parse_qs(parts.query))
+                if parts.path.startswith("/api/documents/") and parts.path.endswith("/ubl"):
+                    doc_id = parts.path.split("/")[3]
+                    if doc_id not in fake.inbox:
+                        return self._answer(404, {"detail": "Document not found"})
+                    return self._answer(200, {
+                        "id": doc_id, "file_name": f"{doc_id}.xml",
+                        "signed_url": f"{fake.url}/signed/{doc_id}?sig={_sig(doc_id)}"})
                 if parts.path.startswith("/files/"):
                     data = fake.files.get(parts.path[len("/files/"):])
                     if data is None:
@@ -97,6 +118,39 @@ class FakeEInvoiceBe:
                         return self._answer(404, {"detail": "Document not found"})
                     return self._answer(200, document)
                 self._answer(404, {"detail": "Not Found"})
+
+            def _inbox(self, query: dict) -> None:
+                try:
+                    page = int((query.get("page") or ["1"])[0])
+                    size = int((query.get("page_size") or ["20"])[0])
+                except ValueError:
+                    return self._answer(422, {"detail": "page and page_size are numbers"})
+                if page < 1 or not 1 <= size <= 100:
+                    return self._answer(422, {"detail": [{"loc": ["query", "page_size"],
+                                                          "msg": "between 1 and 100"}]})
+                ids = list(reversed(fake.inbox))  # newest first
+                pages = max(1, -(-len(ids) // size))
+                items = [{"id": i, "state": "RECEIVED"}
+                         for i in ids[(page - 1) * size:page * size]]
+                return self._answer(200, {"items": items, "page": page, "page_size": size,
+                                          "pages": pages, "total": len(ids)})
+
+            def _signed(self, parts) -> None:
+                fake.calls.append((self.command, self.path))
+                doc_id = parts.path[len("/signed/"):]
+                given = (parse_qs(parts.query).get("sig") or [""])[0]
+                if doc_id not in fake.inbox or given != _sig(doc_id):
+                    return self._answer(403, {"detail": "Bad signature"})
+                if self.headers.get("Authorization"):
+                    return self._answer(400, {"detail": "A signed URL takes no API key"})
+                fake.signed_reads.append(doc_id)
+                data = fake.inbox[doc_id]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
 
             def do_POST(self):
                 if not self._authorised():

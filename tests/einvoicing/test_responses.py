@@ -181,3 +181,78 @@ def test_staff_can_upload_a_response_in_the_admin(app, staff_client):
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     dispute = db.session.scalar(select(Dispute).where(Dispute.invoice_id == invoice.id))
     assert dispute is not None and dispute.status == "open"
+
+
+def test_the_webhook_reads_the_documented_event_shape_with_an_iso_timestamp(
+        app, client, access_point):
+    from datetime import UTC, datetime, timedelta
+
+    invoice = overdue(dunning_business(), 30)
+    access_point.files["r2.xml"] = response_for("RE", invoice.number, "iso-1")
+    now = datetime.now(UTC)
+    payload = {"id": "evt-iso", "type": "document.received", "timestamp": now.isoformat(),
+               "data": {"document": {"id": "doc-7", "name": "r2.xml",
+                                     "url": f"{access_point.url}/files/r2.xml"}}}
+    stale = {**payload, "id": "evt-iso-old",
+             "timestamp": (now - timedelta(hours=1)).isoformat()}
+    assert _call(client, stale).status_code == 401
+    response = _call(client, payload)
+    assert response.status_code == 200, response.get_json()
+    assert db.session.scalar(select(Dispute.invoice_id)) == invoice.id
+    sent = {**payload, "id": "evt-sent", "type": "document.sent", "data": {"id": "doc-8"}}
+    assert _call(client, sent).get_json()["message"] == "ignored"
+
+
+def test_the_inbox_poll_takes_each_received_document_once(app, access_point):
+    from app.einvoicing.jobs import INBOX_MARKER, poll_access_point_inbox
+
+    first, second = overdue(dunning_business(name="A"), 30), overdue(dunning_business(name="B"), 30)
+    access_point.inbox["doc_1"] = response_for("UQ", first.number, "poll-1")
+    access_point.inbox["doc_2"] = (EXAMPLES / "billing" / "base-example.xml").read_bytes()
+    access_point.inbox["doc_3"] = b"<not-closed>"
+
+    access_point.fail_next = [503]  # the access point is down: nothing taken, nothing lost
+    assert poll_access_point_inbox() == 0
+    assert db.session.scalar(select(func.count()).select_from(EDocument)) == 0
+
+    assert poll_access_point_inbox() == 3
+    markers = {d.number: d for d in db.session.scalars(
+        select(EDocument).where(EDocument.doc_type == INBOX_MARKER))}
+    assert {k: m.status for k, m in markers.items()} == {
+        "doc_1": "applied", "doc_2": "applied", "doc_3": "review"}
+    assert markers["doc_1"].invoice_id == first.id and "file" in markers["doc_3"].failed_rules
+    assert db.session.scalar(select(Dispute.invoice_id)) == first.id
+    # The file store was read by its signed address, without our API key (the fake refuses
+    # a key there), once per document.
+    assert sorted(access_point.signed_reads) == ["doc_1", "doc_2", "doc_3"]
+
+    # Next tick: nothing new is fetched again; a new answer is taken, and the same answer
+    # arriving a second time under another access-point id is applied once.
+    assert poll_access_point_inbox() == 0
+    access_point.inbox["doc_4"] = response_for("RE", second.number, "poll-2")
+    access_point.inbox["doc_5"] = response_for("UQ", first.number, "poll-1")
+    assert poll_access_point_inbox() == 2
+    assert sorted(access_point.signed_reads) == ["doc_1", "doc_2", "doc_3", "doc_4", "doc_5"]
+    assert db.session.scalar(select(func.count()).select_from(Dispute)) == 2
+    assert db.session.scalar(select(func.count()).select_from(EDocument).where(
+        EDocument.doc_type == "invoice_response")) == 2
+
+
+def test_the_inbox_poll_pages_until_nothing_is_new(app, access_point, monkeypatch):
+    from app.einvoicing.jobs import poll_access_point_inbox
+    from plugins.peppol_einvoice_be import EInvoiceBe
+
+    for n in range(1, 6):
+        access_point.inbox[f"doc_{n}"] = b"<a/>"
+    original = EInvoiceBe.received_documents
+    monkeypatch.setattr(EInvoiceBe, "received_documents",
+                        lambda self, page=1, page_size=2: original(self, page=page, page_size=2))
+
+    def inbox_calls() -> int:
+        return sum(path.startswith("/api/inbox/") for _method, path in access_point.calls)
+
+    assert poll_access_point_inbox() == 5  # three pages of two
+    assert inbox_calls() == 3
+    access_point.calls.clear()
+    assert poll_access_point_inbox() == 0  # the first page holds nothing new: one call
+    assert inbox_calls() == 1

@@ -67,7 +67,8 @@ def _authenticate() -> Response | None:
     if key is None:
         db.session.rollback()
         return problem(401, headers={"WWW-Authenticate": 'Bearer realm="customer-api"'})
-    db.session.commit()  # the use and its audit event, whatever the route does next
+    if key.use_written:  # the use and its audit event, whatever the route does next
+        db.session.commit()
     g.custapi_key = key
     # Problem details and texts in the caller's language: Accept-Language, else the customer's.
     g.request_language = (request.accept_languages.best_match(SUPPORTED_LANGUAGES)

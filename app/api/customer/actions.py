@@ -132,32 +132,11 @@ def dispute(invoice_id: int):
 @idempotent
 def question():
     """A question to the AR team, about an invoice or not (the portal's "Ask a question")."""
+    from app.requests.questions import ask_question
+
     data = _body()
-    subject = str(data.get("subject") or "").strip()
-    text = str(data.get("text") or "").strip()
-    errors: dict[str, list[str]] = {}
-    # The portal form's checks (QuestionForm), with its words.
-    if not subject:
-        errors["subject"] = [_("Please give your question a subject.")]
-    elif len(subject) > 200:
-        errors["subject"] = [_("At most %(max)d characters.", max=200)]
-    if not text:
-        errors["text"] = [_("Please write a message.")]
-    elif len(text) > rs.COMMENT_MAX_CHARS:
-        errors["text"] = [_("At most %(max)d characters.", max=rs.COMMENT_MAX_CHARS)]
-    invoices = []
-    if data.get("invoice_id") is not None:
-        invoice = None
-        if isinstance(data["invoice_id"], int) and 0 < data["invoice_id"] <= 2147483647:
-            invoice = db.session.scalar(select(Invoice).where(
-                Invoice.id == data["invoice_id"], Invoice.customer_id == customer().id))
-        if invoice is None:
-            errors["invoice_id"] = [_("Choose one of your invoices.")]
-        invoices = [invoice]
-    if errors:
-        raise ValidationError(errors)
-    req = rs.open_request(customer(), "question", channel="api", subject=subject,
-                          message=text, invoices=invoices)
+    req = ask_question(customer(), data.get("subject"), data.get("text"),
+                       data.get("invoice_id"), channel="api")
     db.session.commit()
     response = jsonify(out.request(req))
     response.status_code = 201

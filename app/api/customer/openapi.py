@@ -96,6 +96,12 @@ def document(server: str) -> dict[str, Any]:
                 "responses": _answers({"404": "Not one of your invoices.",
                                        "503": "The PDF cannot be made now."},
                                       {"200": _file("application/pdf", "PDF")})}},
+            "/invoices/{invoice_id}.xml": {"get": {
+                "summary": "The invoice as Peppol BIS 3.0 UBL (also: GET /invoices/{id} with "
+                           "Accept: application/xml)", "parameters": [INVOICE_ID],
+                "responses": _answers({"404": "Not one of your invoices, or no e-invoice was "
+                                              "made for it."},
+                                      {"200": _file("application/xml", "UBL")})}},
             "/invoices/{invoice_id}/payment-instructions": {"get": {
                 "summary": "How to pay: IBAN, structured communication, QR code links",
                 "parameters": [INVOICE_ID],

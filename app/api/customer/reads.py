@@ -19,6 +19,8 @@ from app.api.customer.problems import Problem
 from app.core import validation as v
 from app.core.time import business_today
 from app.core.validation import ValidationError
+from app.einvoicing.services import invoice_ubl as einvoice_ubl
+from app.einvoicing.services import invoices_with_ubl
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 
@@ -91,7 +93,9 @@ def invoices():
         token = base64.urlsafe_b64encode(str(states[-1].invoice.id).encode()).decode()
         links["next"] = url_for("customer_api.invoices", status=status, limit=limit,
                                 cursor=token.rstrip("="))
-    return jsonify({"items": [out.invoice(s) for s in states], "links": links})
+    with_ubl = invoices_with_ubl(cid, [s.invoice.id for s in states])
+    return jsonify({"items": [out.invoice(s, s.invoice.id in with_ubl) for s in states],
+                    "links": links})
 
 
 def _state(invoice_id: int):
@@ -105,7 +109,12 @@ def _state(invoice_id: int):
 
 @bp.get(f"/invoices/{ID}")
 def invoice(invoice_id: int):
-    return jsonify(out.invoice(_state(invoice_id)))
+    # Content negotiation: "Accept: application/xml" asks for the Peppol UBL (the .xml route).
+    if request.accept_mimetypes.best_match(["application/json", "application/xml"]) \
+            == "application/xml":
+        return invoice_ubl(invoice_id)
+    return jsonify(out.invoice(_state(invoice_id),
+                               bool(invoices_with_ubl(customer().id, [invoice_id]))))
 
 
 @bp.get(f"/invoices/{ID}/pdf")
@@ -124,15 +133,14 @@ def invoice_pdf(invoice_id: int):
                      download_name=f"{found.number}.pdf")
 
 
-@bp.get(f"/invoices/{ID}/ubl")
+@bp.get(f"/invoices/{ID}.xml")
 def invoice_ubl(invoice_id: int):
-    """Peppol UBL, once app.einvoicing offers invoice_ubl(invoice) -> bytes."""
-    from app.einvoicing import services as einv
-
+    """The Peppol UBL of the invoice, when an e-invoice was made for it (404 otherwise)."""
     found = invoice_detail.get_invoice(customer().id, invoice_id)
-    if found is None or not hasattr(einv, "invoice_ubl"):
+    data = einvoice_ubl(customer().id, invoice_id) if found is not None else None
+    if data is None:
         raise Problem(404)
-    return send_file(io.BytesIO(einv.invoice_ubl(found)), mimetype="application/xml",
+    return send_file(io.BytesIO(data), mimetype="application/xml",
                      download_name=f"{found.number}.xml")
 
 
