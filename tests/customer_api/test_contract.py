@@ -17,6 +17,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from app.customer_api import keys
 from app.extensions import db
 from tests.customer_api.conftest import make_api
+from tests.customer_api.test_reads import e_invoice
 
 PREFIX = "/api/customer/v1"
 # Served by the blueprint but not operations of the API: the document itself, its UI, the
@@ -61,6 +62,7 @@ def test_every_documented_answer_is_reachable(app, client):
     reader = keys.create_key(api.customer, "Reader", "read", actor="test").secret
     db.session.commit()
     inv, theirs = api.invoices[0], other.invoices[0]
+    e_invoice(inv)  # its UBL exists: 200 (theirs: 404)
     reached: dict[tuple[str, str], set[str]] = {}
 
     def hit(path, method, response):
@@ -92,6 +94,8 @@ def test_every_documented_answer_is_reachable(app, client):
                 "If-None-Match": api.get(f"/invoices/{inv.id}").headers["ETag"]})],
         "/invoices/{invoice_id}/pdf": [lambda: api.get(f"/invoices/{inv.id}/pdf"),
                                        lambda: api.get(f"/invoices/{theirs.id}/pdf")],
+        "/invoices/{invoice_id}.xml": [lambda: api.get(f"/invoices/{inv.id}.xml"),
+                                       lambda: api.get(f"/invoices/{theirs.id}.xml")],
         "/invoices/{invoice_id}/payment-instructions": [
             lambda: api.get(f"/invoices/{inv.id}/payment-instructions"),
             lambda: api.get(f"/invoices/{theirs.id}/payment-instructions")],
