@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import ngettext
+from sqlalchemy import func, select
+
+from app.core.validation import ValidationError
+from app.customers.models import Customer
+from app.dunning.models import DunningPolicy
+from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 
 
@@ -32,3 +39,16 @@ def reminder_is_moot(event: str, idempotency_key: str, customer_id: int | None) 
     still_open = db.session.scalar(select(func.count()).select_from(Invoice).where(
         Invoice.id.in_(invoice_ids), Invoice.status.in_(OPEN_STATUSES)))
     return not still_open
+
+
+def check_policy_deletable(policy: DunningPolicy) -> None:
+    """A policy customers follow is not deleted (they would be reminded by no policy): give them
+    another one first, or make it inactive. ValidationError({"policy": ...}) otherwise."""
+    used = db.session.scalar(select(func.count()).select_from(Customer)
+                             .where(Customer.dunning_policy_id == policy.id))
+    if used:
+        raise ValidationError({"policy": [ngettext(
+            "%(num)s customer follows this policy: give them another one first, or make this "
+            "one inactive.",
+            "%(num)s customers follow this policy: give them another one first, or make this "
+            "one inactive.", used)]})

@@ -14,10 +14,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -28,6 +27,7 @@ from app.core.admin import (
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
+    error_text,
     money_formatter,
     refuse,
     yes_no,
@@ -54,6 +54,7 @@ from app.dunning.models import (
 )
 from app.dunning.rates import is_stale
 from app.dunning.reasons import render_json
+from app.dunning.services import check_policy_deletable
 from app.dunning.shipped_names import shipped_name
 from app.extensions import db
 from app.invoices.models import Invoice
@@ -92,13 +93,10 @@ class DunningPolicyView(StaffModelView):
     formatters_columns = {"name": shipped_name, "description": shipped_description}
 
     def pre_delete(self, item: DunningPolicy) -> None:
-        used = db.session.scalar(select(func.count()).select_from(Customer)
-                                 .where(Customer.dunning_policy_id == item.id))
-        if used:
-            refuse(ngettext("%(num)s customer follows this policy: give them another one first, "
-                            "or make this one inactive.",
-                            "%(num)s customers follow this policy: give them another one first, "
-                            "or make this one inactive.", used))
+        try:
+            check_policy_deletable(item)  # customers following it keep a policy
+        except v.ValidationError as exc:
+            refuse(error_text(exc))
 
 
 class DunningLevelView(StaffModelView):
