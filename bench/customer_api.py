@@ -21,11 +21,8 @@ Against a database filled by ``bench.generate`` (100k customers / 1M invoices):
 """
 from __future__ import annotations
 
-import http.client
 import os
-import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,7 +33,8 @@ from pathlib import Path
 
 import click
 
-from bench.portal import Server
+from bench.load import BEARER, Server, have_wrk
+from bench.load import run as run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/api/customer/v1"
@@ -94,89 +92,6 @@ def bare_app():
         return "ok"
 
     return app
-
-
-# --- wrk ---------------------------------------------------------------------------------------
-
-WRK_SCRIPT = """
-local items = {%(items)s}
-local counter = 0
-local threads = {}
-not_ok = 0
-setup = function(thread) table.insert(threads, thread) end
-response = function(status, headers, body) if status ~= 200 then not_ok = not_ok + 1 end end
-request = function()
-  counter = counter + 1
-  local item = items[(counter %% #items) + 1]
-  local headers = {}
-  if item[2] ~= "" then headers["Authorization"] = "Bearer " .. item[2] end
-  return wrk.format("GET", item[1], headers)
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("not_ok") end
-  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%d %%d\\n", summary.requests,
-    summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
-    latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout, bad))
-end
-"""
-
-
-def run_wrk(port: int, items: list[tuple[str, str]], clients: int, seconds: int) -> dict:
-    lua = ", ".join(f"{{[[{path}]], [[{key}]]}}" for path, key in items)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"items": lua})
-    try:
-        done = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s",
-                               "-s", script.name, f"http://127.0.0.1:{port}"],
-                              capture_output=True, text=True, check=False)
-    finally:
-        os.unlink(script.name)
-    found = re.search(r"^RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)$",
-                      done.stdout, re.MULTILINE)
-    if found is None:
-        raise click.ClickException(f"wrk gave no result: {done.stdout} {done.stderr}")
-    count, micros = int(found.group(1)), int(found.group(2))
-    return {"p50": float(found.group(3)), "p95": float(found.group(4)),
-            "p99": float(found.group(5)), "rps": count / (micros / 1e6) if micros else 0.0,
-            "errors": int(found.group(6)) + int(found.group(7)), "count": count}
-
-
-def run_threads(port: int, items: list[tuple[str, str]], clients: int, seconds: int) -> dict:
-    """Closed loop in Python threads (when wrk is missing)."""
-    latencies: list[float] = []
-    errors = [0]
-    stop = time.monotonic() + seconds
-    lock = threading.Lock()
-
-    def client(offset: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = offset
-        while time.monotonic() < stop:
-            path, key = items[i % len(items)]
-            i += clients
-            started = time.perf_counter()
-            connection.request("GET", path, headers={"Authorization": f"Bearer {key}"}
-                               if key else {})
-            response = connection.getresponse()
-            response.read()
-            with lock:
-                latencies.append((time.perf_counter() - started) * 1000)
-                errors[0] += response.status != 200
-
-    workers = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    ordered = sorted(latencies)
-
-    def pct(share: float) -> float:
-        return ordered[min(int(share * len(ordered)), len(ordered) - 1)] if ordered else 0.0
-
-    return {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99),
-            "rps": len(latencies) / seconds, "errors": errors[0], "count": len(latencies)}
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -345,6 +260,7 @@ def main(url, redis_url, clients, customers, seconds, workers, threads, webhook_
     from config import Config
 
     url = database_url(url)
+    click.echo(f"load average at start: {_load()}")
     secret_key = secrets.token_hex(32)
     instance = tempfile.mkdtemp(prefix="creditdesk-bench-")
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret_key, "JOBS_MODE": "sync",
@@ -371,14 +287,19 @@ def main(url, redis_url, clients, customers, seconds, workers, threads, webhook_
                    f"2 RQ workers in {elapsed:.1f} s (target <= {TARGET_WEBHOOK_SECONDS:.0f} s: "
                    f"{'met' if met else 'NOT met'}); baseline, the same signed POSTs from "
                    f"2 plain threads: {baseline:.1f} s")
+    click.echo(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
 
 
 def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
-    generator = run_wrk if shutil.which("wrk") else run_threads
     click.echo(f"{len(sample)} customers with a key; {clients} clients; {workers} gunicorn "
                f"workers x {threads} threads; load: "
-               f"{'wrk' if generator is run_wrk else 'Python threads'}; {seconds} s per endpoint")
-    figures: dict[str, dict[str, dict]] = {}
+               f"{'wrk' if have_wrk() else 'Python threads'}; {seconds} s per endpoint")
+    figures: dict[str, dict] = {}
     try:
         for name, target, probe in (("bare", "bench.customer_api:bare_app()", "/bare/ping"),
                                     ("api", "bench.customer_api:api_app()",
@@ -390,8 +311,10 @@ def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
                 for endpoint, path in ENDPOINTS.items():
                     items = ([(path, key) for _cid, key, _kid in sample] if name == "api" else
                              [(f"/bare/{endpoint}/{cid}", "") for cid, _key, _kid in sample])
-                    generator(server.port, items, clients, 2)  # warm-up
-                    figures[name][endpoint] = generator(server.port, items, clients, seconds)
+                    run_load(server.port, items, clients, 2, credential=BEARER,
+                             wrk_threads=2)  # warm-up
+                    figures[name][endpoint] = run_load(server.port, items, clients, seconds,
+                                                       credential=BEARER, wrk_threads=2)
             finally:
                 server.stop()
     finally:
@@ -403,12 +326,13 @@ def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
     for endpoint in ENDPOINTS:
         for name in ("api", "bare"):
             f = figures[name][endpoint]
-            click.echo(f"{endpoint:<15} {name:<5} {f['p50']:>8.1f} {f['p95']:>8.1f} "
-                       f"{f['p99']:>8.1f} {f['rps']:>8.0f} {f['errors']:>7}")
+            click.echo(f"{endpoint:<15} {name:<5} {f.p50:>8.1f} {f.p95:>8.1f} "
+                       f"{f.p99:>8.1f} {f.per_second:>8.0f} {len(f.errors):>7}"
+                       + (f"  {f.errors}" if f.errors else ""))
         api, bare = figures["api"][endpoint], figures["bare"][endpoint]
-        share = api["rps"] / bare["rps"] if bare["rps"] else 0.0
-        click.echo(f"  -> p95 {api['p95']:.1f} ms (target <= {TARGET_P95_MS:.0f}: "
-                   f"{'met' if api['p95'] <= TARGET_P95_MS else 'NOT met'}); throughput "
+        share = api.per_second / bare.per_second if bare.per_second else 0.0
+        click.echo(f"  -> p95 {api.p95:.1f} ms (target <= {TARGET_P95_MS:.0f}: "
+                   f"{'met' if api.p95 <= TARGET_P95_MS else 'NOT met'}); throughput "
                    f"{share:.0%} of bare Flask (target >= {TARGET_RATIO:.0%}: "
                    f"{'met' if share >= TARGET_RATIO else 'NOT met'})")
 

@@ -29,14 +29,9 @@ from __future__ import annotations
 import http.client
 import os
 import random
-import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -45,6 +40,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+
+# The shared load generator (also used by bench.customer_api and bench.retention through here).
+from bench.load import PageFigures, Server, free_port, percentile, run_wrk  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("dashboard", "invoices", "statement")
@@ -145,48 +143,6 @@ def remove_sessions(row_ids: list[int]) -> None:
     db.session.commit()
 
 
-# --- gunicorn ---------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """One gunicorn serving ``target`` on 127.0.0.1, stopped (by its own pid) on exit."""
-
-    def __init__(self, target: str, env: dict[str, str], workers: int, threads: int):
-        self.port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", str(workers), "--threads", str(threads),
-                   "--worker-class", "gthread" if threads > 1 else "sync",
-                   "--log-level", "warning", "--timeout", "60", target]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-
-    def wait_ready(self, path: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise click.ClickException("gunicorn exited; see its output above")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", path)
-                connection.getresponse().read()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise click.ClickException("gunicorn did not answer in time")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
 # --- load -------------------------------------------------------------------------------------
 
 @dataclass
@@ -267,70 +223,6 @@ def run_load(port: int, requests_for, clients: int, per_page: int, max_seconds: 
     return result
 
 
-# --- wrk ---------------------------------------------------------------------------------------
-
-WRK_SCRIPT = """
-local items = {%(items)s}
-local counter = 0
-local threads = {}
-not_ok = 0  -- per wrk thread: responses other than 200 (a lost session would redirect)
-setup = function(thread) table.insert(threads, thread) end
-response = function(status, headers, body)
-  if status ~= 200 then not_ok = not_ok + 1 end
-end
-request = function()
-  counter = counter + 1
-  local item = items[(counter %% #items) + 1]
-  local headers = {}
-  if item[2] ~= "" then headers["Cookie"] = "session=" .. item[2] end
-  return wrk.format("GET", item[1], headers)
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("not_ok") end
-  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%d %%d\\n", summary.requests,
-    summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
-    latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout, bad))
-end
-"""
-
-
-def run_wrk(port: int, items: list[tuple[str, str]], clients: int, seconds: float
-            ) -> PageFigures:
-    """One wrk run at one page: ``items`` are (path, session cookie or "") taken in turn."""
-    lua_items = ", ".join(f"{{[[{path}]], [[{cookie}]]}}" for path, cookie in items)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"items": lua_items})
-    try:
-        completed = subprocess.run(
-            ["wrk", "-t1", f"-c{clients}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s",
-             "-s", script.name, f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, check=False)
-    finally:
-        os.unlink(script.name)
-    found = re.search(r"^RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)$",
-                      completed.stdout, re.MULTILINE)
-    if found is None:
-        raise click.ClickException(f"wrk gave no result: {completed.stdout} {completed.stderr}")
-    count, micros = int(found.group(1)), int(found.group(2))
-    socket_errors, status_errors = int(found.group(6)), int(found.group(7))
-    errors = ([f"{socket_errors} socket errors"] if socket_errors else []) + \
-        ([f"{status_errors} responses other than 200"] if status_errors else [])
-    return PageFigures(float(found.group(3)), float(found.group(4)), float(found.group(5)),
-                       count, count / (micros / 1e6) if micros else 0.0, errors)
-
-
-@dataclass
-class PageFigures:
-    p50: float
-    p95: float
-    p99: float
-    count: int
-    per_second: float
-    errors: list[str] = field(default_factory=list)
-
-
 @dataclass
 class Measured:
     """One app's figures: per page, and the whole run's requests per second."""
@@ -362,13 +254,6 @@ def measured_with_wrk(port: int, items_for, clients: int, seconds: float) -> Mea
     return Measured(pages, total / elapsed if elapsed else 0.0,
                     f"wrk, one page at a time, {seconds:.0f} s each"
                     + (f", errors: {errors}" if errors else ", 0 errors"))
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def ratio(portal: float, bare: float) -> float:
