@@ -34,7 +34,7 @@ def _public(address: str) -> bool:
 
 def check_url(url: str | None) -> str:
     """The cleaned URL, or ValidationError({"url": [...]}) with the reason in words."""
-    url = (url or "").strip()
+    url = url.strip() if isinstance(url, str) else ""
     if not url or len(url) > MAX_URL:
         raise ValidationError({"url": _("Give an address of at most %(max)d characters.",
                                         max=MAX_URL)})

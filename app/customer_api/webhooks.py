@@ -101,6 +101,8 @@ def clean_events(values: Any, company: bool = False) -> list[str]:
     offered = COMPANY_EVENTS if company else EVENTS
     if isinstance(values, str):
         values = [values]
+    elif not isinstance(values, (list, tuple)):
+        values = []  # a number or an object from a JSON body: nothing chosen
     chosen = [v for v in (values or []) if isinstance(v, str) and v in offered and v != "test"]
     if not chosen:
         raise ValidationError({"events": _("Choose at least one event.")})

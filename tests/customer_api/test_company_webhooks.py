@@ -143,6 +143,8 @@ def test_erp_api_refuses_private_targets_and_other_roles(app, client):
     refused = erp.post("/api/v1/webhooks", json={"url": "https://127.0.0.1/h",
                                                   "events": ["refund.created"]})
     assert refused.status_code == 422 and "url" in refused.get_json()["errors"]
+    odd = erp.post("/api/v1/webhooks", json={"url": 5, "events": 7})
+    assert odd.status_code == 422 and set(odd.get_json()["errors"]) == {"url", "events"}
     clerk = ApiClient(client, jwt_for(app, client, "AR clerk"))
     assert clerk.post("/api/v1/webhooks", json={"url": "https://127.0.0.2/h",
                                                  "events": ["refund.created"]}).status_code == 403
