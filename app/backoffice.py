@@ -48,8 +48,8 @@ class DashboardIndexView(IndexView):
 
 # Each module has a `register(appbuilder)`; the order here is the order of the menu.
 VIEW_MODULES = (
-    "app.customers.views",
-    "app.customers.view360",
+    "app.customer360.views",
+    "app.customer360.view360",
     "app.insights.workqueues",
     "app.inbound.views",
     "app.invoices.views",
@@ -78,12 +78,12 @@ TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoi
                     "app.dunning.timeline")
 
 
-def register_views(appbuilder: AppBuilder) -> None:
 # Packages above app.notifications that make links for one message (register_link_maker on
 # import, app/notifications/message_links.py): the pay link of a message that asks for money.
 MESSAGE_LINK_MAKERS = ("app.paylinks.messages",)
 
 
+def register_views(appbuilder: AppBuilder) -> None:
     import importlib
 
     for module_name in VIEW_MODULES:

@@ -47,7 +47,7 @@ SCHEDULE: list[ScheduledJob] = [
     # Broken promises and plans, whoever the dunning run looks at (idempotent; H2).
     ScheduledJob("promises-check", "08:00", "app.requests.plans.check_promises"),
     # Risk signals before the dunning run: flags for staff, a friendly proposal once a month.
-    ScheduledJob("risk-signals", "06:30", "app.customers.risk.refresh_risk_flags"),
+    ScheduledJob("risk-signals", "06:30", "app.selfservice.risk.refresh_risk_flags"),
     ScheduledJob("dunning-run", "08:30", "app.dunning.jobs.run_daily"),
     ScheduledJob("retention-purge", "04:00", "app.retention.jobs.daily"),
 ]

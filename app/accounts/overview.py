@@ -56,7 +56,7 @@ class Dashboard:
     next_action: NextAction
     # Money received from the customer not yet allocated to an invoice (deducted above).
     unallocated: Decimal = ZERO
-    # A friendly proposal for customers flagged by the risk signals (app/customers/risk.py).
+    # A friendly proposal for customers flagged by the risk signals (app/selfservice/risk.py).
     risk_proposals: list[dict] = field(default_factory=list)
     # Payments the bank took back while the invoices they paid are still open.
     returned: list[ReturnedPayment] = field(default_factory=list)
@@ -114,7 +114,7 @@ def dashboard(customer: Customer, today: date | None = None) -> Dashboard:
     board.next_action = _next_action(customer, board)
     board.returned = returned_payment_notices(customer.id) if any_returned else []
     if customer.risk_flags:
-        from app.customers.risk import portal_proposals
+        from app.selfservice.risk import portal_proposals
 
         board.risk_proposals = portal_proposals(customer)
     return board

@@ -1,7 +1,7 @@
 """Money-moving state changes only through the domain services, never through a generic screen.
 
 The services (app.invoices.adjustments, app.payments.outgoing.approvals / refunds / services,
-app.customers.mandates / bank_accounts, the request rules) apply the approval limits, the cool-off
+app.selfservice.mandates / bank_accounts, the request rules) apply the approval limits, the cool-off
 and the allocation rules. Flask-AppBuilder's stock add / edit / delete would write a model's
 columns as typed, past all of them (issue 12: an already-open 5,000 € credit note, a write-off by
 setting an invoice's status). So, for every back office ModelView (``StaffModelView`` calls

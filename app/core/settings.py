@@ -160,7 +160,7 @@ def register_setting(key: str, default: Any, type: str = "str", label: Any = "",
 # tests/core/test_settings_registry.py fails when a module declaring one is missing here.
 DECLARING_MODULES = (
     "app.core.job_runs", "app.customers.bank_accounts", "app.customers.notes",
-    "app.customers.preferences", "app.customers.profile", "app.customers.risk",
+    "app.selfservice.preferences", "app.selfservice.profile", "app.selfservice.risk",
     "app.customers.welcome", "app.dunning.rules", "app.inbound.settings", "app.einvoicing.settings", "app.insights.aging",
     "app.notifications.settings", "app.paylinks.settings", "app.payments.outgoing.approvals", "app.payments.outgoing.direct_debit",
     "app.payments.outgoing.refunds", "app.payments.incoming.settings", "app.requests.self_service",

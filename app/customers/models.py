@@ -237,7 +237,7 @@ class CustomerNote(Model):
 
 # Staff search by phone number (typed any way, compared in its compact form).
 Index("ix_customer_phone", Customer.phone)
-# The one-box search's other exact keys (app/customers/search.py; migration search_0005, which
+# The one-box search's other exact keys (app/customer360/search.py; migration search_0005, which
 # also adds a PostgreSQL-only trigram index on lower(name) for the name search).
 Index("ix_customer_email_lower", func.lower(Customer.email))
 Index("ix_contact_email_lower", func.lower(Contact.email))

@@ -138,7 +138,7 @@ def _failed_messages(now: datetime, rows: bool):
 
 
 def _flagged(rows: bool):
-    from app.customers.risk import FLAG_LABELS, flagged_customers
+    from app.selfservice.risk import FLAG_LABELS, flagged_customers
 
     customers, count = flagged_customers(LIST_SIZE if rows else 0)
     listed = [(f"{c.number} {c.name}", _url("Customer360View.show", pk=c.id),
@@ -240,7 +240,7 @@ class WorkQueueView(BaseView):
     @has_access
     @permission_name("list")
     def flagged(self):
-        from app.customers.risk import FLAG_LABELS, flagged_customers
+        from app.selfservice.risk import FLAG_LABELS, flagged_customers
 
         page = max(1, _int_arg("page"))
         customers, total = flagged_customers(50, (page - 1) * 50)

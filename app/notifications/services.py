@@ -494,7 +494,7 @@ def notify_direct_debit_notice(mandate: Mandate, collection_date: date, amount: 
                          idempotency_key=f"direct-debit-notice:{key}", channels=MAIL_AND_SMS)
 
 
-# --- risk signals (app.customers.risk) ---------------------------------------------------------
+# --- risk signals (app.selfservice.risk) ---------------------------------------------------------
 
 def notify_risk_proposal(customer: Customer, proposals: list[str],
                          today: date | None = None) -> list[Message]:

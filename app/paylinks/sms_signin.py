@@ -29,10 +29,10 @@ from app.core.models import utcnow
 from app.core.settings import get_setting
 from app.core.validation import ValidationError
 from app.customers.models import Customer
-from app.customers.preferences import CODE_ATTEMPTS, CODE_MINUTES
-from app.customers.profile import clean_phone
 from app.extensions import db
 from app.paylinks.models import SmsSignInCode
+from app.selfservice.preferences import CODE_ATTEMPTS, CODE_MINUTES
+from app.selfservice.profile import clean_phone
 
 CODE_DIGITS = 6
 

@@ -1,7 +1,7 @@
 """My details, refund bank account, SEPA direct-debit mandate, preferences.
 
-Thin: the rules live in app/customers (profile, bank_accounts, mandates, preferences), shared
-with the back office. No route takes a record id: each page works on the signed-in customer's
+Thin: the rules live in app/selfservice (profile, bank_accounts, mandates, preferences, over
+app/customers' rows), shared with the back office. No route takes a record id: each page works on the signed-in customer's
 own rows, so there is nothing of another customer to name. A refused input shows the
 translated messages next to the fields, answers 400 and changes nothing.
 """
@@ -14,7 +14,7 @@ from flask_babel import format_datetime
 
 from app.core.i18n import current_language
 from app.core.validation import ValidationError
-from app.customers import bank_accounts, mandates, preferences, profile
+from app.customers import bank_accounts
 from app.extensions import db
 from app.portal import bp
 from app.portal.account_forms import (
@@ -29,6 +29,8 @@ from app.portal.account_forms import (
 )
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused, show_errors, submit_form
+from app.selfservice import mandates, preferences, profile
+from app.selfservice.bank_accounts import set_refund_account
 
 
 def _when(value) -> str:
@@ -97,7 +99,7 @@ def bank_account():
     form = BankAccountForm()
 
     def save():
-        bank_accounts.set_refund_account(customer, form.iban.data, form.bic.data,
+        set_refund_account(customer, form.iban.data, form.bic.data,
                                          form.holder.data)
         return redirect(url_for("portal.bank_account", saved="1"))
 

@@ -1,7 +1,7 @@
 """Forms of the account area (my details, refund account, direct debit, preferences).
 
 They only carry the values and the CSRF token: the rules (and their translated messages) are
-the customers domain's (app/customers/profile.py, bank_accounts.py, mandates.py,
+the customers domain's (app/selfservice/profile.py, bank_accounts.py, mandates.py,
 preferences.py), so the portal and the back office refuse the same things.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ class PreferencesForm(FlaskForm):
     language = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
     sms_reminders = BooleanField(_l("Also send me reminders by SMS"))
     phone = _text(_l("Mobile number for SMS"), autocomplete="tel", inputmode="tel")
-    # Checked by app.customers.preferences (1-28 or none), not by WTForms: one rule, one message.
+    # Checked by app.selfservice.preferences (1-28 or none), not by WTForms: one rule, one message.
     preferred_payment_day = SelectField(
         _l("Preferred payment day"), validate_choice=False,
         choices=[("", _l("No preference"))] + [(str(d), str(d)) for d in range(1, 29)])

@@ -223,7 +223,7 @@ def pay_link_plan():
     found = scope.pay_now(link)
     if not found.eligible:
         return redirect(url_for("portal.pay_link_page"))
-    from app.customers.preferences import plan_day_for
+    from app.selfservice.preferences import plan_day_for
 
     form = PayLinkForm()
     errors: dict[str, list[str]] = {}

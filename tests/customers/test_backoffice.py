@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.customers import bank_accounts, mandates
+from app.customers import bank_accounts
 from app.extensions import db
 from app.requests.models import CustomerRequest
+from app.selfservice import mandates
+from app.selfservice.bank_accounts import set_refund_account
 from tests.helpers import csrf_for, make_customer, make_invoice
 
 
@@ -48,7 +50,7 @@ def test_read_only_staff_cannot_confirm(staff_client):
 
 def test_staff_see_pending_refund_accounts_with_their_cooloff_end(staff_client):
     customer = make_customer(name="Cooling Customer")
-    bank_accounts.set_refund_account(customer, "BE68539007547034")
+    set_refund_account(customer, "BE68539007547034")
     db.session.commit()
     client = staff_client("AR clerk")
     page = client.get("/bankaccountview/list/").get_data(as_text=True)
@@ -57,7 +59,7 @@ def test_staff_see_pending_refund_accounts_with_their_cooloff_end(staff_client):
 
 
 def test_staff_may_still_change_name_and_vat_after_invoices(staff_client):
-    from app.customers import profile
+    from app.selfservice import profile
 
     customer = make_customer(name="Before SA")
     make_invoice(customer)

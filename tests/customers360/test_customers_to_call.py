@@ -7,10 +7,10 @@ import re
 from flask_babel import refresh
 
 from app.core.settings import set_setting
-from app.customers import risk
 from app.customers.models import Customer
 from app.demo import seed_demo_data
 from app.extensions import db
+from app.selfservice import risk
 from tests.helpers import logged_in_client
 
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from app.core.models import utcnow
 from app.customers.models import Customer
-from app.customers.risk import flags_for, refresh_risk_flags
 from app.extensions import db
 from app.notifications.models import Message
 from app.payments.models import Payment
 from app.requests.models import Deferral
+from app.selfservice.risk import flags_for, refresh_risk_flags
 from tests.helpers import make_customer, make_invoice
 
 TODAY = date.today()

@@ -12,9 +12,9 @@ from app.accounts import overview
 from app.accounts import statement as account_statement
 from app.core.time import business_today
 from app.customers.models import Mandate
-from app.customers.risk import proposals_for
 from app.extensions import db
 from app.requests.models import Installment, PaymentPlan
+from app.selfservice.risk import proposals_for
 from tests.helpers import make_customer, make_invoice
 
 

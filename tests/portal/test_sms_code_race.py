@@ -8,9 +8,9 @@ import pytest
 from flask import g
 
 from app.core.validation import ValidationError
-from app.customers import preferences
 from app.customers.selfservice_models import SmsCode
 from app.extensions import db
+from app.selfservice import preferences
 from tests.conftest import is_postgres
 from tests.helpers import make_customer
 from tests.portal.conftest import csrf_from, sign_in
@@ -29,7 +29,7 @@ def test_parallel_wrong_codes_get_no_more_tries_than_the_limit(app, monkeypatch)
     """12 wrong codes at the same instant (threads behind a barrier): 5 are checked, the rest
     are refused as too many; then even the right code is refused. Before the fix the check was
     read-then-write and 8 of 12 were evaluated."""
-    monkeypatch.setattr("app.customers.preferences.secrets.randbelow", lambda _n: 246810)
+    monkeypatch.setattr("app.selfservice.preferences.secrets.randbelow", lambda _n: 246810)
     customer = make_customer(email="race@example.test", phone="+32470000001")
     preferences.send_sms_code(customer, "+32470000001")
     db.session.commit()
@@ -80,7 +80,7 @@ def test_parallel_wrong_codes_get_no_more_tries_than_the_limit(app, monkeypatch)
 
 
 def test_the_right_code_counts_once_and_works_once(app, monkeypatch):
-    monkeypatch.setattr("app.customers.preferences.secrets.randbelow", lambda _n: 135790)
+    monkeypatch.setattr("app.selfservice.preferences.secrets.randbelow", lambda _n: 135790)
     customer = make_customer(email="once@example.test")
     preferences.send_sms_code(customer, "+32470000002")
     db.session.commit()

@@ -15,7 +15,6 @@ import pytest
 from flask import g
 from sqlalchemy import func, select
 
-from app.customers import bank_accounts, mandates
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import Invoice
@@ -28,6 +27,8 @@ from app.requests.deferrals import request_deferral
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
 from app.requests.plans import request_plan
 from app.requests.services import cancel_request, decide_request
+from app.selfservice import mandates
+from app.selfservice.bank_accounts import set_refund_account
 from tests.backoffice.conftest import session_csrf
 from tests.helpers import logged_in_client, make_customer, make_invoice, make_staff_user
 from tests.payments.cashout_helpers import refund_account
@@ -440,7 +441,7 @@ def test_a_refund_account_given_twice_at_once_leaves_one_pending(app):
             def action(ready):
                 who = db.session.get(Customer, customer_id)
                 ready()
-                bank_accounts.set_refund_account(who, iban)
+                set_refund_account(who, iban)
                 db.session.commit()
             return action
 

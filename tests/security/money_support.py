@@ -13,14 +13,14 @@ from sqlalchemy import func, inspect, select
 
 from app.core.audit_models import AuditEvent
 from app.core.money_guard import ALL, protections
-from app.customers.bank_accounts import set_refund_account
-from app.customers.mandates import record_mandate
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.invoices.adjustments import propose_credit_note, reject_credit_note
 from app.payments.services import clean_payment, post_payment
 from app.requests.services import open_request
 from app.retention.models import LegalHold
+from app.selfservice.bank_accounts import set_refund_account
+from app.selfservice.mandates import record_mandate
 from tests.helpers import PASSWORD, make_customer, make_invoice, make_staff_user
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

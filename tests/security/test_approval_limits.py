@@ -327,7 +327,7 @@ def test_a_mandate_added_on_the_screen_is_pending_until_confirmed(app):
     assert response.status_code == 302
     mandate = db.session.scalar(select(Mandate))
     assert mandate.status == "pending" and mandate.reference.startswith("CD-")
-    # Confirmed through its action (app.customers.mandates.staff_decide): active, with its
+    # Confirmed through its action (app.selfservice.mandates.staff_decide): active, with its
     # account, and the customer pays by direct debit.
     _post(client, "/mandateview/action_post", {"action": "confirm_mandates",
                                                "rowid": str(mandate.id)}, "/mandateview/list/")
@@ -342,7 +342,7 @@ def test_a_mandate_cannot_be_recorded_on_a_refund_account(app):
 
     install_defaults()
     customer = make_customer()
-    from app.customers.bank_accounts import set_refund_account
+    from app.selfservice.bank_accounts import set_refund_account
 
     refund = set_refund_account(customer, "BE68539007547034", channel="staff")
     db.session.commit()

@@ -126,7 +126,7 @@ def test_deep_links_and_messages_built_during_a_forged_request_use_the_public_ad
 
         assert base_url() == PUBLIC
         settled = notify_account_settled(customer)
-        from app.customers.profile import _default_confirm_url
+        from app.selfservice.profile import _default_confirm_url
 
         change = notify_email_change(customer, "new@example.test", _default_confirm_url("tok"))
         db.session.commit()

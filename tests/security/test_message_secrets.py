@@ -132,7 +132,7 @@ def test_read_only_staff_never_read_a_usable_secret_while_customers_receive_them
     confirm_token = re.search(r"/portal/profile/email/([A-Za-z0-9_\-]+)", confirm_text).group(1)
 
     # 3. The customer turns SMS reminders on: a code to the phone.
-    monkeypatch.setattr("app.customers.preferences.secrets.randbelow", lambda _n: 730519)
+    monkeypatch.setattr("app.selfservice.preferences.secrets.randbelow", lambda _n: 730519)
     sms.answers.append((200, {"message-count": "1", "messages": [
         {"to": "32470123456", "message-id": "SMS-1", "status": "0"}]}))
     prefs = _post(customer, "/portal/preferences", {"delivery_channel": "email",
@@ -206,9 +206,9 @@ def test_an_undelivered_secret_is_sealed_not_readable_and_is_dropped_once_expire
 
     from app.core import crypto
     from app.core.models import utcnow
-    from app.customers import preferences
     from app.notifications.defaults import install_defaults
     from app.notifications.jobs import deliver_due_messages
+    from app.selfservice import preferences
 
     # Deployed, not the embedded default (where the local mailbox takes SMS too).
     monkeypatch.setitem(app.config, "PUBLIC_URL_REQUIRED", True)

@@ -161,7 +161,7 @@ def test_redis_down_loses_no_sign_in_link_nor_sms_code(app, production_shape, mo
                 .status_code for _ in range(4)]
     assert statuses == [302, 302, 302, 429]
     # The signed-in customer asks for an SMS code: in the outbox as well.
-    monkeypatch.setattr("app.customers.preferences.secrets.randbelow", lambda _n: 482913)
+    monkeypatch.setattr("app.selfservice.preferences.secrets.randbelow", lambda _n: 482913)
     prefs = _post(browser, "/portal/preferences", {"delivery_channel": "email", "language": "en",
                                                    "sms_reminders": "y",
                                                    "phone": "0470 12 34 56"})

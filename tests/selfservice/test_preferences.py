@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from app.core.models import utcnow
 from app.core.validation import ValidationError
-from app.customers import preferences
 from app.customers.selfservice_models import SmsCode
 from app.extensions import db
 from app.notifications.models import Message
 from app.requests.models import CustomerRequest
+from app.selfservice import preferences
 from tests.helpers import make_customer
 from tests.notifications.received import received_text
 

@@ -253,7 +253,7 @@ def portal_proposals(customer: Customer) -> list[dict]:
     if not customer.risk_flags or customer.legal_status != "none":
         return []
     texts = {
-        # What the payment day really changes: see app/customers/preferences.py.
+        # What the payment day really changes: see app/selfservice/preferences.py.
         "due_date": (_("Is your salary paid later in the month? Tell us the day you can "
                        "usually pay: reminders will wait until just after it."),
                      _("Choose my payment day")),

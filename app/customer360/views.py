@@ -18,7 +18,6 @@ from wtforms.validators import Length, Optional
 from app.core.admin import StaffModelView, form_validator, refuse
 from app.core.crypto import iban_hash
 from app.core.validation import ValidationError
-from app.customers.bank_accounts import record_account
 from app.customers.models import (
     ADDRESS_KINDS,
     BANK_ACCOUNT_PURPOSES,
@@ -43,6 +42,7 @@ from app.customers.models import (
 from app.customers.services import clean_customer, upsert_customer
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.selfservice.bank_accounts import record_account
 
 CATEGORY = "Receivables"
 
@@ -111,7 +111,7 @@ class CustomerView(StaffModelView):
     base_order = ("name", "asc")
     choice_columns = _customer_choices()
     money_columns = ("balance",)
-    # The customer number links to the 360° page (app/customers/view360.py).
+    # The customer number links to the 360° page (app/customer360/view360.py).
     formatters_columns = {"number": lambda number: _link_360(number)}
     related_view_names = ("InvoiceView", "ContactView", "AddressView", "BankAccountView",
                           "MandateView", "ContractView", "CustomerRequestView", "MessageView",
@@ -313,7 +313,7 @@ class MandateView(StaffModelView):
         widget=BS3TextFieldWidget())}
 
     def create_from_form(self, form) -> Mandate:
-        from app.customers.mandates import record_mandate
+        from app.selfservice.mandates import record_mandate
 
         if form.customer.data is None:
             raise ValidationError({"customer": [_("Choose a customer.")]})
@@ -323,7 +323,7 @@ class MandateView(StaffModelView):
                               signed_on=form.signed_on.data, signed_place=form.signed_place.data,
                               signature_name=form.signature_name.data)
 
-    # Staff confirm a mandate signed in the portal (or refuse it): app/customers/mandates.py.
+    # Staff confirm a mandate signed in the portal (or refuse it): app/selfservice/mandates.py.
     @action("confirm_mandates", _l("Confirm"), _l("Confirm the selected pending mandates?"),
             "fa-check", multiple=True)
     def confirm_mandates(self, items):
@@ -338,7 +338,7 @@ class MandateView(StaffModelView):
         from flask import flash, g, redirect, request
 
         from app.core.validation import ValidationError
-        from app.customers.mandates import staff_decide
+        from app.selfservice.mandates import staff_decide
 
         done = skipped = 0
         for item in items if isinstance(items, list) else [items]:

@@ -29,9 +29,9 @@ from app.core.models import utcnow
 from app.core.settings import get_setting, register_setting
 from app.core.validation import ValidationError
 from app.customers.models import DELIVERY_CHANNELS, LANGUAGES, Customer
-from app.customers.profile import clean_phone
 from app.customers.selfservice_models import SmsCode
 from app.extensions import db
+from app.selfservice.profile import clean_phone
 
 CODE_MINUTES = register_setting("customers.sms_code_minutes", 10, "minutes",
                                 _l("An SMS confirmation code is valid for (minutes)"),

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from app.core.models import utcnow
 from app.core.validation import ValidationError
-from app.customers import profile
 from app.customers.selfservice_models import EmailChange
 from app.extensions import db
 from app.notifications.models import Message
 from app.requests.models import CustomerRequest
+from app.selfservice import profile
 from tests.helpers import make_customer, make_invoice
 from tests.notifications.received import received_text
 

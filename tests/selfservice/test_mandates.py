@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from app.core.settings import set_setting
 from app.core.validation import ValidationError
-from app.customers import mandates
 from app.customers.models import BankAccount, Mandate
 from app.extensions import db
 from app.notifications.models import Message
 from app.requests.models import CustomerRequest
 from app.requests.services import decide_request
+from app.selfservice import mandates
 from tests.helpers import make_customer
 
 IBAN = "BE68539007547034"

@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from app.core import validation as v
 from app.core.time import business_today
+from app.customer360.overview import customer_overview
+from app.customer360.search import search_customers
 from app.customers import notes as staff_notes
 from app.customers.models import (
     CALL_DIRECTIONS,
@@ -33,12 +35,10 @@ from app.customers.models import (
     PAYMENT_METHODS,
     Customer,
 )
-from app.customers.overview import customer_overview
-from app.customers.preferences import plan_day_for
-from app.customers.search import search_customers
 from app.customers.timeline import KINDS, customer_timeline
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
+from app.selfservice.preferences import plan_day_for
 
 TIMELINE_PAGE = 50
 KIND_LABELS = {
@@ -60,7 +60,7 @@ def may_write() -> bool:
 
 
 def risk_label(flag: str) -> str:
-    from app.customers.risk import FLAG_LABELS
+    from app.selfservice.risk import FLAG_LABELS
 
     return str(FLAG_LABELS.get(flag, flag))
 
