@@ -3,6 +3,10 @@
 FAB stores only a hash of each key; the key itself is printed once, at creation. The key acts
 with its user's roles, so give it to a user whose only role is "ERP integration". FAB's own
 key-management API stays off with the rest of its security API (FAB_ADD_SECURITY_API).
+
+The group is mounted on `flask creditdesk` by ``register`` (app.cli.init_app calls it), so this
+module does not import app.cli: app.cli is the composition root (its console script builds the
+whole app, portal included), and the API does not import the portal.
 """
 from __future__ import annotations
 
@@ -10,14 +14,10 @@ from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from app.cli import creditdesk
-
-
-@creditdesk.group("api-key")
-def api_key_group() -> None:
-    """Create, list and revoke API keys of staff users."""
+api_key_group = AppGroup("api-key", help="Create, list and revoke API keys of staff users.")
 
 
 def _find_user(username: str):
@@ -70,4 +70,5 @@ def revoke_command(uuid: str) -> None:
 
 
 def register(app: Flask) -> None:
-    """The commands are on the `creditdesk` group as soon as this module is imported."""
+    """Mount `api-key` on the `creditdesk` group that app.cli.init_app added just before."""
+    app.cli.commands["creditdesk"].add_command(api_key_group)

@@ -1,9 +1,10 @@
 """My details, refund bank account, SEPA direct-debit mandate, preferences.
 
 Thin: the rules live in app/selfservice (profile, bank_accounts, mandates, preferences, over
-app/customers' rows), shared with the back office. No route takes a record id: each page works on the signed-in customer's
-own rows, so there is nothing of another customer to name. A refused input shows the
-translated messages next to the fields, answers 400 and changes nothing.
+app/customers' rows), shared with the back office. No route takes a record id: each page works
+on the signed-in customer's own rows, so there is nothing of another customer to name. A
+refused input shows the translated messages next to the fields, answers 400 and changes
+nothing.
 """
 from __future__ import annotations
 

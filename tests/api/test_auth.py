@@ -1,7 +1,6 @@
 """Who may call the API: JWT from FAB's login, API keys, and the roles of app/core/roles.py."""
 import pytest
 
-import app.api.cli  # noqa: F401  (adds `creditdesk api-key` to the command group)
 from app.customers.models import Customer
 from app.customers.services import find_by_number
 from app.invoices.models import Invoice
