@@ -71,11 +71,13 @@ class HoldRefused(ValueError):
 
 
 def hold_reminders(customer_id: int, *, invoice_ids: Iterable[int] | None = None, until: date,
-                   reason: str, source: str, awaits: str | None = None) -> ReminderHold:
+                   reason: str, source: str, awaits: str | None = None,
+                   fresh: bool = False) -> ReminderHold:
     """Hold the customer's reminders (or those of ``invoice_ids``) until ``until``, inclusive.
 
     Adds to the caller's session; the caller commits. The same ``source`` with the same
     invoices and an open hold extends that hold (to the later date) instead of adding one.
+    ``fresh``: the caller knows the source is new (a reply just stored): nothing is looked up.
     """
     reason = (reason or "").strip()[:300]
     source = (source or "").strip()[:80]
@@ -88,7 +90,7 @@ def hold_reminders(customer_id: int, *, invoice_ids: Iterable[int] | None = None
         raise HoldRefused("a reminder hold on invoices needs at least one invoice")
     if awaits is not None and awaits not in AWAITED:
         raise HoldRefused(f"a reminder hold cannot await {awaits!r}")
-    for existing in db.session.scalars(select(ReminderHold).where(
+    for existing in () if fresh else db.session.scalars(select(ReminderHold).where(
             ReminderHold.customer_id == customer_id, ReminderHold.source == source,
             ReminderHold.released_at.is_(None))):
         if (existing.invoice_ids or None) == wanted:

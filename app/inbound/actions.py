@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.core.models import utcnow
 from app.core.time import business_today
 from app.customers.models import Customer
-from app.dunning.holds import AWAITED, hold_reminders
+from app.dunning.holds import AWAITED, ReminderHold, hold_reminders
 from app.extensions import db
 from app.inbound import settings as rules
 from app.inbound.autodetect import BOUNCE, HUMAN
@@ -47,17 +47,82 @@ def act_on(row: InboundMessage, mail: ParsedMail | None, found: Tie | None) -> N
             row.notes = [*(row.notes or []), "answer_failed"]
 
 
+def act_on_many(items: list[tuple[InboundMessage, ParsedMail | None, Tie | None]],
+                customers: dict[int, Customer] | None = None) -> None:
+    """``act_on`` for a poll's batch (rows inserted, ids known): the same outcome, with the
+    answers already sent read once, the holds and answers written together, and no savepoint
+    per reply (receiving.receive_many reads the batch again one by one if this fails)."""
+    from app.notifications.outbox import prepare_batch
+
+    humans = [(row, mail, found) for row, mail, found in items
+              if row.kind == HUMAN and row.customer_id is not None]
+    known = customers or {}
+    customers = {cid: known.get(cid) or db.session.get(Customer, cid)
+                 for cid in sorted({row.customer_id for row, _m, _f in humans})}
+    answered = answered_recently(list(customers))
+    answerable = [row for row, _m, _f in humans
+                  if row.category not in (None, OTHER) and row.tied_by in ANSWERABLE]
+    if answerable and rules.rule(rules.AUTO_ANSWER):
+        prepare_batch([customers[row.customer_id] for row in answerable
+                       if customers.get(row.customer_id) is not None],
+                      [answer_key(row) for row in answerable])
+    holds, answers = [], []
+    for row, mail, found in items:
+        if row.kind == BOUNCE and mail is not None:
+            mark_failing(row, mail)
+            continue
+        customer = customers.get(row.customer_id) if row.kind == HUMAN else None
+        if customer is None:
+            continue
+        # What a reply adds (a hold, a pay link, an answer) is written with the batch's flush,
+        # not before each read of the next reply: those reads never need it (new sources,
+        # answers counted in ``answered``; a question request flushes by itself).
+        with db.session.no_autoflush:
+            hold = pause(row, customer, flush=False)
+            if hold is not None:
+                holds.append((row, hold))
+            if row.category == OTHER:
+                open_question(row, customer)
+            elif row.tied_by in ANSWERABLE:
+                message = answer(row, customer, invoice_ids=found.invoice_ids if found else [],
+                                 answered=answered, flush=False)
+                if message is not None:
+                    answers.append((row, message))
+    db.session.flush()
+    for row, hold in holds:
+        row.hold_id = hold.id
+    for row, message in answers:
+        row.answer_id = message.id
+
+
+def answered_recently(customer_ids: list[int]) -> set[int]:
+    """The customers an automatic answer went to less than the gap ago (one query)."""
+    since = utcnow() - timedelta(hours=int(rules.rule(rules.ANSWER_GAP_HOURS)))
+    found: set[int] = set()
+    for start in range(0, len(customer_ids), 500):
+        found.update(db.session.scalars(select(InboundMessage.customer_id).where(
+            InboundMessage.customer_id.in_(customer_ids[start:start + 500]),
+            InboundMessage.answer_id.is_not(None),
+            InboundMessage.received_at >= since).distinct()))
+    return found
+
+
+def answer_key(row: InboundMessage) -> str:
+    return f"reply-answer:{row.id}:{row.category}"
+
+
 def hold_source(row: InboundMessage) -> str:
     return f"inbound:reply:{row.id}"
 
 
-def pause(row: InboundMessage, customer: Customer) -> None:
-    """The customer's next reminder waits: N days, longer when they say they paid."""
+def pause(row: InboundMessage, customer: Customer, *, flush: bool = True) -> ReminderHold | None:
+    """The customer's next reminder waits: N days, longer when they say they paid.
+    ``flush=False`` (a batch, new replies): the caller flushes and sets ``row.hold_id``."""
     days = int(rules.rule(rules.PAUSE_DAYS))
     if row.category == PAID:
         days = max(days, int(rules.rule(rules.PAID_HOLD_DAYS)))
     if days <= 0:
-        return
+        return None
     # Stored as written in the language of the moment (a job: the default), like a staff note.
     reason = _("the customer replied by e-mail (reply #%(id)s: %(category)s)", id=row.id,
                category=str(CATEGORIES.get(row.category or OTHER)))
@@ -65,9 +130,12 @@ def pause(row: InboundMessage, customer: Customer) -> None:
     # customer uses the self-service action the answer points to (app.dunning.holds).
     awaits = row.category if row.category in AWAITED else None
     hold = hold_reminders(customer.id, until=business_today() + timedelta(days=days),
-                          reason=reason, source=hold_source(row), awaits=awaits)
-    db.session.flush()
-    row.hold_id = hold.id
+                          reason=reason, source=hold_source(row), awaits=awaits,
+                          fresh=not flush)
+    if flush:
+        db.session.flush()
+        row.hold_id = hold.id
+    return hold
 
 
 def open_question(row: InboundMessage, customer: Customer) -> None:
@@ -93,24 +161,33 @@ def recently_answered(customer_id: int) -> bool:
 
 
 def answer(row: InboundMessage, customer: Customer, *, invoice_ids: list[int],
-           forced: bool = False) -> bool:
+           forced: bool = False, answered: set[int] | None = None, flush: bool = True):
     """One short answer in the customer's language with the link that settles it. ``forced``:
-    staff asked for it (after correcting the category): no gap, a new answer."""
+    staff asked for it (after correcting the category): no gap, a new answer. A batch passes
+    ``answered`` (answered_recently, kept up to date here) and ``flush=False``: it gets the
+    message back and sets ``row.answer_id`` after its flush."""
     from app.inbound.links import action_link
     from app.notifications.outbox import queue_message
 
     if row.category in (None, OTHER) or not row.sender:
-        return False
-    if not forced and (not rules.rule(rules.AUTO_ANSWER) or recently_answered(customer.id)):
-        return False
+        return None if not flush else False
+    if not forced:
+        recent = (customer.id in answered if answered is not None
+                  else recently_answered(customer.id))
+        if not rules.rule(rules.AUTO_ANSWER) or recent:
+            return None if not flush else False
     language = row.language if row.language in ("fr", "nl", "en") else customer.language
-    key = f"reply-answer:{row.id}:{row.category}"
+    key = answer_key(row)
     link = action_link(customer, row.category, invoice_ids)
     messages = queue_message(
         customer, event="reply_answer", template_key="reply_answer",
         context={"category": row.category, "action_url": link,
                  "reply_subject": row.subject or ""},
         idempotency_key=key, channels=["email"], recipient=row.sender, language=language)
+    if not flush:
+        if messages and answered is not None:
+            answered.add(customer.id)
+        return messages[0] if messages else None
     if messages:
         db.session.flush()
         row.answer_id = messages[0].id

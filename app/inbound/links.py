@@ -36,9 +36,12 @@ def action_link(customer: Customer, category: str, invoice_ids: list[int]) -> st
         wanted = invoice_ids or open_invoice_ids(customer.id)
         if wanted:
             try:
-                from app.paylinks.services import pay_link_url
+                from app.core.links import absolute
+                from app.paylinks.services import create_pay_link, path_for_token
 
-                return pay_link_url(customer.id, wanted, purpose="pay")
+                # Not flushed here: written with the answer (a poll's batch flushes once).
+                _link, token = create_pay_link(customer.id, wanted, purpose="pay", flush=False)
+                return absolute(path_for_token(token))
             except ImportError:
                 pass
     with_invoice, without = ENDPOINTS.get(category, ("dashboard", "dashboard"))

@@ -2,8 +2,9 @@
 
 For each mailbox: log in, note the folder's UIDVALIDITY, list the messages not put aside yet,
 skip the UIDs already stored under that UIDVALIDITY, fetch the rest in batches (BODY.PEEK:
-nothing is marked read), store and understand each one (app.inbound.receiving, idempotent by
-Message-ID), COMMIT, and only then move or flag the batch in the mailbox. A crash anywhere
+nothing is marked read), store and understand the batch set-wise (app.inbound.receiving
+.receive_many, idempotent by Message-ID; one bad message makes the batch read one by one),
+COMMIT once per batch, and only then move or flag the batch in the mailbox. A crash anywhere
 leaves the message either unread in the mailbox or stored (and then put aside on the next
 poll): nothing is read twice into CreditDesk, nothing is lost. A mailbox that is down is
 recorded on its state row (Settings → Plugins, and the replies screen) and tried again at the
@@ -24,7 +25,7 @@ from app.core.plugins import PluginUnavailable, build, enabled_plugins
 from app.core.settings import get_setting
 from app.extensions import db
 from app.inbound.models import InboundMessage, MailboxState
-from app.inbound.receiving import receive
+from app.inbound.receiving import Incoming, receive_many
 from app.inbound.settings import MAX_MESSAGE_MB
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,14 @@ def _read_batch(mailbox, validity: int, uids: list[int], max_bytes: int,
     sizes = mailbox.sizes(uids)
     whole = [uid for uid in uids if sizes.get(uid, 0) <= max_bytes]
     huge = [uid for uid in uids if sizes.get(uid, 0) > max_bytes]
-    seen = set()
+    fetched: list[Incoming] = []
     for uids_, partial in ((whole, None), (huge, 256 * 1024)):
-        for uid, raw in mailbox.fetch(uids_, partial):
-            seen.add(uid)
-            result = receive(raw, mailbox=mailbox.name, uid_validity=validity, uid=uid,
-                             truncated=partial is not None, size=sizes.get(uid))
-            counts["stored" if result.created else "already_stored"] += 1
+        fetched.extend(Incoming(uid, raw, partial is not None, sizes.get(uid))
+                       for uid, raw in mailbox.fetch(uids_, partial))
+    fetched.sort(key=lambda item: item.uid)  # in the mailbox's order, as one by one would
+    for result in receive_many(fetched, mailbox=mailbox.name, uid_validity=validity):
+        counts["stored" if result.created else "already_stored"] += 1
+    seen = {item.uid for item in fetched}
     missing = set(uids) - seen
     if missing:  # listed but not returned (deleted meanwhile?): not put aside, tried again
         raise RuntimeError(f"the server did not return messages {sorted(missing)[:10]}")
