@@ -93,6 +93,7 @@ def _purge_only(url: str, batch_size: int) -> None:
         db.engine.dispose()
     click.echo(json.dumps({"subjects": outcome.subjects, "batches": outcome.batches,
                            "seconds": outcome.seconds, "longest_ms": outcome.longest_ms,
+                           "batch_ms": outcome.batch_ms,
                            "counts": outcome.counts}))
 
 
@@ -205,6 +206,8 @@ def main(url: str, clients: int, customers: int, workers: int, baseline_requests
     click.echo(f"longest transaction: {outcome.longest_ms} ms (target <= "
                f"{TARGET_TRANSACTION_MS:.0f} ms: "
                f"{'meets' if outcome.longest_ms <= TARGET_TRANSACTION_MS else 'MISSES'})")
+    click.echo(f"batch transactions: p50 {outcome.batch_ms[0]} ms, p95 {outcome.batch_ms[1]} ms; "
+               f"load average {os.getloadavg()[0]:.1f} (2 cores shared)")
     click.echo(f"customers left as they were (legal hold: unpaid, dispute, proceedings): "
                f"{held}")
     for name, result in (("before the run", before), ("during the run", during)):

@@ -277,7 +277,8 @@ def load(run_date: date, customer_ids: Sequence[int] | None = None,
     if connection.dialect.name == "postgresql" and customer_ids is None:
         # Sorting ~100,000 rows spills to disk under the default 4 MB; this transaction only.
         connection.execute(text("SET LOCAL work_mem = '64MB'"))
-    for row in connection.execute(scoped(query, Invoice.customer_id)):
+    # fetched at once (not row by row: 100,000 driver calls less)
+    for row in connection.execute(scoped(query, Invoice.customer_id)).fetchall():
         customer_id = row[1]
         if customer_id not in customers:
             customers[customer_id] = CustomerRow(*row[_CUSTOMER_AT:])

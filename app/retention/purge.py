@@ -170,6 +170,9 @@ class Outcome:
     batches: int
     longest_ms: int
     seconds: float
+    # The batches' transactions, middle and 95th percentile (ms): the longest alone may be one
+    # batch that waited for the disk or the CPU.
+    batch_ms: tuple[int, int] = (0, 0)
 
 
 # One purge (or replay) at a time, through a lease with a heartbeat (app.core.job_runs): a run
@@ -262,6 +265,7 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
     longest = reads.longest_ms
     batches = 0
     subjects_done = 0
+    durations: list[float] = []
     ids = found.subject_ids
     try:
         for start in range(0, len(ids), batch_size):
@@ -286,6 +290,7 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
             db.session.commit()
             elapsed = (time.perf_counter() - t0) * 1000
             longest = max(longest, elapsed)
+            durations.append(elapsed)
             batches += 1
             subjects_done += len(done)
             if files:
@@ -309,8 +314,12 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
     db.session.commit()
     log.info("retention run %s: %s subjects in %s batches, longest transaction %.0f ms",
              run_id, subjects_done, batches, longest)
+    durations.sort()
+    middle = (int(durations[len(durations) // 2]),
+              int(durations[min(len(durations) - 1, int(len(durations) * .95))])) \
+        if durations else (0, 0)
     return Outcome(run_id, counts, subjects_done, batches, int(longest),
-                   time.perf_counter() - started)
+                   time.perf_counter() - started, middle)
 
 
 class _ShortReads:
