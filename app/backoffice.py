@@ -74,7 +74,8 @@ VIEW_MODULES = (
 
 
 # Packages above app.customers that add events to the 360° timeline (register_source on import).
-TIMELINE_SOURCES = ("app.paylinks.timeline", "app.inbound.timeline", "app.einvoicing.timeline",
+TIMELINE_SOURCES = ("app.payments.timeline", "app.notifications.timeline", "app.requests.timeline",
+                    "app.paylinks.timeline", "app.inbound.timeline", "app.einvoicing.timeline",
                     "app.dunning.timeline")
 
 
