@@ -71,7 +71,7 @@ class Customer(TimestampMixin, Model):
     risk_flags: Mapped[list] = mapped_column(JSON, default=list)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Denormalised sum of open invoice amounts minus open credit notes, kept by services.
-    balance: Mapped[Decimal] = mapped_column(Money, default=ZERO, index=True)
+    balance: Mapped[Decimal] = mapped_column(Money, default=ZERO)  # no index: tp_0003
     dunning_policy_id: Mapped[int | None] = mapped_column(ForeignKey("dunning_policy.id"))
     dunning_paused_until: Mapped[date | None] = mapped_column(Date)
     dunning_pause_reason: Mapped[str | None] = mapped_column(Text)
