@@ -121,6 +121,17 @@ def _downloadable(customer_id: int):
             EDocument.status.in_(DOWNLOADABLE_STATUSES), EDocument.xml.is_not(None))
 
 
+def has_ubl_column(customer_id: int):
+    """A column to add to a SELECT of the customer's invoices: whether a downloadable UBL exists
+    for the row's invoice (a correlated EXISTS on e_document's invoice index), so a page of
+    invoices needs no query of its own for it."""
+    from app.invoices.models import Invoice
+
+    return (select(EDocument.id).where(EDocument.invoice_id == Invoice.id,
+                                       *_downloadable(customer_id))
+            .correlate(Invoice).exists().label("has_ubl"))
+
+
 def invoices_with_ubl(customer_id: int, invoice_ids: list[int]) -> set[int]:
     """Which of these invoices of the customer have a downloadable UBL (one query)."""
     if not invoice_ids:

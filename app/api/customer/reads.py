@@ -19,8 +19,8 @@ from app.api.customer.problems import Problem
 from app.core import validation as v
 from app.core.time import business_today
 from app.core.validation import ValidationError
+from app.einvoicing.services import has_ubl_column, invoices_with_ubl
 from app.einvoicing.services import invoice_ubl as einvoice_ubl
-from app.einvoicing.services import invoices_with_ubl
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
 
@@ -85,16 +85,17 @@ def invoices():
         where.append(overdue_clause(cid, today))
     elif status == "paid":
         where.append(Invoice.status == "paid")
-    rows = db.session.execute(select_with_state(cid, *where).order_by(Invoice.id)
-                              .limit(limit + 1)).all()
-    states = [state_from_row(row, today) for row in rows[:limit]]
+    rows = db.session.execute(select_with_state(cid, *where).add_columns(has_ubl_column(cid))
+                              .order_by(Invoice.id).limit(limit + 1)).all()
+    states = [state_from_row(row[:4], today) for row in rows[:limit]]
+    with_ubl = [bool(row[4]) for row in rows[:limit]]  # has_ubl_column
     links = {}
     if len(rows) > limit:
         token = base64.urlsafe_b64encode(str(states[-1].invoice.id).encode()).decode()
         links["next"] = url_for("customer_api.invoices", status=status, limit=limit,
                                 cursor=token.rstrip("="))
-    with_ubl = invoices_with_ubl(cid, [s.invoice.id for s in states])
-    return jsonify({"items": [out.invoice(s, s.invoice.id in with_ubl) for s in states],
+    return jsonify({"items": [out.invoice(s, ubl) for s, ubl in zip(states, with_ubl,
+                                                                      strict=True)],
                     "links": links})
 
 
