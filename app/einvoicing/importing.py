@@ -4,6 +4,17 @@ All or nothing, like the CSV import: every document of a batch (a file, a folder
 checked (our rules, then the official Peppol validation kit) and only when none has a problem
 are they stored. Re-importing a number updates that invoice (never a second one). The customer
 is found by VAT number, Peppol endpoint or enterprise number, and created when new.
+
+The seller must be us: these are copies of what our ERP issued, so a document whose seller is
+not our company (its endpoint, VAT number or enterprise number against Settings → Company and
+bank details) is refused, naming AccountingSupplierParty. Currencies: only euro documents are
+imported, others are refused naming their currency — invoices, balances, fees and dunning are
+kept in euro throughout CreditDesk (invoices.services.SUPPORTED_CURRENCIES, the same rule as the
+CSV import and the API); only payments may be in another currency.
+
+Set-wise (bench/einvoicing.py): everything a batch needs from the database is read in a few
+queries (_Batch.preload), the batch is flushed once, lines and received documents are inserted
+in bulk once the invoices have ids, and each touched customer's balance is refreshed once.
 """
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from lxml import etree
@@ -30,8 +32,24 @@ DEFAULT_TERM_DAYS = 30
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True)
+    """One parser per thread (an lxml parser is not shared between threads), made once."""
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+            huge_tree=False, remove_comments=True)
+    return parser
+
+
+_parsers = threading.local()
+
+
+@lru_cache(maxsize=256)
+def _path(path: str) -> str:
+    """``cac:Party/cbc:Name`` in Clark notation (``{urn...}Party/{urn...}Name``), worked out
+    once per path: lxml then needs no prefix map per call."""
+    return "/".join(f"{{{NS[step.split(':', 1)[0]]}}}{step.split(':', 1)[1]}"
+                    if ":" in step else step for step in path.split("/"))
 
 
 @dataclass
@@ -103,14 +121,14 @@ def read_document(data: bytes) -> UblDocument:
     problems: dict[str, list[str]] = {}
 
     def need(path: str) -> str:
-        value = (root.findtext(path, namespaces=NS) or "").strip()
+        value = (root.findtext(_path(path)) or "").strip()
         if not value:
             problems.setdefault(path.rsplit("/", 1)[-1], []).append(_("Missing."))
         return value
 
     number = need("cbc:ID")
     issue_date = _date(need("cbc:IssueDate"), "IssueDate", problems)
-    due_text = (root.findtext("cbc:DueDate", namespaces=NS) or "").strip()
+    due_text = (root.findtext(_path("cbc:DueDate")) or "").strip()
     due_date = _date(due_text, "DueDate", problems) if due_text else \
         (issue_date + timedelta(days=DEFAULT_TERM_DAYS) if issue_date and kind == "invoice"
          else issue_date)
@@ -120,22 +138,21 @@ def read_document(data: bytes) -> UblDocument:
     payable = _amount(need("cac:LegalMonetaryTotal/cbc:PayableAmount"), "PayableAmount",
                       problems)
     buyer = _buyer(root, problems)
-    seller_party = root.find("cac:AccountingSupplierParty/cac:Party", NS)
-    seller = seller_party.find("cbc:EndpointID", NS) if seller_party is not None else None
+    seller_party = root.find(_path("cac:AccountingSupplierParty/cac:Party"))
+    seller = seller_party.find(_path("cbc:EndpointID")) if seller_party is not None else None
     document = UblDocument(
         kind=kind, number=number[:40], issue_date=issue_date, due_date=due_date,
         currency=currency, total=total, payable=payable, buyer=buyer,
         lines=_lines(root, kind, problems),
-        invoice_reference=(root.findtext(
-            "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS)
-            or "").strip() or None,
+        invoice_reference=(root.findtext(_path(
+            "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID")) or "").strip() or None,
         pdf=_pdf(root, problems),
         seller_endpoint=f"{seller.get('schemeID')}:{(seller.text or '').strip()}"
         if seller is not None else "")
     if seller_party is not None:
         document.seller_vat = _vat_of(seller_party)
         document.seller_legal_id = (seller_party.findtext(
-            "cac:PartyLegalEntity/cbc:CompanyID", namespaces=NS) or "").strip() or None
+            _path("cac:PartyLegalEntity/cbc:CompanyID")) or "").strip() or None
     _payment_reference(root, document, problems)
     if len(number) > 40:
         problems.setdefault("ID", []).append(_("At most 40 characters."))
@@ -146,11 +163,11 @@ def read_document(data: bytes) -> UblDocument:
 
 def _vat_of(party) -> str | None:
     """The party's VAT number (the PartyTaxScheme whose scheme is VAT), country prefix first."""
-    for scheme in party.iterfind("cac:PartyTaxScheme", NS):
-        if (scheme.findtext("cac:TaxScheme/cbc:ID", namespaces=NS) or "").strip() == "VAT":
-            country = (party.findtext("cac:PostalAddress/cac:Country/cbc:IdentificationCode",
-                                      namespaces=NS) or "").strip().upper() or None
-            return with_country_prefix(scheme.findtext("cbc:CompanyID", namespaces=NS), country)
+    for scheme in party.iterfind(_path("cac:PartyTaxScheme")):
+        if (scheme.findtext(_path("cac:TaxScheme/cbc:ID")) or "").strip() == "VAT":
+            country = (party.findtext(_path(
+                "cac:PostalAddress/cac:Country/cbc:IdentificationCode")) or "").strip().upper() or None
+            return with_country_prefix(scheme.findtext(_path("cbc:CompanyID")), country)
     return None
 
 
@@ -176,16 +193,16 @@ def _amount(text: str, name: str, problems: dict) -> Decimal:
 
 
 def _buyer(root, problems: dict) -> Buyer:
-    party = root.find("cac:AccountingCustomerParty/cac:Party", NS)
+    party = root.find(_path("cac:AccountingCustomerParty/cac:Party"))
     if party is None:
         problems.setdefault("AccountingCustomerParty", []).append(_("Missing."))
         return Buyer(name="", country=None, vat=None, endpoint=None)
 
     def text(path: str) -> str | None:
-        return (party.findtext(path, namespaces=NS) or "").strip() or None
+        return (party.findtext(_path(path)) or "").strip() or None
 
     country = (text("cac:PostalAddress/cac:Country/cbc:IdentificationCode") or "").upper() or None
-    endpoint = party.find("cbc:EndpointID", NS)
+    endpoint = party.find(_path("cbc:EndpointID"))
     vat = with_country_prefix(text("cac:PartyTaxScheme/cbc:CompanyID"), country)
     endpoint_text = f"{endpoint.get('schemeID')}:{(endpoint.text or '').strip()}" \
         if endpoint is not None and (endpoint.text or "").strip() else None
@@ -209,9 +226,9 @@ def _lines(root, kind: str, problems: dict) -> list[Line]:
     tag, quantity_tag = ("cac:InvoiceLine", "cbc:InvoicedQuantity") if kind == "invoice" \
         else ("cac:CreditNoteLine", "cbc:CreditedQuantity")
     lines = []
-    for element in root.iterfind(tag, NS):
+    for element in root.iterfind(_path(tag)):
         def text(path: str, default: str = "0", element=element) -> str:
-            return (element.findtext(path, namespaces=NS) or default).strip()
+            return (element.findtext(_path(path)) or default).strip()
 
         lines.append(Line(
             description=(text("cac:Item/cbc:Name", "") or text("cac:Item/cbc:Description", "")
@@ -225,8 +242,8 @@ def _lines(root, kind: str, problems: dict) -> list[Line]:
 
 
 def _pdf(root, problems: dict) -> bytes | None:
-    for element in root.iterfind("cac:AdditionalDocumentReference/cac:Attachment/"
-                                 "cbc:EmbeddedDocumentBinaryObject", NS):
+    for element in root.iterfind(_path("cac:AdditionalDocumentReference/cac:Attachment/"
+                                       "cbc:EmbeddedDocumentBinaryObject")):
         if element.get("mimeCode") != "application/pdf":
             continue
         try:
@@ -240,7 +257,7 @@ def _pdf(root, problems: dict) -> bytes | None:
 def _payment_reference(root, document: UblDocument, problems: dict) -> None:
     """PaymentID (BT-83): a Belgian structured communication or an RF creditor reference is
     checked (wrong check digits: refused); any other text is the ERP's own and ignored."""
-    payment_id = (root.findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=NS) or "").strip()
+    payment_id = (root.findtext(_path("cac:PaymentMeans/cbc:PaymentID")) or "").strip()
     if not payment_id:
         return
     compact = payment_id.replace(" ", "").upper()
