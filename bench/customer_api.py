@@ -34,7 +34,7 @@ from pathlib import Path
 
 import click
 
-from bench.load import BEARER, Server, have_wrk
+from bench.load import BEARER, Server, combined, have_wrk
 from bench.load import run as run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,28 +309,38 @@ def _load() -> str:
 def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
     click.echo(f"{len(sample)} customers with a key; {clients} clients; {workers} gunicorn "
                f"workers x {threads} threads; load: "
-               f"{'wrk' if have_wrk() else 'Python threads'}; {seconds} s per endpoint")
-    figures: dict[str, dict] = {}
+               f"{'wrk' if have_wrk() else 'Python threads'}; {seconds} s per endpoint and app, "
+               f"in 3 alternating rounds")
+    # Both servers stay up and are loaded in turn, a few rounds each: on a shared, loaded
+    # machine the load changes from minute to minute, and the share of bare Flask is only
+    # meaningful when both were measured under the same load.
+    rounds = 3
+    runs: dict[str, dict[str, list]] = {"bare": {}, "api": {}}
+    servers = {}
     try:
         for name, target, probe in (("bare", "bench.customer_api:bare_app()", "/bare/ping"),
                                     ("api", "bench.customer_api:api_app()",
                                      PREFIX + "/openapi.json")):
-            server = Server(target, env, workers, threads)
-            try:
-                server.wait_ready(probe)
-                figures[name] = {}
-                for endpoint, path in ENDPOINTS.items():
-                    items = ([(path, key) for _cid, key, _kid in sample] if name == "api" else
-                             [(f"/bare/{endpoint}/{cid}", "") for cid, _key, _kid in sample])
-                    run_load(server.port, items, clients, 2, credential=BEARER,
-                             wrk_threads=2)  # warm-up
-                    figures[name][endpoint] = run_load(server.port, items, clients, seconds,
-                                                       credential=BEARER, wrk_threads=2)
-            finally:
-                server.stop()
+            servers[name] = Server(target, env, workers, threads)
+            servers[name].wait_ready(probe)
+        for endpoint, path in ENDPOINTS.items():
+            items = {"api": [(path, key) for _cid, key, _kid in sample],
+                     "bare": [(f"/bare/{endpoint}/{cid}", "") for cid, _key, _kid in sample]}
+            for name, server in servers.items():  # warm-up
+                run_load(server.port, items[name], clients, 2, credential=BEARER,
+                         wrk_threads=2)
+            for _round in range(rounds):
+                for name, server in servers.items():
+                    runs[name].setdefault(endpoint, []).append(run_load(
+                        server.port, items[name], clients, max(seconds / rounds, 1),
+                        credential=BEARER, wrk_threads=2))
     finally:
+        for server in servers.values():
+            server.stop()
         with app.app_context():
             remove_keys([kid for _cid, _key, kid in sample])
+    figures = {name: {endpoint: combined(found) for endpoint, found in by_endpoint.items()}
+               for name, by_endpoint in runs.items()}
     click.echo("")
     click.echo(f"{'endpoint':<15} {'app':<5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                f"{'req/s':>8} {'errors':>7}")

@@ -46,6 +46,23 @@ class PageFigures:
     count: int
     per_second: float
     errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # ms, when the generator keeps them
+
+
+def combined(runs: list[PageFigures]) -> PageFigures:
+    """Several runs of one page as one: requests per second over the runs' whole time;
+    percentiles from every latency when kept (Python threads), else count-weighted."""
+    count = sum(r.count for r in runs)
+    seconds = sum(r.count / r.per_second for r in runs if r.per_second)
+    latencies = [v for r in runs for v in r.latencies]
+    if latencies:
+        p50, p95, p99 = (percentile(latencies, q) for q in (.5, .95, .99))
+    else:
+        def weighted(name: str) -> float:
+            return sum(getattr(r, name) * r.count for r in runs) / count if count else 0.0
+        p50, p95, p99 = weighted("p50"), weighted("p95"), weighted("p99")
+    return PageFigures(p50, p95, p99, count, count / seconds if seconds else 0.0,
+                       [e for r in runs for e in r.errors], latencies)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -203,7 +220,7 @@ def run_threads(port: int, items: list[tuple[str, str]], clients: int, seconds: 
     summary = ([f"{len(errors)} errors, e.g. {errors[:3]}"] if errors else [])
     return PageFigures(percentile(latencies, .5), percentile(latencies, .95),
                        percentile(latencies, .99), len(latencies),
-                       len(latencies) / elapsed if elapsed else 0.0, summary)
+                       len(latencies) / elapsed if elapsed else 0.0, summary, latencies)
 
 
 def run(port: int, items: list[tuple[str, str]], clients: int, seconds: float, *,
