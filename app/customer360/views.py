@@ -1,6 +1,7 @@
 """Back office screens for customers and what hangs off them."""
 from __future__ import annotations
 
+from flask import g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -9,13 +10,12 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select
 from stdnum import iban as iban_rules
 from stdnum.exceptions import ValidationError as StdnumError
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from app.core.admin import StaffModelView, form_validator, refuse
+from app.core.admin import StaffModelView, error_text, form_validator, refuse
 from app.core.crypto import iban_hash
 from app.core.validation import ValidationError
 from app.customers.models import (
@@ -39,9 +39,10 @@ from app.customers.models import (
     Customer,
     Mandate,
 )
+from app.customers.notes import end_pause, pause_dunning
 from app.customers.services import clean_customer, upsert_customer
 from app.extensions import db
-from app.invoices.models import Invoice
+from app.retention.subject import check_customer_deletable
 from app.selfservice.bank_accounts import record_account
 
 CATEGORY = "Receivables"
@@ -140,32 +141,28 @@ class CustomerView(StaffModelView):
     def _form_data(form) -> dict:
         return {name: getattr(form, name).data for name in CUSTOMER_FORM if hasattr(form, name)}
 
+    # A reminder pause's rules are app.customers.notes' (the 360° page's "Pause reminders"): a
+    # reason, an end after today and within the longest pause, a timeline line saying who.
+    service_field_map = {"reason": "dunning_pause_reason", "paused_until": "dunning_paused_until"}
+
     @staticmethod
     def _apply_screen_extras(customer: Customer, form) -> None:
-        for name in CUSTOMER_SCREEN_EXTRAS:
-            setattr(customer, name, getattr(form, name).data)
+        customer.dunning_policy = form.dunning_policy.data
+        customer.relationship_ended_on = form.relationship_ended_on.data
+        until = form.dunning_paused_until.data
+        reason = (form.dunning_pause_reason.data or "").strip() or None
+        if until is None and reason is None:
+            end_pause(customer, g.user)
+        elif (until, reason) != (customer.dunning_paused_until, customer.dunning_pause_reason):
+            if customer.id is None:
+                db.session.flush()  # a new customer: the timeline line needs its id
+            pause_dunning(customer, g.user, {"paused_until": until, "reason": reason})
 
     def pre_delete(self, item: Customer) -> None:
-        invoices = db.session.scalar(select(func.count()).select_from(Invoice)
-                                     .where(Invoice.customer_id == item.id))
-        if invoices:
-            refuse(ngettext("This customer has %(num)s invoice and cannot be deleted; the "
-                            "retention rules anonymise customers when their time has come.",
-                            "This customer has %(num)s invoices and cannot be deleted; the "
-                            "retention rules anonymise customers when their time has come.",
-                            invoices))
-        # Money received or credited, and requests (GDPR ones above all), outlive a deletion
-        # by hand: the retention rules decide when they go.
-        from app.invoices.models import CreditNote
-        from app.payments.models import Payment
-        from app.requests.models import CustomerRequest
-
-        for model in (Payment, CreditNote, CustomerRequest):
-            if db.session.scalar(select(func.count()).select_from(model)
-                                 .where(model.customer_id == item.id)):
-                refuse(_("This customer has payments, credit notes or requests on record and "
-                         "cannot be deleted; the retention rules anonymise customers when their "
-                         "time has come."))
+        try:
+            check_customer_deletable(item)  # the retention rules anonymise instead
+        except ValidationError as exc:
+            refuse(error_text(exc))
 
 
 class ContactView(StaffModelView):

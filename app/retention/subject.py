@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_appbuilder import Model
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -38,9 +38,12 @@ from sqlalchemy.orm import Session
 from app.core.i18n import day, language_locale
 from app.core.models import utcnow
 from app.core.time import business_today
+from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import Invoice
+from app.invoices.models import CreditNote, Invoice
+from app.payments.models import Payment
+from app.requests.models import CustomerRequest
 from app.requests.services import register_decision_handler
 from app.retention import holds, purge
 from app.retention.export_labels import SECTION_TITLES, code_labels, row_cells
@@ -285,3 +288,26 @@ def _forget(session: Session) -> None:
 
 
 register_decision_handler("erasure", on_erasure_decision)
+
+
+# --- deleting a customer by hand ------------------------------------------------------------------
+
+def check_customer_deletable(customer: Customer) -> None:
+    """A customer is deleted by hand only while nothing the books or the law keep names them:
+    invoices, money received or credited, and requests (GDPR ones above all) outlive such a
+    deletion, and the retention rules anonymise the customer when their time has come.
+    ValidationError({"customer": [message]}) otherwise."""
+    invoices = db.session.scalar(select(func.count()).select_from(Invoice)
+                                 .where(Invoice.customer_id == customer.id))
+    if invoices:
+        raise ValidationError({"customer": [ngettext(
+            "This customer has %(num)s invoice and cannot be deleted; the retention rules "
+            "anonymise customers when their time has come.",
+            "This customer has %(num)s invoices and cannot be deleted; the retention rules "
+            "anonymise customers when their time has come.", invoices)]})
+    for model in (Payment, CreditNote, CustomerRequest):
+        if db.session.scalar(select(func.count()).select_from(model)
+                             .where(model.customer_id == customer.id)):
+            raise ValidationError({"customer": [_(
+                "This customer has payments, credit notes or requests on record and cannot be "
+                "deleted; the retention rules anonymise customers when their time has come.")]})
