@@ -83,11 +83,17 @@ TIMELINE_SOURCES = ("app.payments.timeline", "app.notifications.timeline", "app.
 # import, app/notifications/message_links.py): the pay link of a message that asks for money.
 MESSAGE_LINK_MAKERS = ("app.paylinks.messages",)
 
+# Packages above app.notifications that answer its questions about a message (on import): the
+# sample values of reminder templates (register_reminder_samples, app/notifications/events.py)
+# and whether a queued reminder is moot (register_withdrawal_check, app/notifications/
+# withdrawal.py). The web process, the CLI and the workers all build the app through here.
+NOTIFICATION_PROVIDERS = ("app.dunning.messages", "app.dunning.services")
+
 
 def register_views(appbuilder: AppBuilder) -> None:
     import importlib
 
     for module_name in VIEW_MODULES:
         importlib.import_module(module_name).register(appbuilder)
-    for module_name in TIMELINE_SOURCES + MESSAGE_LINK_MAKERS:
+    for module_name in TIMELINE_SOURCES + MESSAGE_LINK_MAKERS + NOTIFICATION_PROVIDERS:
         importlib.import_module(module_name)

@@ -94,10 +94,10 @@ def _setup(customers: int) -> list[dict]:
     from app.core.models import utcnow
     from app.customers.services import clean_customer, upsert_customer
     from app.extensions import db
-    from app.inbound.tokens import plus_address
     from app.invoices.services import clean_invoice, upsert_invoice
     from app.notifications.channels import message_id_for
     from app.notifications.models import Message
+    from app.notifications.reply_tokens import plus_address
 
     people = []
     languages = ("fr", "nl", "en")

@@ -25,6 +25,8 @@ from app.dunning.engine import Decision, InvoiceDecision
 from app.dunning.fees import BE_CONSUMER_WAIT_DAYS
 from app.dunning.snapshot import InvoiceDetails, invoice_details
 from app.extensions import db
+from app.notifications.context import public_url
+from app.notifications.events import register_reminder_samples
 from app.notifications.models import Message
 from app.notifications.outbox import NoRecipient, channels_for, queue_message, recipient_for
 from app.payments.references import format_ogm, format_rf
@@ -248,3 +250,32 @@ def sample_context(customer: Customer) -> dict[str, Any]:
         "pay_url": "https://example.invalid/portal/pay",
         "plan_url": "https://example.invalid/portal/plan",
     }
+
+
+def reminder_samples(key: str, language: str) -> dict[str, Any]:
+    """A reminder template's sample values for the template editor's preview and the check when
+    it is saved (app.notifications.events asks, register_reminder_samples): the dunning
+    variables in ``language``, the level that names ``key`` when one does, and a notice before
+    the due date that is not late yet."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from app.core.time import business_today
+    from app.dunning.models import DunningLevel
+
+    values = sample_context(SimpleNamespace(language=language))
+    values["pay_url"] = public_url("/portal/p/SAMPLE-PAY")
+    values["plan_url"] = public_url("/portal/go/SAMPLE-PLAN")
+    level = db.session.scalar(select(DunningLevel).where(DunningLevel.template_key == key)
+                              .order_by(DunningLevel.id).limit(1))
+    if level is not None:
+        values["level"] = {"name": level.name, "sequence": level.sequence, "tone": level.tone}
+    if key == "dunning_pre_due":  # a notice before the due date: nothing is late yet
+        for invoice in values["invoices"]:
+            invoice.update(due_date=business_today() + timedelta(days=3), days_late=0,
+                           days_until_due=3)
+    return values
+
+
+register_reminder_samples(reminder_samples)

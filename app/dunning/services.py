@@ -14,6 +14,7 @@ from app.customers.models import Customer
 from app.dunning.models import DunningPolicy
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
+from app.notifications.withdrawal import register_withdrawal_check
 
 
 def reminder_is_moot(event: str, idempotency_key: str, customer_id: int | None) -> bool:
@@ -39,6 +40,11 @@ def reminder_is_moot(event: str, idempotency_key: str, customer_id: int | None) 
     still_open = db.session.scalar(select(func.count()).select_from(Invoice).where(
         Invoice.id.in_(invoice_ids), Invoice.status.in_(OPEN_STATUSES)))
     return not still_open
+
+
+# The delivery job and the print batches ask it before a message leaves
+# (app.notifications.withdrawal).
+register_withdrawal_check(reminder_is_moot)
 
 
 def check_policy_deletable(policy: DunningPolicy) -> None:

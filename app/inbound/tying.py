@@ -15,9 +15,9 @@ from sqlalchemy import func, or_, select
 from app.customers.models import Contact, Customer
 from app.extensions import db
 from app.inbound.parsing import ParsedMail
-from app.inbound.tokens import TokenCheck, check_tokens
 from app.invoices.models import Invoice
 from app.notifications.models import Message
+from app.notifications.reply_tokens import TokenCheck, check_tokens
 from app.payments.references import find_references
 
 # Words that may be an invoice number: letters, digits, "-", "/" or ".", with a digit.

@@ -21,6 +21,7 @@ from flask import current_app
 
 from app.core.plugins import PluginUnavailable, build, enabled_plugins
 from app.notifications.models import Message
+from app.notifications.reply_tokens import token_for
 
 # Events a customer may opt out of: their e-mails carry List-Unsubscribe. Reminders, notices,
 # decisions, security mails and legally required notices (contract renewal) are mandatory.
@@ -63,7 +64,7 @@ def message_id_for(idempotency_key: str, domain: str | None = None,
     """The RFC 5322 Message-ID of a message: the same on every attempt, so copies fold.
 
     With the outbox row's ``message_id`` it carries that message's signed reply token
-    (app.inbound.tokens), which replies repeat in In-Reply-To / References.
+    (app.notifications.reply_tokens), which replies repeat in In-Reply-To / References.
     """
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
     if domain is None:
@@ -72,8 +73,6 @@ def message_id_for(idempotency_key: str, domain: str | None = None,
     if message_id is not None:
         # The signed token is unique per message and the same on every attempt; without the
         # digest the header stays on one line (a folded Message-ID comes back with a space).
-        from app.inbound.tokens import token_for
-
         return f"<{token_for(message_id)}.creditdesk@{domain}>"
     return f"<{digest}.creditdesk@{domain}>"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import force_locale
@@ -192,6 +191,19 @@ def event_for(key: str | None) -> Event:
 
 # --- samples -------------------------------------------------------------------------------------
 
+# A reminder template's sample values come from the package that sends reminders, above this
+# one: app.dunning.messages registers its provider (register_reminder_samples) when imported,
+# and app.backoffice imports it at start. A provider gets the template key and its language and
+# returns values for the DUNNING variables (the level that names the key, when there is one).
+_REMINDER_SAMPLES: list = []
+
+
+def register_reminder_samples(provider) -> None:
+    """Add (once) a provider of sample values for reminder templates."""
+    if provider not in _REMINDER_SAMPLES:
+        _REMINDER_SAMPLES.append(provider)
+
+
 def _link(path: str) -> str:
     from app.notifications.context import public_url
 
@@ -207,7 +219,7 @@ def sample_customer(language: str) -> dict[str, Any]:
 
 def _samples(key: str, language: str, channel: str, today: date) -> dict[str, Any]:
     """Believable values, in the template's language, for every variable any event has."""
-    from app.core.settings import company_details, get_setting
+    from app.core.settings import get_setting
     from app.requests.models import REQUEST_KINDS
 
     reference = "+++090/9337/55493+++"
@@ -261,34 +273,9 @@ def _samples(key: str, language: str, channel: str, today: date) -> dict[str, An
     if key == "payment_returned":
         samples["invoices"] = [{"number": "INV-2026-0158", "open_amount": Decimal("125.00")}]
     elif key not in EVENTS:
-        samples.update(_dunning_samples(key, language, channel, company_details()))
+        for provider in _REMINDER_SAMPLES:
+            samples.update(provider(key, language))
     return samples
-
-
-def _dunning_samples(key: str, language: str, channel: str, company: dict) -> dict[str, Any]:
-    from app.dunning.messages import sample_context
-
-    values = sample_context(SimpleNamespace(language=language))  # the dunning domain's own
-    values["pay_url"] = _link("/portal/p/SAMPLE-PAY")
-    values["plan_url"] = _link("/portal/go/SAMPLE-PLAN")
-    level = _level_naming(key)
-    if level is not None:
-        values["level"] = {"name": level.name, "sequence": level.sequence, "tone": level.tone}
-    if key == "dunning_pre_due":  # a notice before the due date: nothing is late yet
-        for invoice in values["invoices"]:
-            invoice.update(due_date=business_today() + timedelta(days=3), days_late=0,
-                           days_until_due=3)
-    return values
-
-
-def _level_naming(key: str):
-    from sqlalchemy import select
-
-    from app.dunning.models import DunningLevel
-    from app.extensions import db
-
-    return db.session.scalar(select(DunningLevel).where(DunningLevel.template_key == key)
-                             .order_by(DunningLevel.id).limit(1))
 
 
 def preview_context(key: str, customer: Any) -> dict[str, Any]:

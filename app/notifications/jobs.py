@@ -42,6 +42,7 @@ from app.notifications.outbox import (
     revealed,
     sealed_bodies,
 )
+from app.notifications.withdrawal import is_moot
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,7 @@ def _deliver_one(message: Message, pool: PluginPool, recorder: Recorder,
                  sealed: str | None = None) -> str:
     if not recorder.still_ours(message):
         return "skipped"
-    from app.dunning.services import reminder_is_moot
-
-    if reminder_is_moot(message.event, message.idempotency_key, message.customer_id):
+    if is_moot(message.event, message.idempotency_key, message.customer_id):
         recorder.record(message, status="withdrawn", next_attempt_at=None,
                         error="every invoice it reminds was settled before it was sent")
         log.info("message %s withdrawn: its invoices were settled", message.id)

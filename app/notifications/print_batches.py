@@ -4,8 +4,8 @@ A reminder letter is "sent" when the letter channel puts its PDF in the open bat
 reaches the customer days later, when staff download it for the print shop. A customer who
 paid in between must not receive it: before a batch is downloaded or closed, every reminder
 letter whose invoices were all settled is taken out (status "withdrawn", files removed), the
-same rule the delivery job applies to messages still in the outbox
-(app.dunning.services.reminder_is_moot).
+same checks the delivery job applies to messages still in the outbox
+(app.notifications.withdrawal; the reminders' own: app.dunning.services.reminder_is_moot).
 
 A batch's letters are files in the app's file store under ``letters/<batch name>/`` (the
 batch's ``folder``), so the worker host that printed a letter and the web host that zips the
@@ -26,8 +26,8 @@ from app.core.spreadsheets import csv_writer
 from app.core.storage import FileStore, storage
 from app.core.storage.cli import register_local_mover
 from app.core.storage.local import LocalStore
-from app.dunning.services import reminder_is_moot
 from app.notifications.models import PrintBatch
+from app.notifications.withdrawal import is_moot
 
 log = logging.getLogger(__name__)
 WITHDRAWN_REASON = "every invoice it reminds was settled before the batch went to print"
@@ -56,7 +56,7 @@ def withdraw_settled_letters(batch: PrintBatch) -> int:
     store, prefix = batch_files(batch)
     withdrawn = 0
     for message in list(batch.messages):
-        if not reminder_is_moot(message.event, message.idempotency_key, message.customer_id):
+        if not is_moot(message.event, message.idempotency_key, message.customer_id):
             continue
         message.status, message.error = "withdrawn", WITHDRAWN_REASON
         message.sent_at, message.print_batch = None, None

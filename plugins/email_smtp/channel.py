@@ -153,7 +153,7 @@ def build_email(message: Message, sender: str, company: dict | None = None) -> M
     body["X-CreditDesk-Idempotency-Key"] = message.idempotency_key
     reply_to = company.get("reply_address") or company.get("email")
     if reply_to:
-        from app.inbound.tokens import plus_address
+        from app.notifications.reply_tokens import plus_address
 
         body["Reply-To"] = plus_address(reply_to, message.id) if message.id else reply_to
     if is_optional(message):

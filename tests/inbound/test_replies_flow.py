@@ -12,9 +12,9 @@ from app.dunning.holds import holds_of
 from app.extensions import db
 from app.inbound.models import FailingAddress, InboundMessage
 from app.inbound.receiving import receive
-from app.inbound.tokens import plus_address, token_for
 from app.notifications.channels import message_id_for
 from app.notifications.models import Message
+from app.notifications.reply_tokens import plus_address, token_for
 from app.requests.models import CustomerRequest
 from tests.dunning.conftest import consumer, overdue, texts, today
 from tests.helpers import csrf_for

@@ -9,6 +9,9 @@ under a key derived from the app's SECRET_KEY. It rides in two places a reply ke
 
 Lower-case letters, digits and "-" only: mail servers may lower-case a local part. A token whose
 signature does not match (typed by hand, forged, from another installation) is refused.
+
+Here, with the messages that carry it, below the e-mail channel and the replies that read it
+back (app.inbound.tying checks it): the sender names its messages, the receiver recognises them.
 """
 from __future__ import annotations
 
