@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from stdnum.be import vat as be_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import tva as fr_tva
@@ -137,6 +137,21 @@ def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
     return customer, created
 
 
+# Money received and not allocated yet lowers what a customer owes. That money is payments'
+# table, a layer above this one: app.payments.models registers how to sum it when it is imported
+# (app/models.py imports every model, in every process); balance_parts asks the registered
+# builder instead of importing payments.
+_unallocated_money: Callable[[Callable[[Any], Any]], Any] | None = None
+
+
+def register_unallocated_money(builder: Callable[[Callable[[Any], Any]], Any]) -> None:
+    """``builder(of_customer)``: a SELECT of one sum (0 when none), filtered by
+    ``of_customer(<its customer id column>)``; the money a customer paid and that no invoice
+    has taken yet."""
+    global _unallocated_money
+    _unallocated_money = builder
+
+
 def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
     """What a customer owes, net, is the open amount of their open invoices, less their open
     credit notes, less money received from them and not allocated yet (an overpayment, a
@@ -146,8 +161,6 @@ def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
 
     The one place of this rule: compute_balance, the stored balance (payments.consequences),
     the portal's dashboard and the aging report's net balance use these parts."""
-    from app.payments.models import Payment
-
     def of_customer(column):
         return column.is_not(None) if customer_id is None else column == customer_id
 
@@ -155,10 +168,8 @@ def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
         of_customer(Invoice.customer_id), Invoice.status.in_(OPEN_STATUSES))
     credit_notes = select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
         of_customer(CreditNote.customer_id), CreditNote.status == "open")
-    # Money received in another currency is not a euro credit (issue 15): never added here.
-    unallocated = select(func.coalesce(func.sum(Payment.unallocated_amount), 0)).where(
-        of_customer(Payment.customer_id), Payment.status != "returned",
-        Payment.unallocated_amount > 0, Payment.currency == "EUR")
+    unallocated = (_unallocated_money(of_customer) if _unallocated_money is not None
+                   else select(literal(0)))
     return (invoices.scalar_subquery(), credit_notes.scalar_subquery(),
             unallocated.scalar_subquery())
 

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, event
+from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text, event, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import EncryptedString, iban_hash
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 from app.customers.models import Customer
+from app.customers.services import register_unallocated_money
 from app.invoices.models import CreditNote, Invoice
 
 if TYPE_CHECKING:
@@ -108,3 +109,14 @@ class InstallmentPayment(Model):
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment: Mapped[Payment] = relationship()
     installment = relationship("Installment")
+
+
+def _unallocated_money(of_customer):
+    """What customers paid and no invoice has taken yet, for customers.services.balance_parts.
+    Money received in another currency is not a euro credit (issue 15): never added here."""
+    return select(func.coalesce(func.sum(Payment.unallocated_amount), 0)).where(
+        of_customer(Payment.customer_id), Payment.status != "returned",
+        Payment.unallocated_amount > 0, Payment.currency == "EUR")
+
+
+register_unallocated_money(_unallocated_money)
