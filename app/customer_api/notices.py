@@ -25,7 +25,7 @@ def notify_webhook_disabled(endpoint_id: int) -> None:
         return
     customer = endpoint.customer
     if customer is None:  # the company's own endpoint: staff see it on "ERP webhooks"
-        audit.record("webhook_auto_disabled", "custapi_webhook", endpoint.id,
+        audit.record("webhook_switched_off", "custapi_webhook", endpoint.id,
                      detail=(endpoint.disabled_reason or "")[:500])
         session.commit()
         return

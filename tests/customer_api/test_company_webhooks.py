@@ -104,7 +104,7 @@ def test_company_endpoint_switched_off_after_failures_is_audited_not_mailed(api,
         assert db.session.scalar(select(Message).where(
             Message.event == "webhook_disabled")) is None
         assert db.session.scalar(select(AuditEvent).where(
-            AuditEvent.action == "webhook_auto_disabled")) is not None
+            AuditEvent.action == "webhook_switched_off")) is not None
     finally:
         app.config.pop("CUSTAPI_WEBHOOK_DISABLE_AFTER", None)
 
