@@ -31,8 +31,8 @@ from app.customers.models import BankAccount, Contact, Customer, Mandate
 from app.customers.services import clean_customer, upsert_customer
 from app.extensions import db
 from app.invoices.models import Invoice, InvoiceLine
+from app.invoices.references import format_ogm, make_ogm
 from app.invoices.services import clean_invoice, upsert_invoice
-from app.payments.references import format_ogm, make_ogm
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
 

@@ -213,7 +213,7 @@ def main(url: str, rounds: int, aging_rounds: int) -> None:
     """Measure the 360° page, the search box and the aging report against their bare SQL."""
     from app import create_app
     from app.extensions import db
-    from app.payments.references import format_ogm, format_rf
+    from app.invoices.references import format_ogm, format_rf
     from app.setup_cli import prepare_database
     from config import Config
 

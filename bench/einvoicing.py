@@ -48,7 +48,7 @@ from app.einvoicing.ubl_out import (
     build_credit_note,
     build_invoice,
 )
-from app.payments.references import format_ogm, make_ogm
+from app.invoices.references import format_ogm, make_ogm
 
 PDF = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
 SELLER = Party(name="CreditDesk Demo SA", endpoint=Endpoint("0208", "0123456749"), country="BE",
@@ -174,7 +174,7 @@ def _import_baseline(documents: list[tuple[str, bytes]]) -> int:
     from app.einvoicing.ubl_in import NS
     from app.extensions import db
     from app.invoices.models import Invoice, InvoiceLine
-    from app.payments.references import make_rf
+    from app.invoices.references import make_rf
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     records = []

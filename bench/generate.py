@@ -32,7 +32,7 @@ from sqlalchemy import text
 from app.core import sequences
 from app.core.time import business_today
 from app.extensions import db
-from app.payments.references import references_for_number
+from app.invoices.references import references_for_number
 
 # Rows that are configuration or security, not receivables: never checked, never truncated.
 # Configuration, not receivables: kept by --truncate and not counted as "data" (the shipped
@@ -218,7 +218,7 @@ def fr_vat(n: int) -> str:
 
 
 def references(number: int) -> tuple[str, str]:
-    """app.payments.references.references_for_number, in plain integer arithmetic.
+    """app.invoices.references.references_for_number, in plain integer arithmetic.
 
     About ten times faster, which matters at a million rows; generate() checks that both agree.
     OGM: 10 digits + (base mod 97, 97 for 0). RF: ISO 7064 mod 97-10 over the OGM followed by

@@ -33,7 +33,7 @@ import click
 from sqlalchemy import text
 
 from app.extensions import db
-from app.payments.references import format_ogm, format_rf
+from app.invoices.references import format_ogm, format_rf
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_matching"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"

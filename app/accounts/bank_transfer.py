@@ -16,9 +16,9 @@ from app.core import bank_identifiers
 from app.core.models import ZERO
 from app.core.settings import company_details
 from app.core.validation import ValidationError
+from app.invoices import epc
 from app.invoices.models import Invoice
-from app.payments import epc
-from app.payments.references import format_ogm, format_rf
+from app.invoices.references import format_ogm, format_rf
 from app.requests.models import Installment
 
 

@@ -25,8 +25,8 @@ from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.invoices.references import format_ogm, format_rf
 from app.invoices.services import clean_invoice, upsert_invoice
-from app.payments.references import format_ogm, format_rf
 
 
 def find_invoice_or_404(number: str) -> Invoice:

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from app.customers.models import BankAccount, Contact, Customer
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
+from app.invoices.references import InvalidReference, normalise_ogm, normalise_rf
 
 MATCH_LABELS = {
     "number": _l("Customer number"),

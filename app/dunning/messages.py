@@ -25,11 +25,11 @@ from app.dunning.engine import Decision, InvoiceDecision
 from app.dunning.fees import BE_CONSUMER_WAIT_DAYS
 from app.dunning.snapshot import InvoiceDetails, invoice_details
 from app.extensions import db
+from app.invoices.references import format_ogm, format_rf
 from app.notifications.context import public_url
 from app.notifications.events import register_reminder_samples
 from app.notifications.models import Message
 from app.notifications.outbox import NoRecipient, channels_for, queue_message, recipient_for
-from app.payments.references import format_ogm, format_rf
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")

@@ -50,9 +50,9 @@ from app.extensions import db
 from app.invoices.adjustments import allocate_credit_note
 from app.invoices.models import CreditNote, Invoice, InvoiceLine
 from app.invoices.pdf import store_erp_pdf
+from app.invoices.references import references_for_number
 from app.invoices.services import SUPPORTED_CURRENCIES, clean_invoice, upsert_invoice
 from app.payments.consequences import refresh_balances
-from app.payments.references import references_for_number
 
 MAX_FILES = 5000
 MAX_BATCH_BYTES = 500 * 1024 * 1024

@@ -34,7 +34,7 @@ from app.einvoicing.ubl_out import CreditNoteData, Party, VatPart, build_credit_
 from app.einvoicing.validation import ValidatorUnavailable, validate_documents
 from app.extensions import db
 from app.invoices.models import CreditNote
-from app.payments.references import format_ogm
+from app.invoices.references import format_ogm
 
 # Credit notes in these statuses exist for the customer (approved): they get an e-invoice.
 ISSUED_STATUSES = ("open", "allocated", "refunded")

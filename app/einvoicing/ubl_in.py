@@ -21,7 +21,7 @@ from lxml import etree
 from app.core.validation import ValidationError
 from app.einvoicing.identifiers import belgian_enterprise_number, with_country_prefix
 from app.einvoicing.ubl_out import NS_CAC, NS_CBC, NS_CN, NS_INV
-from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
+from app.invoices.references import InvalidReference, normalise_ogm, normalise_rf
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 NS = {"cbc": NS_CBC, "cac": NS_CAC}

@@ -27,7 +27,7 @@ from app.core.i18n import day, money
 from app.core.storage import StorageUnavailable, storage
 from app.imports import services
 from app.imports.columns import CUSTOMERS, INVOICES, KINDS, accepted_headers
-from app.payments.references import format_ogm
+from app.invoices.references import format_ogm
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 MAX_AGE_SECONDS = 24 * 3600  # uploads nobody imported are removed after a day

@@ -16,9 +16,9 @@ from app.customers.models import Contact, Customer
 from app.extensions import db
 from app.inbound.parsing import ParsedMail
 from app.invoices.models import Invoice
+from app.invoices.references import find_references
 from app.notifications.models import Message
 from app.notifications.reply_tokens import TokenCheck, check_tokens
-from app.payments.references import find_references
 
 # Words that may be an invoice number: letters, digits, "-", "/" or ".", with a digit.
 _NUMBER_LIKE = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9\-/.]{2,38}[A-Za-z0-9]\b")

@@ -42,9 +42,9 @@ from app.core.settings import company_details
 from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.validation import ValidationError
 from app.extensions import db
+from app.invoices import epc
 from app.invoices.models import INVOICE_STATUSES, Invoice
-from app.payments import epc
-from app.payments.references import format_ogm, format_rf
+from app.invoices.references import format_ogm, format_rf
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Invoice rules: what a valid invoice is, create-or-update by ERP number, payment references."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core import sequences
 from app.core import validation as v
@@ -17,8 +17,7 @@ from app.customers.models import Customer
 from app.customers.services import refresh_balance
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.models import Allocation
-from app.payments.references import InvalidReference, make_rf, normalise_ogm, references_for_number
+from app.invoices.references import InvalidReference, make_rf, normalise_ogm, references_for_number
 
 INVOICE_FIELDS = ("number", "customer_number", "issue_date", "due_date", "total_amount",
                   "currency", "description", "structured_reference")
@@ -54,14 +53,22 @@ def clean_invoice(data: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+# What has been paid on an invoice is payments' table (allocations), a layer above this one:
+# app.payments.models registers how to sum it when it is imported (app/models.py imports every
+# model, in every process), so the invoice rules below ask it instead of importing payments.
+_paid_on_invoice: Callable[[int], Decimal] | None = None
+
+
+def register_paid_amount(paid: Callable[[int], Decimal]) -> None:
+    """``paid(invoice_id)``: the money allocated to that invoice and not reversed."""
+    global _paid_on_invoice
+    _paid_on_invoice = paid
+
+
 def allocated_amount(invoice: Invoice) -> Decimal:
-    if invoice.id is None:
+    if invoice.id is None or _paid_on_invoice is None:
         return ZERO
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
-            Allocation.invoice_id == invoice.id, Allocation.reversed_at.is_(None))
-    )
-    return Decimal(total or 0)
+    return _paid_on_invoice(invoice.id)
 
 
 def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] | None = None,
@@ -178,7 +185,7 @@ def open_invoices(customer_id: int) -> Iterable[Invoice]:
 
 def find_by_reference(text: str) -> Invoice | None:
     """An invoice by its number, OGM (typed any way) or RF reference."""
-    from app.payments.references import is_valid_ogm, normalise_ogm
+    from app.invoices.references import is_valid_ogm, normalise_ogm
 
     text = (text or "").strip()
     if not text:

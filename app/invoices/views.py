@@ -32,9 +32,9 @@ from app.invoices.models import (
     Invoice,
     InvoiceLine,
 )
+from app.invoices.references import InvalidReference, format_ogm, format_rf, normalise_ogm
 from app.invoices.services import clean_invoice, edit_invoice, upsert_invoice
 from app.payments.outgoing.approvals import may_approve
-from app.payments.references import InvalidReference, format_ogm, format_rf, normalise_ogm
 
 CATEGORY = "Receivables"
 

@@ -33,10 +33,10 @@ from app.core.settings import get_setting
 from app.core.time import BUSINESS_TZ, business_today
 from app.customers.models import Contact, Contract, Customer, Mandate
 from app.extensions import db
+from app.invoices.references import format_ogm
 from app.notifications.message_links import PAY_LINK, LinkRequest
 from app.notifications.models import Message
 from app.notifications.outbox import HIDDEN, already_queued, hidden_link, queue_message
-from app.payments.references import format_ogm
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from app.accounts.invoice_states import InvoiceState, invoice_state
 from app.core.models import ZERO
 from app.core.time import business_today
 from app.extensions import db
+from app.invoices import epc
 from app.paylinks.models import PayLink
-from app.payments import epc
 from app.requests.models import Installment, PaymentPlan, plan_invoice
 
 MAX_INVOICES = 50  # a reminder lists a handful; a link never opens a whole ledger
@@ -96,7 +96,7 @@ def _due_installments(link: PayLink, states: list[InvoiceState]) -> list[DueInst
     if not planned:
         return []
     from app.accounts.bank_transfer import installment_qr
-    from app.payments.references import format_ogm
+    from app.invoices.references import format_ogm
 
     plans = db.session.scalars(
         select(PaymentPlan).join(plan_invoice, plan_invoice.c.plan_id == PaymentPlan.id)

@@ -17,7 +17,9 @@ from app.core.crypto import EncryptedString, iban_hash
 from app.core.models import ZERO, Money, TimestampMixin, UTCDateTime, utcnow
 from app.customers.models import Customer
 from app.customers.services import register_unallocated_money
+from app.extensions import db
 from app.invoices.models import CreditNote, Invoice
+from app.invoices.services import register_paid_amount
 
 if TYPE_CHECKING:
     from app.payments.incoming.models import StatementLine
@@ -120,3 +122,13 @@ def _unallocated_money(of_customer):
 
 
 register_unallocated_money(_unallocated_money)
+
+
+def _paid_on_invoice(invoice_id: int) -> Decimal:
+    """The money allocated to one invoice and not reversed, for invoices.services."""
+    total = db.session.scalar(select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+        Allocation.invoice_id == invoice_id, Allocation.reversed_at.is_(None)))
+    return Decimal(total or 0)
+
+
+register_paid_amount(_paid_on_invoice)

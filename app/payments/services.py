@@ -137,7 +137,7 @@ def post_payment(clean: Mapping[str, Any]) -> tuple[Payment, bool]:
 
 
 def _installments_by_reference(text: str | None) -> list[Installment]:
-    from app.payments.references import is_valid_ogm, normalise_ogm
+    from app.invoices.references import is_valid_ogm, normalise_ogm
 
     if not text or not is_valid_ogm(text):
         return []

@@ -22,8 +22,8 @@ from app.core.admin import (
     may,
 )
 from app.core.crypto import iban_hash
+from app.invoices.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.models import PAYMENT_METHODS, PAYMENT_STATUSES, Allocation, Payment
-from app.payments.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.rules import RULE_LABELS
 from app.payments.services import (
     clean_payment,

@@ -20,7 +20,7 @@ from app.core import bank_identifiers
 from app.core.settings import company_details, get_setting
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.payments.references import format_ogm
+from app.invoices.references import format_ogm
 from app.portal import bp
 from app.portal.auth import current_customer, login_required
 from app.portal.forms import csrf_refused

@@ -34,7 +34,7 @@ from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.references import make_ogm
+from app.invoices.references import make_ogm
 from app.requests import self_service as ss
 from app.requests.models import PLAN_STATUSES, CustomerRequest, Installment, PaymentPlan
 from app.requests.reasons import Reason

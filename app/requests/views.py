@@ -18,7 +18,7 @@ from app.core.admin import (
 )
 from app.core.models import utcnow
 from app.core.validation import ValidationError
-from app.payments.references import format_ogm
+from app.invoices.references import format_ogm
 from app.requests.disputes import set_dispute_status
 from app.requests.models import (
     DEFERRAL_STATUSES,

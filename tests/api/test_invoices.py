@@ -6,7 +6,7 @@ import pytest
 from app.core.time import business_today
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.references import format_ogm, make_ogm
+from app.invoices.references import format_ogm, make_ogm
 from tests.api.support import count
 from tests.helpers import make_customer, make_invoice
 

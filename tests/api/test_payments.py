@@ -5,8 +5,8 @@ import pytest
 
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.invoices.references import format_ogm
 from app.payments.models import Allocation, Payment
-from app.payments.references import format_ogm
 from tests.api.support import count
 from tests.helpers import make_customer, make_invoice
 

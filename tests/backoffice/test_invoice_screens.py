@@ -8,7 +8,7 @@ from decimal import Decimal
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.references import format_ogm, is_valid_ogm, make_ogm
+from app.invoices.references import format_ogm, is_valid_ogm, make_ogm
 from tests.helpers import csrf_token, make_customer, make_invoice
 
 

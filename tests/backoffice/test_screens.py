@@ -48,7 +48,7 @@ def test_customer_page_lists_its_invoices_and_contacts(staff_client, sample_data
 
 
 def test_invoice_page_shows_the_formatted_ogm_and_a_pdf_button(as_role, sample_data):
-    from app.payments.references import format_ogm
+    from app.invoices.references import format_ogm
 
     invoice = sample_data["invoice"]
     html = as_role("AR clerk").get(f"/invoiceview/show/{invoice.id}").get_data(as_text=True)

@@ -6,8 +6,8 @@ import pytest
 from app.core.validation import ValidationError
 from app.customers.services import clean_customer, upsert_customer
 from app.extensions import db
+from app.invoices.references import is_valid_ogm, make_rf
 from app.invoices.services import clean_invoice, upsert_invoice
-from app.payments.references import is_valid_ogm, make_rf
 from tests.helpers import make_customer, make_invoice
 
 

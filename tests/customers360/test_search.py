@@ -6,7 +6,7 @@ import pytest
 from app.customer360.search import search_customers
 from app.customers.models import BankAccount, Contact
 from app.extensions import db
-from app.payments.references import format_ogm, format_rf
+from app.invoices.references import format_ogm, format_rf
 from tests.helpers import make_customer, make_invoice
 
 

@@ -20,7 +20,7 @@ from app.customers.models import Address, Contact, Customer
 from app.customers.services import find_by_number
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.references import is_valid_ogm, references_for_number
+from app.invoices.references import is_valid_ogm, references_for_number
 from bench.generate import NotEmpty, generate, references
 from tests.conftest import database_url
 from tests.helpers import make_customer, make_invoice, make_staff_user

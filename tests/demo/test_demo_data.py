@@ -17,8 +17,8 @@ from app.customers.models import Address, BankAccount, Contact, Customer, Mandat
 from app.demo import INVOICE_STATES, seed_demo_data
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice, InvoiceLine
+from app.invoices.references import is_valid_ogm
 from app.payments.models import Allocation, Payment
-from app.payments.references import is_valid_ogm
 from app.requests.models import CustomerRequest, Deferral, Dispute, Installment, PaymentPlan
 
 TODAY = date(2025, 3, 14)

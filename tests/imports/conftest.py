@@ -10,7 +10,7 @@ from app.core.models import NumberSequence
 from app.customers.models import Address, Contact, Customer
 from app.extensions import db
 from app.invoices.models import Invoice
-from app.payments.references import format_ogm, make_ogm
+from app.invoices.references import format_ogm, make_ogm
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 

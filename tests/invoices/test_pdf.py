@@ -19,10 +19,10 @@ from app.core.i18n import money
 from app.core.settings import set_setting
 from app.core.validation import ValidationError
 from app.extensions import db
+from app.invoices import epc
 from app.invoices.models import Invoice, InvoiceLine
 from app.invoices.pdf import MAX_ERP_PDF_BYTES, invoice_pdf_bytes, render_invoice_pdf, store_erp_pdf
-from app.payments import epc
-from app.payments.references import format_ogm, format_rf
+from app.invoices.references import format_ogm, format_rf
 from tests.helpers import csrf_token, make_customer, make_invoice
 
 ISSUED = date(2025, 3, 5)

@@ -15,7 +15,7 @@ from app.core.settings import (
 )
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.payments import epc
+from app.invoices import epc
 from tests.helpers import make_customer, make_invoice
 
 CREDITOR = {"name": "CreditDesk Demo SA", "iban": "BE04 0682 4613 7931", "bic": "gkccbebb"}

@@ -14,6 +14,7 @@ from app.core.crypto import iban_hash
 from app.customers.models import BankAccount
 from app.extensions import db
 from app.invoices.models import Invoice
+from app.invoices.references import references_for_number
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import StatementLine
 from app.payments.incoming.picking import (
@@ -29,7 +30,6 @@ from app.payments.incoming.picking import (
     picks_from_form,
 )
 from app.payments.models import Allocation, Payment
-from app.payments.references import references_for_number
 from tests.helpers import make_customer, make_invoice, make_staff_user
 from tests.payments.statements.builders import Entry, Tx, camt053
 

@@ -5,7 +5,7 @@ import pytest
 from stdnum.be import ogm_vcs
 from stdnum.iso7064 import mod_97_10
 
-from app.payments.references import (
+from app.invoices.references import (
     InvalidReference,
     find_ogms,
     format_ogm,

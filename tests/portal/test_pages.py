@@ -13,8 +13,8 @@ from pypdf import PdfReader
 
 from app.customers.models import Mandate
 from app.extensions import db
+from app.invoices import epc
 from app.invoices.models import CreditNote, InvoiceLine
-from app.payments import epc
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import CustomerRequest, Deferral, Dispute, PaymentPlan
 from tests.helpers import make_customer, make_invoice

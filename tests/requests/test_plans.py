@@ -11,7 +11,7 @@ from app.core.validation import ValidationError
 from app.dunning.defaults import install_defaults as install_dunning_defaults
 from app.dunning.engine import evaluate
 from app.extensions import db
-from app.payments.references import format_ogm, is_valid_ogm
+from app.invoices.references import format_ogm, is_valid_ogm
 from app.requests import self_service as ss
 from app.requests.models import CustomerRequest, Installment, PaymentPlan
 from app.requests.plans import (

@@ -174,7 +174,7 @@ def payment_instructions(invoice_id: int):
 def payment_qr(invoice_id: int, fmt: str):
     """The EPC QR code ("scan to pay") of what the portal asks for this invoice."""
     from app.core import bank_identifiers
-    from app.payments import epc
+    from app.invoices import epc
 
     _state_found, transfer = _transfer(invoice_id)
     if transfer is None or transfer.qr_error or not transfer.qr_data_uri:

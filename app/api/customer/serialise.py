@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import url_for
 
-from app.payments.references import format_ogm
+from app.invoices.references import format_ogm
 
 
 def money(value: Decimal | None) -> str:

@@ -53,6 +53,7 @@ from app.core.models import ZERO
 from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
 from app.extensions import db
+from app.invoices.references import format_ogm
 from app.payments.consequences import Consequences, _notifier, _safely
 from app.payments.incoming.archives import import_archive, is_zip
 from app.payments.incoming.bulk import BulkLedger, InvoiceChanged, LineRow
@@ -68,7 +69,6 @@ from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.incoming.report import StatementImportReport, Tally  # noqa: F401 (API)
 from app.payments.incoming.statements import ParsedEntry, StatementFileError, parse_statement_file
 from app.payments.models import Payment
-from app.payments.references import format_ogm
 from app.payments.services import ORM, book_payment, reverse_payment
 
 log = logging.getLogger(__name__)

@@ -42,17 +42,17 @@ from app.core.sets import where_in
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
-from app.payments.incoming.bulk import InvoiceRow, invoice_columns
-from app.payments.incoming.collection_matching import collections_in
-from app.payments.incoming.models import StatementLine
-from app.payments.models import Payment
-from app.payments.references import (
+from app.invoices.references import (
     InvalidReference,
     betalingskenmerk_numbers,
     find_references,
     normalise_ogm,
     normalise_rf,
 )
+from app.payments.incoming.bulk import InvoiceRow, invoice_columns
+from app.payments.incoming.collection_matching import collections_in
+from app.payments.incoming.models import StatementLine
+from app.payments.models import Payment
 from app.payments.rules import (
     AMOUNT,
     BETALINGSKENMERK,

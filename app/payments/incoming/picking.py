@@ -36,10 +36,10 @@ from app.customers.models import Customer
 from app.customers.services import customer_ids_by_iban_hash
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.references import find_references, is_valid_ogm, normalise_ogm
 from app.payments.incoming.matching import tokens_in
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Payment
-from app.payments.references import find_references, is_valid_ogm, normalise_ogm
 from app.payments.services import manual_match
 
 PICKED = "picked"  # the rule stored on allocations booked by picking

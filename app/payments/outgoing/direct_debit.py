@@ -41,6 +41,7 @@ from app.core.validation import ValidationError
 from app.customers.models import Customer, Mandate
 from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.references import format_ogm
 from app.payments.consequences import _safely
 from app.payments.outgoing.models import CollectionBatch, CollectionItem
 from app.payments.outgoing.sepa_xml import (
@@ -50,7 +51,6 @@ from app.payments.outgoing.sepa_xml import (
     direct_debit_xml,
     iter_text,
 )
-from app.payments.references import format_ogm
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from app.core.settings import set_setting
 from app.extensions import db
+from app.invoices.references import format_rf
 from app.payments.incoming.cli import import_statement_command
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import BankStatement, StatementLine
 from app.payments.incoming.statements import StatementFileError, parse_statement_file
 from app.payments.models import Allocation
-from app.payments.references import format_rf
 from tests.helpers import make_customer, make_invoice
 from tests.payments.statements.builders import CodaMovement, Entry, Tx, camt053, coda
 from tests.payments.statements.conftest import count, fresh, state

@@ -8,11 +8,11 @@ from decimal import Decimal as D
 from sqlalchemy import select
 
 from app.extensions import db
+from app.invoices.references import format_ogm, make_ogm
 from app.notifications.models import Message
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Allocation, InstallmentPayment, Payment
-from app.payments.references import format_ogm, make_ogm
 from app.payments.services import clean_payment, post_payment
 from app.requests.models import Deferral, Installment, PaymentPlan
 from tests.helpers import make_customer, make_invoice

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.customers.models import BankAccount, Mandate
 from app.extensions import db
+from app.invoices.references import find_references, format_ogm, format_rf, make_ogm
 from app.payments.incoming.importing import import_statement
 from app.payments.incoming.models import StatementLine
-from app.payments.references import find_references, format_ogm, format_rf, make_ogm
 from tests.helpers import make_customer, make_invoice
 from tests.payments.statements.builders import Entry, Tx, camt053
 from tests.payments.statements.conftest import fresh

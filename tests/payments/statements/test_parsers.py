@@ -7,12 +7,12 @@ from decimal import Decimal as D
 
 import pytest
 
+from app.invoices.references import make_ogm, make_rf
 from app.payments.incoming.statements import (
     StatementFileError,
     detect_format,
     parse_statement_file,
 )
-from app.payments.references import make_ogm, make_rf
 from tests.payments.statements.builders import (
     ACCOUNT,
     CodaMovement,

@@ -24,6 +24,7 @@ from defusedxml import ElementTree as SafeET
 from flask_babel import gettext as _
 
 from app.core.time import BUSINESS_TZ
+from app.invoices.references import InvalidReference, normalise_ogm, normalise_rf
 from app.payments.incoming.statements.model import (
     NOT_PROVIDED,
     ParsedEntry,
@@ -32,7 +33,6 @@ from app.payments.incoming.statements.model import (
     StatementFileError,
     in_statement,
 )
-from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
 
 NAMESPACE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.053\.001\.(\d{2}))\}Document$")
 SUPPORTED_VERSIONS = range(2, 14)

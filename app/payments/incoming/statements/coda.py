@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
+from app.invoices.references import InvalidReference, normalise_ogm
 from app.payments.incoming.statements.camt053 import FREE_TEXT_SEPARATOR
 from app.payments.incoming.statements.model import (
     NOT_PROVIDED,
@@ -34,7 +35,6 @@ from app.payments.incoming.statements.model import (
     StatementFileError,
     in_statement,
 )
-from app.payments.references import InvalidReference, normalise_ogm
 
 FORMAT = "coda2"
 # Types of R-transaction (record 2.2, position 113).

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from app.core.bank_identifiers import clean_bic, clean_iban
 from app.core.validation import ValidationError
-from app.payments.references import InvalidReference, normalise_ogm, normalise_rf
+from app.invoices.references import InvalidReference, normalise_ogm, normalise_rf
 
 MAX_PAYLOAD_BYTES = 331
 MAX_QR_VERSION = 13
