@@ -13,8 +13,11 @@ kept in euro throughout CreditDesk (invoices.services.SUPPORTED_CURRENCIES, the 
 CSV import and the API); only payments may be in another currency.
 
 Set-wise (bench/einvoicing.py): everything a batch needs from the database is read in a few
-queries (_Batch.preload), the batch is flushed once, lines and received documents are inserted
-in bulk once the invoices have ids, and each touched customer's balance is refreshed once.
+queries (_Batch.preload); new customers are flushed once; new invoices are rows of one INSERT
+(invoices.services.new_invoice_row applies the create rules), re-imported ones go through
+upsert_invoice; lines and received documents are inserted in bulk once the invoices have ids,
+and each touched customer's balance is refreshed once. The audit trail records the set-wise
+inserts as bulk events (app.core.audit), the updates and new customers row by row.
 """
 from __future__ import annotations
 
@@ -51,7 +54,12 @@ from app.invoices.adjustments import allocate_credit_note
 from app.invoices.models import CreditNote, Invoice, InvoiceLine
 from app.invoices.pdf import store_erp_pdf
 from app.invoices.references import references_for_number
-from app.invoices.services import SUPPORTED_CURRENCIES, clean_invoice, upsert_invoice
+from app.invoices.services import (
+    SUPPORTED_CURRENCIES,
+    clean_invoice,
+    new_invoice_row,
+    upsert_invoice,
+)
 from app.payments.consequences import refresh_balances
 
 MAX_FILES = 5000
@@ -364,40 +372,65 @@ def _chunks(values: list, size: int):
 
 
 def _store_all(documents: list[tuple[str, bytes, UblDocument]], report: UblImportReport) -> None:
-    """Customers, then invoices (one flush), then their lines, PDFs and received documents in
-    bulk, then credit notes (which may credit an invoice of the same batch), then each touched
-    customer's balance once. A ValidationError names its file in the report."""
+    """Customers (one flush), then invoices: the new ones as rows of one set-wise INSERT (the
+    rules of invoices.services.new_invoice_row), the re-imported ones updated through
+    upsert_invoice; then the lines, PDFs and received documents, then credit notes (which may
+    credit an invoice of the same batch), then each touched customer's balance once. A
+    ValidationError names its file in the report."""
     batch = _Batch.preload([document for _n, _d, document in documents])
-    new_lines: list[tuple[Invoice, UblDocument]] = []
-    stored: list[tuple[str, bytes, UblDocument, Customer, Invoice | None]] = []
-    with db.session.no_autoflush:  # one flush for the batch, not one per query
-        for name, data, document in documents:
+    customers: list[Customer] = []
+    with db.session.no_autoflush:  # one flush for the batch's customers, not one per query
+        for name, _data, document in documents:
             with _naming(name, report):
                 customer = _customer_for(document.buyer, report, batch)
                 batch.touched.add(customer)
-                invoice = None
-                if document.kind == "invoice":
-                    invoice = _store_invoice(document, customer, report, batch, new_lines)
-                stored.append((name, data, document, customer, invoice))
+                customers.append(customer)
     db.session.flush()
-    if new_lines:
+    new_rows: list[dict] = []
+    invoice_ids: dict[str, int] = {}  # number -> id, of every invoice of the batch
+    updated: list[tuple[Invoice, UblDocument]] = []
+    with db.session.no_autoflush:
+        for (name, _data, document), customer in zip(documents, customers, strict=True):
+            if document.kind != "invoice":
+                continue
+            with _naming(name, report):
+                invoice = _store_invoice(document, customer, report, batch, new_rows)
+                if invoice is not None:
+                    updated.append((invoice, document))
+    db.session.flush()
+    for invoice, _document in updated:
+        invoice_ids[invoice.number] = invoice.id
+    if new_rows:
+        db.session.execute(insert(Invoice), new_rows)
+        numbers = [row["number"] for row in new_rows]
+        for chunk in _chunks(numbers, _Batch.CHUNK):
+            invoice_ids.update((number, invoice_id) for number, invoice_id in db.session.execute(
+                select(Invoice.number, Invoice.id).where(Invoice.number.in_(chunk))))
+    created = {row["number"] for row in new_rows}
+    lines = [(invoice_ids[document.number], document) for _n, _d, document in documents
+             if document.number in created and document.kind == "invoice"]
+    if any(document.lines for _id, document in lines):
         db.session.execute(insert(InvoiceLine), [
-            {"invoice_id": invoice.id, "position": position, "description": line.description,
+            {"invoice_id": invoice_id, "position": position, "description": line.description,
              "quantity": line.quantity, "unit_price": line.unit_price,
              "vat_rate": line.vat_rate, "amount": line.gross}
-            for invoice, document in new_lines
+            for invoice_id, document in lines
             for position, line in enumerate(document.lines, start=1)])
+    with_pdf = {invoice_ids[d.number] for _n, _d, d in documents if d.kind == "invoice" and d.pdf}
+    loaded = {invoice.id: invoice for chunk in _chunks(sorted(with_pdf), _Batch.CHUNK)
+              for invoice in db.session.scalars(select(Invoice).where(Invoice.id.in_(chunk)))}
     new_documents = []
-    for name, data, document, customer, invoice in stored:
+    for (name, data, document), customer in zip(documents, customers, strict=True):
         with _naming(name, report):
-            credit_note = None
+            credit_note, invoice_id = None, None
             if document.kind == "invoice":
+                invoice_id = invoice_ids[document.number]
                 if document.pdf:
-                    store_erp_pdf(invoice, document.pdf)
+                    store_erp_pdf(loaded[invoice_id], document.pdf)
             else:
                 credit_note = _store_credit_note(document, customer, report)
-                invoice = credit_note.invoice
-            row = _remember(document, data, customer, invoice, credit_note, batch)
+                invoice_id = credit_note.invoice_id
+            row = _remember(document, data, customer, invoice_id, credit_note, batch)
             if row is not None:
                 new_documents.append(row)
             report.numbers.append(document.number)
@@ -424,7 +457,9 @@ class _naming:
 
 
 def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Batch,
-                   new_lines: list) -> Invoice:
+                   new_rows: list) -> Invoice | None:
+    """A re-imported invoice is updated (and returned); a new one becomes a row in
+    ``new_rows`` (None is returned)."""
     existing = batch.invoices.get(document.number)
     if existing is not None and existing.customer_id != customer.id:
         raise ValidationError({"ID": [_(
@@ -436,18 +471,18 @@ def _store_invoice(document: UblDocument, customer: Customer, report, batch: _Ba
         "description": _("Peppol invoice %(number)s", number=document.number),
         "structured_reference": document.structured_reference
         or batch.new_references.get(document.number)})
-    invoice, created = upsert_invoice(clean, customers=batch.customers_by_number,
-                                      invoices=batch.invoices, refresh=False,
-                                      references=batch.references)
-    if created:
+    if existing is None:
+        new_rows.append(new_invoice_row(clean, customer, batch.references))
         report.created += 1
-        new_lines.append((invoice, document))  # inserted in bulk once the invoices have ids
-    else:
-        report.updated += 1
-        invoice.lines = [InvoiceLine(position=position, description=line.description,
-                                     quantity=line.quantity, unit_price=line.unit_price,
-                                     vat_rate=line.vat_rate, amount=line.gross)
-                         for position, line in enumerate(document.lines, start=1)]
+        return None
+    invoice, _created = upsert_invoice(clean, customers=batch.customers_by_number,
+                                       invoices=batch.invoices, refresh=False,
+                                       references=batch.references)
+    report.updated += 1
+    invoice.lines = [InvoiceLine(position=position, description=line.description,
+                                 quantity=line.quantity, unit_price=line.unit_price,
+                                 vat_rate=line.vat_rate, amount=line.gross)
+                     for position, line in enumerate(document.lines, start=1)]
     return invoice
 
 
@@ -484,7 +519,7 @@ def _store_credit_note(document: UblDocument, customer: Customer, report) -> Cre
     return note
 
 
-def _remember(document, data: bytes, customer, invoice, credit_note,
+def _remember(document, data: bytes, customer, invoice_id: int | None, credit_note,
               batch: _Batch) -> dict | None:
     """The received document kept with what it became: an existing row is updated, a new one
     is returned as a row for the bulk INSERT."""
@@ -495,11 +530,11 @@ def _remember(document, data: bytes, customer, invoice, credit_note,
         batch.received[key] = None  # a second document with this key is refused earlier
         return {"direction": "in", "doc_type": document.kind, "number": document.number,
                 "sender": key[2], "status": "imported", "customer_id": customer.id,
-                "invoice_id": invoice.id if invoice is not None else None,
+                "invoice_id": invoice_id,
                 "credit_note_id": credit_note.id if credit_note is not None else None,
                 "failed_rules": [], "findings": [], "xml": xml}
     row.status, row.customer = "imported", customer
-    row.invoice, row.credit_note = invoice, credit_note
+    row.invoice_id, row.credit_note = invoice_id, credit_note
     row.xml = xml
     return None
 

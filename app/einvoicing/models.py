@@ -24,7 +24,10 @@ E_DOCUMENT_STATUSES = {
     "review": _l("Kept for review"),
 }
 E_DOCUMENT_TYPES = {"credit_note": _l("Credit note"), "invoice": _l("Invoice"),
-                    "invoice_response": _l("Invoice response")}
+                    "invoice_response": _l("Invoice response"),
+                    # bookkeeping rows of the access point's webhook calls and polled inbox
+                    "webhook_event": _l("Access point notification"),
+                    "ap_inbox_item": _l("Access point document")}
 DIRECTIONS = {"out": _l("Sent"), "in": _l("Received")}
 
 

@@ -119,11 +119,7 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
         if previous_customer is not customer and refresh:
             db.session.flush()
             refresh_balance(previous_customer)
-    invoice.issue_date = clean["issue_date"]
-    invoice.due_date = clean["due_date"]
-    invoice.total_amount = clean["total_amount"]
-    invoice.currency = clean["currency"]
-    invoice.description = clean["description"]
+    _set_terms(invoice, clean)
     if invoice.status in OPEN_STATUSES or invoice.status == "paid" or created:
         set_open_amount(invoice, clean["total_amount"] - paid)
     if refresh:
@@ -131,6 +127,34 @@ def upsert_invoice(clean: Mapping[str, Any], customers: Mapping[str, Customer] |
     if invoices is not None and created and isinstance(invoices, dict):
         invoices[invoice.number] = invoice
     return invoice, created
+
+
+def _set_terms(invoice: Invoice, clean: Mapping[str, Any]) -> None:
+    invoice.issue_date = clean["issue_date"]
+    invoice.due_date = clean["due_date"]
+    invoice.total_amount = clean["total_amount"]
+    invoice.currency = clean["currency"]
+    invoice.description = clean["description"]
+
+
+# What the rules set on a new invoice; the other columns keep their defaults (new_invoice_row).
+NEW_INVOICE_COLUMNS = ("number", "customer_id", "status", "structured_reference",
+                       "rf_reference", "issue_date", "due_date", "total_amount", "open_amount",
+                       "currency", "description", "paid_on")
+
+
+def new_invoice_row(clean: Mapping[str, Any], customer: Customer,
+                    references: dict[str, Invoice]) -> dict[str, Any]:
+    """A new invoice as a row for a set-wise INSERT (a bulk import of thousands): the rules of
+    upsert_invoice's create branch (the OGM checked free in ``references`` and taken, the open
+    amount and status), without an object in the session. ``customer`` has its id; the caller
+    inserts the rows (``session.execute(insert(Invoice), rows)``, which the audit trail records
+    as one bulk insert) and refreshes the balances."""
+    invoice = Invoice(number=clean["number"], customer_id=customer.id, status="open")
+    assign_references(invoice, clean.get("structured_reference"), references)
+    _set_terms(invoice, clean)
+    set_open_amount(invoice, clean["total_amount"])
+    return {column: getattr(invoice, column) for column in NEW_INVOICE_COLUMNS}
 
 
 def _check_reference_free(reference: str, invoice_id: int | None,

@@ -245,3 +245,25 @@ def test_payment_references_are_checked_across_the_batch_and_given_when_missing(
     assert len({r.structured_reference for r in references.values()}) == 3
     assert all(r.rf_reference.startswith("RF") for r in references.values())
     assert references["ERP-1"].structured_reference == "010806817183"
+
+
+def test_one_batch_mixes_new_and_known_invoices_and_a_credit_note_for_a_new_one(app):
+    assert import_documents([("old.xml", _document(number="ERP-OLD"))]).ok
+    note = _document(number="ERP-CN-1", kind="credit_note", invoice_number="ERP-NEW",
+                     parts=[VatPart(Decimal(21), Decimal("24.00"), "Refund")])
+    report = import_documents([
+        ("new.xml", _document(number="ERP-NEW", pdf=PDF)),
+        ("old.xml", _document(number="ERP-OLD", parts=[VatPart(Decimal(21), Decimal("60.50"),
+                                                                "Less beer")])),
+        ("note.xml", note)])
+    assert report.ok, report.problems
+    assert (report.created, report.updated) == (2, 1)
+    new = db.session.scalar(select(Invoice).where(Invoice.number == "ERP-NEW"))
+    old = db.session.scalar(select(Invoice).where(Invoice.number == "ERP-OLD"))
+    assert new.open_amount == Decimal("150.00") and new.status == "partially_paid"
+    assert [line.position for line in new.lines] == [1, 2] and invoice_pdf_bytes(new) == PDF
+    assert old.total_amount == Decimal("60.50") and len(old.lines) == 1
+    assert new.customer.balance == Decimal("210.50")  # 150.00 + 60.50, refreshed once
+    received = {d.number: d for d in db.session.scalars(select(EDocument))}
+    assert received["ERP-NEW"].invoice_id == new.id
+    assert received["ERP-CN-1"].credit_note.invoice_id == new.id
