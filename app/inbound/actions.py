@@ -179,11 +179,13 @@ def answer(row: InboundMessage, customer: Customer, *, invoice_ids: list[int],
     language = row.language if row.language in ("fr", "nl", "en") else customer.language
     key = answer_key(row)
     link = action_link(customer, row.category, invoice_ids)
+    context = {"category": row.category, "reply_subject": row.subject or ""}
+    if isinstance(link, str):
+        context["action_url"] = link
     messages = queue_message(
-        customer, event="reply_answer", template_key="reply_answer",
-        context={"category": row.category, "action_url": link,
-                 "reply_subject": row.subject or ""},
-        idempotency_key=key, channels=["email"], recipient=row.sender, language=language)
+        customer, event="reply_answer", template_key="reply_answer", context=context,
+        idempotency_key=key, channels=["email"], recipient=row.sender, language=language,
+        links=None if isinstance(link, str) else {"action_url": link})
     if not flush:
         if messages and answered is not None:
             answered.add(customer.id)

@@ -13,6 +13,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.inbound.classify import DETAILS, DISPUTE, MORE_TIME, PAID
 from app.invoices.models import OPEN_STATUSES, Invoice
+from app.notifications.message_links import PAY_LINK, LinkRequest
 
 # category → (portal endpoint with one invoice, endpoint without)
 ENDPOINTS = {PAID: ("pay_invoice", "pay_overdue"), DISPUTE: ("invoice_dispute", "invoices"),
@@ -31,19 +32,30 @@ def open_invoice_ids(customer_id: int) -> list[int]:
         Invoice.open_amount > 0).order_by(Invoice.due_date, Invoice.id).limit(50)))
 
 
-def action_link(customer: Customer, category: str, invoice_ids: list[int]) -> str:
+def action_link(customer: Customer, category: str, invoice_ids: list[int]) -> str | LinkRequest:
+    """The address the answer carries. A pay link is asked for, not made here: the outbox has
+    it made for the answer itself (bound to that message, its token hidden in the stored copy
+    and sealed for delivery, app/notifications/message_links.py); the portal's page is the
+    fallback when none can be made."""
     if category in (PAID, MORE_TIME):
         wanted = invoice_ids or open_invoice_ids(customer.id)
         if wanted:
-            try:
-                from app.core.links import absolute
-                from app.paylinks.services import create_pay_link, path_for_token
+            return LinkRequest(PAY_LINK, {"invoice_ids": list(wanted), "purpose": "pay"},
+                               fallback=_portal_home())
+    return _portal_page(customer, category, invoice_ids)
 
-                # Not flushed here: written with the answer (a poll's batch flushes once).
-                _link, token = create_pay_link(customer.id, wanted, purpose="pay", flush=False)
-                return absolute(path_for_token(token))
-            except ImportError:
-                pass
+
+def _portal_home() -> str:
+    """The fallback of a pay link that cannot be made: the portal's sign-in (no token)."""
+    try:
+        from app.notifications.context import public_url
+
+        return public_url("/portal/")
+    except RuntimeError:  # no public address: the template leaves the link out
+        return ""
+
+
+def _portal_page(customer: Customer, category: str, invoice_ids: list[int]) -> str:
     with_invoice, without = ENDPOINTS.get(category, ("dashboard", "dashboard"))
     try:
         portal_link, portal_path = _portal()

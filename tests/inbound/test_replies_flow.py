@@ -15,11 +15,13 @@ from app.inbound.receiving import receive
 from app.notifications.channels import message_id_for
 from app.notifications.models import Message
 from app.notifications.reply_tokens import plus_address, token_for
+from app.paylinks import services as paylinks
 from app.requests.models import CustomerRequest
 from tests.dunning.conftest import consumer, overdue, texts, today
 from tests.helpers import csrf_for
 from tests.inbound import mails
 from tests.inbound.test_polling import sent_reminder
+from tests.notifications.received import received_text
 
 
 @pytest.fixture
@@ -97,6 +99,13 @@ def test_already_paid_gets_one_answer_in_the_customers_language_with_a_pay_link(
     answer = row.answer
     assert answer is not None and answer.language == "nl" and answer.recipient == "jan@example.test"
     assert "al betaald" in answer.body_text and "/portal/p/" in answer.body_text
+    # The pay link is the answer's own: the stored copy (staff screens, exports, timeline)
+    # hides its token; what the customer receives carries the working link to this message.
+    [token] = set(re.findall(r"/portal/p/([A-Za-z0-9_\-.]{20,})", received_text(answer)))
+    assert token not in answer.body_text and "/portal/p/••••••" in answer.body_text
+    resolved = paylinks.resolve(token)
+    assert resolved.ok and resolved.link.message_id == answer.id
+    assert resolved.link.invoice_ids == [invoice.id]
     [hold] = holds_of(customer.id)
     assert (hold.until - today()).days == 10  # the "already paid" wait, longer than 7
     # A second reply the same day gets no second answer (two mailers must not loop).
