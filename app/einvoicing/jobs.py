@@ -131,6 +131,10 @@ def poll_access_point_inbox(max_pages: int = 5) -> int:
                         marker.note = "not an invoice response: not for CreditDesk"
                 except ValidationError as refused:
                     db.session.rollback()
+                    if "validator" in refused.errors:  # the kit could not run: next tick
+                        log.warning("received document %s not checked: %s", document_id,
+                                    refused.errors["validator"])
+                        return taken
                     marker.status = "review"
                     marker.failed_rules = sorted(refused.errors)[:20]
                     marker.note = "; ".join(f"{field}: {message}" for field, messages

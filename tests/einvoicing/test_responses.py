@@ -256,3 +256,18 @@ def test_the_inbox_poll_pages_until_nothing_is_new(app, access_point, monkeypatc
     access_point.calls.clear()
     assert poll_access_point_inbox() == 0  # the first page holds nothing new: one call
     assert inbox_calls() == 1
+
+
+def test_the_inbox_poll_leaves_a_document_for_later_when_the_kit_cannot_run(app, access_point):
+    from app.einvoicing.jobs import poll_access_point_inbox
+
+    invoice = overdue(dunning_business(), 30)
+    access_point.inbox["doc_1"] = response_for("UQ", invoice.number, "kit-1")
+    app.config["PEPPOL_VALIDATOR"] = "/nonexistent/validate"
+    try:
+        assert poll_access_point_inbox() == 0
+        assert db.session.scalar(select(func.count()).select_from(EDocument)) == 0
+    finally:
+        app.config.pop("PEPPOL_VALIDATOR")
+    assert poll_access_point_inbox() == 1
+    assert db.session.scalar(select(Dispute.invoice_id)) == invoice.id
