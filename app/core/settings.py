@@ -162,7 +162,7 @@ DECLARING_MODULES = (
     "app.core.job_runs", "app.customers.bank_accounts", "app.customers.notes",
     "app.selfservice.preferences", "app.selfservice.profile", "app.selfservice.risk",
     "app.customers.welcome", "app.dunning.rules", "app.inbound.settings", "app.einvoicing.settings", "app.insights.aging",
-    "app.notifications.settings", "app.paylinks.settings", "app.payments.outgoing.approvals", "app.payments.outgoing.direct_debit",
+    "app.notifications.settings", "app.paylinks.settings", "app.core.approvals", "app.payments.outgoing.direct_debit",
     "app.payments.outgoing.refunds", "app.payments.incoming.settings", "app.requests.self_service",
     "app.requests.services", "app.retention.rules",
 )

@@ -1,5 +1,5 @@
 """Credit notes issued by staff and write-offs, both under the approval limits of
-app.payments.outgoing.approvals ("place of yes").
+app.core.approvals ("place of yes").
 
 - A credit note is proposed (status "proposed": it does not count in the balance), then
   approved by someone whose limit covers its amount: it becomes "open" and is allocated to the
@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.core.approvals import audit_decision, check_approval
 from app.core.i18n import money
 from app.core.locking import claim, lock
 from app.core.models import ZERO, utcnow
@@ -31,7 +32,6 @@ from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.invoices.services import open_invoices, set_open_amount
 from app.payments.consequences import Consequences
 from app.payments.models import Allocation
-from app.payments.outgoing.approvals import audit_decision, check_approval
 from app.payments.outgoing.models import WriteOff
 
 CREDIT_NOTE_SEQUENCE = "credit_note"

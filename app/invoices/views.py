@@ -21,6 +21,7 @@ from app.core.admin import (
     form_validator,
     text_search_field,
 )
+from app.core.approvals import may_approve
 from app.core.i18n import money
 from app.extensions import db
 from app.invoices.adjustments import approve_credit_note, edit_credit_note, propose_credit_note
@@ -34,7 +35,6 @@ from app.invoices.models import (
 )
 from app.invoices.references import InvalidReference, format_ogm, format_rf, normalise_ogm
 from app.invoices.services import clean_invoice, edit_invoice, upsert_invoice
-from app.payments.outgoing.approvals import may_approve
 
 CATEGORY = "Receivables"
 

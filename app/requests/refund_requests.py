@@ -8,7 +8,7 @@ The credit and the account are app.payments.outgoing.refunds' rules: the refunda
 money + open credit notes - open invoices - refunds already under way) and the usable refund
 account only, never one still in its cool-off. What open refund requests already ask for is held
 back, so two requests cannot ask for the same credit. Approving needs the approver's limit for
-refunds (app.payments.outgoing.approvals) and a usable account at that moment; otherwise the decision is
+refunds (app.core.approvals) and a usable account at that moment; otherwise the decision is
 refused and nothing changes. Rejecting changes nothing. The export re-checks the account.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.core import validation as v
+from app.core.approvals import check_approval
 from app.core.i18n import day, money
 from app.core.locking import lock
 from app.core.models import ZERO
@@ -28,7 +29,6 @@ from app.core.validation import ValidationError
 from app.customers.bank_accounts import pending_refund_account, usable_refund_account
 from app.customers.models import BankAccount, Customer
 from app.extensions import db
-from app.payments.outgoing.approvals import check_approval
 from app.payments.outgoing.models import Refund
 from app.payments.outgoing.refunds import (
     account_refusal,

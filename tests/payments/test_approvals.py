@@ -5,16 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from app.core.roles import ADMIN, AR_CLERK, COMPLIANCE_OFFICER, CREDIT_MANAGER, READ_ONLY
-from app.core.settings import set_setting
-from app.core.validation import ValidationError
-from app.extensions import db
-from app.payments.outgoing.approvals import (
+from app.core.approvals import (
     approval_limit,
     check_approval,
     may_approve,
     refusal_message,
 )
+from app.core.roles import ADMIN, AR_CLERK, COMPLIANCE_OFFICER, CREDIT_MANAGER, READ_ONLY
+from app.core.settings import set_setting
+from app.core.validation import ValidationError
+from app.extensions import db
 from tests.helpers import make_staff_user
 
 D = Decimal

@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from app.core.approvals import audit_decision, check_approval
 from app.core.i18n import day, money
 from app.core.locking import claim, lock, lock_rows
 from app.core.models import ZERO, utcnow
@@ -37,7 +38,6 @@ from app.extensions import db
 from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
 from app.payments.consequences import refresh_balances
 from app.payments.models import Payment
-from app.payments.outgoing.approvals import audit_decision, check_approval
 from app.payments.outgoing.models import CreditTransferBatch, Refund
 from app.payments.outgoing.sepa_xml import CreditTransaction, Party, TransferFile, transfer_xml
 

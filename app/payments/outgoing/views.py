@@ -1,6 +1,6 @@
 """Back office screens for money going out or given up: direct-debit batches, refunds, credit
 notes and write-offs. Thin: every change goes through app.payments.outgoing.direct_debit,
-app.payments.outgoing.refunds and app.invoices.adjustments; approval limits are app.payments.outgoing.approvals.
+app.payments.outgoing.refunds and app.invoices.adjustments; approval limits are app.core.approvals.
 
 Permissions (app.core.roles): pages are "list", files "download" (read-only roles may see and
 download); preparing, proposing, approving, rejecting, exporting are their own permissions,
@@ -23,13 +23,13 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from app.core import validation as v
+from app.core.approvals import approval_limit
 from app.core.forms import MoneyField
 from app.customers.models import Customer
 from app.extensions import db
 from app.invoices import adjustments
 from app.invoices.models import CreditNote, Invoice
 from app.payments.outgoing import direct_debit, refunds
-from app.payments.outgoing.approvals import approval_limit
 from app.payments.outgoing.models import (
     COLLECTION_BATCH_STATUSES,
     REFUND_SOURCES,

@@ -7,6 +7,10 @@ without a limit (Read-only, Compliance officer, ERP integration) none.
     approvals.refund.ar_clerk_max        approvals.refund.credit_manager_max
     approvals.credit_note.ar_clerk_max   approvals.credit_note.credit_manager_max
     approvals.write_off.ar_clerk_max     approvals.write_off.credit_manager_max
+
+In core, below every package that asks it (invoices' credit notes and write-offs, payments'
+refunds, requests' refund decisions, the staff screens): it needs only roles, settings and the
+audit trail.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.core.audit_models import AuditEvent
 from app.core.i18n import money
 from app.core.roles import ADMIN, AR_CLERK, CREDIT_MANAGER
 from app.core.settings import get_setting, register_setting
@@ -85,7 +90,6 @@ def audit_decision(user: Any, action: str, entity: str, entity_id: Any, customer
     """One audit event for a proposal or decision (who, what, how much; no personal data)."""
     from flask import has_request_context, request
 
-    from app.core.audit_models import AuditEvent
     from app.extensions import db
 
     db.session.add(AuditEvent(
