@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.core.approvals import audit_decision, check_approval
+from app.core.approvals import audit_decision, check_approval, may_approve
 from app.core.i18n import money
 from app.core.locking import claim, lock
 from app.core.models import ZERO, utcnow
@@ -101,6 +101,20 @@ def reject_credit_note(note: CreditNote, user: Any) -> None:
     note.status, note.open_amount = "rejected", ZERO
     audit_decision(user, "credit_note_rejected", "credit_note", note.id, note.customer_id,
                    note.number)
+
+
+def issue_credit_note(customer: Customer, amount: Any, reason: str | None, user: Any, *,
+                      invoice: Invoice | None = None,
+                      issue_date: date | None = None) -> tuple[CreditNote, bool]:
+    """A credit note typed by staff (Credit notes -> Add): proposed, then approved at once when
+    the amount is within the user's approval limit, else left waiting for someone whose limit
+    covers it. Returns (note, approved). Caller commits."""
+    note = propose_credit_note(customer, amount, reason, user, invoice=invoice,
+                               issue_date=issue_date)
+    if not may_approve(user, "credit_note", note.amount):
+        return note, False
+    approve_credit_note(note, user)
+    return note, True
 
 
 def edit_credit_note(note: CreditNote, issue_date: date | None, reason: str | None) -> None:

@@ -21,10 +21,9 @@ from app.core.admin import (
     form_validator,
     text_search_field,
 )
-from app.core.approvals import may_approve
 from app.core.i18n import money
 from app.extensions import db
-from app.invoices.adjustments import approve_credit_note, edit_credit_note, propose_credit_note
+from app.invoices.adjustments import edit_credit_note, issue_credit_note
 from app.invoices.filters import FilterDueWithin, FilterOverdueAtMost, FilterOverdueMoreThan
 from app.invoices.models import (
     CREDIT_NOTE_STATUSES,
@@ -232,12 +231,11 @@ class CreditNoteView(StaffModelView):
     def create_from_form(self, form) -> CreditNote:
         if form.customer.data is None:
             raise v.ValidationError({"customer": [_("Choose a customer.")]})
-        note = propose_credit_note(form.customer.data, form.amount.data, form.reason.data,
-                                   current_user, invoice=form.invoice.data,
-                                   issue_date=form.issue_date.data)
-        if may_approve(current_user, "credit_note", note.amount):
-            approve_credit_note(note, current_user)
-        else:
+        note, approved = issue_credit_note(form.customer.data, form.amount.data,
+                                           form.reason.data, current_user,
+                                           invoice=form.invoice.data,
+                                           issue_date=form.issue_date.data)
+        if not approved:  # within the user's limit it was approved at once
             flash(_("Credit note %(number)s of %(amount)s is above your approval limit: it waits "
                     "for approval by someone whose limit covers it.", number=note.number,
                     amount=money(note.amount)), "warning")

@@ -135,3 +135,32 @@ def test_a_credit_note_edit_without_a_reason_is_refused(app, staff_client):
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(CreditNote, note.id).reason == "Two broken bottles"
+
+
+def test_issue_credit_note_approves_within_the_limit_only(app):
+    from app.core.settings import set_setting
+    from app.invoices.adjustments import issue_credit_note
+
+    set_setting("approvals.credit_note.ar_clerk_max", "100")
+    db.session.commit()
+    customer = make_customer()
+    clerk = make_staff_user(app, "AR clerk")
+    small, approved = issue_credit_note(customer, "40.00", "Broken bottle", clerk)
+    assert approved and small.status == "open"
+    large, approved = issue_credit_note(customer, "400.00", "Broken pallet", clerk)
+    assert not approved and large.status == "proposed"
+
+
+def test_the_add_screen_issues_through_the_limit(staff_client):
+    from app.core.settings import set_setting
+
+    set_setting("approvals.credit_note.ar_clerk_max", "100")
+    db.session.commit()
+    customer = make_customer()
+    client = staff_client("AR clerk")
+    response = client.post("/creditnoteview/add", data={
+        "customer": str(customer.id), "issue_date": "2025-01-02", "amount": "400,00",
+        "reason": "Broken pallet", "csrf_token": csrf_for(client)}, follow_redirects=True)
+    assert "above your approval limit" in response.get_data(as_text=True)
+    note = db.session.query(CreditNote).filter_by(customer_id=customer.id).one()
+    assert note.status == "proposed" and note.amount == Decimal("400.00")
