@@ -36,7 +36,8 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from app.core import validation as v
 from app.core.models import Setting
@@ -196,30 +197,106 @@ def definitions(category: str | None = None, *, group: str | None = None
 
 # --- reading ----------------------------------------------------------------------------------
 
+# Settings are read once per transaction: a job handling thousands of rows in one transaction
+# (a mailbox poll, a dunning run) asks the same few keys for every row. The stored values read
+# are kept in the session (``session.info``) until the transaction or a savepoint ends, and
+# forgotten as soon as a Setting row is added, changed or deleted in that session (set_setting,
+# reset_setting, an attribute set, a flush, a bulk or text statement through the session). So a
+# value changed in the same transaction is seen at once, and another session's change is seen
+# from the next transaction on (as before under READ COMMITTED between two statements of one
+# transaction, which no rule relied on).
+_CACHE = "core.settings.read"
+_ABSENT = object()  # no row: the default applies
+
+
+def _read_cache(session: Any) -> dict[str, Any]:
+    return session.info.setdefault(_CACHE, {})
+
+
+def forget_read_settings(session: Any = None) -> None:
+    """Drop the settings read in this session (the next read asks the database)."""
+    (session if session is not None else db.session()).info.pop(_CACHE, None)
+
+
+def _stored_values(keys: list[str]) -> dict[str, Any]:
+    """{key: stored value or _ABSENT} for ``keys``; what is not cached yet in one query."""
+    session = db.session()
+    if session.deleted and any(isinstance(o, Setting) for o in session.deleted):
+        forget_read_settings(session)  # a row deleted, not flushed yet (no event tells)
+    cache = _read_cache(session)
+    missing = [key for key in dict.fromkeys(keys) if key not in cache]
+    if missing:
+        rows = session.execute(select(Setting.key, Setting.value)
+                               .where(Setting.key.in_(missing))).all()
+        # A flush during that query (autoflush) may have emptied the cache: fill the current one.
+        cache = _read_cache(session)
+        found = {key: value for key, value in rows}
+        for key in missing:
+            cache[key] = found.get(key, _ABSENT)
+    return {key: cache[key] for key in keys}
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, _transaction: Any) -> None:
+    # Commit, rollback, close, and a savepoint's end (what it wrote may be rolled back).
+    session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(o, Setting) for group in (session.new, session.dirty, session.deleted)
+           for o in group):
+        session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _forget_on_add(session: Session, instance: Any) -> None:
+    if isinstance(instance, Setting):
+        session.info.pop(_CACHE, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_write(state: Any) -> None:
+    # An UPDATE/DELETE/INSERT or text statement through the session may write settings.
+    if not state.is_select:
+        state.session.info.pop(_CACHE, None)
+
+
+def _forget_on_set(target: Setting, value: Any, _old: Any, _initiator: Any) -> Any:
+    session = object_session(target)
+    if session is not None:
+        session.info.pop(_CACHE, None)
+    return value
+
+
+for _attribute in (Setting.key, Setting.value):
+    event.listen(_attribute, "set", _forget_on_set, retval=True)
+
+
 def get_setting(key: str) -> Any:
     """The stored value of a setting, or its default when nothing (valid) is stored."""
     found = definition(key)
-    row = db.session.scalar(select(Setting).where(Setting.key == key))
-    return _from_stored(found, row.value if row is not None else None)
+    value = _stored_values([key])[key]
+    return _from_stored(found, None if value is _ABSENT else value)
 
 
 def get_settings(keys: Iterable[str]) -> dict[str, Any]:
     """Several settings in one query (e.g. everything printed in an invoice header)."""
     wanted = {key: definition(key) for key in keys}
-    rows = db.session.scalars(select(Setting).where(Setting.key.in_(list(wanted)))).all()
-    stored = {row.key: row.value for row in rows}
-    return {key: _from_stored(found, stored.get(key)) for key, found in wanted.items()}
+    stored = _stored_values(list(wanted))
+    return {key: _from_stored(found, None if stored[key] is _ABSENT else stored[key])
+            for key, found in wanted.items()}
 
 
 def stored_keys(keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` have a stored row (the others follow their default)."""
-    return set(db.session.scalars(select(Setting.key).where(Setting.key.in_(list(keys)))))
+    return {key for key, value in _stored_values(list(keys)).items() if value is not _ABSENT}
 
 
 def is_customised(key: str) -> bool:
     """Whether staff stored a value (False: the default applies, e.g. the demo company)."""
     definition(key)
-    return db.session.scalar(select(Setting.id).where(Setting.key == key)) is not None
+    return _stored_values([key])[key] is not _ABSENT
 
 
 def _from_stored(found: SettingDefinition, value: Any) -> Any:
@@ -253,6 +330,7 @@ def set_setting(key: str, raw: Any) -> Any:
         row = Setting(key=key, category=found.category)
         db.session.add(row)
     row.value = _to_stored(found, value)
+    forget_read_settings()
     return value
 
 
@@ -262,6 +340,7 @@ def reset_setting(key: str) -> None:
     row = db.session.scalar(select(Setting).where(Setting.key == key))
     if row is not None:
         db.session.delete(row)
+    forget_read_settings()
 
 
 def _to_stored(found: SettingDefinition, value: Any) -> Any:
