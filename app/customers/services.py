@@ -109,6 +109,32 @@ def _clean_vat(raw: str, country: str | None, errors: v.Errors) -> str | None:
 def upsert_customer(clean: Mapping[str, Any]) -> tuple[Customer, bool]:
     """Create the customer, or update the one with the same ERP number. Caller commits."""
     customer = db.session.scalar(select(Customer).where(Customer.number == clean["number"]))
+    return _upsert_into(customer, clean)
+
+
+def upsert_customers(cleans: list[Mapping[str, Any]]) -> list[tuple[Customer, bool]]:
+    """upsert_customer for a batch (a bulk import's new buyers), set-wise: the existing
+    customers (with their contacts and addresses) are read by number in a few queries, not one
+    per customer; the rules are upsert_customer's own. One result per clean, in order; a number
+    given twice is created once (the later clean updates it). Caller flushes and commits."""
+    from sqlalchemy.orm import selectinload
+
+    numbers = sorted({clean["number"] for clean in cleans})
+    found: dict[str, Customer] = {}
+    for start in range(0, len(numbers), 500):
+        found.update((customer.number, customer) for customer in db.session.scalars(
+            select(Customer).where(Customer.number.in_(numbers[start:start + 500])).options(
+                selectinload(Customer.contacts), selectinload(Customer.addresses))))
+    results = []
+    for clean in cleans:
+        customer, created = _upsert_into(found.get(clean["number"]), clean)
+        found[clean["number"]] = customer
+        results.append((customer, created))
+    return results
+
+
+def _upsert_into(customer: Customer | None, clean: Mapping[str, Any]) -> tuple[Customer, bool]:
+    """upsert_customer's rules on the customer found by number (None: a new one)."""
     created = customer is None
     if created:
         customer = Customer(number=clean["number"], balance=ZERO)
