@@ -267,3 +267,34 @@ def test_one_batch_mixes_new_and_known_invoices_and_a_credit_note_for_a_new_one(
     received = {d.number: d for d in db.session.scalars(select(EDocument))}
     assert received["ERP-NEW"].invoice_id == new.id
     assert received["ERP-CN-1"].credit_note.invoice_id == new.id
+
+
+def test_new_buyers_of_a_batch_are_created_once_and_the_set_wise_inserts_are_audited(app):
+    from app.core.audit_models import AuditEvent
+    from app.customers.services import clean_customer, upsert_customer
+
+    # A customer our ERP number scheme already knows (P-<VAT>) is updated, not duplicated.
+    known, created = upsert_customer(clean_customer({
+        "number": "P-BE0403170701", "name": "Old name", "kind": "company", "language": "fr"}))
+    db.session.commit()
+    assert created
+    report = import_documents([
+        ("1.xml", _document(number="ERP-1")),
+        ("2.xml", _document(number="ERP-2", buyer_vat="BE0202239951")),
+        ("3.xml", _document(number="ERP-3")),
+        ("4.xml", _document(number="ERP-4", buyer_vat="BE0202239951"))])
+    assert report.ok, report.problems
+    assert (report.created, report.customers_created) == (4, 1)
+    assert _count(Customer) == 2
+    owners = dict(db.session.execute(select(Invoice.number, Customer.number).join(
+        Customer, Invoice.customer_id == Customer.id)).all())
+    assert owners == {"ERP-1": "P-BE0403170701", "ERP-2": "P-BE0202239951",
+                      "ERP-3": "P-BE0403170701", "ERP-4": "P-BE0202239951"}
+    db.session.refresh(known)
+    assert known.name == "Brasserie Nouvelle SRL" and known.vat_number == "BE0403170701"
+    assert known.balance == Decimal("348.00")
+    bulk = {event.entity: event for event in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "bulk_insert"))}
+    assert {"invoice", "invoice_line", "e_document"} <= set(bulk)
+    assert '"row_sets": 4' in bulk["invoice"].detail and '"row_sets": 8' in \
+        bulk["invoice_line"].detail
