@@ -153,7 +153,9 @@ def portal_link(customer: Any, target_path: str, contact: Any = None,
     The link itself signs nobody in: it leads to a page that e-mails a fresh 15-minute magic
     link to the customer's address on file, and that link opens ``target_path``. So a
     forwarded or leaked reminder does not open the account. The caller commits (the
-    PortalAccess row belongs to the same transaction as the message).
+    PortalAccess row belongs to the same transaction as the message); the row is only added to
+    the session, written by the next flush (nothing needs its id: the link carries the token),
+    so a batch of messages writes its links together.
 
     ``target_path`` is a portal path, e.g. ``portal_path("invoice", invoice_id=7)`` or
     ``portal_path("pay_invoice", invoice_id=7)``; anything else opens the dashboard.
@@ -165,7 +167,6 @@ def portal_link(customer: Any, target_path: str, contact: Any = None,
         customer_id=customer.id, contact_id=contact.id if contact else None, kind="deep_link",
         token_hash=hash_token(raw), target=safe_target(target_path) or "/portal/",
         expires_at=utcnow() + timedelta(days=days)))
-    db.session.flush()
     return public_base() + portal_path("deep_link", token=raw)
 
 

@@ -66,7 +66,7 @@ def act_on_many(items: list[tuple[InboundMessage, ParsedMail | None, Tie | None]
         prepare_batch([customers[row.customer_id] for row in answerable
                        if customers.get(row.customer_id) is not None],
                       [answer_key(row) for row in answerable])
-    holds, answers = [], []
+    holds, answers, questions = [], [], []
     for row, mail, found in items:
         if row.kind == BOUNCE and mail is not None:
             mark_failing(row, mail)
@@ -74,20 +74,22 @@ def act_on_many(items: list[tuple[InboundMessage, ParsedMail | None, Tie | None]
         customer = customers.get(row.customer_id) if row.kind == HUMAN else None
         if customer is None:
             continue
-        # What a reply adds (a hold, a pay link, an answer) is written with the batch's flush,
-        # not before each read of the next reply: those reads never need it (new sources,
-        # answers counted in ``answered``; a question request flushes by itself).
+        # What a reply adds (a hold, a pay link, an answer, a question) is written with the
+        # batch's flush, not before each read of the next reply: those reads never need it (new
+        # sources, answers counted in ``answered``; the questions are opened together below).
         with db.session.no_autoflush:
             hold = pause(row, customer, flush=False)
             if hold is not None:
                 holds.append((row, hold))
             if row.category == OTHER:
-                open_question(row, customer)
+                if row.request_id is None:
+                    questions.append((row, customer))
             elif row.tied_by in ANSWERABLE:
                 message = answer(row, customer, invoice_ids=found.invoice_ids if found else [],
                                  answered=answered, flush=False)
                 if message is not None:
                     answers.append((row, message))
+    open_questions(questions)
     db.session.flush()
     for row, hold in holds:
         row.hold_id = hold.id
@@ -141,15 +143,24 @@ def pause(row: InboundMessage, customer: Customer, *, flush: bool = True) -> Rem
 def open_question(row: InboundMessage, customer: Customer) -> None:
     """An "other" reply becomes a question in the requests queue (its SLA); its acknowledgment
     is the one answer the customer gets."""
-    from app.requests.services import open_request
+    if row.request_id is None:
+        open_questions([(row, customer)])
 
-    if row.request_id is not None:
-        return
-    req = open_request(customer, "question", channel="email",
-                       subject=(row.subject or "")[:200] or None,
-                       message=(row.text or row.full_text or "")[:4000],
-                       payload={"inbound_id": row.id}, notify=row.tied_by in ANSWERABLE)
-    row.request_id = req.id
+
+def open_questions(replies: list[tuple[InboundMessage, Customer]]) -> None:
+    """``open_question`` for a batch's "other" replies: the requests opened together."""
+    from app.requests.services import open_requests
+
+    made = open_requests([_question(row, customer) for row, customer in replies])
+    for (row, _customer), req in zip(replies, made, strict=True):
+        row.request_id = req.id
+
+
+def _question(row: InboundMessage, customer: Customer) -> dict:
+    return {"customer": customer, "kind": "question", "channel": "email",
+            "subject": (row.subject or "")[:200] or None,
+            "message": (row.text or row.full_text or "")[:4000],
+            "payload": {"inbound_id": row.id}, "notify": row.tied_by in ANSWERABLE}
 
 
 def recently_answered(customer_id: int) -> bool:

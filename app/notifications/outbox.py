@@ -298,6 +298,9 @@ def already_queued(idempotency_key: str) -> bool:
     pending = session.info.get(_PENDING_KEYS, {})
     if any(key in pending for key in keys):
         return True
+    known = session.info.get(_KNOWN, {})
+    if all(key in known for key in keys):  # looked up with its batch (prepare_batch)
+        return any(known[key] is not None for key in keys)
     with session.no_autoflush:
         return session.scalar(select(Message.id).where(Message.idempotency_key.in_(keys))
                               .limit(1)) is not None

@@ -88,6 +88,52 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
     ``referral_codes`` and ``subject_code`` (app/requests/reasons.py) are rendered in the
     reader's language when shown. ``assignee``: the staff member who will handle it (a request
     taken by staff on the customer's behalf)."""
+    req = _new_request(customer, kind, channel=channel, subject=subject, message=message,
+                       payload=payload, invoices=invoices, referral_reason=referral_reason,
+                       referral_codes=referral_codes, subject_code=subject_code, now=now,
+                       assignee=assignee)
+    db.session.add(req)
+    db.session.flush()
+    _announce(req, notify)
+    return req
+
+
+def open_requests(opened: list[dict[str, Any]]) -> list[CustomerRequest]:
+    """``open_request`` for many requests at once (e.g. the questions of a mailbox poll): each
+    item holds open_request's arguments (``customer``, ``kind``, ...). The same outcome, with
+    the requests written by one flush and their acknowledgments prepared together."""
+    if not opened:
+        return []
+    made = []
+    for item in opened:
+        fields = dict(item)
+        notify = fields.pop("notify", True)
+        made.append((_new_request(fields.pop("customer"), fields.pop("kind"), **fields),
+                     notify))
+    db.session.add_all([req for req, _notify in made])
+    db.session.flush()
+    acknowledged = [req for req, notify in made if notify]
+    if acknowledged:
+        from app.notifications.outbox import prepare_batch
+
+        prepare_batch([req.customer for req in acknowledged],
+                      [received_key(req) for req in acknowledged])
+    for req, notify in made:
+        _announce(req, notify)
+    return [req for req, _notify in made]
+
+
+def received_key(req: CustomerRequest) -> str:
+    """The event key of a request's acknowledgment (app.notifications.services)."""
+    return f"request-received:{req.id}"
+
+
+def _new_request(customer: Customer, kind: str, *, channel: str = "portal",
+                 subject: str | None = None, message: str | None = None,
+                 payload: dict | None = None, invoices: Iterable[Invoice] = (),
+                 referral_reason: str | None = None, referral_codes: list[dict] | None = None,
+                 subject_code: dict | None = None, now: datetime | None = None,
+                 assignee: Any = None) -> CustomerRequest:
     if kind not in REQUEST_KINDS:
         raise ValueError(f"unknown request kind {kind!r}")
     now = now or utcnow()
@@ -99,14 +145,16 @@ def open_request(customer: Customer, kind: str, *, channel: str = "portal",
                           sla_due_at=now + timedelta(hours=sla_hours(kind)),
                           assignee_id=getattr(assignee, "id", None))
     req.invoices = list(invoices)
-    db.session.add(req)
-    db.session.flush()
+    return req
+
+
+def _announce(req: CustomerRequest, notify: bool) -> None:
+    """Once the request has its id: the acknowledgment, then the request_opened signal."""
     if notify:
         from app.notifications.services import notify_request_received
 
         notify_request_received(req)
     request_opened.send(req)
-    return req
 
 
 def auto_approve(customer: Customer, kind: str, *, note: str | None = None,

@@ -116,3 +116,34 @@ def test_one_unreadable_message_in_a_batch_costs_only_itself(app, monkeypatch):
     assert len(rows) == 5, rows
     assert sum(1 for r in rows if r[4] == "to_review" and r[0] is None) >= 1, rows
     assert counts()[0] == 3  # the other human replies still pause
+
+
+def test_the_questions_of_a_batch_are_opened_together_each_acknowledged_with_its_link(app):
+    from datetime import timedelta
+
+    from app.core.portal_access import PortalAccess
+    from app.core.settings import set_setting
+
+    set_setting("requests.sla_hours.question", "30")
+    db.session.commit()
+    people = [consumer(email=f"q{n}@example.test", language=lang)
+              for n, lang in enumerate(("fr", "nl", "en"))]
+    raws = [mails.reply(mails.EN_OTHER, sender=person.email, message_id=f"<q{n}@example.test>")
+            for n, person in enumerate(people)]
+    receive_many([Incoming(n, raw) for n, raw in enumerate(raws, start=1)], mailbox="batch")
+    db.session.commit()
+    replies = db.session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    requests = db.session.scalars(select(CustomerRequest).order_by(CustomerRequest.id)).all()
+    assert [r.request_id for r in replies] == [r.id for r in requests]
+    assert [r.customer_id for r in requests] == [p.id for p in people]
+    for req in requests:
+        assert req.kind == "question" and req.channel == "email"
+        assert abs(req.sla_due_at - req.created_at - timedelta(hours=30)) < timedelta(minutes=1)
+    acknowledged = db.session.scalars(select(Message).where(
+        Message.event == "request_received").order_by(Message.id)).all()
+    assert [m.idempotency_key for m in acknowledged] == [
+        f"request-received:{req.id}:email" for req in requests]
+    links = db.session.scalars(select(PortalAccess).where(PortalAccess.kind == "deep_link")
+                               .order_by(PortalAccess.id)).all()
+    assert [(a.customer_id, a.target) for a in links] == [
+        (req.customer_id, f"/portal/requests/{req.id}") for req in requests]
