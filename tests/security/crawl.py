@@ -136,6 +136,17 @@ def seed_dataset(app: Flask) -> dict:
         reply,
     ])
     db.session.flush()
+    # The company's own (ERP) webhook and a bounced address (the ERP webhooks' and the failing
+    # addresses' ids).
+    from app.customer_api.models import WebhookEndpoint
+    from app.inbound.models import FailingAddress
+
+    db.session.add_all([
+        WebhookEndpoint(customer_id=None, url="https://erp.example.test/creditdesk",
+                        secret="crawl-secret-" + "0" * 20, events=["invoice.issued"]),
+        FailingAddress(address="bounced@example.test", customer_id=customer.id,
+                       reason="550 5.1.1 user unknown", inbound_id=reply.id),
+    ])
     keep_attachments(reply, [MailAttachment(name="receipt.png", content_type="image/png",
                                             data=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)])
     db.session.commit()
@@ -291,6 +302,15 @@ def _argument(rule, argument: str, views: dict):
     choices = getattr(rule._converters.get(argument), "items", None)
     if choices:  # <any(png, svg):fmt>: one of the words the route itself accepts
         return min(choices)
+    if argument == "endpoint_id" or (argument == "pk" and "/erp-webhooks/" in rule.rule):
+        from app.customer_api.models import WebhookEndpoint  # the company's own (ERP) webhook
+
+        return db.session.scalar(select(WebhookEndpoint.id).where(
+            WebhookEndpoint.customer_id.is_(None)).order_by(WebhookEndpoint.id).limit(1)) or 1
+    if argument == "fid":  # a failing e-mail address
+        from app.inbound.models import FailingAddress
+
+        return _first_id(FailingAddress)
     if argument == "pk":
         if model is not None:
             return _first_id(model)
