@@ -53,6 +53,7 @@ VIEW_MODULES = (
     "app.insights.workqueues",
     "app.inbound.views",
     "app.invoices.views",
+    "app.payments.outgoing.credit_note_views",
     "app.invoices.pdf_views",
     "app.einvoicing.views",
     "app.payments.views",

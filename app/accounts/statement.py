@@ -187,7 +187,7 @@ def _returned_on():
 
 
 def _approved_write_offs(cid: Any) -> list[Any]:
-    """Write-offs approved under the approval limits (app/invoices/adjustments.py): the
+    """Write-offs approved under the approval limits (app/payments/outgoing/adjustments.py): the
     invoice is left with nothing open, the amount given up is on the WriteOff row. Needs
     Invoice joined; an invoice taken back into the receivables since then no longer counts."""
     return [WriteOff.customer_id == cid, WriteOff.status == "approved",

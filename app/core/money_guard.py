@@ -1,6 +1,6 @@
 """Money-moving state changes only through the domain services, never through a generic screen.
 
-The services (app.invoices.adjustments, app.core.approvals / refunds / services,
+The services (app.payments.outgoing.adjustments, app.core.approvals / refunds / services,
 app.selfservice.mandates / bank_accounts, the request rules) apply the approval limits, the cool-off
 and the allocation rules. Flask-AppBuilder's stock add / edit / delete would write a model's
 columns as typed, past all of them (issue 12: an already-open 5,000 € credit note, a write-off by

@@ -52,7 +52,6 @@ from app.einvoicing.models import CustomerPeppol, EDocument
 from app.einvoicing.ubl_in import MAX_DOCUMENT_BYTES, Buyer, UblDocument, read_document
 from app.einvoicing.validation import ValidatorUnavailable, validate_documents
 from app.extensions import db
-from app.invoices.adjustments import allocate_credit_note
 from app.invoices.models import CreditNote, Invoice, InvoiceLine
 from app.invoices.pdf import store_erp_pdf
 from app.invoices.references import references_for_number
@@ -63,6 +62,7 @@ from app.invoices.services import (
     upsert_invoice,
 )
 from app.payments.consequences import refresh_balances
+from app.payments.outgoing.adjustments import allocate_credit_note
 
 MAX_FILES = 5000
 MAX_BATCH_BYTES = 500 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Back office screens for invoices, their lines and credit notes."""
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import redirect, url_for
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -21,14 +21,10 @@ from app.core.admin import (
     form_validator,
     text_search_field,
 )
-from app.core.i18n import money
 from app.extensions import db
-from app.invoices.adjustments import edit_credit_note, issue_credit_note
 from app.invoices.filters import FilterDueWithin, FilterOverdueAtMost, FilterOverdueMoreThan
 from app.invoices.models import (
-    CREDIT_NOTE_STATUSES,
     INVOICE_STATUSES,
-    CreditNote,
     Invoice,
     InvoiceLine,
 )
@@ -199,56 +195,7 @@ class InvoiceLineView(StaffModelView):
     money_columns = ("unit_price", "amount")
 
 
-class CreditNoteView(StaffModelView):
-    datamodel = SQLAInterface(CreditNote)
-    list_title = _l("Credit notes")
-    show_title = _l("Credit note")
-    add_title = _l("Add a credit note")
-    edit_title = _l("Edit credit note")
-    label_columns = {"customer": _l("Customer"), "invoice": _l("Invoice"),
-                     "number": _l("Credit note number"), "issue_date": _l("Issue date"),
-                     "amount": _l("Amount"), "open_amount": _l("Not yet used"),
-                     "reason": _l("Reason"), "status": _l("Status"),
-                     "approved_by": _l("Approved by"), "approved_at": _l("Approved at"),
-                     "created_at": _l("Created at"), "updated_at": _l("Updated at")}
-    list_columns = ["number", "customer", "invoice", "issue_date", "amount", "open_amount",
-                    "status"]
-    search_columns = ["number", "customer", "status", "issue_date", "amount"]
-    show_columns = ["number", "customer", "invoice", "issue_date", "amount", "open_amount",
-                    "status", "reason", "approved_at", "created_at", "updated_at"]
-    # A credit note is issued through the approval rules (app.invoices.adjustments): proposed,
-    # then approved at once when the amount is within the user's limit, else waiting for someone
-    # whose limit covers it ("Credit notes and write-offs"). Its number, amount and status are
-    # never typed in; it is never deleted (a proposed one is rejected there).
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
-    add_columns = ["customer", "invoice", "issue_date", "amount", "reason"]
-    edit_columns = ["issue_date", "reason"]
-    base_order = ("issue_date", "desc")
-    choice_columns = {"status": CREDIT_NOTE_STATUSES}
-    money_columns = ("amount", "open_amount")
-    service_field_map = {"customer_number": "customer", "invoice_number": "invoice"}
-
-    def create_from_form(self, form) -> CreditNote:
-        if form.customer.data is None:
-            raise v.ValidationError({"customer": [_("Choose a customer.")]})
-        note, approved = issue_credit_note(form.customer.data, form.amount.data,
-                                           form.reason.data, current_user,
-                                           invoice=form.invoice.data,
-                                           issue_date=form.issue_date.data)
-        if not approved:  # within the user's limit it was approved at once
-            flash(_("Credit note %(number)s of %(amount)s is above your approval limit: it waits "
-                    "for approval by someone whose limit covers it.", number=note.number,
-                    amount=money(note.amount)), "warning")
-        return note
-
-    def update_from_form(self, note: CreditNote, form) -> CreditNote:
-        edit_credit_note(note, form.issue_date.data, form.reason.data)
-        return note
-
-
 def register(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text",
                         category=CATEGORY, category_label=_l("Receivables"))
-    appbuilder.add_view(CreditNoteView, "Credit notes", label=_l("Credit notes"),
-                        icon="fa-undo", category=CATEGORY)
     appbuilder.add_view_no_menu(InvoiceLineView)

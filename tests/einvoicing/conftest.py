@@ -8,8 +8,8 @@ from pathlib import Path
 
 from app.core.roles import ADMIN
 from app.extensions import db
-from app.invoices.adjustments import approve_credit_note, propose_credit_note
 from app.invoices.models import InvoiceLine
+from app.payments.outgoing.adjustments import approve_credit_note, propose_credit_note
 from tests.helpers import make_customer, make_invoice, make_staff_user
 
 KIT = Path(__file__).resolve().parents[2].parent / "shared" / "peppol"

@@ -11,14 +11,14 @@ from app.core.validation import ValidationError
 from app.dunning.models import DunningActionInvoice
 from app.dunning.runs import run
 from app.extensions import db
-from app.invoices.adjustments import (
+from app.invoices.models import CreditNote
+from app.payments.models import Allocation
+from app.payments.outgoing.adjustments import (
     approve_credit_note,
     approve_write_off,
     propose_credit_note,
     propose_write_off,
 )
-from app.invoices.models import CreditNote
-from app.payments.models import Allocation
 from app.payments.outgoing.models import WriteOff
 from tests.backoffice.conftest import session_csrf
 from tests.dunning.conftest import consumer, overdue, today

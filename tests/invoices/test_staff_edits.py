@@ -12,9 +12,13 @@ import pytest
 from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.extensions import db
-from app.invoices.adjustments import approve_credit_note, edit_credit_note, propose_credit_note
 from app.invoices.models import CreditNote, Invoice
 from app.invoices.services import set_disputed, set_reminder_block
+from app.payments.outgoing.adjustments import (
+    approve_credit_note,
+    edit_credit_note,
+    propose_credit_note,
+)
 from tests.helpers import csrf_for, make_customer, make_invoice, make_staff_user
 
 # --- the services ------------------------------------------------------------------------------
@@ -139,7 +143,7 @@ def test_a_credit_note_edit_without_a_reason_is_refused(app, staff_client):
 
 def test_issue_credit_note_approves_within_the_limit_only(app):
     from app.core.settings import set_setting
-    from app.invoices.adjustments import issue_credit_note
+    from app.payments.outgoing.adjustments import issue_credit_note
 
     set_setting("approvals.credit_note.ar_clerk_max", "100")
     db.session.commit()

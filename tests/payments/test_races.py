@@ -16,15 +16,15 @@ from app.core.audit_models import AuditEvent
 from app.core.roles import ADMIN, CREDIT_MANAGER
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.adjustments import (
+from app.invoices.models import CreditNote, Invoice
+from app.payments.models import Allocation
+from app.payments.outgoing.adjustments import (
     approve_credit_note,
     approve_write_off,
     propose_credit_note,
     propose_write_off,
     reject_credit_note,
 )
-from app.invoices.models import CreditNote, Invoice
-from app.payments.models import Allocation
 from app.payments.outgoing.models import Refund, WriteOff
 from app.payments.outgoing.refunds import (
     approve_refund,

@@ -508,7 +508,7 @@ def test_statement_shows_what_was_written_off_either_way(app, portal_client, eng
     lines on the statement, and both count in an opening balance."""
     from app.accounts.statement import statement
     from app.core.roles import AR_CLERK
-    from app.invoices.adjustments import approve_write_off, propose_write_off
+    from app.payments.outgoing.adjustments import approve_write_off, propose_write_off
     from tests.helpers import make_staff_user
 
     customer = make_customer(email="writtenoff@example.test")

@@ -15,7 +15,7 @@ from app.core.audit_models import AuditEvent
 from app.core.money_guard import ALL, protections
 from app.customers.models import BankAccount
 from app.extensions import db
-from app.invoices.adjustments import propose_credit_note, reject_credit_note
+from app.payments.outgoing.adjustments import propose_credit_note, reject_credit_note
 from app.payments.services import clean_payment, post_payment
 from app.requests.services import open_request
 from app.retention.models import LegalHold

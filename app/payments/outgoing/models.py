@@ -5,7 +5,7 @@
   collects. Items of the same mandate share one transaction (one end-to-end id).
 - ``CreditTransferBatch`` is one pain.001 file of approved ``Refund`` rows.
 - ``WriteOff`` is an invoice amount given up, with its reason and who approved it.
-The rules are in app.payments.outgoing.direct_debit, app.payments.outgoing.refunds and app.invoices.adjustments.
+The rules are in app.payments.outgoing.direct_debit, app.payments.outgoing.refunds and app.payments.outgoing.adjustments.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Back office screens for money going out or given up: direct-debit batches, refunds, credit
 notes and write-offs. Thin: every change goes through app.payments.outgoing.direct_debit,
-app.payments.outgoing.refunds and app.invoices.adjustments; approval limits are app.core.approvals.
+app.payments.outgoing.refunds and app.payments.outgoing.adjustments; approval limits are
+app.core.approvals.
 
 Permissions (app.core.roles): pages are "list", files "download" (read-only roles may see and
 download); preparing, proposing, approving, rejecting, exporting are their own permissions,
@@ -27,9 +28,8 @@ from app.core.approvals import approval_limit
 from app.core.forms import MoneyField
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices import adjustments
 from app.invoices.models import CreditNote, Invoice
-from app.payments.outgoing import direct_debit, refunds
+from app.payments.outgoing import adjustments, direct_debit, refunds
 from app.payments.outgoing.models import (
     COLLECTION_BATCH_STATUSES,
     REFUND_SOURCES,
