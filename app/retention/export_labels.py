@@ -113,6 +113,7 @@ FIELD_LABELS: dict[str, Any] = {
     "ap_message_id": _l("Access point message id"), "ap_status": _l("Access point status"),
     "direction": _l("Direction"), "doc_type": _l("Document type"), "sender": _l("From"),
     "address": _l("E-mail address"), "bounces": _l("Bounces"), "cleared_at": _l("Cleared on"),
+    "cleared_by": _l("Cleared by"), "awaits": _l("Waiting for"),
     "first_failed_at": _l("First failed on"), "last_failed_at": _l("Last failed on"),
     "refusal": _l("Why the file was refused"), "category": _l("What it is about"),
     "full_text": _l("Full text"), "read_at": _l("Read on"), "received_at": _l("Received on"),
@@ -322,6 +323,11 @@ TABLE_FIELD_LABELS: dict[tuple[str, str], Any] = {
 }
 
 
+# What a reminder hold waits for (app.dunning.holds.AWAITED), in words.
+HOLD_AWAITS = {"paid": _l("A payment"), "more_time": _l("A deferral or a payment plan"),
+               "dispute": _l("A dispute"), "details": _l("A change of details")}
+
+
 def code_labels() -> dict[tuple[str | None, str], dict]:
     """(table, column) -> {code: label}; table None: that column in every table."""
     return {
@@ -365,6 +371,7 @@ def code_labels() -> dict[tuple[str | None, str], dict]:
         ("audit_event", "actor_type"): ACTOR_TYPES,
         ("audit_event", "action"): AUDIT_ACTIONS,
         ("audit_event", "entity"): SECTION_TITLES,
+        ("reminder_hold", "awaits"): HOLD_AWAITS,
     }
 
 
