@@ -213,8 +213,10 @@ def mark_failing(row: InboundMessage, mail: ParsedMail) -> None:
     for bounce in mail.bounces or []:
         if not bounce.permanent or "@" not in bounce.recipient:
             continue
-        owners = customers_with_address(bounce.recipient)
-        customer_id = row.customer_id or (owners[0] if len(owners) == 1 else None)
+        customer_id = row.customer_id
+        if not customer_id:  # a bounce tied to its customer needs no search by address
+            owners = customers_with_address(bounce.recipient)
+            customer_id = owners[0] if len(owners) == 1 else None
         found = db.session.scalar(select(FailingAddress)
                                   .where(FailingAddress.address == bounce.recipient))
         if found is None:
