@@ -177,14 +177,13 @@ def main(replies: int, customers: int, database_url: str | None,
 
     from sqlalchemy import func, select, text
 
-    from app.setup_cli import prepare_database
-
     from app import create_app
     from app.core import plugins as registry
     from app.extensions import db
     from app.inbound.models import InboundMessage
     from app.inbound.polling import poll
     from app.notifications import outbox
+    from app.setup_cli import prepare_database
     from tests.inbound import dovecot
 
     outbox.enqueue_delivery = lambda ids: None  # answers stay queued: delivery is not reading

@@ -10,8 +10,14 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from app.core.models import Setting
-from app.core.settings import (get_setting, get_settings, is_customised, load_declarations,
-                               reset_setting, set_setting)
+from app.core.settings import (
+    get_setting,
+    get_settings,
+    is_customised,
+    load_declarations,
+    reset_setting,
+    set_setting,
+)
 from app.extensions import db
 
 KEY = "requests.sla_hours.question"
