@@ -22,6 +22,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 from wtforms.validators import ValidationError as FormValidationError
 
+from app.core.crypto import iban_hash
 from app.core.forms import MoneyField
 from app.core.i18n import day, moment, money, phone
 from app.core.signals import record_viewed
@@ -118,6 +119,20 @@ def text_search_field(label, placeholder) -> StringField:
 
 
 # --- Filters (those on invoice due dates are in app/invoices/filters.py) -----------------------
+
+class FilterIbanHash(BaseFilter):
+    """Rows with this IBAN, typed any way: IBANs are stored encrypted, so the keyed hash of the
+    typed IBAN is compared with the model's ``iban_hash`` column (bank accounts, payments)."""
+
+    name = _l("Is (spaces and case do not matter)")
+    arg_name = "iban_is"
+
+    def apply(self, query, value):
+        digest = iban_hash(value)
+        if digest is None:
+            return query
+        return query.filter(self.model.iban_hash == digest)
+
 
 class FilterCustomerText(BaseFilter):
     """On a `customer` relation: the customer whose number is, or whose name contains, the text.

@@ -5,7 +5,6 @@ from flask import g
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,8 +14,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from app.core.admin import StaffModelView, error_text, form_validator, refuse
-from app.core.crypto import iban_hash
+from app.core.admin import FilterIbanHash, StaffModelView, error_text, form_validator, refuse
 from app.core.validation import ValidationError
 from app.customers.models import (
     ADDRESS_KINDS,
@@ -213,19 +211,6 @@ def _check_iban(value: str) -> None:
         raise ValueError(_("Not a valid IBAN: %(value)s.", value=value)) from exc
 
 
-class FilterIban(BaseFilter):
-    """The accounts with this IBAN, typed any way: IBANs are encrypted, the hash is compared."""
-
-    name = _l("Is (spaces and case do not matter)")
-    arg_name = "iban_is"
-
-    def apply(self, query, value):
-        digest = iban_hash(value)
-        if digest is None:
-            return query
-        return query.filter(self.model.iban_hash == digest)
-
-
 class BankAccountView(StaffModelView):
     datamodel = SQLAInterface(BankAccount)
     list_title = _l("Bank accounts")
@@ -262,7 +247,7 @@ class BankAccountView(StaffModelView):
         super().__init__(**kwargs)
         # FAB's text filters would compare ciphertext: the IBAN is searched by its hash only.
         for registry in (self._filters._search_filters, self._filters._all_filters):
-            registry["iban"] = [FilterIban("iban", self.datamodel)]
+            registry["iban"] = [FilterIbanHash("iban", self.datamodel)]
 
     def create_from_form(self, form) -> BankAccount:
         if form.customer.data is None:

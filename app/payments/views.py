@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_appbuilder import AppBuilder
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,12 +15,12 @@ from markupsafe import Markup
 
 from app.core.admin import (
     FilterCustomerText,
+    FilterIbanHash,
     ReadOnlyModelView,
     StaffModelView,
     customer_search_field,
     may,
 )
-from app.core.crypto import iban_hash
 from app.invoices.references import format_ogm, is_valid_ogm, normalise_ogm
 from app.payments.models import PAYMENT_METHODS, PAYMENT_STATUSES, Allocation, Payment
 from app.payments.rules import RULE_LABELS
@@ -41,24 +40,11 @@ def rule_label(value) -> str:
     return str(RULE_LABELS.get(value, value or ""))
 
 
-class FilterCounterpartyIban(BaseFilter):
-    """Rows paid from this IBAN, typed any way: the IBAN is encrypted, its hash is compared."""
-
-    name = _l("Is (spaces and case do not matter)")
-    arg_name = "iban_is"
-
-    def apply(self, query, value):
-        digest = iban_hash(value)
-        if digest is None:
-            return query
-        return query.filter(self.model.iban_hash == digest)
-
-
 def search_counterparty_iban_by_hash(view) -> None:
     """FAB's text filters would compare ciphertext: the counterparty IBAN is searched by its
     keyed hash only (as BankAccountView's IBAN)."""
     for registry in (view._filters._search_filters, view._filters._all_filters):
-        registry["counterparty_iban"] = [FilterCounterpartyIban("counterparty_iban",
+        registry["counterparty_iban"] = [FilterIbanHash("counterparty_iban",
                                                                 view.datamodel)]
 
 
