@@ -244,8 +244,10 @@ def _forget_at_transaction_end(session: Session, _transaction: Any) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _forget_on_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if any(isinstance(o, Setting) for group in (session.new, session.dirty, session.deleted)
-           for o in group):
+    # Rows added or changed are caught by the events below; a deletion has no event before the
+    # flush. Not ``session.dirty``: it checks every object in the session, on every flush of
+    # every job, for a table that changes a few times a year.
+    if session.deleted and any(isinstance(o, Setting) for o in session.deleted):
         session.info.pop(_CACHE, None)
 
 
