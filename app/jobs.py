@@ -50,6 +50,10 @@ SCHEDULE: list[ScheduledJob] = [
     ScheduledJob("risk-signals", "06:30", "app.selfservice.risk.refresh_risk_flags"),
     ScheduledJob("dunning-run", "08:30", "app.dunning.jobs.run_daily"),
     ScheduledJob("retention-purge", "04:00", "app.retention.jobs.daily"),
+    # The staff pages' costly figures (snapshots that say how fresh they are), ready before the
+    # first view of the day instead of computed by it; the dunning run refreshes its own after.
+    ScheduledJob("dso-figures", "06:00", "app.insights.aging.refresh_dso_today"),
+    ScheduledJob("dry-run-figures", "08:15", "app.dunning.jobs.refresh_dry_run_figures"),
 ]
 
 

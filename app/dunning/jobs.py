@@ -18,10 +18,20 @@ def run_daily() -> dict[str, int] | str:
 
     day = business_today()
     try:
-        return run(day, triggered_by="scheduler").counts
+        counts = run(day, triggered_by="scheduler").counts
     except RunInProgress:
         log.warning("dunning run for %s not started: a run for this date is in progress", day)
         return f"a run for {day.isoformat()} is in progress; nothing done"
+    _refresh_screen(day)
+    return counts
+
+
+def refresh_dry_run_figures() -> None:
+    """Today's dry-run counts (app/dunning/dry_run.py) computed before the first view of the
+    day, not by it (app.jobs.SCHEDULE)."""
+    from app.dunning.dry_run import refresh
+
+    refresh(business_today())
 
 
 def run_from_screen(run_date_iso: str, username: str | None = None) -> dict[str, int] | str:
@@ -36,11 +46,30 @@ def run_from_screen(run_date_iso: str, username: str | None = None) -> dict[str,
 
     day = date.fromisoformat(run_date_iso)
     try:
-        return run(day, triggered_by=username or "screen", progress=_record_progress(day)).counts
+        counts = run(day, triggered_by=username or "screen", progress=_record_progress(day)).counts
     except RunInProgress:
         log.warning("dunning run for %s not started from the screen: a run for this date is in "
                     "progress", day)
         return f"a run for {day.isoformat()} is in progress; nothing done"
+    _refresh_screen(day)
+    return counts
+
+
+def _refresh_screen(day) -> None:
+    """The dry-run screen's counts of the date again, after its run (app/dunning/dry_run.py).
+
+    The run is committed by then: a failure here only leaves the screen to compute them on its
+    next view.
+    """
+    from app.dunning.dry_run import refresh
+
+    try:
+        refresh(day)
+    except Exception:
+        from app.extensions import db
+
+        db.session.rollback()
+        log.exception("dry-run figures of %s not computed after the run", day)
 
 
 def _record_progress(day):

@@ -18,6 +18,7 @@ from app.core import job_runs
 from app.core.settings import get_setting
 from app.dunning.apply import apply_batch, finish_run, start_run
 from app.dunning.collection import hand_over_pending
+from app.dunning.dry_run import forget
 from app.dunning.engine import decide_all
 from app.dunning.snapshot import candidate_customer_ids, load, load_policies
 from app.extensions import db
@@ -94,5 +95,9 @@ def _run_locked(run_date, lease, holder, triggered_by, batch_size, progress,
     except BaseException:
         db.session.rollback()
         finish_run(run_row_id, "failed", counts)
+        forget(run_date)
         raise
-    return RunResult(run_row_id, run_date, finish_run(run_row_id, "done", counts))
+    result = RunResult(run_row_id, run_date, finish_run(run_row_id, "done", counts))
+    # The dry-run screen's counts of this date no longer hold (reminded customers are done now).
+    forget(run_date)
+    return result

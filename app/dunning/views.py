@@ -32,7 +32,7 @@ from app.core.admin import (
     refuse,
     yes_no,
 )
-from app.core.i18n import day
+from app.core.i18n import day, moment
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
 from app.dunning import level_form
@@ -277,7 +277,8 @@ class DunningDryRunView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        from app.dunning.engine import OUTCOMES, evaluate
+        from app.dunning.dry_run import dry_run_page
+        from app.dunning.engine import OUTCOMES
 
         errors = v.Errors()
         run_date = v.a_date(request.args, "date", errors)
@@ -302,19 +303,37 @@ class DunningDryRunView(BaseView):
                 select(Customer.id).where(or_(Customer.number == text,
                                               Customer.name.ilike(f"%{text}%")))
                 .order_by(Customer.id).limit(200)))
-        evaluation = evaluate(run_date, customer_ids=ids)
+        shown = dry_run_page(run_date, outcome, page, PAGE_SIZE, customer_ids=ids)
         if is_stale("ecb", run_date):
             flash(_("No ECB reference rate for this half-year yet: interest uses the last known "
                     "rate. Add the new rate under Dunning → Reference rates."), "warning")
-        chosen = [d for d in evaluation.decisions if outcome == "all" or d.outcome == outcome]
-        pages = max((len(chosen) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(page, pages)
-        shown = chosen[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         return self.render_template(
             "dunning/dry_run.html", run_date=run_date, outcome=outcome, customer=text,
-            counts=evaluation.counts, decisions=shown, total=len(chosen), page=page,
-            pages=pages, outcomes=OUTCOME_LABELS, tones=TONES,
-            may_send=may_send() and run_date <= business_today(), level_name=level_label)
+            counts=shown.counts, decisions=shown.decisions, total=shown.total, page=shown.page,
+            pages=shown.pages, as_of=shown.as_of, refreshing=shown.refreshing,
+            changed=shown.changed, refresh_form=FlaskForm(), outcomes=OUTCOME_LABELS,
+            tones=TONES, may_send=may_send() and run_date <= business_today(),
+            level_name=level_label, moment=moment)
+
+    @expose("/refresh", methods=["POST"])
+    @has_access
+    @permission_name("list")
+    def refresh(self):
+        """Staff ask for the figures of a date computed again now (a few seconds at 1M)."""
+        from app.dunning.dry_run import refresh
+
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        errors = v.Errors()
+        run_date = v.a_date(request.form, "date", errors, required=True)
+        if run_date is None:
+            return self.render_template("dunning/bad_date.html",
+                                        messages=errors.errors.get("date", []),
+                                        value=request.form.get("date", "")), 400
+        refresh(run_date)
+        flash(_("The dry run of %(date)s was computed again.", date=day(run_date)), "success")
+        return redirect(url_for("DunningDryRunView.list", date=run_date.isoformat(),
+                                outcome=request.form.get("outcome") or None))
 
 
 OUTCOME_LABELS = {

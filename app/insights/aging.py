@@ -220,6 +220,11 @@ def dso_snapshot(today: date | None = None, fresh: bool = False) -> Snapshot:
     return snapshot(f"dso:{today.isoformat()}:{period}", DSO_MAX_AGE, _decode_dso, fresh=fresh)
 
 
+def refresh_dso_today() -> None:
+    """Job (app.jobs.SCHEDULE): today's DSO trend computed before the first view of the day."""
+    dso_snapshot(fresh=True)
+
+
 def _compute_dso(name: str) -> list[DsoPoint]:
     return dso_trend(date.fromisoformat(name.split(":")[1]))
 
