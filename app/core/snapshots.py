@@ -53,10 +53,22 @@ def register_figure(prefix: str, compute: Callable[[str], Any],
 
 
 def snapshot(name: str, max_age: timedelta, decode: Callable[[Any], Any],
-             fresh: bool = False) -> Snapshot:
+             fresh: bool = False, stand_in: str | None = None) -> Snapshot:
     """The figure ``name``: its snapshot, refreshed in the background once older than
-    ``max_age``; computed now when there is none yet or ``fresh`` is asked."""
+    ``max_age``; computed now when there is none yet or ``fresh`` is asked.
+
+    ``stand_in``: a LIKE pattern of older snapshots that may be shown while ``name`` is computed
+    in the background (yesterday's DSO trend on the first view of a day): the newest one is
+    returned, marked refreshing, with its own time.
+    """
     row = db.session.get(FigureSnapshot, name)
+    if row is None and stand_in is not None and not fresh:
+        older = db.session.scalar(select(FigureSnapshot).where(
+            FigureSnapshot.name.like(stand_in)).order_by(FigureSnapshot.computed_at.desc())
+            .limit(1))
+        if older is not None:
+            _refresh_later(name, max_age)
+            return Snapshot(decode(older.payload), older.computed_at, True)
     if row is None or fresh:
         return Snapshot(decode(_store(name)), utcnow())
     refreshing = utcnow() - row.computed_at > max_age

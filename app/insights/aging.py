@@ -217,7 +217,10 @@ def dso_snapshot(today: date | None = None, fresh: bool = False) -> Snapshot:
     """The DSO trend at ``today`` (a snapshot: ``.value`` the points, ``.computed_at`` when)."""
     today = today or business_today()
     period = int(get_setting("insights.dso_period_days"))
-    return snapshot(f"dso:{today.isoformat()}:{period}", DSO_MAX_AGE, _decode_dso, fresh=fresh)
+    # On the first view of a day (today's not computed yet by the scheduled job), the last
+    # one of the same period is shown with its date while today's is computed in the background.
+    return snapshot(f"dso:{today.isoformat()}:{period}", DSO_MAX_AGE, _decode_dso, fresh=fresh,
+                    stand_in=f"dso:%:{period}")
 
 
 def refresh_dso_today() -> None:
