@@ -245,6 +245,8 @@ def update_invoices(invoices: list[InvoiceRow]) -> None:
     if not invoices:
         return
     now = utcnow()
+    # In id order: the heap is in id order, so neighbouring rows share pages.
+    invoices = sorted(invoices, key=attrgetter("id"))
     if db.engine.dialect.name == "postgresql":
         result = db.session.execute(text(
             "UPDATE invoice SET open_amount = v.open_amount, status = v.status, "

@@ -54,7 +54,12 @@ from app.core.sets import chunks, where_in
 from app.core.settings import get_setting
 from app.extensions import db
 from app.invoices.references import format_ogm
-from app.payments.consequences import Consequences, _notifier, _safely
+from app.payments.consequences import (
+    Consequences,
+    _notifier,
+    _safely,
+    apply_balance_deltas,
+)
 from app.payments.incoming.archives import import_archive, is_zip
 from app.payments.incoming.bulk import BulkLedger, InvoiceChanged, LineRow
 from app.payments.incoming.checks import (
@@ -273,6 +278,7 @@ def _import(parsed, checks, known: dict, digest: str, report: StatementImportRep
         db.session.flush()
         _release_chunk(keep)
         progress(len(part))
+    run.write_balances()
     for statement_id in statement_ids:
         statement = db.session.get(BankStatement, statement_id)
         statement.line_count, statement.duplicate_count = counts[statement_id]
@@ -293,6 +299,11 @@ class _Run:
         self.auto, self.suggest_min = thresholds
         self.returned: list[Payment] = []
         self.hashes: dict[str, str | None] = {}
+        # Balance changes of the file's bulk bookings, written once per customer per file
+        # (write_balances, before the commit: same transaction, so a crash leaves nothing).
+        # With inline messages the "account settled" check needs each chunk's new balances.
+        self.pending_balances: dict[int, Decimal] = {}
+        self.balances = "delta" if messages == "inline" else "pending"
 
     def iban_hash(self, iban: str | None) -> str | None:
         """The keyed hash of a payer's IBAN (stored with the line and its payment, compared by
@@ -322,7 +333,8 @@ class _Run:
             if (best := best_of[id(line)]) is not None and best.customer_id
             and best.confidence >= self.auto and best.fill_oldest
             and line.amount > sum((i.open_amount for i in best.invoices), ZERO)})
-        consequences = Consequences(messages=self.messages, balances="delta")
+        consequences = Consequences(messages=self.messages, balances=self.balances,
+                                    pending=self.pending_balances)
         later: list[int] = []
         for line in lines:
             best = best_of.get(id(line))
@@ -337,7 +349,14 @@ class _Run:
         ledger.write()
         consequences.apply()
         if later:
+            # The ORM path recomputes its customers' balances from the payments stored: the
+            # changes added up so far must be in the balance first, or they would count twice.
+            self.write_balances()
             self.orm_lines(later)
+
+    def write_balances(self) -> None:
+        apply_balance_deltas(self.pending_balances)
+        self.pending_balances.clear()
 
     def payment(self, line, best: Proposal | None, ledger, consequences: Consequences,
                 open_invoices_of) -> None:

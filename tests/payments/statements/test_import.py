@@ -115,3 +115,26 @@ def test_an_invoice_changed_during_the_import_is_not_overwritten(invoices):
         update_invoices([row])
     db.session.rollback()
     assert fresh(invoices[0]).open_amount == D("100.00")
+
+
+def test_a_big_file_writes_each_balance_once_and_exactly(customer, invoices, monkeypatch):
+    """Above payments.inline_messages_max the balance changes of the whole file are added up
+    and written once per customer before the commit; a return in a later chunk (the ORM path,
+    which recomputes the balance from the payments stored) must not count them twice."""
+    from app.core.settings import set_setting
+    from app.customers.services import compute_balance
+    from app.payments.incoming import importing
+    from tests.payments.statements.test_returns import _collect, _return
+
+    set_setting("payments.inline_messages_max", 0)
+    db.session.commit()
+    # The messages' job (which refreshes the balances it reads) is not run: the import's own
+    # balances are checked.
+    monkeypatch.setattr(importing, "_hand_over_messages", lambda ids: None)
+    entries = _entries(invoices[:2]) + [_collect(invoices[2], n=9),
+                                        _return("80.00", n=9, e2e=invoices[2].number)]
+    report = import_statement(camt053(entries), "big.xml", chunk_size=1)
+    assert report.messages == "deferred"
+    assert (report.matched.count, report.returns.count) == (3, 1)
+    assert [fresh(i).status for i in invoices] == ["paid", "paid", "open"]
+    assert fresh(customer).balance == D("80.00") == compute_balance(customer.id)
