@@ -13,7 +13,8 @@ its commit writes the chunk's outbox rows in one multi-row INSERT.
 
 The baseline, measured in the same run against the same server: the same rendered messages sent
 with plain smtplib over one connection from one process — the floor for a single sender, with no
-outbox, no status bookkeeping and no crash safety.
+outbox, no status bookkeeping and no crash safety. It writes each mail with the SMTP plugin's
+own writer (``email_bytes``), so a faster writer speeds the baseline up as much as the outbox.
 
 The database is --database-url / BENCH_DATABASE_URL (PostgreSQL, as in production: its schema
 is dropped and recreated) or else a fresh SQLite file, where the workers' writes queue behind
@@ -260,13 +261,20 @@ def _baseline(port: int, total: int) -> float:
 
     from app.extensions import db
     from app.notifications.models import Message
-    from plugins.email_smtp.channel import build_email
+    from plugins.email_smtp.channel import company_values, email_bytes
 
     rows = db.session.scalars(select(Message).order_by(Message.id).limit(total)).all()
+    company = company_values()
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for message in rows:
-            smtp.send_message(build_email(message, "creditdesk@localhost"))
+            # The bytes the SMTP plugin itself sends (its own fast MIME writer, so the
+            # comparison stays like for like).
+            mail = email_bytes(message, "creditdesk@localhost", company)
+            if isinstance(mail, tuple):
+                smtp.sendmail("creditdesk@localhost", [message.recipient], mail[0])
+            else:
+                smtp.send_message(mail)
     return time.perf_counter() - started
 
 

@@ -12,6 +12,16 @@ effect, so whatever kills a worker:
 * two jobs for the same message (a retry, the sweep, a double enqueue): only the one whose
   "queued → sending" update changes the row sends; the other sees it is taken and stops.
 
+A job takes its batch in one update and writes each message's outcome (one autocommit UPDATE)
+before it hands the next one over: whatever kills it, at most the message in hand is
+uncertain. While it works through the batch it restarts the "sending" clock of the messages
+it has not sent yet every REFRESH_SECONDS, in one update that also tells which of them are
+still its own (not put back by the sweep and taken by another job); a hand-over begins at most
+REFRESH_SECONDS after that clock restarted, so the sweep's delay (2 minutes) minus
+REFRESH_SECONDS is what a hand-over may take before its message could be sent twice. (Before
+issue 22 the clock restarted with an UPDATE before every message: a second round trip per
+message for the same guarantee.)
+
 Transient errors put the message back to "queued" with a growing delay (next_attempt_at);
 permanent errors, or too many attempts, mark it "failed" with the error for staff, who can send
 it again from the admin (same row, same Message-ID).
@@ -25,12 +35,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import utcnow
+from app.core.sets import one_of
 from app.core.settings import get_setting
 from app.extensions import db
 from app.notifications.channels import DeliveryError, PermanentError, PluginPool
@@ -70,17 +81,19 @@ def deliver_messages(message_ids: list[int]) -> dict[int, str]:
     """
     ids = [int(i) for i in message_ids]
     outcomes = {message_id: "skipped" for message_id in ids}
+    claimed_at = time.monotonic()  # before the claim: the clock it starts is no older
     claimed = _claim(ids, utcnow())
     if not claimed:
         return outcomes  # sent, failed, waiting for their retry time, or taken by another job
     session = db.session()
     messages = session.scalars(select(Message).options(joinedload(Message.customer))
-                               .where(Message.id.in_(claimed)).order_by(Message.id)
+                               .where(one_of(Message.id, claimed)).order_by(Message.id)
                                .execution_options(populate_existing=True)).all()
     # Each outcome is committed on its own; keeping the loaded batch unexpired across those
     # commits saves reloading every message of the batch after each one.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     pool, recorder = PluginPool(), Recorder()
+    recorder.take(messages, claimed_at)
     # Read with the batch, not once per message: the few sealed secrets of the batch.
     sealed = sealed_bodies(claimed)
     position = 0
@@ -88,7 +101,7 @@ def deliver_messages(message_ids: list[int]) -> dict[int, str]:
         for position, message in enumerate(messages):
             outcomes[message.id] = _deliver_one(message, pool, recorder,
                                                 sealed.get(message.id))
-    except Exception:
+    except BaseException:  # an error, RQ's job timeout, a cold shutdown of the worker
         # Give back what this job took but never tried, so it goes out without waiting for
         # the sweep; the message in hand stays "sending" for the sweep to decide.
         _release([m.id for m in messages[position + 1:]])
@@ -105,7 +118,8 @@ def _release(ids: list[int]) -> None:
         return
     try:
         db.session.rollback()
-        db.session.execute(update(Message).where(Message.id.in_(ids), Message.status == "sending")
+        db.session.execute(update(Message).where(one_of(Message.id, ids),
+                                                 Message.status == "sending")
                            .values(status="queued", attempts=Message.attempts - 1)
                            .execution_options(synchronize_session=False))
         db.session.commit()
@@ -117,7 +131,7 @@ def _claim(ids: list[int], now: datetime) -> list[int]:
     """queued → sending, committed; returns the ids this job took."""
     claimed = db.session.scalars(
         update(Message)
-        .where(Message.id.in_(ids), Message.status == "queued",
+        .where(one_of(Message.id, ids), Message.status == "queued",
                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
         .values(status="sending", sending_started_at=now, attempts=Message.attempts + 1)
         .returning(Message.id)
@@ -131,6 +145,10 @@ def _claim(ids: list[int], now: datetime) -> list[int]:
 # lock held by another writer on SQLite, a failover on PostgreSQL). A message already handed
 # over must be recorded as sent, or the sweep would send it a second time.
 RECORD_RETRY_SECONDS = (0.2, 0.5, 1, 2, 5, 10, 20)
+
+
+# A job restarts the "sending" clock of the rest of its batch this often (see the top).
+REFRESH_SECONDS = 10.0
 
 
 class Recorder:
@@ -152,6 +170,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self._conn = None
+        self._waiting: dict[int, int] = {}  # message id -> attempts, taken and not yet done
+        self._refreshed = 0.0  # time.monotonic() of the last clock restart (or the claim)
+
+    def take(self, messages: Iterable[Message], claimed_at: float) -> None:
+        """The batch this job claimed (at ``claimed_at``, time.monotonic())."""
+        self._waiting = {m.id: m.attempts for m in messages}
+        self._refreshed = claimed_at
 
     def record(self, message: Message, **values) -> None:
         for wait in (*RECORD_RETRY_SECONDS, None):
@@ -170,21 +195,35 @@ class Recorder:
                 log.warning("message %s: database busy, recording %s again in %ss",
                             message.id, values.get("status"), wait)
                 time.sleep(wait)
+        self._waiting.pop(message.id, None)
         for name, value in values.items():  # the loaded copy agrees, without a reload
             set_committed_value(message, name, value)
 
     def still_ours(self, message: Message) -> bool:
-        """Right before the hand-over: is the message still this job's? (and restart its clock)
+        """Right before the hand-over: is the message still this job's?
 
         The batch was taken at once; while it is worked through, the sweep may have given a
-        message to another job (this one looked stuck). Then this job leaves it alone.
+        message to another job (this one looked stuck). Then this job leaves it alone. Asked
+        of the database once every REFRESH_SECONDS for all the batch's waiting messages,
+        restarting their clock; in between, the sweep cannot have taken any of them.
         """
+        if time.monotonic() - self._refreshed >= REFRESH_SECONDS:
+            self._refresh()
+        return message.id in self._waiting
+
+    def _refresh(self) -> None:
+        started = time.monotonic()
         self._connect()
-        result = self._conn.execute(
-            update(Message).where(Message.id == message.id, Message.status == "sending",
-                                  Message.attempts == message.attempts)
-            .values(sending_started_at=utcnow()))
-        return result.rowcount == 1
+        waiting = list(self._waiting.items())
+        ours: set[int] = set()
+        for start in range(0, len(waiting), 500):
+            chunk = waiting[start:start + 500]
+            ours.update(self._conn.scalars(
+                update(Message).where(tuple_(Message.id, Message.attempts).in_(chunk),
+                                      Message.status == "sending")
+                .values(sending_started_at=utcnow()).returning(Message.id)))
+        self._waiting = {k: v for k, v in waiting if k in ours}
+        self._refreshed = started
 
     def _connect(self) -> None:
         if self._conn is None:

@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import JSON, event, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.models import utcnow
+from app.core.sets import one_of, where_in
 from app.customers.models import Customer
 from app.extensions import db
 from app.notifications.context import base_context, company_view, public_url
@@ -242,7 +243,7 @@ def sealed_bodies(message_ids: list[int]) -> dict[int, str]:
     delivery batch reads them together; most messages have none)."""
     return dict(db.session.execute(
         select(Message.id, Message.sealed_body)
-        .where(Message.id.in_(message_ids), Message.sealed_body.is_not(None))).all())
+        .where(one_of(Message.id, message_ids), Message.sealed_body.is_not(None))).all())
 
 
 @contextmanager
@@ -336,18 +337,17 @@ def prepare_batch(customers: Iterable[Customer], idempotency_keys: Iterable[str]
         # commit would reload it, one query each (what this is here to avoid).
         identities = (inspect(c).identity for c in customers)
         ids = list(dict.fromkeys(key[0] for key in identities if key))
-        for start in range(0, len(ids), 1000):
-            session.scalars(select(Customer).where(Customer.id.in_(ids[start:start + 1000]))
+        for condition in where_in(Customer.id, ids):
+            session.scalars(select(Customer).where(condition)
                             .options(selectinload(Customer.contacts),
                                      selectinload(Customer.addresses))).all()
         keys = [f"{key}:{channel}" for key in dict.fromkeys(idempotency_keys)
                 for channel in CHANNELS]
         known = session.info.setdefault(_KNOWN, {})
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start:start + 1000]
-            found = {m.idempotency_key: m for m in session.scalars(
-                select(Message).where(Message.idempotency_key.in_(chunk)))}
-            known.update((key, found.get(key)) for key in chunk)
+        known.update((key, None) for key in keys)
+        for condition in where_in(Message.idempotency_key, keys):
+            known.update((m.idempotency_key, m) for m in session.scalars(
+                select(Message).where(condition)))
 
 
 def _clean_attachments(attachments: list | None) -> list[dict]:
@@ -423,10 +423,14 @@ def _insert_queued(session: Session, _flush_context, _instances) -> None:
     by_key = {m.idempotency_key: m for m in queued}
     for message in queued:
         session.expunge(message)
-    insert = _dialect_insert(session)
-    statement = (insert(Message).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                 .returning(Message.id, Message.idempotency_key))
-    written = session.connection().execute(statement, rows).all()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        written = _insert_arrays(connection, rows)
+    else:
+        insert = _dialect_insert(session)
+        statement = (insert(Message).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                     .returning(Message.id, Message.idempotency_key))
+        written = connection.execute(statement, rows).all()
     for message_id, key in written:
         message = by_key.pop(key)
         message.id = message_id
@@ -486,6 +490,37 @@ def _row_values(message: Message) -> dict[str, Any]:
             values[column_key] = related.id
             set_committed_value(message, column_key, related.id)
     return values
+
+
+_ARRAY_INSERT = None
+
+
+def _insert_arrays(connection, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """PostgreSQL: the rows as one array per column (INSERT ... SELECT FROM unnest(...)), with
+    the same ON CONFLICT DO NOTHING. One fixed statement with a parameter per column, which the
+    driver parses once and the server prepares, instead of a VALUES list of twenty parameters
+    per row that the driver rewrote for every batch (a third of the producer's time at 500
+    messages a commit, issue 22). Values go through each column type's own bind processing."""
+    global _ARRAY_INSERT
+    if _ARRAY_INSERT is None:
+        dialect = connection.dialect
+        columns = [c for c in Message.__table__.columns if c.key != "id"]
+        sql = (f"INSERT INTO {Message.__table__.name} "
+               f"({', '.join(c.name for c in columns)}) SELECT * FROM unnest("
+               + ", ".join(f"%({c.key})s::{c.type.compile(dialect)}[]" for c in columns)
+               + ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key")
+        _ARRAY_INSERT = (sql, [(c.key, _json_text if isinstance(c.type, JSON)
+                                else c.type.bind_processor(dialect)) for c in columns])
+    sql, columns = _ARRAY_INSERT
+    arrays = {key: [process(row[key]) if process else row[key] for row in rows]
+              for key, process in columns}
+    return list(connection.exec_driver_sql(sql, arrays).all())
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as text, for a text array cast to json[] (the driver's own JSON adapter
+    would nest a list into the array)."""
+    return None if value is None else json.dumps(value)
 
 
 def _dialect_insert(session: Session):
