@@ -320,16 +320,18 @@ def deliver(message, http: requests.Session | None = None, timeout: float = 10.0
     """POST ``message`` to its endpoint, signed; log the attempt; switch the endpoint off
     after too many failures in a row. The log and the counters are written on a connection
     of their own (the outbox rolls its session back when an attempt fails): at once, or with
-    the rest of the delivery batch when the caller passes its ``attempts`` log."""
+    the rest of the delivery batch when the caller passes its ``attempts`` log, which also
+    keeps the batch's endpoints and address checks for a few seconds (LOOKUP_SECONDS)."""
+    log_ = attempts if attempts is not None else AttemptLog()
     endpoint_id = int(message.recipient.removeprefix(RECIPIENT_PREFIX))
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    endpoint = log_.endpoint(endpoint_id)
     if endpoint is None or not endpoint.enabled:
         raise EndpointGone(f"webhook endpoint {endpoint_id} is switched off")
     body = (message.body_text or "").encode()
     started = time.monotonic()
     status_code, error = None, None
     try:
-        url = targets.check_url(endpoint.url)
+        url = log_.checked_url(endpoint.url)
         headers = signing.headers(endpoint.secret, message.subject or f"msg_{message.id}",
                                   int(time.time()), body)
         response = (http or requests).post(url, data=body, headers=headers, timeout=timeout,
@@ -342,13 +344,17 @@ def deliver(message, http: requests.Session | None = None, timeout: float = 10.0
     except requests.RequestException as exc:
         error = f"{type(exc).__name__}"
     duration = int((time.monotonic() - started) * 1000)
-    log_ = attempts if attempts is not None else AttemptLog()
     log_.add(endpoint.id, message, status_code, error, duration)
     if attempts is None:
         log_.flush()
     if error:
         raise DeliveryFailed(f"webhook endpoint {endpoint_id}: {error}")
     return f"webhook:{message.subject}"
+
+
+# How long a delivery batch trusts what it looked up: an endpoint's row (switched off by staff
+# meanwhile?) and its address's check (the host resolved and found public: no SSRF).
+LOOKUP_SECONDS = 5.0
 
 
 class AttemptLog:
@@ -363,6 +369,35 @@ class AttemptLog:
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
         self._succeeded: set[int] = set()
+        # The batch's look-ups, kept LOOKUP_SECONDS: read once per endpoint and resolved once
+        # per address for a batch of deliveries to the same place, not once per delivery.
+        self._endpoints: dict[int, tuple[float, SimpleNamespace | None]] = {}
+        self._urls: dict[str, tuple[float, str | ValidationError]] = {}
+
+    def endpoint(self, endpoint_id: int) -> SimpleNamespace | None:
+        """The endpoint's row as plain values (its secret decrypted once), or None."""
+        now = time.monotonic()
+        found = self._endpoints.get(endpoint_id)
+        if found is None or now - found[0] >= LOOKUP_SECONDS:
+            row = db.session.get(WebhookEndpoint, endpoint_id)
+            values = None if row is None else SimpleNamespace(
+                id=row.id, enabled=row.enabled, url=row.url, secret=row.secret)
+            found = self._endpoints[endpoint_id] = (now, values)
+        return found[1]
+
+    def checked_url(self, url: str) -> str:
+        """targets.check_url, resolved once per address for LOOKUP_SECONDS."""
+        now = time.monotonic()
+        found = self._urls.get(url)
+        if found is None or now - found[0] >= LOOKUP_SECONDS:
+            try:
+                result: str | ValidationError = targets.check_url(url)
+            except ValidationError as exc:
+                result = exc
+            found = self._urls[url] = (now, result)
+        if isinstance(found[1], ValidationError):
+            raise found[1]
+        return found[1]
 
     def add(self, endpoint_id: int, message, status_code: int | None, error: str | None,
             duration: int) -> None:
@@ -396,6 +431,7 @@ class AttemptLog:
             if failed is not None:
                 switched = _count_failure(connection, *failed)
         if switched:  # told once the log's own transaction is over (SQLite: one writer)
+            self._endpoints.pop(failed[0], None)  # read again: now switched off
             log.warning("webhook endpoint %s switched off", failed[0])
             _tell_customer_disabled(failed[0])
 
