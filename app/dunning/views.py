@@ -35,7 +35,10 @@ from app.core.admin import (
 from app.core.i18n import day, moment
 from app.core.time import business_today
 from app.customers.models import COUNTRIES, Customer
-from app.dunning import level_form
+
+# dry_run at import, not in the view: its snapshot figure must be registered in every process
+# that starts the app, RQ workers too (they run its refresh job).
+from app.dunning import dry_run, level_form
 from app.dunning.defaults import shipped_description
 from app.dunning.models import (
     DAY_BASES,
@@ -277,7 +280,6 @@ class DunningDryRunView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        from app.dunning.dry_run import dry_run_page
         from app.dunning.engine import OUTCOMES
 
         errors = v.Errors()
@@ -303,7 +305,7 @@ class DunningDryRunView(BaseView):
                 select(Customer.id).where(or_(Customer.number == text,
                                               Customer.name.ilike(f"%{text}%")))
                 .order_by(Customer.id).limit(200)))
-        shown = dry_run_page(run_date, outcome, page, PAGE_SIZE, customer_ids=ids)
+        shown = dry_run.dry_run_page(run_date, outcome, page, PAGE_SIZE, customer_ids=ids)
         if is_stale("ecb", run_date):
             flash(_("No ECB reference rate for this half-year yet: interest uses the last known "
                     "rate. Add the new rate under Dunning → Reference rates."), "warning")
@@ -320,8 +322,6 @@ class DunningDryRunView(BaseView):
     @permission_name("list")
     def refresh(self):
         """Staff ask for the figures of a date computed again now (a few seconds at 1M)."""
-        from app.dunning.dry_run import refresh
-
         if not FlaskForm().validate_on_submit():
             abort(400)
         errors = v.Errors()
@@ -330,7 +330,7 @@ class DunningDryRunView(BaseView):
             return self.render_template("dunning/bad_date.html",
                                         messages=errors.errors.get("date", []),
                                         value=request.form.get("date", "")), 400
-        refresh(run_date)
+        dry_run.refresh(run_date)
         flash(_("The dry run of %(date)s was computed again.", date=day(run_date)), "success")
         return redirect(url_for("DunningDryRunView.list", date=run_date.isoformat(),
                                 outcome=request.form.get("outcome") or None))
