@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import Update, bindparam, or_, select, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -147,6 +147,20 @@ def _claim(ids: list[int], now: datetime) -> list[int]:
 RECORD_RETRY_SECONDS = (0.2, 0.5, 1, 2, 5, 10, 20)
 
 
+_OUTCOME_STATEMENTS: dict[tuple[str, ...], Update] = {}
+
+
+def _outcome_statement(names: tuple[str, ...]) -> Update:
+    """UPDATE message SET <names> WHERE id = :m_id, built once per set of columns: a worker
+    writes one per message, and building the statement cost more than running it."""
+    statement = _OUTCOME_STATEMENTS.get(names)
+    if statement is None:
+        statement = _OUTCOME_STATEMENTS[names] = (
+            update(Message).where(Message.id == bindparam("m_id"))
+            .values({name: bindparam(f"v_{name}") for name in names}))
+    return statement
+
+
 # A job restarts the "sending" clock of the rest of its batch this often (see the top).
 REFRESH_SECONDS = 10.0
 
@@ -184,8 +198,9 @@ class Recorder:
                 if db.session.new or db.session.dirty or db.session.deleted:
                     db.session.commit()  # rows a plugin wrote, e.g. a letter's print batch
                 self._connect()
-                self._conn.execute(update(Message).where(Message.id == message.id)
-                                   .values(**values))
+                self._conn.execute(_outcome_statement(tuple(values)),
+                                   {"m_id": message.id,
+                                    **{f"v_{name}": value for name, value in values.items()}})
                 break
             except OperationalError:
                 db.session.rollback()
