@@ -27,7 +27,8 @@ bookings go through the same rules on row objects and are written in a few state
 100,000-entry file runs in bounded memory and time. Returns and payments of plan instalments
 take the ORM path once the chunk is written. Thank-you messages are queued in the import's
 transaction, or, for a file with more payments than ``payments.inline_messages_max``, by a job
-right after the commit (app.payments.jobs).
+right after the commit (app.payments.jobs); such a big file's balance changes are added up and
+written once per customer, before the commit (``_Run.write_balances``).
 
 Why one module of about 520 lines: one file is one transaction, read top to bottom; the
 checks, archives, report and set-wise writer are already modules of their own.
