@@ -6,10 +6,17 @@ from datetime import date, datetime
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import UTCDateTime, utcnow
+from app.core.portal_access import PortalAccess
+from app.customers.models import Mandate
+from app.customers.selfservice_models import EmailChange
+from app.dunning.models import DunningAction
+from app.einvoicing.models import EDocument
+from app.inbound.models import InboundMessage
+from app.payments.outgoing.models import Refund
 
 COUNTS_FROM = {"relationship_end": _l("End of the customer relationship"),
                "document_date": _l("Document date"), "closure": _l("Closure")}
@@ -94,3 +101,19 @@ class RetentionTombstone(Model):
     categories: Mapped[dict] = mapped_column(JSON, default=dict)
     executed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     run: Mapped[RetentionRun] = relationship(back_populates="tombstones")
+
+
+
+# Indexes on the foreign keys that point at rows the purge deletes (contacts, bank accounts,
+# messages), declared here because the purge is why they exist (migration purge_0001). Without
+# one, every batch that deletes such rows scans the whole referencing table: for the purge's own
+# "lose the pointer" UPDATE (categories.detach) and for the foreign key's check on DELETE.
+PURGE_FK_INDEXES = [
+    Index("ix_portal_access_contact_id", PortalAccess.contact_id),
+    Index("ix_email_change_contact_id", EmailChange.contact_id),
+    Index("ix_mandate_bank_account_id", Mandate.bank_account_id),
+    Index("ix_refund_bank_account_id", Refund.bank_account_id),
+    Index("ix_dunning_action_message_id", DunningAction.message_id),
+    Index("ix_e_document_message_id", EDocument.message_id),
+    Index("ix_inbound_message_answer_id", InboundMessage.answer_id),
+]
