@@ -242,3 +242,25 @@ def test_the_screen_says_how_fresh_its_counts_are_and_staff_can_refresh_them(sta
     assert utcnow() - db.session.get(FigureSnapshot,
                                      snapshot_name(today())).computed_at < timedelta(minutes=1)
 
+
+
+def test_the_counts_time_is_written_as_the_readers_language_writes_it(app, staff_client):
+    from flask_babel import force_locale
+
+    from app.core.i18n import moment
+
+    overdue(consumer(name="Chloé Locale"), 20)
+    db.session.commit()
+    client = staff_client("Admin")
+    client.get("/lang/fr")
+    page = client.get("/dunning/dry-run/").get_data(as_text=True)
+    as_of = membership(today()).computed_at
+    with app.test_request_context("/"), force_locale("fr"):
+        french = moment(as_of)
+    assert french in page.split('id="dry-run-as-of"', 1)[1].split("</form>", 1)[0]
+    client.get("/lang/nl")
+    page = client.get("/dunning/dry-run/").get_data(as_text=True)
+    with app.test_request_context("/"), force_locale("nl"):
+        dutch = moment(as_of)
+    assert dutch in page.split('id="dry-run-as-of"', 1)[1].split("</form>", 1)[0]
+    assert french != dutch  # each language's own way of writing it, not one format for all
