@@ -10,7 +10,8 @@ register_setting("notifications.public_url", "http://127.0.0.1:5000", "url",
                     "PUBLIC_URL environment variable is not set"),
                  "notifications")
 # A message is "sending" from the moment its job takes it until its outcome is written; the
-# clock restarts right before its hand-over (jobs.Recorder.still_ours). A hand-over measures
+# clock restarts at most jobs.REFRESH_SECONDS (10 s) before its hand-over (jobs.Recorder
+# .still_ours, once for the whole rest of the batch). A hand-over measures
 # tens of milliseconds on a LAN and is capped by the SMTP plugin's 30 s timeout
 # (tests/notifications/test_sweep_timing.py), so after 2 minutes the worker sending it is dead.
 register_setting("notifications.stuck_after_minutes", 2, "minutes",

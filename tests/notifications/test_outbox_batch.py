@@ -85,3 +85,37 @@ def test_a_rolled_back_batch_leaves_no_message_behind(defaults):
     [again] = _queue(customer, "rollback:1")  # the event, retried, queues its message anew
     db.session.commit()
     assert again.id is not None and again.recipient == "bob@example.test"
+
+
+def test_the_written_row_keeps_every_value_and_a_too_long_one_is_refused(defaults):
+    """The batch INSERT (one array per column on PostgreSQL) writes what the ORM would: JSON,
+    timestamps with their zone, NULLs; a value too long for its column is an error, never
+    cut short (a cut idempotency key could fold two messages into one)."""
+    import pytest
+    from sqlalchemy.exc import DataError
+
+    customer = make_customer(language="fr", email="zoe@example.test")
+    db.session.commit()
+    [message] = queue_message(customer, event="payment_received",
+                              template_key="payment_received",
+                              context={"payment_amount": Decimal("10.00"),
+                                       "payment_date": business_today(),
+                                       "balance": Decimal("0.00"), "invoices": []},
+                              idempotency_key="values:1", channels=["email"],
+                              attachments=[{"invoice_id": 7}])
+    before = utcnow()
+    db.session.flush()
+    row = db.session.execute(select(Message.__table__).where(
+        Message.id == message.id)).one()._mapping
+    assert row["attachments"] == [{"invoice_id": 7}]
+    assert row["recipient"] == "zoe@example.test" and row["status"] == "queued"
+    assert row["idempotency_key"] == "values:1:email" and row["attempts"] == 0
+    assert row["sent_at"] is None and row["print_batch_id"] is None
+    assert abs((row["created_at"] - before).total_seconds()) < 60  # zone-aware, same instant
+    db.session.rollback()
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite does not enforce a string column's length
+    _queue(customer, "x" * 130)  # 130 + ":email" > 120 characters
+    with pytest.raises(DataError):
+        db.session.flush()
+    db.session.rollback()
