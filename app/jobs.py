@@ -188,25 +188,6 @@ def run_in_app_context(path: str, *args: Any, **kwargs: Any) -> Any:
         return _run_recorded(path, args, kwargs, scheduled_run_id)
 
 
-# Jobs the RQ worker runs in its own process rather than in a work horse forked for the job.
-# Only jobs that are short, bounded (RQ's job timeout still applies, by SIGALRM), keep no state
-# between runs and are crash-safe by design: the outbox's delivery batches, whose guarantees
-# (app/notifications/jobs.py) hold the same whether a horse or the worker is killed, and for
-# which the fork, the new database connections and the cold caches of a fresh horse cost more
-# than sending a batch (issue 22). Everything else keeps a horse of its own.
-IN_PROCESS_JOBS = frozenset({"app.notifications.jobs.deliver_messages",
-                             "app.notifications.jobs.deliver_message"})
-
-
-def runs_in_process(job) -> bool:
-    """Whether the worker runs this RQ job itself (IN_PROCESS_JOBS) instead of forking."""
-    try:
-        return (job.func_name == f"{__name__}.run_in_app_context"
-                and bool(job.args) and job.args[0] in IN_PROCESS_JOBS)
-    except Exception:  # noqa: BLE001 (an unreadable job is left to the ordinary path)
-        return False
-
-
 # Waits between two attempts to reach Redis again: doubled each time, at most this.
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 60.0
@@ -224,9 +205,8 @@ def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
 
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from rq import SimpleWorker, Worker
+    from rq import Worker
     from rq.exceptions import StopRequested
-    from rq.worker import WorkerStatus
 
     from app.extensions import db
 
@@ -234,24 +214,10 @@ def start_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     _worker_app = app
 
     class AppWorker(Worker):
-        def execute_job(self, job, queue):
-            if not runs_in_process(job):
-                return super().execute_job(job, queue)
-            # SimpleWorker's way: in this process, under the same job timeout.
-            self.prepare_execution(job)
-            self.perform_job(job, queue)
-            self.set_state(WorkerStatus.IDLE)
-
-        def get_heartbeat_ttl(self, job):
-            if runs_in_process(job):  # no horse monitor beats meanwhile: cover the whole job
-                return SimpleWorker.get_heartbeat_ttl(self, job)
-            return super().get_heartbeat_ttl(job)
-
-        def perform_job(self, job, queue):
-            if self._is_horse:  # in the forked work horse
-                with app.app_context():
-                    # Connections inherited from the parent must not be shared across the fork.
-                    db.engine.dispose(close=False)
+        def perform_job(self, job, queue):  # runs in the forked work horse
+            with app.app_context():
+                # Connections inherited from the parent must not be shared across the fork.
+                db.engine.dispose(close=False)
             return super().perform_job(job, queue)
 
     stop = threading.Event()
