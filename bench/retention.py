@@ -200,8 +200,8 @@ def main(url: str, clients: int, customers: int, workers: int, baseline_requests
         raise click.ClickException(f"purge failed: {outcome_box['error']!r}")
     outcome = outcome_box["outcome"]
     click.echo("")
-    click.echo(f"purge: {outcome.subjects} customers in {outcome.batches} batches of at most "
-               f"{batch_size} (sized by time): {outcome.seconds:.1f} s (target <= {TARGET_SECONDS:.0f} s: "
+    click.echo(f"purge: {outcome.subjects} customers in {outcome.batches} batches of "
+               f"{batch_size}: {outcome.seconds:.1f} s (target <= {TARGET_SECONDS:.0f} s: "
                f"{'meets' if outcome.seconds <= TARGET_SECONDS else 'MISSES'})")
     click.echo(f"longest transaction: {outcome.longest_ms} ms (target <= "
                f"{TARGET_TRANSACTION_MS:.0f} ms: "

@@ -3,10 +3,9 @@
 How a real run stays safe
 -------------------------
 * The subjects are customers. The run lists, once, every customer with something past its
-  period (and not on legal hold), then works through them in batches sized to take about
-  ``BATCH_BUDGET_MS`` each (at most ``retention.batch_size``, 500 customers): one short
-  transaction per batch, in which holds are checked again, every category is purged for
-  those customers, and one tombstone per customer records
+  period (and not on legal hold), then works through them in batches of
+  ``retention.batch_size`` (500): one short transaction per batch, in which every category is
+  purged for those customers, holds are checked again, and one tombstone per customer records
   what was done (categories, action, cut-off date — no personal data). A run killed halfway
   leaves whole batches done and the others untouched: never half a customer.
 * Every statement only touches rows still to purge (e.g. a name not yet anonymised), so a
@@ -40,7 +39,7 @@ from flask import current_app
 from sqlalchemy import delete, event, func, insert, select, update
 
 from app.core.models import utcnow
-from app.core.sets import CHUNK, chunks, one_of
+from app.core.sets import one_of
 from app.core.settings import get_setting
 from app.core.storage import StorageUnavailable, is_key, storage
 from app.core.time import business_today
@@ -54,8 +53,6 @@ from app.retention.rules import active_rules
 log = logging.getLogger(__name__)
 
 SAMPLES = 5
-# Six values a tombstone: under SQLite's limit of bound parameters per statement.
-TOMBSTONES_PER_INSERT = CHUNK // 6
 Progress = Callable[[int, int], None]
 
 
@@ -235,25 +232,6 @@ def _beat(run_id: int, holder: str, **progress) -> None:
     job_runs.heartbeat(LEASE, holder)
 
 
-# A batch is sized by time as well as by count: its transaction holds the row locks of every
-# customer in it (the portal may be waiting on one), so each next batch is scaled by how long
-# the last one took, aiming at BATCH_BUDGET_MS (under the 500 ms ceiling of issue 22): at most
-# doubled, never more than ``retention.batch_size``, never under MIN_BATCH. It starts at
-# FIRST_BATCH (the first batch reads from a cold cache). Why a floor: a batch has a fixed cost
-# (hold check, bookkeeping, commit, journal fsync) that a loaded machine alone makes longer than
-# the budget; on the bench at load 10-12, batches driven down to 50 customers took 11 min for
-# 70k customers. So on a loaded machine the longest transaction is bounded by the floor's
-# batch, not by the budget. The unit is unchanged: whole customers, one transaction per batch.
-BATCH_BUDGET_MS = 400.0
-FIRST_BATCH = 100
-MIN_BATCH = 250
-
-
-def next_batch_size(size: int, elapsed_ms: float, most: int) -> int:
-    scaled = int(size * BATCH_BUDGET_MS / max(elapsed_ms, 1.0))
-    return max(min(MIN_BATCH, most), min(most, 2 * size, scaled))
-
-
 def execute(as_of: date | None = None, triggered_by: str | None = None,
             source_run: RetentionRun | None = None, batch_size: int | None = None,
             progress: Progress | None = None) -> Outcome:
@@ -290,11 +268,9 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
     subjects_done = 0
     durations: list[float] = []
     ids = found.subject_ids
-    size = min(batch_size, FIRST_BATCH)
-    start = 0
     try:
-        while start < len(ids):
-            batch = ids[start:start + size]
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
             t0 = time.perf_counter()
             done, files = _purge_batch(run_id, batch, rules, as_of, counts,
                                        work=found.work)
@@ -317,8 +293,6 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
             durations.append(elapsed)
             batches += 1
             subjects_done += len(done)
-            start += len(batch)
-            size = next_batch_size(size, elapsed, batch_size)
             if files:
                 left = delete_files(files)
                 if left != files:
@@ -326,7 +300,7 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
                                        .values(pending_files=left))
                     db.session.commit()
             if progress is not None:
-                progress(start, len(ids))
+                progress(min(start + batch_size, len(ids)), len(ids))
     except BaseException as exc:
         db.session.rollback()
         db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
@@ -425,9 +399,8 @@ def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
                    "category": "customer" if "invoices" in cats else next(iter(cats)),
                    "action": _summary_action(cats), "categories": cats, "executed_at": now}
                   for cid, cats in sorted(by_customer.items())]
-    # Multi-row INSERTs (not an executemany: one statement per row, ~0.2 ms each at 500 rows).
-    for rows in chunks(tombstones, TOMBSTONES_PER_INSERT):
-        db.session.execute(insert(RetentionTombstone).values(rows))
+    if tombstones:
+        db.session.execute(insert(RetentionTombstone), tombstones)
     return [(t["subject"], t["categories"]) for t in tombstones], files
 
 

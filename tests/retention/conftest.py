@@ -28,16 +28,6 @@ def rules(app):
 
 
 @pytest.fixture(autouse=True)
-def _fixed_batches(monkeypatch):
-    """Batches of exactly ``batch_size``: the purge sizes them by time, and the tests that
-    count batches or crash in the second one must not depend on how loaded the machine is
-    (test_purge_batches tests the sizing itself)."""
-    from app.retention import purge
-
-    monkeypatch.setattr(purge, "BATCH_BUDGET_MS", 1e9)
-
-
-@pytest.fixture(autouse=True)
 def _journal(app, tmp_path):
     """Each test has its own tombstone journal."""
     app.config["RETENTION_JOURNAL"] = str(tmp_path / "journal.jsonl")

@@ -46,7 +46,6 @@ DOOMED = textwrap.dedent("""
                 time.sleep(3600)
 
         purge._before_commit = hang
-        purge.BATCH_BUDGET_MS = 1e9  # batches of exactly 2, however loaded the machine
         purge.execute(batch_size=2, triggered_by="doomed")
 """)
 
