@@ -194,10 +194,13 @@ def _joined(part: tuple[list[tuple[str, str]], bytes]) -> tuple[bytes, bytes, by
     return _header_block(part[0]), b"\r\n", part[1]
 
 
-def _encoded_words(text: str, most: int = 39) -> str:
-    """A header text: as it is when short printable ASCII, else RFC 2047 UTF-8 encoded
-    words on folded lines of under 78 characters (never a character split in two)."""
-    if text.isascii() and text.isprintable() and len(text) <= 66:
+def _encoded_words(text: str, most: int = 39, always: bool = False) -> str:
+    """A header text on one logical line (a line break in it becomes a space, as the email
+    package reads it): as it is when short printable ASCII (unless ``always``), else RFC 2047
+    UTF-8 encoded words on folded lines of under 78 characters (never a character split in
+    two)."""
+    text = " ".join(text.splitlines())
+    if not always and text.isascii() and text.isprintable() and len(text) <= 66:
         return text
     words, chunk = [], b""
     for char in text:
@@ -216,8 +219,9 @@ def _encoded_address(name: str, address: str) -> str:
     if (name.isascii() and name.isprintable() and '"' not in name and "\\" not in name
             and len(name) + len(address) < 60):
         return f'"{name}" <{address}>'
-    # One encoded word as long as it fits (a name in several is read back with spaces).
-    return f"{_encoded_words(name, 45)}\r\n <{address}>"
+    # Quotes, backslashes, non-ASCII or a long name: encoded words (one as long as it fits; a
+    # name in several is read back with spaces), never the raw text a reader would unquote.
+    return f"{_encoded_words(name, 45, always=True)}\r\n <{address}>"
 
 
 def build_email(message: Message, sender: str, company: dict | None = None) -> MIMEBase:
