@@ -315,14 +315,22 @@ class DeliveryFailed(Exception):
     """This attempt failed; the outbox tries again later (back-off)."""
 
 
-def deliver(message, http: requests.Session | None = None, timeout: float = 10.0,
-            attempts: AttemptLog | None = None) -> str:
+def deliver(message, timeout: float = 10.0, attempts: AttemptLog | None = None) -> str:
     """POST ``message`` to its endpoint, signed; log the attempt; switch the endpoint off
     after too many failures in a row. The log and the counters are written on a connection
     of their own (the outbox rolls its session back when an attempt fails): at once, or with
     the rest of the delivery batch when the caller passes its ``attempts`` log, which also
-    keeps the batch's endpoints and address checks for a few seconds (LOOKUP_SECONDS)."""
+    keeps the batch's connections, endpoints and address checks for a few seconds
+    (LOOKUP_SECONDS)."""
     log_ = attempts if attempts is not None else AttemptLog()
+    try:
+        return _deliver(message, timeout, log_)
+    finally:
+        if attempts is None:
+            log_.close()
+
+
+def _deliver(message, timeout: float, log_: AttemptLog) -> str:
     endpoint_id = int(message.recipient.removeprefix(RECIPIENT_PREFIX))
     endpoint = log_.endpoint(endpoint_id)
     if endpoint is None or not endpoint.enabled:
@@ -331,11 +339,11 @@ def deliver(message, http: requests.Session | None = None, timeout: float = 10.0
     started = time.monotonic()
     status_code, error = None, None
     try:
-        url = log_.checked_url(endpoint.url)
+        target = log_.checked_target(endpoint.url)
         headers = signing.headers(endpoint.secret, message.subject or f"msg_{message.id}",
                                   int(time.time()), body)
-        response = (http or requests).post(url, data=body, headers=headers, timeout=timeout,
-                                           allow_redirects=False)
+        response = log_.http.post(target, data=body, headers=headers, timeout=timeout,
+                                  allow_redirects=False)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
@@ -345,8 +353,6 @@ def deliver(message, http: requests.Session | None = None, timeout: float = 10.0
         error = f"{type(exc).__name__}"
     duration = int((time.monotonic() - started) * 1000)
     log_.add(endpoint.id, message, status_code, error, duration)
-    if attempts is None:
-        log_.flush()
     if error:
         raise DeliveryFailed(f"webhook endpoint {endpoint_id}: {error}")
     return f"webhook:{message.subject}"
@@ -362,7 +368,8 @@ class AttemptLog:
     hands it a batch): successful attempts are written together, in one transaction per
     FLUSH_EVERY attempts and at the end of the batch, instead of one commit per delivery. A
     failed attempt is written at once, after the ones before it, because it counts towards
-    switching its endpoint off. ``flush`` (the plugin's close) writes what is left."""
+    switching its endpoint off. ``close`` (the plugin's close) writes what is left. It also
+    holds the batch's keep-alive connections, which go only to checked addresses."""
 
     FLUSH_EVERY = 200
 
@@ -372,7 +379,8 @@ class AttemptLog:
         # The batch's look-ups, kept LOOKUP_SECONDS: read once per endpoint and resolved once
         # per address for a batch of deliveries to the same place, not once per delivery.
         self._endpoints: dict[int, tuple[float, SimpleNamespace | None]] = {}
-        self._urls: dict[str, tuple[float, str | ValidationError]] = {}
+        self._targets: dict[str, tuple[float, targets.Target | ValidationError]] = {}
+        self.http = targets.PinnedHttp()
 
     def endpoint(self, endpoint_id: int) -> SimpleNamespace | None:
         """The endpoint's row as plain values (its secret decrypted once), or None."""
@@ -385,16 +393,16 @@ class AttemptLog:
             found = self._endpoints[endpoint_id] = (now, values)
         return found[1]
 
-    def checked_url(self, url: str) -> str:
-        """targets.check_url, resolved once per address for LOOKUP_SECONDS."""
+    def checked_target(self, url: str) -> targets.Target:
+        """targets.check_target, resolved once per address for LOOKUP_SECONDS."""
         now = time.monotonic()
-        found = self._urls.get(url)
+        found = self._targets.get(url)
         if found is None or now - found[0] >= LOOKUP_SECONDS:
             try:
-                result: str | ValidationError = targets.check_url(url)
+                result: targets.Target | ValidationError = targets.check_target(url)
             except ValidationError as exc:
                 result = exc
-            found = self._urls[url] = (now, result)
+            found = self._targets[url] = (now, result)
         if isinstance(found[1], ValidationError):
             raise found[1]
         return found[1]
@@ -412,6 +420,12 @@ class AttemptLog:
         else:
             self._succeeded.discard(endpoint_id)
             self.flush(failed=(endpoint_id, error))
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.http.close()
 
     def flush(self, failed: tuple[int, str] | None = None) -> None:
         if not self._rows and failed is None:

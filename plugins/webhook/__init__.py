@@ -102,7 +102,7 @@ class Webhook:
         if self._attempts is None:
             self._attempts = webhooks.AttemptLog()
         try:
-            return webhooks.deliver(message, self._session, self.timeout, self._attempts)
+            return webhooks.deliver(message, self.timeout, self._attempts)
         except webhooks.EndpointGone as exc:
             raise PermanentError(str(exc)) from exc
         except webhooks.DeliveryFailed as exc:
@@ -111,7 +111,7 @@ class Webhook:
     def close(self) -> None:
         try:
             if self._attempts is not None:
-                self._attempts.flush()  # the batch's delivery log
+                self._attempts.close()  # the batch's delivery log and its connections
         finally:
             self._session.close()
 

@@ -1,6 +1,7 @@
 """A local HTTP receiver for webhook tests: records every POST, answers a scripted status."""
 from __future__ import annotations
 
+import ssl
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,10 +12,12 @@ class Receiver:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.statuses: list[int] = []  # answers in order; then 200
         self.url = ""
+        self.port = 0
 
 
 @contextmanager
-def receiver():
+def receiver(host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
+    """A receiver on ``host``:``port`` (0: any free port), over TLS with ``tls``."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -30,10 +33,13 @@ def receiver():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}/hook"
+    state.port = server.server_port
+    state.url = f"{'https' if tls else 'http'}://{host}:{server.server_port}/hook"
     try:
         yield state
     finally:
