@@ -3,6 +3,8 @@ and numbers are limited in the sandbox; the preview shows the limit, saving refu
 and normal templates still render."""
 from __future__ import annotations
 
+import sys
+import threading
 import time
 
 import pytest
@@ -105,6 +107,39 @@ def test_a_slow_template_is_stopped_by_the_deadline(app):
         _render_part("body_text", False, source, {}, quick)
     assert time.monotonic() - started < 1
     assert "second" in caught.value.error
+
+
+def test_a_busy_host_does_not_make_a_normal_template_too_slow(app):
+    """The deadline counts the rendering thread's own CPU time: other threads (other requests,
+    other jobs) taking the processor stretch the wall time, not the template's budget."""
+    source = "{% for i in range(5000) %}{{ i|string }} {% endfor %}"
+    roomy = Limits(max_steps=100_000, max_seconds=60)
+    _render_part("body_text", False, source, {}, roomy)  # compiled once, then measured
+    started = time.thread_time()
+    _render_part("body_text", False, source, {}, roomy)
+    budget = Limits(max_steps=100_000, max_seconds=(time.thread_time() - started) * 3)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(2000))
+
+    competitors = [threading.Thread(target=busy, daemon=True) for _ in range(4)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # the threads take turns often, as a busy server's do
+    for competitor in competitors:
+        competitor.start()
+    try:
+        wall = time.monotonic()
+        for _ in range(5):
+            assert _render_part("body_text", False, source, {}, budget).startswith("0 1 2")
+        wall = (time.monotonic() - wall) / 5
+    finally:
+        stop.set()
+        for competitor in competitors:
+            competitor.join()
+        sys.setswitchinterval(switching)
+    assert wall > budget.max_seconds  # the wall clock alone would have stopped it
 
 
 def test_normal_templates_still_render_every_shipped_reminder(app, defaults):
