@@ -86,13 +86,18 @@ def held_among(customer_ids: list[int], today: date | None = None) -> set[int]:
     """Which of these customers are on hold (re-checked inside each purge transaction)."""
     if not customer_ids:
         return set()
+    return set(db.session.scalars(held_among_query(customer_ids, today)))
+
+
+def held_among_query(customer_ids: list[int], today: date | None = None):
+    """A SELECT of the ids among these customers that are on hold: one statement (a UNION of
+    each kind of hold among them), not one per kind; the purge embeds it in its batch's
+    first read."""
     today = today or business_today()
-    # One statement (a UNION of each kind of hold among these customers), not one per kind.
-    among = union(*[query.where(one_of(column, customer_ids)) for query, column in (
+    return union(*[query.where(one_of(column, customer_ids)) for query, column in (
         (_manual(today), LegalHold.customer_id), (_dispute(), Dispute.customer_id),
         (_disputed_invoice(), Invoice.customer_id), (_unpaid(), Invoice.customer_id),
         (_legal_status(), Customer.id))])
-    return set(db.session.scalars(among))
 
 
 def hold_reasons(customer: Customer, today: date | None = None) -> list[tuple[str, str, date | None]]:

@@ -103,7 +103,6 @@ class RetentionTombstone(Model):
     run: Mapped[RetentionRun] = relationship(back_populates="tombstones")
 
 
-
 # Indexes on the foreign keys that point at rows the purge deletes (contacts, bank accounts,
 # messages), declared here because the purge is why they exist (migration purge_0001). Without
 # one, every batch that deletes such rows scans the whole referencing table: for the purge's own

@@ -23,9 +23,11 @@ procedure, which a compliance officer reviews as one.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
@@ -33,10 +35,24 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import (
+    Text,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.core.models import utcnow
 from app.core.sets import one_of
@@ -222,6 +238,20 @@ def _one_at_a_time():
         job_runs.release_lock(LEASE, holder)
 
 
+@contextmanager
+def _long_lived_objects_frozen():
+    """The objects alive before the run (the app, its models and caches: some 300,000) are
+    left out of the garbage collector's passes until it ends. A full pass over them took about
+    150 ms on a quiet machine (over a second on a loaded one) inside every 40th or so batch's
+    transaction: the run's longest transaction."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _beat(run_id: int, holder: str, **progress) -> None:
     """In the batch's transaction: the run (with its ``progress`` columns, in the same
     statement) and its lease are alive."""
@@ -239,7 +269,7 @@ def execute(as_of: date | None = None, triggered_by: str | None = None,
 
     PurgeInProgress when another purge runs; a run killed earlier is marked interrupted and
     this one takes over (what it had not done is still past its period: it is purged now)."""
-    with _one_at_a_time() as holder:
+    with _one_at_a_time() as holder, _long_lived_objects_frozen():
         return _execute(as_of, triggered_by, source_run, batch_size, progress, holder)
 
 
@@ -268,12 +298,13 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
     subjects_done = 0
     durations: list[float] = []
     ids = found.subject_ids
+    journal = _JournalWriter(run_id)
     try:
         for start in range(0, len(ids), batch_size):
             batch = ids[start:start + batch_size]
             t0 = time.perf_counter()
             done, files = _purge_batch(run_id, batch, rules, as_of, counts,
-                                       work=found.work)
+                                       work=found.work, journal=journal.start)
             # The journal is written inside the batch's unit, before its commit. Written after
             # it, a worker killed between the two would leave a committed purge with no journal
             # line, and restoring an older backup would silently bring that customer's data
@@ -281,12 +312,13 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
             # replaying it is harmless, because those customers were past their periods and on
             # no hold when the line was written, and the replay applies the recorded cut-offs
             # (never wider) — what the next run does anyway. A journal that cannot be written
-            # fails the batch (rolled back): no purge without its replay record.
-            _journal(done, run_id, strict=True)
-            if _before_commit is not None:
-                _before_commit(batch)
+            # fails the batch (rolled back): no purge without its replay record. It is written
+            # in a thread while the batch's last statements run (the fsync is most of it).
             _beat(run_id, holder, counts=counts, pending_files=files,
                   longest_transaction_ms=int(longest))
+            journal.wait()
+            if _before_commit is not None:
+                _before_commit(batch)
             db.session.commit()
             elapsed = (time.perf_counter() - t0) * 1000
             longest = max(longest, elapsed)
@@ -302,6 +334,7 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
             if progress is not None:
                 progress(min(start + batch_size, len(ids)), len(ids))
     except BaseException as exc:
+        journal.wait(quietly=True)
         db.session.rollback()
         db.session.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(
             status="failed", finished_at=utcnow(), error=repr(exc)[:2000],
@@ -323,49 +356,68 @@ def _execute(as_of, triggered_by, source_run, batch_size, progress, holder) -> O
 
 
 class _ShortReads:
-    """Ends the planning's read transaction after each query (a commit with nothing to write)
-    and keeps the longest, timed from the transaction's BEGIN: "no transaction longer than
-    500 ms" holds for the planning too (the sorting out in Python between two reads runs
-    outside any transaction and is not counted)."""
+    """The planning's reads in autocommit: on the server each one is a transaction of its own
+    that ends with the statement, so turning its rows (up to one per customer) into Python
+    objects and sorting them out runs outside any transaction. Keeps the longest read, timed
+    around the statement: "no transaction longer than 500 ms" holds for the planning too.
+    Each read followed by a call gives the connection back (its isolation level restored)."""
 
     def __init__(self) -> None:
         self.longest_ms = 0.0
-        self._since: float | None = None
-        self._session = db.session()
-        event.listen(self._session, "after_begin", self._began)
+        self._since = 0.0
+        self._engine = db.engine
+        event.listen(self._engine, "before_cursor_execute", self._before)
+        event.listen(self._engine, "after_cursor_execute", self._after)
+        self._autocommit()
 
-    def _began(self, *_args) -> None:
-        if self._since is None:
-            self._since = time.perf_counter()
+    @staticmethod
+    def _autocommit() -> None:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+    def _before(self, *_args) -> None:
+        self._since = time.perf_counter()
+
+    def _after(self, *_args) -> None:
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._since) * 1000)
 
     def __call__(self) -> None:
         db.session.commit()
-        if self._since is not None:
-            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._since) * 1000)
-        self._since = None
+        self._autocommit()
 
     def close(self) -> None:
-        event.remove(self._session, "after_begin", self._began)
+        db.session.commit()
+        event.remove(self._engine, "before_cursor_execute", self._before)
+        event.remove(self._engine, "after_cursor_execute", self._after)
 
 
 def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
                  counts: dict | None = None, force: bool = False,
-                 work: dict[tuple[str, int], array] | None = None
+                 work: dict[tuple[str, int], array] | None = None,
+                 journal: Callable[[list[tuple[str, dict]]], None] | None = None
                  ) -> tuple[list[tuple[str, dict]], list[str]]:
     """Purge ``batch`` (inside the caller's transaction): tombstones added, files returned.
 
     ``rules``: category -> (counts_from, cutoff, action). ``force`` (erasure, replay): no hold
     or relationship check; cutoff None means every record of the customer. ``work`` (a run's
-    plan): per part, the customers it found rows for; a part is applied to those only."""
-    if not force:
-        held = holds.held_among(batch, as_of)
-        batch = [i for i in batch if i not in held]
+    plan): per part, the customers it found rows for; a part is applied to those only.
+    ``journal``: given the tombstones before they are inserted (a run starts writing them).
+
+    The customer row itself is written last and once (``_apply_subject_row``): several
+    categories change it (contact details, the anonymisation), and each UPDATE of it writes a
+    new row version into every one of its eight indexes."""
+    if force:
+        ended: dict = {}
+    else:
+        batch, ended = _not_held(batch, as_of)
     if not batch:
         return [], []
-    ended = {} if force else dict(db.session.execute(
-        select(Customer.id, Customer.relationship_ended_on).where(one_of(Customer.id, batch))).all())
-    by_customer: dict[int, dict] = {}
     files: list[str] = []
+    touched: dict[str, set[int]] = {}
+    records: dict[str, int] = {}
+    subject_row: list[tuple[str, Part, list[int], str | None, date | None, str]] = []
+    # table -> customers whose every row in it this batch deleted: a later part on the table
+    # has nothing left for them (contact details after the contacts), so no statement.
+    emptied: dict = {}
     for category, (basis, cutoff, action) in rules.items():
         if basis == "relationship_end" and not force:
             ids = [i for i in batch if ended.get(i) is not None and ended[i] <= cutoff]
@@ -375,33 +427,108 @@ def _purge_batch(run_id: int, batch: list[int], rules: dict, as_of: date,
             record_cutoff = cutoff
         if not ids:
             continue
-        touched_all: set[int] = set()
-        records = 0
+        touched[category], records[category] = set(), 0
         for index, part in enumerate(parts()[category]):
             part_ids = ids if work is None else _among(work.get((category, index)), ids)
+            table = _table_of(part)
+            if emptied.get(table):
+                part_ids = [i for i in part_ids if i not in emptied[table]]
             if not part_ids:
                 continue
-            touched, n, found_files = _apply(part, part_ids, basis, record_cutoff, action)
-            touched_all |= touched
-            records += n
+            if table is Customer.__table__:
+                subject_row.append((category, part, part_ids, basis, record_cutoff, action))
+                continue
+            part_touched, n, found_files = _apply(part, part_ids, basis, record_cutoff, action)
+            if _deletes_every_row(part, basis, record_cutoff, action):
+                emptied.setdefault(table, set()).update(part_ids)
+            touched[category] |= part_touched
+            records[category] += n
             files += found_files
-        for customer_id in touched_all:
-            by_customer.setdefault(customer_id, {})[category] = {
-                "action": action,
-                "before": record_cutoff.isoformat() if record_cutoff else None,
-                "counts_from": basis if record_cutoff else None}
+    for category, part_touched, n in _apply_subject_row(subject_row):
+        touched[category] |= part_touched
+        records[category] += n
+    details: dict[str, dict] = {}
+    categories_of: dict[int, list[str]] = {}
+    for category, (basis, cutoff, action) in rules.items():
+        if category not in touched:
+            continue
+        record_cutoff = None if basis == "relationship_end" and not force else cutoff
+        details[category] = {"action": action,
+                             "before": record_cutoff.isoformat() if record_cutoff else None,
+                             "counts_from": basis if record_cutoff else None}
+        for customer_id in touched[category]:
+            categories_of.setdefault(customer_id, []).append(category)
         if counts is not None:
             entry = counts.setdefault(category, {"action": action, "records": 0, "subjects": 0})
-            entry["records"] += records
-            entry["subjects"] += len(touched_all)
+            entry["records"] += records[category]
+            entry["subjects"] += len(touched[category])
+    # Customers purged in the same categories share one dict: the tombstones and the journal
+    # write it once per batch, not once per customer.
+    shared: dict[tuple[str, ...], dict] = {}
+    done = []
+    for customer_id, names in sorted(categories_of.items()):
+        cats = shared.get(tuple(names))
+        if cats is None:
+            cats = shared[tuple(names)] = {c: details[c] for c in names}
+        done.append((f"customer:{customer_id}", cats))
+    if journal is not None and done:
+        journal(done)
+    _add_tombstones(run_id, done)
+    return done, files
+
+
+def _deletes_every_row(part: Part, basis: str | None, cutoff: date | None, action: str) -> bool:
+    """The part deleted every row its customers had in its table (no condition, no date)."""
+    return (action == "delete" and part.deletable and part.pending is true
+            and part.guard is None and not part.period_only
+            and (cutoff is None or basis not in part.dates))
+
+
+def _not_held(batch: list[int], as_of: date) -> tuple[list[int], dict[int, date | None]]:
+    """The batch without the customers on hold now, and each one's end of relationship: one
+    read (the holds are embedded), inside the batch's transaction."""
+    customer = Customer.__table__.alias("subject")
+    rows = db.session.execute(
+        select(customer.c.id, customer.c.relationship_ended_on,
+               customer.c.id.in_(holds.held_among_query(batch, as_of)))
+        .where(one_of(customer.c.id, batch))).all()
+    # A customer on hold exists (every kind of hold points at its row): one not read here has
+    # nothing left to purge either.
+    held = {row[0] for row in rows if row[2]}
+    return [i for i in batch if i not in held], {row[0]: row[1] for row in rows}
+
+
+def _add_tombstones(run_id: int, done: list[tuple[str, dict]]) -> None:
+    """One tombstone per customer. PostgreSQL: one INSERT ... SELECT FROM unnest(subjects) per
+    dict of categories (shared by the customers purged alike: in a batch, mostly one), instead of a row of parameters per customer
+    that the driver adapts and the server executes one by one."""
+    if not done:
+        return
     now = utcnow()
-    tombstones = [{"run_id": run_id, "subject": f"customer:{cid}",
-                   "category": "customer" if "invoices" in cats else next(iter(cats)),
-                   "action": _summary_action(cats), "categories": cats, "executed_at": now}
-                  for cid, cats in sorted(by_customer.items())]
-    if tombstones:
-        db.session.execute(insert(RetentionTombstone), tombstones)
-    return [(t["subject"], t["categories"]) for t in tombstones], files
+
+    def row(cats: dict) -> dict:
+        return {"run_id": run_id, "executed_at": now, "categories": cats,
+                "category": "customer" if "invoices" in cats else next(iter(cats)),
+                "action": _summary_action(cats)}
+
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(insert(RetentionTombstone),
+                           [dict(row(cats), subject=subject) for subject, cats in done])
+        return
+    groups: dict[int, tuple[dict, list[str]]] = {}
+    for subject, cats in done:
+        groups.setdefault(id(cats), (cats, []))[1].append(subject)
+    for cats, subjects in groups.values():
+        db.session.execute(_tombstones_from_array(), dict(row(cats), subject=subjects))
+
+
+@lru_cache(maxsize=1)
+def _tombstones_from_array():
+    table = RetentionTombstone.__table__
+    subjects = func.unnest(bindparam("subject", type_=ARRAY(Text))).table_valued("subject").render_derived()
+    names = ["run_id", "category", "action", "categories", "executed_at"]
+    return insert(table).from_select(names + ["subject"], select(
+        *[bindparam(name, type_=table.c[name].type) for name in names], subjects.c.subject))
 
 
 def _among(planned: array | None, ids: list[int]) -> list[int]:
@@ -416,7 +543,7 @@ def _among(planned: array | None, ids: list[int]) -> list[int]:
 
 
 def _own_column(part: Part) -> bool:
-    table = getattr(part.model, "__table__", part.model)
+    table = _table_of(part)
     return getattr(part.customer, "table", None) is table
 
 
@@ -426,7 +553,7 @@ def _apply(part: Part, customer_ids: list[int], basis: str | None, cutoff: date 
     rows' customers, instead of a SELECT of the rows and then the change. The general path
     (files to collect, attachments, rows shared by customers, a customer found through
     another table) stays in ``apply_part``."""
-    table = getattr(part.model, "__table__", part.model)
+    table = _table_of(part)
     dialect = db.engine.dialect
     deleting = action == "delete" and part.deletable
     simple = (part.file_column is None and part.name != "customer_request"
@@ -446,6 +573,46 @@ def _apply(part: Part, customer_ids: list[int], basis: str | None, cutoff: date 
         statement = update(table).where(where).values(values)
     rows = db.session.execute(statement.returning(table.c.id, part.customer)).all()
     return {row[1] for row in rows}, len({row[0] for row in rows}), []
+
+
+def _table_of(part: Part):
+    return getattr(part.model, "__table__", part.model)
+
+
+def _apply_subject_row(entries: list[tuple[str, Part, list[int], str | None, date | None, str]]
+                       ) -> list[tuple[str, set[int], int]]:
+    """The parts on the customer row, (category, part, customers, basis, cutoff, action) in
+    the order of the rules: [(category, customers touched, rows)].
+
+    PostgreSQL: one UPDATE for them all. A CTE reads and locks the rows any part selects,
+    with one flag per part (its condition, checked on the row as it is before the change);
+    each column takes the value of the last part that selects the row and sets it, as if
+    the parts had run one after the other. Elsewhere: one statement per part, in order."""
+    if len(entries) < 2 or db.engine.dialect.name != "postgresql" or any(
+            not part.values or (action == "delete" and part.deletable)
+            for _c, part, _i, _b, _d, action in entries):
+        found = []
+        for category, part, ids, basis, cutoff, action in entries:
+            touched, n, _files = _apply(part, ids, basis, cutoff, action)  # no file on it
+            found.append((category, touched, n))
+        return found
+    table = Customer.__table__
+    wheres = [part.where(ids, basis, cutoff) for _c, part, ids, basis, cutoff, _a in entries]
+    before = (select(table.c.id, *[w.label(f"part_{i}") for i, w in enumerate(wheres)])
+              .where(or_(*wheres)).with_for_update(of=table).cte("before"))
+    flags = [before.c[f"part_{i}"] for i in range(len(entries))]
+    setters: dict[str, list] = {}
+    for flag, (_c, part, _i, _b, _d, _a) in zip(flags, entries):
+        for column, value in part.values().items():
+            setters.setdefault(column, []).append(
+                (flag, bindparam(None, value, type_=table.c[column].type)))
+    values = {column: case(*reversed(whens), else_=table.c[column])
+              for column, whens in setters.items()}
+    rows = db.session.execute(update(table).where(table.c.id == before.c.id).values(values)
+                              .returning(table.c.id, *flags)).all()
+    return [(category, {row[0] for row in rows if row[i + 1]},
+             sum(1 for row in rows if row[i + 1]))
+            for i, (category, *_rest) in enumerate(entries)]
 
 
 def _summary_action(categories: dict) -> str:
@@ -507,27 +674,63 @@ def journal_path() -> Path:
 
 
 def _journal(done: list[tuple[str, dict]], run_id: int | None = None,
-             strict: bool = False) -> None:
+             strict: bool = False, path: Path | None = None) -> None:
     """Append the tombstones to the journal and fsync it (called before the commit).
 
     ``strict``: a journal that cannot be written raises (the caller rolls back); otherwise it
     is logged and the purge goes on (an erasure decided by staff)."""
     if not done:
         return
-    path = journal_path()
+    path = path or journal_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().isoformat()
+        texts: dict[int, str] = {}  # a dict shared by many customers is encoded once
+        tail = f'"at": {json.dumps(stamp)}, "run": {json.dumps(run_id)}}}\n'
         with path.open("a", encoding="utf-8") as handle:
             for subject, categories in done:
-                handle.write(json.dumps({"subject": subject, "categories": categories,
-                                         "at": stamp, "run": run_id}) + "\n")
+                text = texts.get(id(categories))
+                if text is None:
+                    text = texts[id(categories)] = json.dumps(categories)
+                handle.write(f'{{"subject": {json.dumps(subject)}, "categories": {text}, {tail}')
             handle.flush()
             os.fsync(handle.fileno())
     except OSError:
         if strict:
             raise
         log.exception("retention journal %s could not be written", path)
+
+
+class _JournalWriter:
+    """A run's batch journal (``_journal``, strict) written in a thread: ``start`` with the
+    batch's tombstones, ``wait`` before the commit returns once they are fsynced, or raises
+    what the write raised (the batch is then rolled back)."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.path = journal_path()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, done: list[tuple[str, dict]]) -> None:
+        self.wait()
+        self._thread = threading.Thread(target=self._write, args=(done,),
+                                        name="retention-journal", daemon=True)
+        self._thread.start()
+
+    def _write(self, done: list[tuple[str, dict]]) -> None:
+        try:
+            _journal(done, self.run_id, strict=True, path=self.path)
+        except Exception as exc:  # noqa: BLE001  (any failure: raised again by wait())
+            self._error = exc
+
+    def wait(self, quietly: bool = False) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        error, self._error = self._error, None
+        if error is not None and not quietly:
+            raise error
 
 
 def _tombstones_to_replay(journal: Path | None) -> dict[int, dict]:
@@ -567,7 +770,7 @@ def replay(journal: Path | None = None, triggered_by: str | None = None,
 
     Holds and periods are not re-evaluated: the decision was taken when the purge ran. What is
     already purged is left alone, so a replay done twice changes nothing the second time."""
-    with _one_at_a_time() as holder:
+    with _one_at_a_time() as holder, _long_lived_objects_frozen():
         return _replay(journal, triggered_by, batch_size, progress, holder)
 
 
