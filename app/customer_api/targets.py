@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 
+from app.core.http import EnvironmentSession
 from app.core.validation import ValidationError
 
 MAX_URL = 500
@@ -105,30 +106,19 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 class PinnedHttp:
-    """A keep-alive HTTP client for webhook deliveries that only goes to checked addresses.
-    Proxy and CA settings come from the environment (read once per host, not per request)."""
+    """A keep-alive HTTP client for webhook deliveries that only goes to checked addresses."""
 
     def __init__(self) -> None:
-        self._session = requests.Session()
-        self._session.trust_env = False  # read once per host below, not on every request
         self._adapter = _PinnedAdapter()
+        self._session = EnvironmentSession()
         self._session.mount("https://", self._adapter)
         self._session.mount("http://", self._adapter)
-        self._environment: dict[str, dict] = {}
 
     def post(self, target: Target, **kwargs) -> requests.Response:
-        parts = urlsplit(target.url)
         self._adapter.pins[(target.host, target.port)] = target.address
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._environment:
-            with requests.Session() as reader:  # trust_env: what a plain session would use
-                merged = reader.merge_environment_settings(target.url, {}, None, None, None)
-            self._environment[key] = {name: merged[name] for name in ("proxies", "verify",
-                                                                       "cert")}
         # The Host header names the host (the connection goes to its checked address).
-        headers = {**(kwargs.pop("headers", None) or {}), "Host": parts.netloc}
-        return self._session.post(target.url, headers=headers,
-                                  **{**self._environment[key], **kwargs})
+        headers = {**(kwargs.pop("headers", None) or {}), "Host": urlsplit(target.url).netloc}
+        return self._session.post(target.url, headers=headers, **kwargs)
 
     def close(self) -> None:
         self._session.close()

@@ -15,11 +15,11 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import urlsplit
 
 import requests
 from flask_babel import lazy_gettext as _l
 
+from app.core.http import EnvironmentSession
 from app.core.plugins import PluginSetting, PluginSpec
 from app.notifications.channels import PermanentError, TransientError
 
@@ -37,36 +37,12 @@ def payload(message) -> dict:
             "created_at": message.created_at.isoformat() if message.created_at else None}
 
 
-class _Session:
-    """A requests session (keep-alive for the batch) that reads the environment's proxy and CA
-    settings once per host: a plain session reads them again on every request, which was a
-    good part of a webhook delivery's time (issue 18)."""
-
-    def __init__(self) -> None:
-        self._session = requests.Session()
-        self._session.trust_env = False  # given explicitly below, from the environment
-        self._environment: dict[str, dict] = {}
-
-    def post(self, url: str, **kwargs):
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._environment:
-            with requests.Session() as reader:  # trust_env: what a plain session would use
-                merged = reader.merge_environment_settings(url, {}, None, None, None)
-            self._environment[key] = {name: merged[name] for name in ("proxies", "verify",
-                                                                       "cert")}
-        return self._session.post(url, **{**self._environment[key], **kwargs})
-
-    def close(self) -> None:
-        self._session.close()
-
-
 class Webhook:
     def __init__(self, settings: dict) -> None:
         self.url = settings.get("url") or ""
         self.secret = settings.get("secret") or ""
         self.timeout = float(settings.get("timeout") or 10)
-        self._session = _Session()
+        self._session = EnvironmentSession()  # keep-alive for the batch
         self._attempts = None  # the customers' endpoints' delivery log, written per batch
 
     def is_configured(self) -> bool:

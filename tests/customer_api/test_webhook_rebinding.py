@@ -128,6 +128,6 @@ def test_a_connection_to_an_address_nobody_checked_is_refused():
         unchecked = targets.Target(f"http://{HOST}:9/hook", HOST, 9, APPROVED)
         http._adapter.pins.clear()
         with pytest.raises(Exception, match="was not checked"):
-            http._session.post(unchecked.url, data=b"{}", timeout=2)
+            http._session.post(unchecked.url, data=b"{}", timeout=2)  # not through post()
     finally:
         http.close()
