@@ -1,6 +1,7 @@
 """A local HTTP receiver for webhook tests: records every POST, answers a scripted status."""
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from contextlib import contextmanager
@@ -33,13 +34,18 @@ def receiver(host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server_class = ThreadingHTTPServer
+    if ":" in host:  # an IPv6 address
+        server_class = type("IPv6Server", (ThreadingHTTPServer,),
+                            {"address_family": socket.AF_INET6})
+    server = server_class((host, port), Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.port = server.server_port
-    state.url = f"{'https' if tls else 'http'}://{host}:{server.server_port}/hook"
+    shown = f"[{host}]" if ":" in host else host
+    state.url = f"{'https' if tls else 'http'}://{shown}:{server.server_port}/hook"
     try:
         yield state
     finally:

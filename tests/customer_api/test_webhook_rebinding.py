@@ -36,25 +36,40 @@ def webhook_plugin(app):
     db.session.commit()
 
 
-@pytest.fixture
-def rebinding_dns(monkeypatch):
-    """HOST resolves to APPROVED for the SSRF check and to INTERNAL for everybody else."""
+def _rebinding(monkeypatch, approved: str) -> dict[str, int]:
+    """HOST resolves to ``approved`` for the SSRF check and to INTERNAL for everybody else."""
     real = socket.getaddrinfo
     asked = {"check": 0, "others": 0}
 
-    def answer(address):
+    def answer(address, who):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
         def getaddrinfo(host, port, *args, **kwargs):
             if host != HOST:
                 return real(host, port, *args, **kwargs)
-            asked["check" if address == APPROVED else "others"] += 1
-            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-                     (address, int(port or 0)))]
+            asked[who] += 1
+            where = (address, int(port or 0), 0, 0) if ":" in address else (address, int(port or 0))
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", where)]
         return getaddrinfo
 
-    monkeypatch.setattr(socket, "getaddrinfo", answer(INTERNAL))
+    monkeypatch.setattr(socket, "getaddrinfo", answer(INTERNAL, "others"))
     monkeypatch.setattr(targets, "socket", SimpleNamespace(
-        getaddrinfo=answer(APPROVED), IPPROTO_TCP=socket.IPPROTO_TCP))
+        getaddrinfo=answer(approved, "check"), IPPROTO_TCP=socket.IPPROTO_TCP))
     return asked
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    return _rebinding(monkeypatch, APPROVED)
+
+
+def _have_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def _deliver_test_event(api, url):
@@ -75,6 +90,17 @@ def test_delivery_goes_to_the_checked_address_not_to_a_new_dns_answer(api, rebin
         assert headers["host"] == f"{HOST}:{approved.port}"  # the receiver sees its own name
     assert rebinding_dns["check"] >= 2  # at subscription and again before the delivery
     assert rebinding_dns["others"] == 0
+
+
+@pytest.mark.skipif(not _have_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_an_ipv6_checked_address_is_pinned_too(api, monkeypatch):
+    asked = _rebinding(monkeypatch, "::1")
+    with receiver("::1") as approved, receiver(INTERNAL, approved.port) as internal:
+        attempt = _deliver_test_event(api, f"http://{HOST}:{approved.port}/hook")
+        assert attempt.ok and attempt.status_code == 200
+        assert len(approved.received) == 1 and internal.received == []
+        assert approved.received[0][0]["host"] == f"{HOST}:{approved.port}"
+    assert asked["others"] == 0
 
 
 def _certificate(tmp_path, name: str) -> tuple[ssl.SSLContext, str]:
