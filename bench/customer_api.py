@@ -7,7 +7,8 @@ Against a database filled by ``bench.generate`` (100k customers / 1M invoices):
 
 1. makes API keys for a sample of customers (through app.customer_api.keys; revoked and
    removed at the end);
-2. serves the real app with gunicorn on 127.0.0.1 and sends 16 concurrent clients (wrk when
+2. serves the real app with gunicorn on 127.0.0.1 as shipped (3 sync workers, like the
+   Dockerfile and docker-compose) and sends 16 concurrent clients (wrk when
    installed, else Python threads) at GET /api/customer/v1/balance and
    GET /api/customer/v1/invoices?status=open, each request with one of the sample keys in
    turn: key lookup, use recorded, audit event, rate limit, ETag, all included;
@@ -257,8 +258,10 @@ def worker_app():
 @click.option("--clients", default=16, show_default=True)
 @click.option("--customers", default=200, show_default=True)
 @click.option("--seconds", default=15, show_default=True)
-@click.option("--workers", default=2, show_default=True, help="gunicorn workers")
-@click.option("--threads", default=4, show_default=True, help="threads per gunicorn worker")
+# The server as shipped: the Dockerfile and docker-compose run `gunicorn --workers 3` (sync).
+@click.option("--workers", default=3, show_default=True, help="gunicorn workers")
+@click.option("--threads", default=1, show_default=True,
+              help="threads per gunicorn worker (more than 1: the gthread worker class)")
 @click.option("--webhooks", "webhook_count", default=10000, show_default=True)
 @click.option("--http/--no-http", default=True, help="Measure the two reads (else webhooks only).")
 def main(url, redis_url, clients, customers, seconds, workers, threads, webhook_count, http):
