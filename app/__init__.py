@@ -38,6 +38,9 @@ def create_app(config: object | str = "config.Config", **overrides) -> Flask:
     i18n.compile_catalogues()
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    from app.core import read_transactions
+
+    read_transactions.init_app(app)  # a request that only read commits: prepared statements stay
 
     with app.app_context():
         # FAB keeps per-app state on the AppBuilder: one instance per app (see STACK-NOTES).

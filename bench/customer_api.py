@@ -64,15 +64,19 @@ def bare_app():
     from app import models  # noqa: F401  (the whole metadata, as in the real app)
     from app.accounts import overview
     from app.accounts.invoice_states import select_with_state, state_from_row
+    from app.core import read_transactions
     from app.core.time import business_today
     from app.customers.models import Customer
     from app.extensions import db
-    from app.invoices.models import OPEN_STATUSES, Invoice
+    from app.invoices.models import Invoice, invoice_is_open
     from config import Config
 
     app = Flask("bare")
     app.config.from_object(Config)
     db.init_app(app)
+    # The same transaction handling as the app (a read-only request commits, so psycopg keeps
+    # its prepared statements): the baseline runs the same SQL the same way, without the app.
+    read_transactions.init_app(app)
     Babel(app)
 
     @app.get("/bare/balance/<int:customer_id>")
@@ -85,7 +89,7 @@ def bare_app():
         today = business_today()
         rows = db.session.execute(select_with_state(
             customer_id, Invoice.id > 0, Invoice.status != "cancelled",
-            Invoice.status.in_(OPEN_STATUSES)).order_by(Invoice.id).limit(51)).all()
+            invoice_is_open()).order_by(Invoice.id).limit(51)).all()
         return jsonify(items=[{"number": s.invoice.number, "status": s.status_key}
                               for s in (state_from_row(r, today) for r in rows[:50])])
 

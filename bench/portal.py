@@ -79,6 +79,7 @@ def bare_app():
     from app import models  # noqa: F401  (the whole metadata, as in the real app)
     from app.accounts import invoice_list, overview
     from app.accounts import statement as account_statement
+    from app.core import read_transactions
     from app.customers.models import Customer
     from app.extensions import db
     from config import Config
@@ -86,6 +87,9 @@ def bare_app():
     app = Flask("bare")
     app.config.from_object(Config)
     db.init_app(app)
+    # The same transaction handling as the app (a read-only request commits, so psycopg keeps
+    # its prepared statements): the baseline runs the same SQL the same way, without the app.
+    read_transactions.init_app(app)
     Babel(app)
 
     @app.get("/bare/<page>/<int:customer_id>")

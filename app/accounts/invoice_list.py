@@ -24,7 +24,7 @@ from app.accounts.invoice_states import (
 )
 from app.core.time import business_today
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 PAGE_SIZE = 25
 INVOICE_FILTERS = {"open": _l("Open"), "overdue": _l("Overdue"), "paid": _l("Paid"),
@@ -74,7 +74,7 @@ def _filter_clause(status: str, searched: bool, date_from: bool, date_to: bool) 
     :date_to), after the customer's id (:cid)."""
     clause = [Invoice.customer_id == CID]
     if status == "open":
-        clause.append(Invoice.status.in_(OPEN_STATUSES))
+        clause.append(invoice_is_open())
     elif status == "overdue":
         clause.append(overdue_clause(CID, TODAY))
     elif status == "paid":
@@ -132,7 +132,7 @@ def invoice_page(customer_id: int, filters: InvoiceFilters, today: date | None =
 
 @functools.cache
 def _tab_counts_query():
-    is_open = Invoice.status.in_(OPEN_STATUSES)
+    is_open = invoice_is_open()
     return select(
         func.count(Invoice.id).filter(is_open),
         # Deferred and planned invoices are not overdue for the customer, though past their

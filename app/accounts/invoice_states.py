@@ -26,7 +26,7 @@ from sqlalchemy import Date, Integer, and_, bindparam, func, select
 from app.core.models import ZERO
 from app.core.time import business_today
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice, invoice_is_open
 from app.requests.models import Deferral, Dispute, PaymentPlan, plan_invoice
 
 # --- what hangs on an open invoice ------------------------------------------------------------
@@ -126,7 +126,7 @@ def in_active_plan(customer_id: int):
 def overdue_clause(customer_id: int, today: date):
     """SQL twin of InvoiceState.is_overdue: open, in no active plan, and past its due date as
     moved by an active deferral. The "Overdue" tab's count, total and rows all use this."""
-    return and_(Invoice.status.in_(OPEN_STATUSES), ~in_active_plan(customer_id),
+    return and_(invoice_is_open(), ~in_active_plan(customer_id),
                 func.coalesce(active_deferral_date(customer_id), Invoice.due_date) < today)
 
 
@@ -160,7 +160,7 @@ TODAY = bindparam("today", type_=Date)
 
 @functools.cache
 def _open_states_query():
-    return (select_with_state(CID, Invoice.status.in_(OPEN_STATUSES))
+    return (select_with_state(CID, invoice_is_open())
             .order_by(Invoice.due_date, Invoice.id))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.core.i18n import day as _day
 from app.core.i18n import money as _money
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.payments.models import Allocation
 
 
@@ -57,7 +57,7 @@ def returned_payment_notices(customer_id: int, invoice_id: int | None = None
     reopened: dict[int, list[tuple[int, str]]] = {}
     where = [Allocation.payment_id.in_([p.id for p in payments]),
              Allocation.reversed_at.is_not(None), Invoice.customer_id == customer_id,
-             Invoice.status.in_(OPEN_STATUSES)]
+             invoice_is_open()]
     if invoice_id is not None:
         where.append(Invoice.id == invoice_id)
     for payment_id, inv_id, number in db.session.execute(

@@ -28,7 +28,7 @@ from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.customers.services import clean_customer, compute_balance, find_by_number, upsert_customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 DEFAULT_PAGE_SIZE = 20
 SUB_RESOURCES = ("/balance", "/invoices")  # GET-only URLs below a customer
@@ -48,7 +48,7 @@ def open_figures(customer: Customer, today: date) -> dict[str, Any]:
     overdue = func.sum(Invoice.open_amount).filter(Invoice.due_date < today)
     row = db.session.execute(
         select(func.coalesce(overdue, 0), func.count(Invoice.id), func.min(Invoice.due_date))
-        .where(Invoice.customer_id == customer.id, Invoice.status.in_(OPEN_STATUSES))
+        .where(Invoice.customer_id == customer.id, invoice_is_open())
     ).one()
     return {"overdue_amount": Decimal(row[0] or 0), "open_invoices": row[1],
             "oldest_due_date": row[2]}
@@ -242,7 +242,7 @@ class CustomersApi(BaseApi):
         """
         customer = find_customer_or_404(number)
         page, page_size = page_args()
-        is_open = (Invoice.customer_id == customer.id, Invoice.status.in_(OPEN_STATUSES))
+        is_open = (Invoice.customer_id == customer.id, invoice_is_open())
         count = db.session.scalar(select(func.count(Invoice.id)).where(*is_open))
         invoices = db.session.scalars(
             select(Invoice).where(*is_open).order_by(Invoice.due_date, Invoice.id)

@@ -12,7 +12,7 @@ from app.core.time import business_today
 from app.customers.models import Customer, Mandate
 from app.customers.services import compute_balance
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 
 @dataclass
@@ -52,7 +52,7 @@ def customer_overview(customer: Customer, today: date | None = None,
         select(Invoice.id, Invoice.number, Invoice.issue_date, Invoice.due_date,
                Invoice.open_amount, Invoice.dunning_level, Invoice.disputed,
                Invoice.dunning_blocked, Invoice.dunning_block_reason)
-        .where(Invoice.customer_id == customer.id, Invoice.status.in_(OPEN_STATUSES))
+        .where(Invoice.customer_id == customer.id, invoice_is_open())
         .order_by(Invoice.due_date, Invoice.id).limit(invoice_limit)).all()
     invoices = [OpenInvoice(r.id, r.number, r.issue_date, r.due_date, r.open_amount,
                             max((today - r.due_date).days, 0), r.dunning_level or 0,

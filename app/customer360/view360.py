@@ -37,7 +37,7 @@ from app.customers.models import (
 )
 from app.customers.timeline import KINDS, customer_timeline
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.selfservice.preferences import plan_day_for
 
 TIMELINE_PAGE = 50
@@ -234,7 +234,7 @@ def _chosen_invoices(customer: Customer, data) -> list[Invoice]:
             continue
     invoices = list(db.session.scalars(select(Invoice).where(
         Invoice.id.in_(ids), Invoice.customer_id == customer.id,
-        Invoice.status.in_(OPEN_STATUSES)))) if ids else []
+        invoice_is_open()))) if ids else []
     if not invoices:
         raise v.ValidationError({"invoice_ids": [_("Choose at least one open invoice.")]})
     return invoices

@@ -28,7 +28,7 @@ from app.customers.models import (
     Customer,
 )
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+from app.invoices.models import CreditNote, Invoice, invoice_is_open
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{6,20}$")
@@ -191,7 +191,7 @@ def balance_parts(customer_id: Any) -> tuple[Any, Any, Any]:
         return column.is_not(None) if customer_id is None else column == customer_id
 
     invoices = select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
-        of_customer(Invoice.customer_id), Invoice.status.in_(OPEN_STATUSES))
+        of_customer(Invoice.customer_id), invoice_is_open())
     credit_notes = select(func.coalesce(func.sum(CreditNote.open_amount), 0)).where(
         of_customer(CreditNote.customer_id), CreditNote.status == "open")
     unallocated = (_unallocated_money(of_customer) if _unallocated_money is not None

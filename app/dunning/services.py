@@ -13,7 +13,7 @@ from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.dunning.models import DunningPolicy
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.notifications.withdrawal import register_withdrawal_check
 
 
@@ -38,7 +38,7 @@ def reminder_is_moot(event: str, idempotency_key: str, customer_id: int | None) 
     if not invoice_ids:
         return False
     still_open = db.session.scalar(select(func.count()).select_from(Invoice).where(
-        Invoice.id.in_(invoice_ids), Invoice.status.in_(OPEN_STATUSES)))
+        Invoice.id.in_(invoice_ids), invoice_is_open()))
     return not still_open
 
 

@@ -23,7 +23,7 @@ from app.dunning.fees import FeeParameters, announced_rate
 from app.dunning.holds import active_holds
 from app.dunning.models import DunningAction, DunningLevel, DunningPolicy
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.payments.incoming.models import StatementLine
 from app.payments.models import Payment
 from app.requests.models import Deferral, Dispute, Installment, PaymentPlan, plan_invoice
@@ -245,7 +245,7 @@ def pre_due_horizon(policies: dict[int, Policy]) -> int:
 
 def _candidates(run_date: date, horizon: int):
     """Open invoices that are overdue, or due soon enough for a pre-due notice."""
-    return and_(Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0,
+    return and_(invoice_is_open(), Invoice.open_amount > 0,
                 Invoice.due_date <= run_date + timedelta(days=horizon))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.customers.models import Customer
 from app.extensions import db
 from app.inbound.classify import DETAILS, DISPUTE, MORE_TIME, PAID
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.notifications.message_links import PAY_LINK, LinkRequest
 
 # category → (portal endpoint with one invoice, endpoint without)
@@ -28,7 +28,7 @@ def _portal():
 
 def open_invoice_ids(customer_id: int) -> list[int]:
     return list(db.session.scalars(select(Invoice.id).where(
-        Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES),
+        Invoice.customer_id == customer_id, invoice_is_open(),
         Invoice.open_amount > 0).order_by(Invoice.due_date, Invoice.id).limit(50)))
 
 

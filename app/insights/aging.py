@@ -28,7 +28,7 @@ from app.core.time import business_today
 from app.customers.models import Customer
 from app.customers.services import balance_parts
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 register_setting("insights.dso_period_days", 90, "days",
                  _l("DSO: credit sales are counted over this many days"), "insights")
@@ -103,7 +103,7 @@ def _row(key: str, label: str, record, customer_id: int | None = None) -> Row:
 def aging_report(today: date | None = None, customer_limit: int = 50,
                  customer_offset: int = 0) -> AgingReport:
     today = today or business_today()
-    open_invoice = Invoice.status.in_(OPEN_STATUSES)
+    open_invoice = invoice_is_open()
     by_segment = db.session.execute(
         select(Customer.kind, Customer.language, Customer.country, *_bucket_columns(today),
                func.count().label("n"))
@@ -185,7 +185,7 @@ def dso_trend(today: date | None = None, months: int = 12) -> list[DsoPoint]:
     period = int(get_setting("insights.dso_period_days"))
     ends = month_ends(today, months)
     first = ends[0]
-    is_open = Invoice.status.in_(OPEN_STATUSES)
+    is_open = invoice_is_open()
     columns = []
     for n, end in enumerate(ends):
         unpaid_then = and_(Invoice.issue_date <= end,

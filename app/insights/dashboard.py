@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.core.models import ZERO, utcnow
 from app.core.time import business_today
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice, invoice_is_open
 from app.requests.models import CustomerRequest
 
 OPEN_REQUEST_STATUSES = ("received", "in_review")
@@ -57,7 +57,7 @@ def _invoice_figures(today: date) -> dict:
             amount, count = amount.filter(condition), count.filter(condition)
         columns += [func.coalesce(amount, 0).label(f"{name}_amount"), count.label(f"{name}_n")]
     record = db.session.execute(select(*columns).select_from(Invoice)
-                                .where(Invoice.status.in_(OPEN_STATUSES))).one()._mapping
+                                .where(invoice_is_open())).one()._mapping
     return {name: (Decimal(record[f"{name}_amount"] or ZERO), record[f"{name}_n"] or 0)
             for name in conditions}
 

@@ -11,7 +11,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 
 from app.core.time import business_today
-from app.invoices.models import OPEN_STATUSES
+from app.invoices.models import invoice_is_open
 
 
 def _days(value) -> int | None:
@@ -30,7 +30,7 @@ class _OpenDueDateFilter(BaseFilter):
         if days is None:
             return query  # not a number: ignored, like FAB's own filters do
         column = getattr(self.model, self.column_name)
-        return query.filter(self.model.status.in_(OPEN_STATUSES),
+        return query.filter(invoice_is_open(self.model.status),
                             *self.conditions(column, business_today(), days))
 
     def conditions(self, column, today: date, days: int):

@@ -17,7 +17,7 @@ from app.core.time import business_today
 from app.customers.models import Customer
 from app.customers.services import refresh_balance
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice, invoice_is_open
 from app.invoices.references import InvalidReference, make_rf, normalise_ogm, references_for_number
 
 INVOICE_FIELDS = ("number", "customer_number", "issue_date", "due_date", "total_amount",
@@ -208,7 +208,7 @@ def set_open_amount(invoice: Invoice, open_amount: Decimal, paid_on: date | None
 
 def open_invoices(customer_id: int) -> Iterable[Invoice]:
     return db.session.scalars(
-        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
+        select(Invoice).where(Invoice.customer_id == customer_id, invoice_is_open())
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
 

@@ -26,7 +26,7 @@ from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.requests import self_service as ss
 from app.requests.models import CustomerRequest, Deferral
 from app.requests.reasons import Reason
@@ -187,7 +187,7 @@ def on_decision(req: CustomerRequest, approved: bool, user: Any) -> bool:
     ids = payload.get("invoice_ids") or [i.id for i in req.invoices]
     invoices = list(db.session.scalars(select(Invoice).where(
         Invoice.id.in_(ids), Invoice.customer_id == req.customer_id,
-        Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0)))
+        invoice_is_open(), Invoice.open_amount > 0)))
     if not invoices:
         raise ValidationError({"status": _("None of the invoices of this request is still "
                                            "open: nothing to defer.")})
@@ -225,7 +225,7 @@ def break_overdue_deferrals(today: date | None = None) -> int:
     ids = list(db.session.scalars(select(Deferral.id).join(
         Invoice, Invoice.id == Deferral.invoice_id).where(
         Deferral.status == "active", Deferral.new_due_date < today,
-        Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0)))
+        invoice_is_open(), Invoice.open_amount > 0)))
     if not ids:
         return 0
     broken = list(db.session.scalars(update(Deferral).where(

@@ -24,7 +24,7 @@ from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.requests import attachments
 from app.requests.models import DISPUTE_REASONS, DISPUTE_STATUSES, CustomerRequest, Dispute
 from app.requests.services import (
@@ -62,7 +62,7 @@ def open_dispute(customer: Customer, invoice: Invoice | int, amount: Any, reason
     lock_rows(Invoice, [invoice_id])
     found = db.session.scalar(select(Invoice).where(
         Invoice.id == invoice_id, Invoice.customer_id == customer.id,
-        Invoice.status.in_(OPEN_STATUSES)))
+        invoice_is_open()))
     if found is None:
         raise ValidationError({"invoice": _("This invoice is not open on your account.")})
     errors = v.Errors()

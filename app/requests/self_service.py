@@ -28,7 +28,7 @@ from app.core.settings import get_settings, register_setting
 from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.requests.models import CustomerRequest, Deferral, PaymentPlan
 
 CATEGORY = "self_service"
@@ -152,7 +152,7 @@ def customer_open_invoices(customer: Customer, invoices: Iterable[Invoice | int]
         raise ValidationError({field_name: _("Choose at least one invoice.")})
     found = list(db.session.scalars(select(Invoice).where(
         Invoice.id.in_(ids), Invoice.customer_id == customer.id,
-        Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0)
+        invoice_is_open(), Invoice.open_amount > 0)
         .order_by(Invoice.due_date, Invoice.id)))
     if len(found) != len(ids):
         raise ValidationError({field_name: _(

@@ -22,7 +22,7 @@ from app.core.sets import one_of
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.requests.models import Dispute
 from app.retention.models import LegalHold
 
@@ -43,11 +43,11 @@ def _dispute() -> Select:
 
 def _disputed_invoice() -> Select:
     return select(Invoice.customer_id).where(Invoice.disputed.is_(True),
-                                             Invoice.status.in_(OPEN_STATUSES))
+                                             invoice_is_open())
 
 
 def _unpaid() -> Select:
-    return select(Invoice.customer_id).where(Invoice.status.in_(OPEN_STATUSES),
+    return select(Invoice.customer_id).where(invoice_is_open(),
                                              Invoice.open_amount > 0)
 
 

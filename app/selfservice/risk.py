@@ -32,7 +32,7 @@ from app.core.settings import get_setting, register_setting
 from app.core.time import business_today
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def returned_debits(today: date | None = None, customer_ids: list[int] | None = 
 def _overdue_now(today: date, late_days: int):
     """customer_id, overdue: open amounts due more than ``late_days`` days ago."""
     return (select(Invoice.customer_id, func.sum(Invoice.open_amount).label("total"))
-            .where(Invoice.status.in_(OPEN_STATUSES),
+            .where(invoice_is_open(),
                    Invoice.due_date < today - timedelta(days=late_days))
             .group_by(Invoice.customer_id))
 
@@ -216,7 +216,7 @@ def proposals_for(customer: Customer, today: date | None = None) -> list[str]:
     if customer.payment_method != "direct_debit" and not has_mandate:
         found.append("direct_debit")
     overdue = db.session.scalar(select(func.coalesce(func.sum(Invoice.open_amount), 0)).where(
-        Invoice.customer_id == customer.id, Invoice.status.in_(OPEN_STATUSES),
+        Invoice.customer_id == customer.id, invoice_is_open(),
         Invoice.due_date < today))
     has_plan = db.session.scalar(select(PaymentPlan.id).where(
         PaymentPlan.customer_id == customer.id,

@@ -30,7 +30,7 @@ from app.core.validation import ValidationError
 from app.einvoicing.services import has_ubl_column, invoices_with_ubl
 from app.einvoicing.services import invoice_ubl as einvoice_ubl
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 INVOICE_FILTERS = ("all", "open", "overdue", "paid")
@@ -84,7 +84,7 @@ def _page_query(status: str):
     correlated subqueries cost more CPU than running it (as the portal's, invoice_states)."""
     where = [Invoice.id > bindparam("after", type_=Integer), Invoice.status != "cancelled"]
     if status == "open":
-        where.append(Invoice.status.in_(OPEN_STATUSES))
+        where.append(invoice_is_open())
     elif status == "overdue":
         where.append(overdue_clause(CID, TODAY))
     elif status == "paid":

@@ -41,7 +41,7 @@ from app.core.models import ZERO
 from app.core.sets import where_in
 from app.customers.models import BankAccount, Customer, Mandate
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice, invoice_is_open
 from app.invoices.references import (
     InvalidReference,
     betalingskenmerk_numbers,
@@ -431,7 +431,7 @@ class Matcher:
         for customer_id in wanted:
             self.open_invoices.setdefault(customer_id, [])
         for condition in where_in(Invoice.customer_id, wanted):
-            for invoice in self._load(and_(condition, Invoice.status.in_(OPEN_STATUSES)),
+            for invoice in self._load(and_(condition, invoice_is_open()),
                                       order_by=(Invoice.due_date, Invoice.id)):
                 self.open_invoices[invoice.customer_id].append(invoice)
 
@@ -490,7 +490,7 @@ def suggestions_for(line: StatementLine, limit: int = 8) -> list[Proposal]:
     if line.kind == "payment" and line.amount > 0:
         same_amount = db.session.scalars(
             select(Invoice).where(Invoice.open_amount == line.amount,
-                                  Invoice.status.in_(OPEN_STATUSES))
+                                  invoice_is_open())
             .order_by(Invoice.due_date).limit(limit)).all()
         for invoice in same_amount:
             if (invoice.id,) not in seen:

@@ -35,7 +35,7 @@ from app.core.models import ZERO
 from app.customers.models import Customer
 from app.customers.services import customer_ids_by_iban_hash
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import OPEN_STATUSES, Invoice, invoice_is_open
 from app.invoices.references import find_references, is_valid_ogm, normalise_ogm
 from app.payments.incoming.matching import tokens_in
 from app.payments.incoming.models import StatementLine
@@ -179,7 +179,7 @@ def candidates(amount: Decimal, *, iban_digest: str | None = None,
 
 def _candidate(customer: Customer, why: list[str], amount: Decimal) -> Candidate:
     query = select(Invoice).where(Invoice.customer_id == customer.id,
-                                  Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0)
+                                  invoice_is_open(), Invoice.open_amount > 0)
     invoices = list(db.session.scalars(query.order_by(Invoice.due_date, Invoice.id)
                                        .limit(MAX_INVOICES)))
     more = 0

@@ -16,7 +16,7 @@ from app.core.models import utcnow
 from app.core.validation import ValidationError
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.payments.incoming.matching import Proposal, suggestions_for
 from app.payments.incoming.models import StatementLine
 from app.payments.incoming.picking import (
@@ -133,7 +133,7 @@ def credits_waiting(limit: int = 200) -> Credits:
     open_counts = dict(db.session.execute(
         select(Invoice.customer_id, func.count()).where(
             Invoice.customer_id.in_({p.customer_id for p in payments}),
-            Invoice.status.in_(OPEN_STATUSES)).group_by(Invoice.customer_id)).all())
+            invoice_is_open()).group_by(Invoice.customer_id)).all())
     unplaced = list(db.session.scalars(
         select(Payment).where(Payment.customer_id.is_(None), Payment.unallocated_amount > 0,
                               Payment.statement_line_id.is_(None),

@@ -40,7 +40,7 @@ from app.core.time import business_today
 from app.core.validation import ValidationError
 from app.customers.models import Customer, Mandate
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, Invoice
+from app.invoices.models import Invoice, invoice_is_open
 from app.invoices.references import format_ogm
 from app.payments.consequences import _safely
 from app.payments.outgoing.models import CollectionBatch, CollectionItem
@@ -103,7 +103,7 @@ def collectable_invoices(collection_date: date) -> list[tuple[Invoice, Mandate]]
     with_mandate = select(Mandate.customer_id).where(Mandate.status == "active")
     invoices = db.session.scalars(
         select(Invoice).join(Customer, Invoice.customer_id == Customer.id)
-        .where(Invoice.status.in_(OPEN_STATUSES), Invoice.open_amount > 0,
+        .where(invoice_is_open(), Invoice.open_amount > 0,
                Invoice.due_date <= collection_date, Invoice.disputed.is_(False),
                Invoice.currency == "EUR", Customer.legal_status == "none",
                Invoice.customer_id.in_(with_mandate), Invoice.id.not_in(in_batch))

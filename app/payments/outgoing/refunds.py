@@ -35,7 +35,7 @@ from app.core.validation import ValidationError
 from app.customers.bank_accounts import pending_refund_account, usable_refund_account
 from app.customers.models import Customer
 from app.extensions import db
-from app.invoices.models import OPEN_STATUSES, CreditNote, Invoice
+from app.invoices.models import CreditNote, Invoice, invoice_is_open
 from app.payments.consequences import refresh_balances
 from app.payments.models import Payment
 from app.payments.outgoing.models import CreditTransferBatch, Refund
@@ -67,7 +67,7 @@ def refundable(customer_id: int, *, ignoring: Refund | None = None) -> Decimal:
     """What may still be refunded to the customer (never below zero)."""
     payments, notes = credits_held(customer_id)
     invoices = _sum(select(func.sum(Invoice.open_amount)).where(
-        Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES)))
+        Invoice.customer_id == customer_id, invoice_is_open()))
     query = select(func.sum(Refund.amount)).where(Refund.customer_id == customer_id,
                                                  Refund.status.in_(PENDING))
     if ignoring is not None and ignoring.id is not None:
