@@ -45,7 +45,10 @@ def init_app(app: Flask) -> None:
 
 
 def _began(session: Session, _transaction, connection) -> None:
-    connection.info[_WROTE] = False
+    # Only a connection whose statements are watched can be judged read-only (a session bound
+    # to another engine than the app's counts as having written).
+    watched = event.contains(connection.engine, "before_cursor_execute", _note_writes)
+    connection.info[_WROTE] = not watched
     session.info.setdefault(_CONNECTIONS, []).append(connection)
 
 

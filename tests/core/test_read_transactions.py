@@ -99,6 +99,21 @@ def test_a_request_that_failed_is_rolled_back(mini, customer):
     assert mini.ends["commit"] == 0
 
 
+def test_a_session_on_an_engine_nobody_watches_is_left_to_the_rollback(mini, customer):
+    """Its writes would not be seen: whatever it did, it is not committed."""
+    from sqlalchemy import create_engine
+
+    other = create_engine(mini.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with mini.app_context():
+            connection = db.session.connection(bind_arguments={"bind": other})
+            assert connection.engine is other
+            connection.execute(update(Customer).values(name="Unwatched"))
+        assert _name(customer) == "Before"
+    finally:
+        other.dispose()
+
+
 @pytest.mark.skipif(not is_postgres(), reason="prepared statements are PostgreSQL's")
 def test_queries_stay_prepared_from_one_request_to_the_next(mini, customer):
     client = mini.test_client()
