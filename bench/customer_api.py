@@ -35,8 +35,7 @@ from pathlib import Path
 
 import click
 
-from bench.load import BEARER, Server, combined, have_wrk
-from bench.load import run as run_load
+from bench.load import BEARER, Server, alternate, have_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/api/customer/v1"
@@ -318,11 +317,7 @@ def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
                f"workers x {threads} threads; load: "
                f"{'wrk' if have_wrk() else 'Python threads'}; {seconds} s per endpoint and app, "
                f"in 3 alternating rounds")
-    # Both servers stay up and are loaded in turn, a few rounds each: on a shared, loaded
-    # machine the load changes from minute to minute, and the share of bare Flask is only
-    # meaningful when both were measured under the same load.
-    rounds = 3
-    runs: dict[str, dict[str, list]] = {"bare": {}, "api": {}}
+    # Both servers stay up and are loaded in turn (bench.load.alternate).
     servers = {}
     try:
         for name, target, probe in (("bare", "bench.customer_api:bare_app()", "/bare/ping"),
@@ -330,24 +325,19 @@ def measure_reads(sample, env, clients, seconds, workers, threads, app) -> None:
                                      PREFIX + "/openapi.json")):
             servers[name] = Server(target, env, workers, threads)
             servers[name].wait_ready(probe)
-        for endpoint, path in ENDPOINTS.items():
-            items = {"api": [(path, key) for _cid, key, _kid in sample],
-                     "bare": [(f"/bare/{endpoint}/{cid}", "") for cid, _key, _kid in sample]}
-            for name, server in servers.items():  # warm-up
-                run_load(server.port, items[name], clients, 2, credential=BEARER,
-                         wrk_threads=2)
-            for _round in range(rounds):
-                for name, server in servers.items():
-                    runs[name].setdefault(endpoint, []).append(run_load(
-                        server.port, items[name], clients, max(seconds / rounds, 1),
-                        credential=BEARER, wrk_threads=2))
+
+        def items_for(name: str, endpoint: str) -> list[tuple[str, str]]:
+            if name == "api":
+                return [(ENDPOINTS[endpoint], key) for _cid, key, _kid in sample]
+            return [(f"/bare/{endpoint}/{cid}", "") for cid, _key, _kid in sample]
+
+        figures = alternate(servers, items_for, list(ENDPOINTS), clients, seconds, warmup=2,
+                            credential=BEARER, wrk_threads=2)
     finally:
         for server in servers.values():
             server.stop()
         with app.app_context():
             remove_keys([kid for _cid, _key, kid in sample])
-    figures = {name: {endpoint: combined(found) for endpoint, found in by_endpoint.items()}
-               for name, by_endpoint in runs.items()}
     click.echo("")
     click.echo(f"{'endpoint':<15} {'app':<5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                f"{'req/s':>8} {'errors':>7}")

@@ -230,3 +230,23 @@ def run(port: int, items: list[tuple[str, str]], clients: int, seconds: float, *
         return run_wrk(port, items, clients, seconds, credential=credential,
                        wrk_threads=wrk_threads)
     return run_threads(port, items, clients, seconds, credential=credential)
+
+
+def alternate(servers: dict[str, Server], items_for, keys, clients: int, seconds: float, *,
+              rounds: int = 3, warmup: float = 1, **options) -> dict[str, dict[str, PageFigures]]:
+    """Each key (a page, an endpoint) loaded on every server in turn, ``rounds`` times after a
+    warm-up, ``seconds`` per key and server in all: on a shared machine the load drifts from
+    minute to minute, and a share of a baseline only means something when both were measured
+    under the same load. ``items_for(server name, key)``: the items to take in turn; ``options``
+    go to ``run``. Returns {server name: {key: the rounds combined}}."""
+    runs: dict[str, dict[str, list[PageFigures]]] = {name: {key: [] for key in keys}
+                                                     for name in servers}
+    for key in keys:
+        for name, server in servers.items():  # every worker serves the key once first
+            run(server.port, items_for(name, key), clients, warmup, **options)
+        for _round in range(rounds):
+            for name, server in servers.items():
+                runs[name][key].append(run(server.port, items_for(name, key), clients,
+                                           max(seconds / rounds, 1), **options))
+    return {name: {key: combined(found) for key, found in by_key.items()}
+            for name, by_key in runs.items()}

@@ -46,7 +46,7 @@ from pathlib import Path
 import click
 
 # The shared load generator (also used by bench.customer_api and bench.retention through here).
-from bench.load import PageFigures, Server, combined, free_port, percentile, run_wrk  # noqa: F401
+from bench.load import PageFigures, Server, alternate, free_port, percentile, run_wrk  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("dashboard", "invoices", "statement")
@@ -259,8 +259,6 @@ def measure_alternating(apps, env, workers: int, threads: int, clients: int,
                         seconds: float) -> dict[str, Measured]:
     """wrk against both apps, up together: per page, ROUNDS turns of each app."""
     servers = {}
-    runs: dict[str, dict[str, list[PageFigures]]] = {name: {p: [] for p in PAGES}
-                                                     for name, *_rest in apps}
     items = {name: make_items for name, _t, _p, _m, make_items in apps}
     try:
         for name, target, probe, _make, _items in apps:
@@ -268,19 +266,13 @@ def measure_alternating(apps, env, workers: int, threads: int, clients: int,
             servers[name].wait_ready(probe)
         click.echo(f"warming up, then {ROUNDS} alternating rounds of {seconds / ROUNDS:.1f} s "
                    f"per page and app with wrk ...")
-        for page in PAGES:
-            for name, server in servers.items():  # every worker renders each page once
-                run_wrk(server.port, items[name](page), clients, 1)
-            for _round in range(ROUNDS):
-                for name, server in servers.items():
-                    runs[name][page].append(run_wrk(server.port, items[name](page), clients,
-                                                    max(seconds / ROUNDS, 1)))
+        figures = alternate(servers, lambda name, page: items[name](page), PAGES, clients,
+                            seconds, rounds=ROUNDS)
     finally:
         for server in servers.values():
             server.stop()
     measured = {}
-    for name, by_page in runs.items():
-        pages = {page: combined(found) for page, found in by_page.items()}
+    for name, pages in figures.items():
         total = sum(f.count for f in pages.values())
         elapsed = sum(f.count / f.per_second for f in pages.values() if f.per_second)
         errors = [e for f in pages.values() for e in f.errors]
